@@ -1,0 +1,462 @@
+/*
+ * jd_config: the key table and its three loaders (file, environment, flags).
+ *
+ * Design: every typed key is one row of jd_config_keys[] with the offset of
+ * its field in jd_config_t. Defaults are written as text and go through the
+ * same parser as file, environment and flag values, so a default can never
+ * be a value the parser would refuse. The YAML file is loaded with libyaml's
+ * document API and flattened to dotted keys ("redis.port"); a sequence
+ * becomes a comma-separated list. Two key families are open-ended:
+ * `kafka.<property>` (librdkafka properties, passed through) and
+ * `schemas.ids.<id>` (Confluent schema id -> .avsc file). Any other unknown
+ * key is an error naming FILE:LINE:COLUMN, because a misspelt key silently
+ * ignored is the most expensive kind of configuration bug.
+ *
+ * Runs on the main thread at start-up only.
+ */
+#include "jd_config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <yaml.h>
+
+typedef enum { JD_CFG_STR, JD_CFG_INT, JD_CFG_LIST } jd_cfg_type_t;
+
+typedef struct jd_config_key {
+    const char   *ck_name;
+    jd_cfg_type_t ck_type;
+    const char   *ck_default;
+    size_t        ck_offset;
+    long          ck_min, ck_max;      /* JD_CFG_INT only */
+    const char   *ck_choices;          /* JD_CFG_STR: "a|b|c" or NULL */
+    const char   *ck_doc;
+} jd_config_key_t;
+
+#define JD_OFF(f) offsetof(jd_config_t, f)
+
+static const jd_config_key_t jd_config_keys[] = {
+    {"topics.input", JD_CFG_LIST, "product-events", JD_OFF(cf_topics_input), 0, 0, NULL,
+     "Topics of product events to consume (list)."},
+    {"topics.dead_letter", JD_CFG_STR, "product-events.dlq", JD_OFF(cf_topic_dlq), 0, 0, NULL,
+     "Topic that receives undecodable messages with the reason in headers."},
+    {"topics.risk", JD_CFG_STR, "cs.trigger.risk", JD_OFF(cf_topic_risk), 0, 0, NULL,
+     "Topic of RISK triggers."},
+    {"topics.renewal_readiness", JD_CFG_STR, "cs.trigger.renewal", JD_OFF(cf_topic_renewal), 0, 0, NULL,
+     "Topic of RENEWAL_READINESS triggers."},
+    {"topics.expansion", JD_CFG_STR, "cs.trigger.expansion", JD_OFF(cf_topic_expansion), 0, 0, NULL,
+     "Topic of EXPANSION triggers."},
+    {"topics.embedded_partitions", JD_CFG_INT, "4", JD_OFF(cf_embedded_partitions), 1, 256, NULL,
+     "Partitions per topic created in the embedded (mock) cluster."},
+    {"redis.host", JD_CFG_STR, "127.0.0.1", JD_OFF(cf_redis_host), 0, 0, NULL,
+     "Redis host."},
+    {"redis.port", JD_CFG_INT, "6379", JD_OFF(cf_redis_port), 1, 65535, NULL,
+     "Redis TCP port."},
+    {"redis.socket", JD_CFG_STR, "", JD_OFF(cf_redis_socket), 0, 0, NULL,
+     "Redis unix socket path; used instead of host:port when set."},
+    {"redis.prefix", JD_CFG_STR, "jd", JD_OFF(cf_redis_prefix), 0, 0, NULL,
+     "Prefix of every Redis key journeyd writes."},
+    {"redis.timeout_ms", JD_CFG_INT, "2000", JD_OFF(cf_redis_timeout_ms), 10, 600000, NULL,
+     "Redis connect and command timeout."},
+    {"schemas.wire_format", JD_CFG_STR, "auto", JD_OFF(cf_wire_format), 0, 0, "auto|confluent|plain",
+     "Inbound framing: auto (0x00 = Confluent, else plain Avro), confluent, plain."},
+    {"schemas.product_schema_id", JD_CFG_INT, "1", JD_OFF(cf_product_schema_id), 0, INT_MAX, NULL,
+     "Confluent id under which product_event.avsc itself is accepted (and used by simulate)."},
+    {"schemas.trigger_schema_id", JD_CFG_INT, "2", JD_OFF(cf_trigger_schema_id), 0, INT_MAX, NULL,
+     "Confluent id written in the framing of outbound triggers."},
+    {"limits.max_message_bytes", JD_CFG_INT, "1048576", JD_OFF(cf_max_message_bytes), 64, 64 << 20, NULL,
+     "Largest inbound message accepted; larger ones are dead-lettered."},
+    {"limits.max_string_bytes", JD_CFG_INT, "1024", JD_OFF(cf_max_string_bytes), 16, 1 << 20, NULL,
+     "Longest string field (ids, names, attribute values) accepted."},
+    {"limits.max_attributes", JD_CFG_INT, "64", JD_OFF(cf_max_attributes), 0, 4096, NULL,
+     "Most entries accepted in an event's attributes map."},
+    {"state.retention_days", JD_CFG_INT, "35", JD_OFF(cf_retention_days), 28, 3650, NULL,
+     "Usage days kept per account before the as-of day; older late events do not count in windows."},
+    {"state.value_features", JD_CFG_LIST, "", JD_OFF(cf_value_features), 0, 0, NULL,
+     "Features whose first feature_used counts as first value (list)."},
+    {"rules.file", JD_CFG_STR, "", JD_OFF(cf_rules_file), 0, 0, NULL,
+     "Rules file; empty means the rules/default.yaml shipped with journeyd."},
+    {"pipeline.batch_size", JD_CFG_INT, "2000", JD_OFF(cf_batch_size), 1, 1000000, NULL,
+     "Most messages processed per batch (one Redis round trip per batch)."},
+    {"pipeline.batch_timeout_ms", JD_CFG_INT, "50", JD_OFF(cf_batch_timeout_ms), 1, 60000, NULL,
+     "Longest wait for a batch to fill."},
+    {"pipeline.retry_backoff_max_ms", JD_CFG_INT, "5000", JD_OFF(cf_retry_backoff_max_ms), 10, 600000, NULL,
+     "Cap of the exponential back-off while Redis or Kafka is unavailable."},
+    {"pipeline.flush_timeout_ms", JD_CFG_INT, "30000", JD_OFF(cf_flush_timeout_ms), 100, 3600000, NULL,
+     "Longest wait for trigger and dead-letter deliveries of one batch."},
+    {"log.level", JD_CFG_STR, "info", JD_OFF(cf_log_level), 0, 0, "error|warn|info|debug",
+     "Log level."},
+};
+
+#define JD_CONFIG_NKEYS (sizeof jd_config_keys / sizeof jd_config_keys[0])
+
+/* librdkafka properties journeyd sets unless the user does. */
+static const char *const jd_config_kafka_defaults[][2] = {
+    {"bootstrap.servers", ""},
+    {"group.id", "journeyd"},
+    {"auto.offset.reset", "earliest"},
+};
+
+static const jd_config_key_t *jd_config_find(const char *name)
+{
+    for (size_t i = 0; i < JD_CONFIG_NKEYS; i++)
+        if (strcmp(jd_config_keys[i].ck_name, name) == 0)
+            return &jd_config_keys[i];
+    return NULL;
+}
+
+static int jd_kv_put(jd_kv_t **arr, size_t *cnt, const char *k, const char *v)
+{
+    for (size_t i = 0; i < *cnt; i++) {
+        if (strcmp((*arr)[i].kv_key, k) == 0) {
+            char *nv = strdup(v);
+            if (!nv)
+                return -1;
+            free((*arr)[i].kv_val);
+            (*arr)[i].kv_val = nv;
+            return 0;
+        }
+    }
+    jd_kv_t *na = realloc(*arr, (*cnt + 1) * sizeof **arr);
+    if (!na)
+        return -1;
+    *arr = na;
+    na[*cnt].kv_key = strdup(k);
+    na[*cnt].kv_val = strdup(v);
+    if (!na[*cnt].kv_key || !na[*cnt].kv_val) {
+        free(na[*cnt].kv_key);
+        free(na[*cnt].kv_val);
+        return -1;
+    }
+    (*cnt)++;
+    return 0;
+}
+
+static void jd_kv_free(jd_kv_t *arr, size_t cnt)
+{
+    for (size_t i = 0; i < cnt; i++) {
+        free(arr[i].kv_key);
+        free(arr[i].kv_val);
+    }
+    free(arr);
+}
+
+/* Parses `val` for one typed key and stores it. */
+static int jd_config_store(jd_config_t *cf, const jd_config_key_t *ck,
+                           const char *val, const char *origin, jd_err_t *err)
+{
+    char *base = (char *)cf + ck->ck_offset;
+
+    if (ck->ck_type == JD_CFG_INT) {
+        char *end;
+        errno = 0;
+        long v = strtol(val, &end, 10);
+        if (errno || end == val || *end != '\0')
+            return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
+                              "%s: %s: '%s' is not an integer", origin,
+                              ck->ck_name, val);
+        if (v < ck->ck_min || v > ck->ck_max)
+            return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
+                              "%s: %s: %ld is out of range [%ld, %ld]", origin,
+                              ck->ck_name, v, ck->ck_min, ck->ck_max);
+        *(int *)base = (int)v;
+        return 0;
+    }
+    if (ck->ck_choices) {
+        size_t n = strlen(val);
+        const char *p = ck->ck_choices;
+        int ok = 0;
+        while (*p && !ok) {
+            size_t w = strcspn(p, "|");
+            ok = (w == n && strncmp(p, val, n) == 0);
+            p += w + (p[w] == '|');
+        }
+        if (!ok)
+            return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
+                              "%s: %s: '%s' is not one of %s", origin,
+                              ck->ck_name, val, ck->ck_choices);
+    }
+    char *copy = strdup(val);
+    if (!copy)
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
+    free(*(char **)base);
+    *(char **)base = copy;
+    return 0;
+}
+
+int jd_config_set(jd_config_t *cf, const char *key, const char *val,
+                  const char *origin, jd_err_t *err)
+{
+    const jd_config_key_t *ck = jd_config_find(key);
+    int rc = 0;
+
+    if (ck)
+        return jd_config_store(cf, ck, val, origin, err);
+    if (strncmp(key, "kafka.", 6) == 0 && key[6])
+        rc = jd_kv_put(&cf->cf_kafka, &cf->cf_kafka_cnt, key + 6, val);
+    else if (strncmp(key, "schemas.ids.", 12) == 0 && key[12]) {
+        char *end;
+        long id = strtol(key + 12, &end, 10);
+        if (*end || id < 0 || id > INT_MAX)
+            return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
+                              "%s: %s: schema id must be a non-negative integer",
+                              origin, key);
+        rc = jd_kv_put(&cf->cf_schema_ids, &cf->cf_schema_id_cnt, key + 12, val);
+    } else
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
+                          "%s: unknown key '%s' (see `journeyd config keys`)",
+                          origin, key);
+    if (rc)
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
+    return 0;
+}
+
+jd_config_t *jd_config_new(void)
+{
+    jd_config_t *cf = calloc(1, sizeof *cf);
+    jd_err_t err;
+
+    if (!cf)
+        return NULL;
+    for (size_t i = 0; i < JD_CONFIG_NKEYS; i++) {
+        if (jd_config_store(cf, &jd_config_keys[i],
+                            jd_config_keys[i].ck_default, "default", &err)) {
+            jd_config_destroy(cf);
+            return NULL;
+        }
+    }
+    for (size_t i = 0; i < sizeof jd_config_kafka_defaults / sizeof jd_config_kafka_defaults[0]; i++)
+        if (jd_kv_put(&cf->cf_kafka, &cf->cf_kafka_cnt, jd_config_kafka_defaults[i][0],
+                      jd_config_kafka_defaults[i][1])) {
+            jd_config_destroy(cf);
+            return NULL;
+        }
+    return cf;
+}
+
+void jd_config_destroy(jd_config_t *cf)
+{
+    if (!cf)
+        return;
+    for (size_t i = 0; i < JD_CONFIG_NKEYS; i++)
+        if (jd_config_keys[i].ck_type != JD_CFG_INT)
+            free(*(char **)((char *)cf + jd_config_keys[i].ck_offset));
+    jd_kv_free(cf->cf_kafka, cf->cf_kafka_cnt);
+    jd_kv_free(cf->cf_schema_ids, cf->cf_schema_id_cnt);
+    free(cf);
+}
+
+/* ---- YAML file ------------------------------------------------------- */
+
+typedef struct jd_yaml_walk {
+    jd_config_t     *yw_cf;
+    yaml_document_t *yw_doc;
+    const char      *yw_path;
+    jd_err_t        *yw_err;
+} jd_yaml_walk_t;
+
+static int jd_yaml_node(jd_yaml_walk_t *w, yaml_node_t *node, const char *key);
+
+/* A sequence of scalars becomes "a,b,c". */
+static int jd_yaml_list(jd_yaml_walk_t *w, yaml_node_t *node, const char *key,
+                        const char *origin)
+{
+    char buf[4096] = "";
+    size_t n = 0;
+    for (yaml_node_item_t *it = node->data.sequence.items.start;
+         it < node->data.sequence.items.top; it++) {
+        yaml_node_t *item = yaml_document_get_node(w->yw_doc, *it);
+        if (!item || item->type != YAML_SCALAR_NODE)
+            return jd_err_set(w->yw_err, JD_ERR_FATAL, JD_E_CONFIG,
+                              "%s: %s: list items must be plain values", origin, key);
+        n += (size_t)snprintf(buf + n, n < sizeof buf ? sizeof buf - n : 0, "%s%s",
+                              n ? "," : "", (const char *)item->data.scalar.value);
+    }
+    if (n >= sizeof buf)
+        return jd_err_set(w->yw_err, JD_ERR_FATAL, JD_E_CONFIG,
+                          "%s: %s: list is too long", origin, key);
+    return jd_config_set(w->yw_cf, key, buf, origin, w->yw_err);
+}
+
+static int jd_yaml_mapping(jd_yaml_walk_t *w, yaml_node_t *node, const char *key)
+{
+    for (yaml_node_pair_t *p = node->data.mapping.pairs.start;
+         p < node->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(w->yw_doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(w->yw_doc, p->value);
+        char full[512];
+        if (!k || k->type != YAML_SCALAR_NODE || !v)
+            return jd_err_set(w->yw_err, JD_ERR_FATAL, JD_E_CONFIG,
+                              "%s:%zu:%zu: keys must be plain names", w->yw_path,
+                              node->start_mark.line + 1, node->start_mark.column + 1);
+        snprintf(full, sizeof full, "%s%s%s", key, *key ? "." : "",
+                 (const char *)k->data.scalar.value);
+        if (jd_yaml_node(w, v, full))
+            return JD_ERR_FATAL;
+    }
+    return 0;
+}
+
+/* "FILE:LINE:COLUMN" of a node, for error messages. */
+static void jd_yaml_origin(const jd_yaml_walk_t *w, const yaml_node_t *node,
+                           char *out, size_t cap)
+{
+    snprintf(out, cap, "%s:%zu:%zu", w->yw_path, node->start_mark.line + 1,
+             node->start_mark.column + 1);
+}
+
+static int jd_yaml_node(jd_yaml_walk_t *w, yaml_node_t *node, const char *key)
+{
+    char origin[600];
+
+    jd_yaml_origin(w, node, origin, sizeof origin);
+    switch (node->type) {
+    case YAML_MAPPING_NODE:
+        return jd_yaml_mapping(w, node, key);
+    case YAML_SEQUENCE_NODE:
+        return jd_yaml_list(w, node, key, origin);
+    case YAML_SCALAR_NODE:
+        if (!*key)
+            return jd_err_set(w->yw_err, JD_ERR_FATAL, JD_E_CONFIG,
+                              "%s: the file must be a mapping of keys", origin);
+        return jd_config_set(w->yw_cf, key, (const char *)node->data.scalar.value,
+                             origin, w->yw_err);
+    default:
+        return jd_err_set(w->yw_err, JD_ERR_FATAL, JD_E_CONFIG,
+                          "%s: %s: unsupported YAML node", origin, key);
+    }
+}
+
+int jd_config_load_file(jd_config_t *cf, const char *path, jd_err_t *err)
+{
+    FILE *f = fopen(path, "rb");
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    int rc = 0;
+
+    if (!f)
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
+                          "cannot open config file %s: %s", path, strerror(errno));
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_file(&parser, f);
+    if (!yaml_parser_load(&parser, &doc)) {
+        rc = jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG, "%s:%zu:%zu: %s", path,
+                        parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+                        parser.problem ? parser.problem : "YAML syntax error");
+    } else {
+        yaml_node_t *root = yaml_document_get_root_node(&doc);
+        if (root) {
+            jd_yaml_walk_t w = {cf, &doc, path, err};
+            rc = jd_yaml_node(&w, root, "");
+        }
+        yaml_document_delete(&doc);
+    }
+    yaml_parser_delete(&parser);
+    fclose(f);
+    return rc;
+}
+
+/* ---- environment ------------------------------------------------------ */
+
+static void jd_config_env_name(const char *key, char *out, size_t cap)
+{
+    size_t n = (size_t)snprintf(out, cap, "JOURNEYD_");
+    for (const char *p = key; *p && n + 1 < cap; p++)
+        out[n++] = (*p == '.') ? '_' : (char)toupper((unsigned char)*p);
+    out[n] = '\0';
+}
+
+int jd_config_load_env(jd_config_t *cf, jd_err_t *err)
+{
+    char name[256];
+    for (size_t i = 0; i < JD_CONFIG_NKEYS; i++) {
+        jd_config_env_name(jd_config_keys[i].ck_name, name, sizeof name);
+        const char *v = getenv(name);
+        if (v && jd_config_set(cf, jd_config_keys[i].ck_name, v, name, err))
+            return JD_ERR_FATAL;
+    }
+    for (size_t i = 0; i < sizeof jd_config_kafka_defaults / sizeof jd_config_kafka_defaults[0]; i++) {
+        char key[128];
+        snprintf(key, sizeof key, "kafka.%s", jd_config_kafka_defaults[i][0]);
+        jd_config_env_name(key, name, sizeof name);
+        const char *v = getenv(name);
+        if (v && jd_config_set(cf, key, v, name, err))
+            return JD_ERR_FATAL;
+    }
+    return 0;
+}
+
+int jd_config_validate(const jd_config_t *cf, jd_err_t *err)
+{
+    if (!cf->cf_topics_input[0])
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
+                          "topics.input: at least one input topic is required");
+    if (cf->cf_rules_file[0] && access(cf->cf_rules_file, R_OK) != 0)
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
+                          "rules.file: cannot read %s: %s", cf->cf_rules_file,
+                          strerror(errno));
+    for (size_t i = 0; i < cf->cf_schema_id_cnt; i++)
+        if (access(cf->cf_schema_ids[i].kv_val, R_OK) != 0)
+            return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
+                              "schemas.ids.%s: cannot read %s: %s",
+                              cf->cf_schema_ids[i].kv_key,
+                              cf->cf_schema_ids[i].kv_val, strerror(errno));
+    return 0;
+}
+
+const char *jd_config_kafka(const jd_config_t *cf, const char *key)
+{
+    for (size_t i = 0; i < cf->cf_kafka_cnt; i++)
+        if (strcmp(cf->cf_kafka[i].kv_key, key) == 0)
+            return cf->cf_kafka[i].kv_val;
+    return NULL;
+}
+
+void jd_config_print_keys(FILE *out)
+{
+    static const char *const tn[] = {"string", "integer", "list"};
+    fprintf(out, "| key | type | default | meaning |\n|---|---|---|---|\n");
+    for (size_t i = 0; i < JD_CONFIG_NKEYS; i++) {
+        const jd_config_key_t *ck = &jd_config_keys[i];
+        char env[256];
+        jd_config_env_name(ck->ck_name, env, sizeof env);
+        fprintf(out, "| `%s` | %s%s%s | `%s` | %s Env: `%s`. |\n", ck->ck_name,
+                tn[ck->ck_type], ck->ck_choices ? ": " : "",
+                ck->ck_choices ? ck->ck_choices : "", ck->ck_default, ck->ck_doc, env);
+    }
+    for (size_t i = 0; i < sizeof jd_config_kafka_defaults / sizeof jd_config_kafka_defaults[0]; i++)
+        fprintf(out, "| `kafka.%s` | string | `%s` | librdkafka property%s. |\n",
+                jd_config_kafka_defaults[i][0], jd_config_kafka_defaults[i][1],
+                i == 0 ? "; empty starts the embedded mock cluster" : "");
+    fprintf(out, "| `kafka.<property>` | string | | Any other librdkafka property, passed through. |\n"
+                 "| `schemas.ids.<id>` | string | | Writer schema (.avsc) of Confluent schema id <id>. |\n");
+}
+
+static int jd_config_secret(const char *key)
+{
+    return strcasestr(key, "password") || strcasestr(key, "secret") ||
+           strcasestr(key, "sasl.oauthbearer.config");
+}
+
+void jd_config_print(const jd_config_t *cf, FILE *out)
+{
+    for (size_t i = 0; i < JD_CONFIG_NKEYS; i++) {
+        const jd_config_key_t *ck = &jd_config_keys[i];
+        const char *base = (const char *)cf + ck->ck_offset;
+        if (ck->ck_type == JD_CFG_INT)
+            fprintf(out, "%s: %d\n", ck->ck_name, *(const int *)base);
+        else
+            fprintf(out, "%s: \"%s\"\n", ck->ck_name, *(char *const *)base);
+    }
+    for (size_t i = 0; i < cf->cf_kafka_cnt; i++)
+        fprintf(out, "kafka.%s: \"%s\"\n", cf->cf_kafka[i].kv_key,
+                jd_config_secret(cf->cf_kafka[i].kv_key) ? "*****" : cf->cf_kafka[i].kv_val);
+    for (size_t i = 0; i < cf->cf_schema_id_cnt; i++)
+        fprintf(out, "schemas.ids.%s: \"%s\"\n", cf->cf_schema_ids[i].kv_key,
+                cf->cf_schema_ids[i].kv_val);
+}

@@ -1,0 +1,102 @@
+/*
+ * jd_config: journeyd's configuration: one YAML file, JOURNEYD_* environment
+ * overrides, then command-line flags, validated once at start-up.
+ *
+ * Every key journeyd knows is a row of one table in jd_config.c (name, type,
+ * default, meaning); the YAML loader, the environment overrides, `--set`,
+ * validation and `journeyd config keys` all read that table. Keys under
+ * `kafka.` are librdkafka properties: the known ones have defaults, any
+ * other is passed through to librdkafka unchanged (SASL/SSL included).
+ *
+ * Precedence: defaults < file < environment < flags. Errors name the key
+ * and, for the file, FILE:LINE:COLUMN; they are JD_ERR_FATAL/JD_E_CONFIG.
+ *
+ * Ownership: jd_config_new() returns a config freed by jd_config_destroy();
+ * every string in it belongs to the config. Read-only after validation, so
+ * any thread may read it.
+ */
+#ifndef JD_CONFIG_H
+#define JD_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "jd_err.h"
+
+typedef struct jd_kv {
+    char *kv_key;
+    char *kv_val;
+} jd_kv_t;
+
+typedef struct jd_config {
+    /* kafka.* : librdkafka properties (known keys and pass-through) */
+    jd_kv_t *cf_kafka;
+    size_t   cf_kafka_cnt;
+    /* topics.* */
+    char *cf_topics_input;          /* comma-separated */
+    char *cf_topic_dlq;
+    char *cf_topic_risk;
+    char *cf_topic_renewal;
+    char *cf_topic_expansion;
+    int   cf_embedded_partitions;
+    /* redis.* */
+    char *cf_redis_host;
+    int   cf_redis_port;
+    char *cf_redis_socket;
+    char *cf_redis_prefix;
+    int   cf_redis_timeout_ms;
+    /* schemas.* */
+    char *cf_wire_format;           /* auto | confluent | plain */
+    int   cf_product_schema_id;
+    int   cf_trigger_schema_id;
+    jd_kv_t *cf_schema_ids;         /* "id" -> .avsc path */
+    size_t   cf_schema_id_cnt;
+    /* limits.* */
+    int   cf_max_message_bytes;
+    int   cf_max_string_bytes;
+    int   cf_max_attributes;
+    /* state.* */
+    int   cf_retention_days;
+    char *cf_value_features;        /* comma-separated */
+    /* rules.* */
+    char *cf_rules_file;
+    /* pipeline.* */
+    int   cf_batch_size;
+    int   cf_batch_timeout_ms;
+    int   cf_retry_backoff_max_ms;
+    int   cf_flush_timeout_ms;
+    /* log.* */
+    char *cf_log_level;
+} jd_config_t;
+
+/* A config holding every default. NULL only when out of memory. */
+jd_config_t *jd_config_new(void);
+void jd_config_destroy(jd_config_t *cf);
+
+/* Loads a YAML file over the current values. */
+int jd_config_load_file(jd_config_t *cf, const char *path, jd_err_t *err);
+
+/* Applies JOURNEYD_<KEY> variables (key upper-cased, '.' -> '_'), e.g.
+ * JOURNEYD_REDIS_PORT=6380, JOURNEYD_KAFKA_BOOTSTRAP_SERVERS=host:9092. */
+int jd_config_load_env(jd_config_t *cf, jd_err_t *err);
+
+/* Sets one key from text ("redis.port", "6380"), as a flag would; `origin`
+ * names where it came from in error messages. */
+int jd_config_set(jd_config_t *cf, const char *key, const char *val,
+                  const char *origin, jd_err_t *err);
+
+/* Cross-key checks after everything is loaded (rules file readable, ...). */
+int jd_config_validate(const jd_config_t *cf, jd_err_t *err);
+
+/* Value of librdkafka property `key`, or NULL. */
+const char *jd_config_kafka(const jd_config_t *cf, const char *key);
+
+/* Writes the key table (name, type, default, meaning) as Markdown. */
+void jd_config_print_keys(FILE *out);
+
+/* Writes the effective configuration as YAML (secrets in kafka.*password*
+ * and *secret* are masked). */
+void jd_config_print(const jd_config_t *cf, FILE *out);
+
+#endif

@@ -1,0 +1,164 @@
+/*
+ * jd_consumer: librdkafka high-level consumer (contract in jd_consumer.h).
+ *
+ * Batches come from rd_kafka_consume_batch_queue() on the consumer queue
+ * (after rd_kafka_poll_set_consumer), which returns as soon as messages
+ * are there, so a batch costs one call instead of one per message.
+ *
+ * Rebalance: the callback commits what is stored before an assignment is
+ * taken away. The race this prevents: without it, the new owner of a
+ * partition starts from the last auto-commit, up to auto.commit.interval.ms
+ * old, and re-processes events whose state is already in Redis - harmless
+ * for state (updates are idempotent) but wasted work.
+ */
+#include "jd_consumer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "jd_kconf.h"
+#include "jd_log.h"
+
+struct jd_consumer {
+    rd_kafka_t       *cs_rk;
+    rd_kafka_queue_t *cs_queue;
+    int               cs_assigned;
+};
+
+static void jd_consumer_log_parts(const char *what, rd_kafka_topic_partition_list_t *parts)
+{
+    char buf[1024];
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < parts->cnt && n < sizeof buf - 64; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s[%d]", i ? " " : "",
+                              parts->elems[i].topic, parts->elems[i].partition);
+    JD_INFO("consumer", "%s %d partition(s): %s", what, parts->cnt, buf);
+}
+
+static void jd_consumer_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
+                                  rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    jd_consumer_t *c = opaque;
+    int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+
+    if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        jd_consumer_log_parts("assigned", parts);
+        if (coop)
+            rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
+        else
+            rd_kafka_assign(rk, parts);
+        c->cs_assigned = coop ? c->cs_assigned + parts->cnt : parts->cnt;
+        return;
+    }
+    jd_consumer_log_parts("revoked", parts);
+    rd_kafka_commit(rk, NULL, 0);
+    if (coop) {
+        rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
+        c->cs_assigned -= parts->cnt;
+    } else {
+        rd_kafka_assign(rk, NULL);
+        c->cs_assigned = 0;
+    }
+}
+
+static int jd_consumer_subscribe(jd_consumer_t *c, const char *topics, jd_err_t *err)
+{
+    char list[4096];
+    rd_kafka_topic_partition_list_t *tl = rd_kafka_topic_partition_list_new(4);
+    snprintf(list, sizeof list, "%s", topics);
+    for (char *save, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        rd_kafka_topic_partition_list_add(tl, t, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(c->cs_rk, tl);
+    rd_kafka_topic_partition_list_destroy(tl);
+    if (e)
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_KAFKA, "subscribe to %s: %s",
+                          topics, rd_kafka_err2str(e));
+    return 0;
+}
+
+jd_consumer_t *jd_consumer_new(const jd_config_t *cf, const char *bootstrap,
+                               jd_err_t *err)
+{
+    char errstr[512];
+    jd_consumer_t *c = calloc(1, sizeof *c);
+    rd_kafka_conf_t *conf;
+
+    if (!c) {
+        jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    conf = jd_kconf_new(cf, JD_KCONF_CONSUMER, bootstrap, err);
+    if (!conf) {
+        free(c);
+        return NULL;
+    }
+    rd_kafka_conf_set_rebalance_cb(conf, jd_consumer_rebalance);
+    rd_kafka_conf_set_opaque(conf, c);
+    c->cs_rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (!c->cs_rk) {
+        rd_kafka_conf_destroy(conf);
+        jd_err_set(err, JD_ERR_FATAL, JD_E_KAFKA, "consumer: %s", errstr);
+        free(c);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(c->cs_rk);
+    c->cs_queue = rd_kafka_queue_get_consumer(c->cs_rk);
+    if (jd_consumer_subscribe(c, cf->cf_topics_input, err)) {
+        jd_consumer_close(c);
+        return NULL;
+    }
+    return c;
+}
+
+size_t jd_consumer_poll(jd_consumer_t *c, rd_kafka_message_t **msgs, size_t max,
+                        int timeout_ms)
+{
+    ssize_t n = rd_kafka_consume_batch_queue(c->cs_queue, timeout_ms, msgs, max);
+    return n < 0 ? 0 : (size_t)n;
+}
+
+int jd_consumer_store(jd_consumer_t *c, rd_kafka_message_t *const *msgs, size_t n,
+                      jd_err_t *err)
+{
+    rd_kafka_topic_partition_list_t *tl = rd_kafka_topic_partition_list_new(8);
+    for (size_t i = 0; i < n; i++) {
+        const rd_kafka_message_t *m = msgs[i];
+        if (m->err || !m->rkt)
+            continue;
+        const char *topic = rd_kafka_topic_name(m->rkt);
+        rd_kafka_topic_partition_t *tp =
+            rd_kafka_topic_partition_list_find(tl, topic, m->partition);
+        if (!tp)
+            tp = rd_kafka_topic_partition_list_add(tl, topic, m->partition);
+        if (m->offset + 1 > tp->offset)
+            tp->offset = m->offset + 1;
+    }
+    rd_kafka_resp_err_t e = tl->cnt ? rd_kafka_offsets_store(c->cs_rk, tl) : 0;
+    rd_kafka_topic_partition_list_destroy(tl);
+    /* _STATE: the partition was revoked meanwhile; its new owner replays
+     * from the last commit, which is safe because updates are idempotent. */
+    if (e && e != RD_KAFKA_RESP_ERR__STATE)
+        return jd_err_set(err, JD_ERR_RETRY, JD_E_KAFKA, "offsets store: %s",
+                          rd_kafka_err2str(e));
+    return 0;
+}
+
+int jd_consumer_assigned(const jd_consumer_t *c)
+{
+    return c->cs_assigned;
+}
+
+void jd_consumer_close(jd_consumer_t *c)
+{
+    if (!c)
+        return;
+    if (c->cs_queue)
+        rd_kafka_queue_destroy(c->cs_queue);
+    if (c->cs_rk) {
+        rd_kafka_commit(c->cs_rk, NULL, 0);
+        rd_kafka_consumer_close(c->cs_rk);
+        rd_kafka_destroy(c->cs_rk);
+    }
+    free(c);
+}

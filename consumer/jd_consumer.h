@@ -1,0 +1,47 @@
+/*
+ * jd_consumer: the group consumer of product events.
+ *
+ * Offsets are stored only by jd_consumer_store(), which the pipeline calls
+ * after a batch's Redis writes and Kafka deliveries are acknowledged;
+ * librdkafka's auto-commit then commits stored offsets in the background,
+ * and jd_consumer_close() commits synchronously. On a rebalance, stored
+ * offsets are committed before partitions are given up; the pipeline
+ * processes a batch completely before polling again, so nothing in flight
+ * belongs to a revoked partition when the revoke is served. Both the eager
+ * and the cooperative (cooperative-sticky) protocols are handled.
+ *
+ * Threads: every function from the pipeline thread.
+ */
+#ifndef JD_CONSUMER_H
+#define JD_CONSUMER_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+
+#include "jd_config.h"
+#include "jd_err.h"
+
+typedef struct jd_consumer jd_consumer_t;
+
+/* Subscribes to cf->cf_topics_input. `bootstrap` overrides the config's
+ * servers when non-NULL. */
+jd_consumer_t *jd_consumer_new(const jd_config_t *cf, const char *bootstrap,
+                               jd_err_t *err);
+
+/* Polls up to `max` messages, waiting at most timeout_ms for the first and
+ * returning what arrived by then. The caller owns the returned messages
+ * and frees each with rd_kafka_message_destroy(). */
+size_t jd_consumer_poll(jd_consumer_t *c, rd_kafka_message_t **msgs, size_t max,
+                        int timeout_ms);
+
+/* Stores offset+1 of the highest message per partition among msgs. */
+int jd_consumer_store(jd_consumer_t *c, rd_kafka_message_t *const *msgs,
+                      size_t n, jd_err_t *err);
+
+/* Number of partitions currently assigned. */
+int jd_consumer_assigned(const jd_consumer_t *c);
+
+/* Commits stored offsets, leaves the group and frees; NULL is accepted. */
+void jd_consumer_close(jd_consumer_t *c);
+
+#endif

@@ -1,0 +1,31 @@
+/*
+ * jd_kconf: builds librdkafka configurations from jd_config_t.
+ *
+ * Every `kafka.*` property of the config is applied; a property librdkafka
+ * rejects is reported by name (JD_ERR_FATAL/JD_E_CONFIG). Consumer-only
+ * properties are left out of producer configurations so librdkafka does
+ * not warn about them. journeyd's own settings (manual offset store,
+ * idempotence) are applied last and cannot be overridden, because the
+ * delivery guarantees depend on them.
+ */
+#ifndef JD_KCONF_H
+#define JD_KCONF_H
+
+#include <librdkafka/rdkafka.h>
+
+#include "jd_config.h"
+#include "jd_err.h"
+
+typedef enum { JD_KCONF_CONSUMER, JD_KCONF_PRODUCER } jd_kconf_role_t;
+
+/* Returns a new conf owned by the caller (rd_kafka_new takes it over), or
+ * NULL with err set. `bootstrap` overrides kafka.bootstrap.servers when
+ * non-NULL (the embedded cluster's address). */
+rd_kafka_conf_t *jd_kconf_new(const jd_config_t *cf, jd_kconf_role_t role,
+                              const char *bootstrap, jd_err_t *err);
+
+/* Sets one property or fills err naming it. */
+int jd_kconf_set(rd_kafka_conf_t *conf, const char *key, const char *val,
+                 jd_err_t *err);
+
+#endif

@@ -1,0 +1,822 @@
+/*
+ * jd_pipeline: the batch loop of `journeyd run` (contract in jd_pipeline.h).
+ *
+ * Invariant: a message's offset is stored only after (1) its event's state
+ * update is acknowledged by Redis, (2) the rule states and outbox entries
+ * decided from that state are acknowledged by Redis, (3) every trigger and
+ * dead-letter record of the batch is acknowledged by Kafka. Walk through a
+ * crash between (2) and (3): the restarted process re-publishes the outbox
+ * (same bytes, same trigger_id), then re-consumes the batch; the events are
+ * duplicates, the rule states already say "open", so nothing fires twice
+ * under a new id. A crash between (1) and (2): the replayed events change
+ * nothing but the signals read back are the same, so the same decisions
+ * are made with the same episode numbers and ids.
+ *
+ * Memory is bounded by pipeline.batch_size: messages, decoded events (in an
+ * arena reset per batch) and per-account slices are sized for one batch and
+ * reused. Runs on one thread; librdkafka's threads only call back into
+ * jd_producer inside jd_producer_wait().
+ */
+#include "jd_pipeline.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <xxhash.h>
+
+#include "jd_arena.h"
+#include "jd_codec.h"
+#include "jd_consumer.h"
+#include "jd_log.h"
+#include "jd_producer.h"
+#include "jd_state.h"
+
+static volatile sig_atomic_t jd_pipeline_stopping;
+
+void jd_pipeline_stop(void)
+{
+    jd_pipeline_stopping = 1;
+}
+
+/* A decided trigger on its way out. */
+typedef struct jd_out {
+    jd_trigger_t  ot_tr;
+    jd_buf_t      ot_payload;
+    jd_delivery_t ot_dl;
+    size_t        ot_account;    /* index into pl_abs */
+} jd_out_t;
+
+typedef struct jd_pipeline {
+    const jd_config_t   *pl_cf;
+    const jd_ruleset_t  *pl_rs;
+    const jd_pipeline_opts_t *pl_opts;
+    jd_pipeline_stats_t *pl_stats;
+    jd_consumer_t       *pl_consumer;
+    jd_producer_t       *pl_producer;
+    jd_state_t          *pl_state;
+    jd_decoder_t        *pl_decoder;
+    jd_encoder_t        *pl_encoder;
+    jd_arena_t           pl_arena;
+    size_t               pl_max;        /* batch size */
+    rd_kafka_message_t **pl_msgs;
+    size_t               pl_nmsgs;
+    jd_event_t          *pl_events;
+    size_t              *pl_ev_msg;     /* event -> message index */
+    size_t              *pl_ev_acct;    /* event -> account index */
+    size_t               pl_nevents;
+    const jd_event_t   **pl_ev_sorted;  /* events grouped by account */
+    jd_account_batch_t  *pl_abs;
+    size_t              *pl_ab_last_msg;/* account -> its last message */
+    size_t               pl_naccts;
+    size_t              *pl_slots;      /* open addressing: account index+1 */
+    size_t               pl_nslots;
+    jd_rule_state_t     *pl_rstates;    /* naccts x rule_cnt */
+    unsigned char       *pl_changed;    /* naccts x rule_cnt */
+    const char         **pl_rule_ids;
+    size_t               pl_rule_cnt;
+    jd_out_t            *pl_outs;
+    size_t               pl_nouts, pl_outs_cap;
+    jd_delivery_t       *pl_dlq_dl;     /* one per message */
+    jd_err_t            *pl_dlq_err;    /* one per message */
+    int                  pl_backoff_ms;
+} jd_pipeline_t;
+
+static int64_t jd_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void jd_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Exponential back-off for dependencies that are down; reset on success. */
+static void jd_pipeline_backoff(jd_pipeline_t *pl, const char *what, const jd_err_t *err)
+{
+    pl->pl_backoff_ms = pl->pl_backoff_ms ? pl->pl_backoff_ms * 2 : 100;
+    if (pl->pl_backoff_ms > pl->pl_cf->cf_retry_backoff_max_ms)
+        pl->pl_backoff_ms = pl->pl_cf->cf_retry_backoff_max_ms;
+    JD_WARN("pipeline", "%s: %s; retrying in %d ms", what, err->err_msg, pl->pl_backoff_ms);
+    jd_sleep_ms(pl->pl_backoff_ms);
+}
+
+/* ---- set-up ------------------------------------------------------------ */
+
+static int jd_pipeline_alloc(jd_pipeline_t *pl, jd_err_t *err)
+{
+    size_t n = pl->pl_max, rc = pl->pl_rule_cnt ? pl->pl_rule_cnt : 1;
+    pl->pl_nslots = 1;
+    while (pl->pl_nslots < 2 * n)
+        pl->pl_nslots <<= 1;
+    pl->pl_msgs = calloc(n, sizeof *pl->pl_msgs);
+    pl->pl_events = calloc(n, sizeof *pl->pl_events);
+    pl->pl_ev_msg = calloc(n, sizeof *pl->pl_ev_msg);
+    pl->pl_ev_sorted = calloc(n, sizeof *pl->pl_ev_sorted);
+    pl->pl_ev_acct = calloc(n, sizeof *pl->pl_ev_acct);
+    pl->pl_abs = calloc(n, sizeof *pl->pl_abs);
+    pl->pl_ab_last_msg = calloc(n, sizeof *pl->pl_ab_last_msg);
+    pl->pl_slots = calloc(pl->pl_nslots, sizeof *pl->pl_slots);
+    pl->pl_rstates = calloc(n * rc, sizeof *pl->pl_rstates);
+    pl->pl_changed = calloc(n * rc, 1);
+    pl->pl_rule_ids = calloc(rc, sizeof *pl->pl_rule_ids);
+    pl->pl_dlq_dl = calloc(n, sizeof *pl->pl_dlq_dl);
+    pl->pl_dlq_err = calloc(n, sizeof *pl->pl_dlq_err);
+    if (!pl->pl_msgs || !pl->pl_events || !pl->pl_ev_msg || !pl->pl_ev_sorted || !pl->pl_ev_acct ||
+        !pl->pl_abs || !pl->pl_ab_last_msg || !pl->pl_slots || !pl->pl_rstates ||
+        !pl->pl_changed || !pl->pl_rule_ids || !pl->pl_dlq_dl || !pl->pl_dlq_err)
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM,
+                          "out of memory for a batch of %zu", n);
+    for (size_t i = 0; i < pl->pl_rule_cnt; i++)
+        pl->pl_rule_ids[i] = jd_rule_id(jd_rules_at(pl->pl_rs, i));
+    jd_arena_init(&pl->pl_arena, 256 * 1024);
+    return 0;
+}
+
+static int jd_pipeline_decoder(jd_pipeline_t *pl, jd_err_t *err)
+{
+    const jd_config_t *cf = pl->pl_cf;
+    jd_limits_t lim;
+    jd_wire_t wire = strcmp(cf->cf_wire_format, "confluent") == 0 ? JD_WIRE_CONFLUENT
+                   : strcmp(cf->cf_wire_format, "plain") == 0     ? JD_WIRE_PLAIN
+                                                                  : JD_WIRE_AUTO;
+    jd_limits_default(&lim);
+    lim.lim_max_message_bytes = (size_t)cf->cf_max_message_bytes;
+    lim.lim_max_string_bytes = (size_t)cf->cf_max_string_bytes;
+    lim.lim_max_attributes = (size_t)cf->cf_max_attributes;
+    pl->pl_decoder = jd_decoder_new(wire, &lim, err);
+    if (!pl->pl_decoder)
+        return -1;
+    if (jd_decoder_add_schema(pl->pl_decoder, cf->cf_product_schema_id,
+                              jd_codec_product_schema_json(), err))
+        return -1;
+    for (size_t i = 0; i < cf->cf_schema_id_cnt; i++) {
+        int32_t id = (int32_t)strtol(cf->cf_schema_ids[i].kv_key, NULL, 10);
+        if (jd_decoder_add_schema_file(pl->pl_decoder, id, cf->cf_schema_ids[i].kv_val, err)) {
+            jd_err_prefix(err, "schemas.ids.%d", id);
+            return -1;
+        }
+    }
+    pl->pl_encoder = jd_encoder_new(err);
+    return pl->pl_encoder ? 0 : -1;
+}
+
+static int jd_pipeline_state(jd_pipeline_t *pl, jd_err_t *err)
+{
+    const jd_config_t *cf = pl->pl_cf;
+    static const char *feats[64];
+    static char featbuf[4096];
+    jd_state_conf_t sc;
+    size_t nf = 0;
+
+    jd_state_conf_default(&sc);
+    sc.sc_host = cf->cf_redis_host;
+    sc.sc_port = cf->cf_redis_port;
+    sc.sc_unix_path = cf->cf_redis_socket[0] ? cf->cf_redis_socket : NULL;
+    sc.sc_prefix = cf->cf_redis_prefix;
+    sc.sc_timeout_ms = cf->cf_redis_timeout_ms;
+    sc.sc_retention_days = cf->cf_retention_days;
+    snprintf(featbuf, sizeof featbuf, "%s", cf->cf_value_features);
+    for (char *save, *t = strtok_r(featbuf, ",", &save); t && nf < 64;
+         t = strtok_r(NULL, ",", &save))
+        feats[nf++] = t;
+    sc.sc_value_features = feats;
+    sc.sc_value_feature_cnt = nf;
+    for (;;) {
+        pl->pl_state = jd_state_new(&sc, err);
+        if (pl->pl_state || err->err_class != JD_ERR_RETRY || jd_pipeline_stopping)
+            break;
+        jd_pipeline_backoff(pl, "connecting to Redis", err);
+    }
+    pl->pl_backoff_ms = 0;
+    return pl->pl_state ? 0 : -1;
+}
+
+static const char *jd_pipeline_topic(const jd_pipeline_t *pl, jd_kind_t k)
+{
+    switch (k) {
+    case JD_KIND_RISK: return pl->pl_cf->cf_topic_risk;
+    case JD_KIND_RENEWAL_READINESS: return pl->pl_cf->cf_topic_renewal;
+    default: return pl->pl_cf->cf_topic_expansion;
+    }
+}
+
+/* ---- decode and dead-letter -------------------------------------------- */
+
+/* Sends message mi, with the reason in pl_dlq_err[mi], to the dead-letter
+ * topic: original key and value, the reason and source in headers. */
+static void jd_pipeline_dlq_send(jd_pipeline_t *pl, size_t mi)
+{
+    rd_kafka_message_t *m = pl->pl_msgs[mi];
+    const jd_err_t *derr = &pl->pl_dlq_err[mi];
+    char part[16], off[24], key[512] = "";
+    const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "";
+    const char *reason = jd_err_code_name(derr->err_code);
+    jd_header_t h[5] = {
+        {"jd.reason", reason, strlen(reason)},
+        {"jd.error", derr->err_msg, strlen(derr->err_msg)},
+        {"jd.source.topic", topic, strlen(topic)},
+        {"jd.source.partition", part, 0},
+        {"jd.source.offset", off, 0},
+    };
+    jd_err_t err;
+
+    h[3].hd_len = (size_t)snprintf(part, sizeof part, "%d", (int)m->partition);
+    h[4].hd_len = (size_t)snprintf(off, sizeof off, "%lld", (long long)m->offset);
+    if (m->key && m->key_len < sizeof key) {
+        memcpy(key, m->key, m->key_len);
+        key[m->key_len] = '\0';
+    }
+    jd_producer_send(pl->pl_producer, pl->pl_cf->cf_topic_dlq, key[0] ? key : NULL,
+                     m->payload, m->len, h, 5, &pl->pl_dlq_dl[mi], &err);
+}
+
+static void jd_pipeline_dead_letter(jd_pipeline_t *pl, size_t mi, const jd_err_t *derr)
+{
+    rd_kafka_message_t *m = pl->pl_msgs[mi];
+    pl->pl_dlq_err[mi] = *derr;
+    pl->pl_stats->ps_dead_letters++;
+    pl->pl_stats->ps_dlq_by_reason[derr->err_code]++;
+    JD_WARN("pipeline", "dead-letter %s[%d]@%lld: %s: %s",
+            m->rkt ? rd_kafka_topic_name(m->rkt) : "", (int)m->partition,
+            (long long)m->offset, jd_err_code_name(derr->err_code), derr->err_msg);
+    jd_pipeline_dlq_send(pl, mi);
+}
+
+static void jd_pipeline_decode(jd_pipeline_t *pl)
+{
+    jd_arena_reset(&pl->pl_arena);
+    pl->pl_nevents = 0;
+    for (size_t i = 0; i < pl->pl_nmsgs; i++) {
+        rd_kafka_message_t *m = pl->pl_msgs[i];
+        jd_event_t *ev = &pl->pl_events[pl->pl_nevents];
+        jd_err_t err;
+        pl->pl_dlq_dl[i].dl_done = 1;
+        pl->pl_dlq_dl[i].dl_err = 0;
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                JD_WARN("consumer", "consume error: %s", rd_kafka_message_errstr(m));
+            continue;
+        }
+        pl->pl_stats->ps_messages++;
+        if (jd_decoder_decode(pl->pl_decoder, m->payload, m->len, &pl->pl_arena, ev, &err)) {
+            jd_pipeline_dead_letter(pl, i, &err);
+            continue;
+        }
+        if (ev->ev_type == JD_EV_UNKNOWN)
+            pl->pl_stats->ps_unknown_types++;
+        pl->pl_ev_msg[pl->pl_nevents++] = i;
+    }
+    pl->pl_stats->ps_events += pl->pl_nevents;
+}
+
+/* ---- group by account -------------------------------------------------- */
+
+static size_t jd_pipeline_account_index(jd_pipeline_t *pl, const char *account)
+{
+    size_t mask = pl->pl_nslots - 1;
+    size_t h = (size_t)XXH3_64bits(account, strlen(account)) & mask;
+    for (;; h = (h + 1) & mask) {
+        size_t s = pl->pl_slots[h];
+        if (!s) {
+            size_t idx = pl->pl_naccts++;
+            pl->pl_slots[h] = idx + 1;
+            memset(&pl->pl_abs[idx], 0, sizeof pl->pl_abs[idx]);
+            pl->pl_abs[idx].ab_account = account;
+            return idx;
+        }
+        if (strcmp(pl->pl_abs[s - 1].ab_account, account) == 0)
+            return s - 1;
+    }
+}
+
+/* Counting sort of the batch's events by account, keeping arrival order
+ * within an account. */
+static void jd_pipeline_group(jd_pipeline_t *pl)
+{
+    size_t *acct_of = pl->pl_ab_last_msg; /* cursor per account, then last msg */
+    size_t *ev_acct = pl->pl_ev_acct;
+
+    memset(pl->pl_slots, 0, pl->pl_nslots * sizeof *pl->pl_slots);
+    pl->pl_naccts = 0;
+    for (size_t i = 0; i < pl->pl_nevents; i++) {
+        size_t a = jd_pipeline_account_index(pl, pl->pl_events[i].ev_account);
+        ev_acct[i] = a;
+        pl->pl_abs[a].ab_event_cnt++;
+    }
+    size_t off = 0;
+    for (size_t a = 0; a < pl->pl_naccts; a++) {
+        acct_of[a] = off;
+        pl->pl_abs[a].ab_events = &pl->pl_ev_sorted[off];
+        off += pl->pl_abs[a].ab_event_cnt;
+    }
+    for (size_t i = 0; i < pl->pl_nevents; i++)
+        pl->pl_ev_sorted[acct_of[ev_acct[i]]++] = &pl->pl_events[i];
+    for (size_t i = 0; i < pl->pl_nevents; i++)
+        acct_of[ev_acct[i]] = pl->pl_ev_msg[i]; /* last message per account */
+    for (size_t a = 0; a < pl->pl_naccts; a++)
+        pl->pl_abs[a].ab_rule_states = &pl->pl_rstates[a * pl->pl_rule_cnt];
+}
+
+/* ---- state and decisions ----------------------------------------------- */
+
+/* Retries a Redis step until it succeeds or a stop is requested. */
+#define JD_PIPELINE_RETRY(pl, what, call)                                   \
+    do {                                                                    \
+        jd_err_t err_;                                                      \
+        int rc_;                                                            \
+        while ((rc_ = (call)) == JD_ERR_RETRY && !jd_pipeline_stopping)     \
+            jd_pipeline_backoff((pl), (what), &err_);                       \
+        if (rc_ == 0)                                                       \
+            (pl)->pl_backoff_ms = 0;                                        \
+        else if (rc_ != JD_ERR_RETRY) {                                     \
+            JD_ERROR("pipeline", "%s: %s", (what), err_.err_msg);           \
+            return rc_;                                                     \
+        } else                                                              \
+            return JD_ERR_RETRY;                                            \
+    } while (0)
+
+static int jd_pipeline_apply(jd_pipeline_t *pl)
+{
+    JD_PIPELINE_RETRY(pl, "applying events to Redis",
+                      jd_state_apply(pl->pl_state, pl->pl_abs, pl->pl_naccts,
+                                     pl->pl_rule_ids, pl->pl_rule_cnt, &err_));
+    for (size_t a = 0; a < pl->pl_naccts; a++) {
+        pl->pl_stats->ps_applied += pl->pl_abs[a].ab_applied;
+        pl->pl_stats->ps_duplicates += pl->pl_abs[a].ab_duplicates;
+    }
+    return 0;
+}
+
+static jd_out_t *jd_pipeline_out_new(jd_pipeline_t *pl)
+{
+    if (pl->pl_nouts == pl->pl_outs_cap) {
+        size_t cap = pl->pl_outs_cap ? 2 * pl->pl_outs_cap : 64;
+        jd_out_t *no = realloc(pl->pl_outs, cap * sizeof *no);
+        if (!no)
+            return NULL;
+        memset(no + pl->pl_outs_cap, 0, (cap - pl->pl_outs_cap) * sizeof *no);
+        pl->pl_outs = no;
+        pl->pl_outs_cap = cap;
+    }
+    return &pl->pl_outs[pl->pl_nouts++];
+}
+
+/* Decides one account's triggers and encodes them into pl_outs. */
+static int jd_pipeline_decide_account(jd_pipeline_t *pl, size_t a, jd_trigger_t *tmp)
+{
+    jd_account_batch_t *ab = &pl->pl_abs[a];
+    rd_kafka_message_t *src = pl->pl_msgs[pl->pl_ab_last_msg[a]];
+    size_t nt = jd_rules_decide(pl->pl_rs, ab->ab_account, &ab->ab_signals,
+                                ab->ab_rule_states, &pl->pl_changed[a * pl->pl_rule_cnt],
+                                tmp, pl->pl_rule_cnt);
+    for (size_t t = 0; t < nt; t++) {
+        jd_out_t *o = jd_pipeline_out_new(pl);
+        jd_err_t err;
+        if (!o)
+            return jd_err_set(&err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
+        o->ot_tr = tmp[t];
+        o->ot_account = a;
+        snprintf(o->ot_tr.tr_source_topic, sizeof o->ot_tr.tr_source_topic, "%s",
+                 rd_kafka_topic_name(src->rkt));
+        o->ot_tr.tr_source_partition = src->partition;
+        o->ot_tr.tr_source_offset = src->offset;
+        if (jd_encoder_trigger(pl->pl_encoder, &o->ot_tr, pl->pl_cf->cf_trigger_schema_id,
+                               &o->ot_payload, &err)) {
+            JD_ERROR("pipeline", "encoding trigger %s: %s", o->ot_tr.tr_id, err.err_msg);
+            return err.err_class;
+        }
+    }
+    return 0;
+}
+
+static int jd_pipeline_decide(jd_pipeline_t *pl)
+{
+    jd_trigger_t *tmp = calloc(pl->pl_rule_cnt ? pl->pl_rule_cnt : 1, sizeof *tmp);
+    int rc = tmp ? 0 : JD_ERR_FATAL;
+    pl->pl_nouts = 0;
+    for (size_t a = 0; a < pl->pl_naccts && !rc; a++)
+        rc = jd_pipeline_decide_account(pl, a, tmp);
+    free(tmp);
+    return rc;
+}
+
+/* Scratch for one batch's commits: flat arrays that jd_state_commit_t
+ * entries point into. */
+typedef struct jd_commit_buf {
+    jd_state_commit_t    *cb_cms;
+    const char          **cb_rule_ids;
+    jd_rule_state_t      *cb_states;
+    const char          **cb_tids;
+    const unsigned char **cb_payloads;
+    size_t               *cb_lens;
+} jd_commit_buf_t;
+
+static void jd_commit_buf_free(jd_commit_buf_t *cb)
+{
+    free(cb->cb_cms);
+    free(cb->cb_rule_ids);
+    free(cb->cb_states);
+    free(cb->cb_tids);
+    free(cb->cb_payloads);
+    free(cb->cb_lens);
+}
+
+/* Fills cb with one entry per account whose rule states changed. */
+static size_t jd_pipeline_commits(jd_pipeline_t *pl, jd_commit_buf_t *cb)
+{
+    size_t nr = 0, nt = 0, ncm = 0, o = 0;
+    for (size_t a = 0; a < pl->pl_naccts; a++) {
+        jd_state_commit_t *cm = &cb->cb_cms[ncm];
+        memset(cm, 0, sizeof *cm);
+        cm->cm_account = pl->pl_abs[a].ab_account;
+        cm->cm_rule_ids = &cb->cb_rule_ids[nr];
+        cm->cm_states = &cb->cb_states[nr];
+        for (size_t r = 0; r < pl->pl_rule_cnt; r++) {
+            if (!pl->pl_changed[a * pl->pl_rule_cnt + r])
+                continue;
+            cb->cb_rule_ids[nr] = pl->pl_rule_ids[r];
+            cb->cb_states[nr++] = pl->pl_abs[a].ab_rule_states[r];
+            cm->cm_rule_cnt++;
+        }
+        cm->cm_trigger_ids = &cb->cb_tids[nt];
+        cm->cm_payloads = &cb->cb_payloads[nt];
+        cm->cm_payload_lens = &cb->cb_lens[nt];
+        for (; o < pl->pl_nouts && pl->pl_outs[o].ot_account == a; o++) {
+            cb->cb_tids[nt] = pl->pl_outs[o].ot_tr.tr_id;
+            cb->cb_payloads[nt] = pl->pl_outs[o].ot_payload.b_data;
+            cb->cb_lens[nt++] = pl->pl_outs[o].ot_payload.b_len;
+            cm->cm_trigger_cnt++;
+        }
+        if (cm->cm_rule_cnt || cm->cm_trigger_cnt)
+            ncm++;
+    }
+    return ncm;
+}
+
+static int jd_pipeline_commit(jd_pipeline_t *pl)
+{
+    size_t cap = pl->pl_naccts * (pl->pl_rule_cnt ? pl->pl_rule_cnt : 1);
+    size_t nouts = pl->pl_nouts ? pl->pl_nouts : 1;
+    jd_commit_buf_t cb = {
+        calloc(pl->pl_naccts ? pl->pl_naccts : 1, sizeof *cb.cb_cms),
+        calloc(cap ? cap : 1, sizeof *cb.cb_rule_ids),
+        calloc(cap ? cap : 1, sizeof *cb.cb_states),
+        calloc(nouts, sizeof *cb.cb_tids), calloc(nouts, sizeof *cb.cb_payloads),
+        calloc(nouts, sizeof *cb.cb_lens)};
+    if (!cb.cb_cms || !cb.cb_rule_ids || !cb.cb_states || !cb.cb_tids ||
+        !cb.cb_payloads || !cb.cb_lens) {
+        jd_commit_buf_free(&cb);
+        JD_ERROR("pipeline", "out of memory building commits");
+        return JD_ERR_FATAL;
+    }
+    size_t ncm = jd_pipeline_commits(pl, &cb);
+    int rc = 0;
+    if (ncm) {
+        rc = -1;
+        do {
+            jd_err_t err_;
+            while ((rc = jd_state_commit(pl->pl_state, cb.cb_cms, ncm, &err_)) ==
+                       JD_ERR_RETRY && !jd_pipeline_stopping)
+                jd_pipeline_backoff(pl, "committing rule states to Redis", &err_);
+            if (rc && rc != JD_ERR_RETRY)
+                JD_ERROR("pipeline", "committing rule states: %s", err_.err_msg);
+        } while (0);
+    }
+    jd_commit_buf_free(&cb);
+    return rc;
+}
+
+/* ---- publish ------------------------------------------------------------ */
+
+static void jd_pipeline_print_trigger(const jd_pipeline_t *pl, const jd_trigger_t *tr)
+{
+    FILE *f = pl->pl_opts->po_trigger_out;
+    char day[32];
+    time_t t = (time_t)(tr->tr_fired_at / 1000);
+    struct tm tm;
+    if (!f)
+        return;
+    gmtime_r(&t, &tm);
+    strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fprintf(f, "TRIGGER %-17s %-28s %-14s %-8s play=%s fired_at=%s id=%s\n        %s\n",
+            jd_kind_symbol(tr->tr_kind), tr->tr_rule_id, tr->tr_account,
+            jd_severity_symbol(tr->tr_severity), tr->tr_play, day, tr->tr_id, tr->tr_reason);
+    fflush(f);
+}
+
+/* Sends every undelivered trigger of the batch and waits until all of them
+ * and the batch's dead-letter records are acknowledged, re-sending failures.
+ * Returns 0, or JD_ERR_RETRY when stopped before everything was delivered. */
+static int jd_pipeline_publish(jd_pipeline_t *pl)
+{
+    for (size_t i = 0; i < pl->pl_nouts; i++)
+        pl->pl_outs[i].ot_dl.dl_done = 0, pl->pl_outs[i].ot_dl.dl_err = -1;
+    for (;;) {
+        jd_err_t err;
+        for (size_t i = 0; i < pl->pl_nouts; i++) {
+            jd_out_t *o = &pl->pl_outs[i];
+            if (o->ot_dl.dl_done && o->ot_dl.dl_err == 0)
+                continue;
+            jd_producer_send(pl->pl_producer, jd_pipeline_topic(pl, o->ot_tr.tr_kind),
+                             o->ot_tr.tr_account, o->ot_payload.b_data, o->ot_payload.b_len,
+                             NULL, 0, &o->ot_dl, &err);
+        }
+        int rc = jd_producer_wait(pl->pl_producer, pl->pl_cf->cf_flush_timeout_ms, &err);
+        if (rc == 0)
+            break;
+        if (rc == JD_ERR_FATAL)
+            return rc;
+        if (jd_pipeline_stopping)
+            return JD_ERR_RETRY;
+        if (rc == JD_ERR_RETRY) {
+            jd_pipeline_backoff(pl, "waiting for Kafka acknowledgements", &err);
+            continue; /* still in flight: keep waiting, re-send nothing yet */
+        }
+        jd_err_set(&err, JD_ERR_RETRY, JD_E_KAFKA, "%d deliveries failed", rc);
+        jd_pipeline_backoff(pl, "publishing triggers", &err);
+        for (size_t i = 0; i < pl->pl_nmsgs; i++)
+            if (pl->pl_dlq_dl[i].dl_done && pl->pl_dlq_dl[i].dl_err)
+                jd_pipeline_dlq_send(pl, i);
+    }
+    pl->pl_backoff_ms = 0;
+    return 0;
+}
+
+static int jd_pipeline_ack(jd_pipeline_t *pl)
+{
+    const char **accts, **tids;
+    if (!pl->pl_nouts)
+        return 0;
+    accts = calloc(pl->pl_nouts, sizeof *accts);
+    tids = calloc(pl->pl_nouts, sizeof *tids);
+    if (!accts || !tids) {
+        free(accts);
+        free(tids);
+        return JD_ERR_FATAL;
+    }
+    for (size_t i = 0; i < pl->pl_nouts; i++) {
+        accts[i] = pl->pl_outs[i].ot_tr.tr_account;
+        tids[i] = pl->pl_outs[i].ot_tr.tr_id;
+    }
+    int rc;
+    jd_err_t err;
+    while ((rc = jd_state_outbox_ack(pl->pl_state, accts, tids, pl->pl_nouts, &err)) ==
+               JD_ERR_RETRY && !jd_pipeline_stopping)
+        jd_pipeline_backoff(pl, "removing delivered triggers from the outbox", &err);
+    free(accts);
+    free(tids);
+    return rc;
+}
+
+static void jd_pipeline_count_triggers(jd_pipeline_t *pl)
+{
+    for (size_t i = 0; i < pl->pl_nouts; i++) {
+        const jd_trigger_t *tr = &pl->pl_outs[i].ot_tr;
+        pl->pl_stats->ps_triggers++;
+        pl->pl_stats->ps_triggers_by_kind[tr->tr_kind]++;
+        for (size_t r = 0; r < pl->pl_rule_cnt; r++)
+            if (strcmp(pl->pl_rule_ids[r], tr->tr_rule_id) == 0)
+                pl->pl_stats->ps_triggers_by_rule[r]++;
+        jd_pipeline_print_trigger(pl, tr);
+    }
+}
+
+/* One batch through every stage. Returns 0 when its offsets are stored,
+ * JD_ERR_RETRY when a stop interrupted it (offsets not stored: the batch is
+ * replayed on restart), JD_ERR_FATAL on an unrecoverable error. */
+static int jd_pipeline_batch(jd_pipeline_t *pl)
+{
+    int rc;
+    jd_err_t err;
+
+    jd_pipeline_decode(pl);
+    jd_pipeline_group(pl);
+    if (pl->pl_naccts && (rc = jd_pipeline_apply(pl)))
+        return rc;
+    if ((rc = jd_pipeline_decide(pl)) || (rc = jd_pipeline_commit(pl)))
+        return rc;
+    if ((rc = jd_pipeline_publish(pl)) || (rc = jd_pipeline_ack(pl)))
+        return rc;
+    jd_pipeline_count_triggers(pl);
+    while ((rc = jd_consumer_store(pl->pl_consumer, pl->pl_msgs, pl->pl_nmsgs, &err)) ==
+               JD_ERR_RETRY && !jd_pipeline_stopping)
+        jd_pipeline_backoff(pl, "storing offsets", &err);
+    pl->pl_stats->ps_batches++;
+    return rc;
+}
+
+/* ---- start-up: re-publish the outbox ----------------------------------- */
+
+static void jd_pipeline_outbox_entry(const char *account, const char *tid,
+                                     const unsigned char *payload, size_t len, void *opaque)
+{
+    jd_pipeline_t *pl = opaque;
+    jd_out_t *o = jd_pipeline_out_new(pl);
+    jd_err_t err;
+    (void)account;
+    if (!o)
+        return;
+    if (jd_encoder_trigger_decode(pl->pl_encoder, payload, len, &o->ot_tr, &err)) {
+        JD_ERROR("pipeline", "outbox entry %s does not decode (%s); left in place",
+                 tid, err.err_msg);
+        pl->pl_nouts--;
+        return;
+    }
+    o->ot_payload.b_len = 0;
+    if (o->ot_payload.b_cap < len) {
+        unsigned char *nb = realloc(o->ot_payload.b_data, len);
+        if (!nb) {
+            pl->pl_nouts--;
+            return;
+        }
+        o->ot_payload.b_data = nb;
+        o->ot_payload.b_cap = len;
+    }
+    memcpy(o->ot_payload.b_data, payload, len);
+    o->ot_payload.b_len = len;
+}
+
+static int jd_pipeline_republish(jd_pipeline_t *pl)
+{
+    jd_err_t err;
+    int n;
+    pl->pl_nouts = 0;
+    pl->pl_nmsgs = 0;
+    while ((n = jd_state_outbox_scan(pl->pl_state, jd_pipeline_outbox_entry, pl, &err)) ==
+               JD_ERR_RETRY && !jd_pipeline_stopping) {
+        pl->pl_nouts = 0;
+        jd_pipeline_backoff(pl, "reading the outbox", &err);
+    }
+    if (n < 0)
+        return n;
+    if (!pl->pl_nouts)
+        return 0;
+    JD_INFO("pipeline", "re-publishing %zu trigger(s) left in the outbox", pl->pl_nouts);
+    int rc = jd_pipeline_publish(pl);
+    if (!rc)
+        rc = jd_pipeline_ack(pl);
+    if (!rc)
+        pl->pl_stats->ps_republished += pl->pl_nouts;
+    pl->pl_nouts = 0;
+    return rc;
+}
+
+/* ---- the loop ----------------------------------------------------------- */
+
+static void jd_pipeline_free_msgs(jd_pipeline_t *pl)
+{
+    for (size_t i = 0; i < pl->pl_nmsgs; i++)
+        rd_kafka_message_destroy(pl->pl_msgs[i]);
+    pl->pl_nmsgs = 0;
+}
+
+static void jd_pipeline_teardown(jd_pipeline_t *pl)
+{
+    jd_pipeline_free_msgs(pl);
+    jd_consumer_close(pl->pl_consumer);
+    jd_producer_destroy(pl->pl_producer);
+    jd_state_destroy(pl->pl_state);
+    jd_decoder_destroy(pl->pl_decoder);
+    jd_encoder_destroy(pl->pl_encoder);
+    jd_arena_destroy(&pl->pl_arena);
+    for (size_t i = 0; i < pl->pl_outs_cap; i++)
+        jd_buf_free(&pl->pl_outs[i].ot_payload);
+    free(pl->pl_outs);
+    free(pl->pl_msgs);
+    free(pl->pl_events);
+    free(pl->pl_ev_msg);
+    free(pl->pl_ev_acct);
+    free(pl->pl_ev_sorted);
+    free(pl->pl_abs);
+    free(pl->pl_ab_last_msg);
+    free(pl->pl_slots);
+    free(pl->pl_rstates);
+    free(pl->pl_changed);
+    free(pl->pl_rule_ids);
+    free(pl->pl_dlq_dl);
+    free(pl->pl_dlq_err);
+}
+
+static int jd_pipeline_setup(jd_pipeline_t *pl, const char *bootstrap, jd_err_t *err)
+{
+    pl->pl_stats->ps_triggers_by_rule =
+        calloc(pl->pl_rule_cnt ? pl->pl_rule_cnt : 1, sizeof(uint64_t));
+    if (!pl->pl_stats->ps_triggers_by_rule)
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
+    if (jd_pipeline_alloc(pl, err) || jd_pipeline_decoder(pl, err) ||
+        jd_pipeline_state(pl, err))
+        return -1;
+    pl->pl_producer = jd_producer_new(pl->pl_cf, bootstrap, err);
+    if (!pl->pl_producer)
+        return -1;
+    if (jd_pipeline_republish(pl))
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_KAFKA,
+                          "could not re-publish the trigger outbox");
+    pl->pl_consumer = jd_consumer_new(pl->pl_cf, bootstrap, err);
+    return pl->pl_consumer ? 0 : -1;
+}
+
+static int jd_pipeline_loop(jd_pipeline_t *pl)
+{
+    const jd_pipeline_opts_t *po = pl->pl_opts;
+    int64_t first = 0, last_msg = jd_now_ms(), done = 0;
+    int rc = 0;
+
+    while (!jd_pipeline_stopping) {
+        size_t want = pl->pl_max;
+        if (po->po_max_events && (int64_t)pl->pl_stats->ps_messages + (int64_t)want > po->po_max_events)
+            want = (size_t)(po->po_max_events - (int64_t)pl->pl_stats->ps_messages);
+        pl->pl_nmsgs = jd_consumer_poll(pl->pl_consumer, pl->pl_msgs, want,
+                                        pl->pl_cf->cf_batch_timeout_ms);
+        int64_t now = jd_now_ms();
+        if (!pl->pl_nmsgs) {
+            /* Idle time counts only while partitions are assigned: joining
+             * the group can take seconds, and that is not idleness. */
+            if (!jd_consumer_assigned(pl->pl_consumer))
+                last_msg = now;
+            if (po->po_exit_idle_ms && now - last_msg >= po->po_exit_idle_ms) {
+                JD_INFO("pipeline", "idle for %d ms: stopping", po->po_exit_idle_ms);
+                break;
+            }
+            continue;
+        }
+        if (!first)
+            first = now;
+        last_msg = now;
+        rc = jd_pipeline_batch(pl);
+        jd_pipeline_free_msgs(pl);
+        done = jd_now_ms();
+        if (rc)
+            break;
+        if (po->po_max_events && (int64_t)pl->pl_stats->ps_messages >= po->po_max_events)
+            break;
+    }
+    pl->pl_stats->ps_seconds = first ? (double)(done - first) / 1000.0 : 0.0;
+    return rc == JD_ERR_RETRY ? 0 : rc;
+}
+
+int jd_pipeline_run(const jd_config_t *cf, const char *bootstrap,
+                    const jd_ruleset_t *rs, const jd_pipeline_opts_t *opts,
+                    jd_pipeline_stats_t *stats, jd_err_t *err)
+{
+    jd_pipeline_t pl;
+    int rc;
+
+    memset(&pl, 0, sizeof pl);
+    memset(stats, 0, sizeof *stats);
+    pl.pl_cf = cf;
+    pl.pl_rs = rs;
+    pl.pl_opts = opts;
+    pl.pl_stats = stats;
+    pl.pl_max = (size_t)cf->cf_batch_size;
+    pl.pl_rule_cnt = jd_rules_count(rs);
+    jd_pipeline_stopping = 0;
+    rc = jd_pipeline_setup(&pl, bootstrap, err);
+    if (!rc) {
+        JD_INFO("pipeline", "consuming %s (batch %d, %zu rules)", cf->cf_topics_input,
+                cf->cf_batch_size, pl.pl_rule_cnt);
+        rc = jd_pipeline_loop(&pl);
+        if (rc)
+            jd_err_set(err, JD_ERR_FATAL, JD_E_INTERNAL, "pipeline stopped on an error");
+        jd_err_t cerr;
+        stats->ps_accounts = pl.pl_state ? jd_state_account_count(pl.pl_state, &cerr) : -1;
+    }
+    jd_pipeline_teardown(&pl);
+    return rc ? JD_ERR_FATAL : 0;
+}
+
+void jd_pipeline_print_summary(const jd_pipeline_stats_t *ps, const jd_ruleset_t *rs,
+                               FILE *out)
+{
+    fprintf(out, "\n== journeyd summary ==\n");
+    fprintf(out, "events consumed      %llu in %.2f s (%.0f events/s)\n",
+            (unsigned long long)ps->ps_messages, ps->ps_seconds,
+            ps->ps_seconds > 0 ? (double)ps->ps_messages / ps->ps_seconds : 0.0);
+    fprintf(out, "decoded              %llu (%llu new, %llu duplicates, %llu of unknown type)\n",
+            (unsigned long long)ps->ps_events, (unsigned long long)ps->ps_applied,
+            (unsigned long long)ps->ps_duplicates, (unsigned long long)ps->ps_unknown_types);
+    fprintf(out, "dead-lettered        %llu\n", (unsigned long long)ps->ps_dead_letters);
+    for (int c = 0; c < JD_E__COUNT; c++)
+        if (ps->ps_dlq_by_reason[c])
+            fprintf(out, "  %-20s %llu\n", jd_err_code_name((jd_err_code_t)c),
+                    (unsigned long long)ps->ps_dlq_by_reason[c]);
+    fprintf(out, "accounts in state    %lld\n", (long long)ps->ps_accounts);
+    fprintf(out, "batches              %llu\n", (unsigned long long)ps->ps_batches);
+    fprintf(out, "triggers published   %llu", (unsigned long long)ps->ps_triggers);
+    if (ps->ps_republished)
+        fprintf(out, " (+%llu re-published from the outbox)",
+                (unsigned long long)ps->ps_republished);
+    fprintf(out, "\n");
+    for (int k = 0; k < JD_KIND__COUNT; k++)
+        fprintf(out, "  %-20s %llu\n", jd_kind_symbol((jd_kind_t)k),
+                (unsigned long long)ps->ps_triggers_by_kind[k]);
+    fprintf(out, "by rule\n");
+    for (size_t r = 0; rs && r < jd_rules_count(rs); r++)
+        fprintf(out, "  %-32s %llu\n", jd_rule_id(jd_rules_at(rs, r)),
+                (unsigned long long)(ps->ps_triggers_by_rule ? ps->ps_triggers_by_rule[r] : 0));
+}

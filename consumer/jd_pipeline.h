@@ -1,0 +1,62 @@
+/*
+ * jd_pipeline: the main loop of `journeyd run`.
+ *
+ * One pass: poll a batch -> decode (bad messages to the dead-letter topic)
+ * -> group by account -> apply to Redis and read signals + rule states
+ * (one pipelined round trip) -> decide triggers -> commit rule states and
+ * outbox entries (one round trip) -> publish triggers -> wait for every
+ * delivery -> remove delivered outbox entries -> store the batch's offsets.
+ * A crash anywhere before the last step replays the batch, which converges
+ * because every update is idempotent and trigger ids are deterministic.
+ *
+ * Threads: jd_pipeline_run blocks on the calling thread until stopped
+ * (jd_pipeline_stop from a signal handler, max events, or idle exit).
+ */
+#ifndef JD_PIPELINE_H
+#define JD_PIPELINE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "jd_config.h"
+#include "jd_err.h"
+#include "jd_rules.h"
+
+typedef struct jd_pipeline_opts {
+    int64_t po_max_events;     /* stop after this many messages; 0 = no limit */
+    int     po_exit_idle_ms;   /* stop after this long without messages; 0 = never */
+    FILE   *po_trigger_out;    /* one line per published trigger, or NULL */
+} jd_pipeline_opts_t;
+
+typedef struct jd_pipeline_stats {
+    uint64_t  ps_messages;      /* messages consumed */
+    uint64_t  ps_events;        /* decoded events */
+    uint64_t  ps_applied;       /* events that changed state (not duplicates) */
+    uint64_t  ps_duplicates;
+    uint64_t  ps_unknown_types;
+    uint64_t  ps_dead_letters;
+    uint64_t  ps_dlq_by_reason[JD_E__COUNT];
+    uint64_t  ps_batches;
+    uint64_t  ps_triggers;
+    uint64_t  ps_triggers_by_kind[JD_KIND__COUNT];
+    uint64_t *ps_triggers_by_rule; /* jd_rules_count() entries, owned */
+    uint64_t  ps_republished;      /* outbox entries re-sent at start-up */
+    int64_t   ps_accounts;         /* accounts with state at the end */
+    double    ps_seconds;          /* first message to last batch done */
+} jd_pipeline_stats_t;
+
+/* Runs until stopped. `bootstrap` overrides the configured servers (the
+ * embedded cluster). Returns 0 on a clean stop, or JD_ERR_FATAL. `stats`
+ * is filled in either case; free ps_triggers_by_rule with free(). */
+int jd_pipeline_run(const jd_config_t *cf, const char *bootstrap,
+                    const jd_ruleset_t *rs, const jd_pipeline_opts_t *opts,
+                    jd_pipeline_stats_t *stats, jd_err_t *err);
+
+/* Asks a running pipeline to finish its batch and stop (async-signal-safe). */
+void jd_pipeline_stop(void);
+
+/* Prints the end-of-run summary. */
+void jd_pipeline_print_summary(const jd_pipeline_stats_t *ps,
+                               const jd_ruleset_t *rs, FILE *out);
+
+#endif

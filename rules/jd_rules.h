@@ -1,0 +1,79 @@
+/*
+ * jd_rules: the rules file (YAML) compiled into an immutable ruleset.
+ *
+ * A ruleset is built once at start-up and then only read, so any thread may
+ * evaluate it concurrently. Compilation resolves every signal name, checks
+ * types, and reports the first error as "FILE:LINE:COLUMN: rule 'ID': ..."
+ * (JD_ERR_FATAL, code JD_E_RULES). Evaluation allocates nothing.
+ *
+ * Ownership: jd_rules_load_* return a ruleset the caller frees with
+ * jd_rules_destroy(); rules and strings obtained from it are borrowed and
+ * live as long as the ruleset.
+ */
+#ifndef JD_RULES_H
+#define JD_RULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jd_decide.h"
+#include "jd_err.h"
+#include "jd_signals.h"
+#include "jd_trigger.h"
+
+typedef struct jd_rule jd_rule_t;
+typedef struct jd_ruleset jd_ruleset_t;
+
+/* Both return 0 and *out, or JD_ERR_FATAL with err set (JD_E_RULES for a
+ * bad file, JD_E_IO when it cannot be read, JD_E_NOMEM). The file format
+ * and every check are described in rules/default.yaml and jd_rules.c. */
+int jd_rules_load_file(const char *path, jd_ruleset_t **out, jd_err_t *err);
+/* `name` is used in error messages in place of a file name. `text` need not
+ * be NUL-terminated and is not kept. */
+int jd_rules_load_buffer(const char *text, size_t len, const char *name,
+                         jd_ruleset_t **out, jd_err_t *err);
+/* Frees the ruleset; NULL is fine. */
+void jd_rules_destroy(jd_ruleset_t *rs);
+
+/* Rules in file order; jd_rules_at() returns NULL when i is out of range. */
+size_t           jd_rules_count(const jd_ruleset_t *rs);
+const jd_rule_t *jd_rules_at(const jd_ruleset_t *rs, size_t i);
+/* The rule with this id, or NULL. Linear: for tools and tests. */
+const jd_rule_t *jd_rules_find(const jd_ruleset_t *rs, const char *id);
+
+const char   *jd_rule_id(const jd_rule_t *r);
+jd_kind_t     jd_rule_kind(const jd_rule_t *r);
+jd_severity_t jd_rule_severity(const jd_rule_t *r);
+const char   *jd_rule_play(const jd_rule_t *r);
+int64_t       jd_rule_cooldown_ms(const jd_rule_t *r);
+const char   *jd_rule_when(const jd_rule_t *r);    /* normalised text */
+const char   *jd_rule_version(const jd_rule_t *r); /* 16 hex chars */
+const char   *jd_rule_description(const jd_rule_t *r); /* NULL if none */
+/* The signals the condition reads, in order of first appearance; *ids is
+ * borrowed. Returns the count. */
+size_t        jd_rule_signals(const jd_rule_t *r, const jd_signal_id_t **ids);
+
+/* 1 when the rule's condition holds on `sg`, else 0 (null -> false). */
+int jd_rule_eval(const jd_rule_t *r, const jd_signals_t *sg);
+
+/* Evaluates every rule against one account's signals and states (an array
+ * of jd_rules_count() entries, updated in place), with now = the as_of
+ * signal. For each rule whose state changed, changed[i] is set to 1 (else
+ * 0; changed may be NULL). Each FIRE writes a trigger into out[] (up to
+ * max_out; source_* fields left zero) with tr_id = jd_trigger_make_id(
+ * account, rule id, new episode number), account, kind, severity, play,
+ * rule id and version, segment (when the segment signal is not null),
+ * fired_at = as_of, evidence (every numeric, non-null signal the rule
+ * reads, by value, at most JD_EVIDENCE_MAX) and a reason sentence:
+ *   "[DESCRIPTION. ]ID: WHEN held at AS_OF_ISO (sig=value, ...)".
+ * When out[] is full, a rule that would fire is left untouched (its state
+ * unchanged, changed[i] = 0) so it fires on a later evaluation: pass
+ * max_out >= jd_rules_count() never to hit this. When as_of is null,
+ * nothing is decided. Returns the number of triggers written. Allocates
+ * nothing; any thread. */
+size_t jd_rules_decide(const jd_ruleset_t *rs, const char *account,
+                       const jd_signals_t *sg, jd_rule_state_t *states,
+                       unsigned char *changed, jd_trigger_t *out,
+                       size_t max_out);
+
+#endif

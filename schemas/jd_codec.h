@@ -1,0 +1,100 @@
+/*
+ * jd_codec: Avro decoding of product events and encoding of product and
+ * trigger events, on top of avro-c.
+ *
+ * Wire formats. Confluent framing is byte 0x00, a 4-byte big-endian schema
+ * id, then Avro binary written with that schema; the id must have been
+ * registered with jd_decoder_add_schema(). Plain Avro binary is written with
+ * the reader schema itself (product_event.avsc). In JD_WIRE_AUTO a leading
+ * 0x00 means Confluent: a plain record cannot start with 0x00 because its
+ * first field, event_id, must not be empty.
+ *
+ * Schema evolution: every registered writer schema is resolved against the
+ * reader schema with avro-c's resolved reader, so fields added with
+ * defaults, removed, reordered or promoted decode into the same jd_event_t.
+ *
+ * Bounds: message size, string lengths, map entries and timestamp range are
+ * checked against jd_limits_t; every violation is JD_ERR_SKIP with a
+ * distinct code (jd_err.h) and a message naming the field.
+ *
+ * Threads: a decoder or encoder is used by one thread at a time; create
+ * one per thread. Ownership is stated per function.
+ */
+#ifndef JD_CODEC_H
+#define JD_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jd_arena.h"
+#include "jd_err.h"
+#include "jd_event.h"
+#include "jd_trigger.h"
+
+typedef enum jd_wire {
+    JD_WIRE_AUTO = 0,   /* 0x00 -> Confluent, anything else -> plain */
+    JD_WIRE_CONFLUENT,  /* Confluent framing required */
+    JD_WIRE_PLAIN,      /* plain Avro binary of the reader schema only */
+} jd_wire_t;
+
+/* Growable byte buffer. Zero-initialise; jd_buf_free releases it. */
+typedef struct jd_buf {
+    unsigned char *b_data;
+    size_t         b_len;
+    size_t         b_cap;
+} jd_buf_t;
+
+void jd_buf_free(jd_buf_t *b);
+
+/* Embedded copies of schemas/product_event.avsc and trigger_event.avsc. */
+const char *jd_codec_product_schema_json(void);
+const char *jd_codec_trigger_schema_json(void);
+
+/* ---- decoding ---------------------------------------------------------- */
+
+typedef struct jd_decoder jd_decoder_t;
+
+/* New decoder whose reader schema is the embedded product_event.avsc.
+ * `lim` is copied. Returns NULL with err set on failure. */
+jd_decoder_t *jd_decoder_new(jd_wire_t wire, const jd_limits_t *lim,
+                             jd_err_t *err);
+void jd_decoder_destroy(jd_decoder_t *dec);
+
+/* Registers Confluent schema id `id` with a writer schema given as JSON
+ * text (or read from a file). The writer schema must resolve against the
+ * reader schema; otherwise JD_ERR_FATAL/JD_E_SCHEMA naming the problem. */
+int jd_decoder_add_schema(jd_decoder_t *dec, int32_t id, const char *json,
+                          jd_err_t *err);
+int jd_decoder_add_schema_file(jd_decoder_t *dec, int32_t id,
+                               const char *path, jd_err_t *err);
+
+/* Decodes one message into `ev`; strings are copied into `ar`. Returns 0,
+ * or JD_ERR_SKIP with err naming the reason (the message is bad: dead-
+ * letter it). Never aborts on bad input. Only running out of memory (the
+ * arena, or avro-c) gives JD_ERR_FATAL/JD_E_NOMEM. On any error `ev` is
+ * zeroed; bytes already copied into `ar` stay until its next reset. */
+int jd_decoder_decode(jd_decoder_t *dec, const void *buf, size_t len,
+                      jd_arena_t *ar, jd_event_t *ev, jd_err_t *err);
+
+/* ---- encoding ---------------------------------------------------------- */
+
+typedef struct jd_encoder jd_encoder_t;
+
+jd_encoder_t *jd_encoder_new(jd_err_t *err);
+void jd_encoder_destroy(jd_encoder_t *enc);
+
+/* Encodes a product event with product_event.avsc, replacing out's content.
+ * schema_id >= 0 adds Confluent framing with that id; < 0 writes plain. */
+int jd_encoder_event(jd_encoder_t *enc, const jd_event_t *ev,
+                     int32_t schema_id, jd_buf_t *out, jd_err_t *err);
+
+/* Encodes a trigger with trigger_event.avsc (framing as above). */
+int jd_encoder_trigger(jd_encoder_t *enc, const jd_trigger_t *tr,
+                       int32_t schema_id, jd_buf_t *out, jd_err_t *err);
+
+/* Decodes a trigger (framed or plain, detected by the leading 0x00) -
+ * for tests, the outbox and tools. */
+int jd_encoder_trigger_decode(jd_encoder_t *enc, const void *buf, size_t len,
+                              jd_trigger_t *tr, jd_err_t *err);
+
+#endif

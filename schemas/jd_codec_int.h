@@ -1,0 +1,113 @@
+/*
+ * jd_codec_int.h: internals shared by jd_codec.c (common), jd_decode.c
+ * (product-event decoder) and jd_encode.c (encoder, trigger decoder).
+ * Not part of the public API: only schemas/ and the codec tests include it.
+ * Names are jd__codec_* (double underscore = private to the module).
+ */
+#ifndef JD_CODEC_INT_H
+#define JD_CODEC_INT_H
+
+#include <avro.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jd_codec.h"
+
+/* Largest single allocation avro-c may make once the guard is installed.
+ * Far above anything a bounded message needs (1 MiB by default), far below
+ * what makes ASan abort or the kernel OOM-kill us. */
+#define JD_CODEC_ALLOC_CAP ((size_t)64 << 20)
+
+/* Confluent framing: magic byte 0x00 + big-endian int32 schema id. */
+#define JD_CODEC_FRAME_LEN 5
+
+/* Fields of product_event.avsc that the codec reads or writes. */
+typedef enum jd_pf {
+    JD_PF_EVENT_ID,
+    JD_PF_ACCOUNT_ID,
+    JD_PF_USER_ID,
+    JD_PF_TYPE,
+    JD_PF_FEATURE,
+    JD_PF_OCCURRED_AT,
+    JD_PF_VALUE,
+    JD_PF_ATTRIBUTES,
+    JD_PF__COUNT
+} jd_pf_t;
+
+/* Fields of trigger_event.avsc, in schema order. */
+typedef enum jd_tf {
+    JD_TF_TRIGGER_ID,
+    JD_TF_ACCOUNT_ID,
+    JD_TF_KIND,
+    JD_TF_RULE_ID,
+    JD_TF_RULE_VERSION,
+    JD_TF_SEVERITY,
+    JD_TF_PLAY,
+    JD_TF_SEGMENT,
+    JD_TF_FIRED_AT,
+    JD_TF_EVIDENCE,
+    JD_TF_REASON,
+    JD_TF_SOURCE_TOPIC,
+    JD_TF_SOURCE_PARTITION,
+    JD_TF_SOURCE_OFFSET,
+    JD_TF__COUNT
+} jd_tf_t;
+
+/* Expected shape of one field. `fs_inner` is the value type of a map or
+ * the non-null branch of a ["null", X] union (ignored otherwise).
+ * `fs_required` fields must be present in every writer schema; the others
+ * have defaults in the reader schema (null, or {} for maps). */
+typedef struct jd_field_spec {
+    const char *fs_name;
+    avro_type_t fs_type;
+    avro_type_t fs_inner;
+    int         fs_required;
+} jd_field_spec_t;
+
+extern const jd_field_spec_t jd__codec_pf_spec[JD_PF__COUNT];
+extern const jd_field_spec_t jd__codec_tf_spec[JD_TF__COUNT];
+
+/* Installs the avro-c allocation guard (once per process; idempotent and
+ * thread-safe). Called by jd_decoder_new and jd_encoder_new. */
+void jd__codec_init(void);
+
+/* Number of allocations the guard has refused since start-up. */
+uint64_t jd__codec_alloc_refused(void);
+
+/* Parses schema JSON. JD_ERR_FATAL/JD_E_SCHEMA naming `what` on failure. */
+int jd__codec_schema_parse(const char *json, size_t len, const char *what,
+                           avro_schema_t *out, jd_err_t *err);
+
+/* Looks up each field of `spec` in record schema `rec` and checks its
+ * type. idx[i] is the field's index in `rec`, or -1 if the field is absent
+ * and not required. JD_ERR_FATAL/JD_E_SCHEMA otherwise. */
+int jd__codec_index(avro_schema_t rec, const jd_field_spec_t *spec,
+                    size_t n, int *idx, const char *what, jd_err_t *err);
+
+/* Creates a generic value of `schema` (owned by the caller: decref both). */
+int jd__codec_value_new(avro_schema_t schema, avro_value_iface_t **cls,
+                        avro_value_t *val, jd_err_t *err);
+
+/* Checks that `len` bytes are exactly one well-formed datum of `schema`
+ * without allocating (jd_scan.c). JD_ERR_SKIP with JD_E_MALFORMED (naming
+ * the byte offset) or JD_E_TRAILING_BYTES. */
+int jd__codec_scan(avro_schema_t schema, const void *buf, size_t len,
+                   jd_err_t *err);
+
+/* Scans `len` bytes against `schema` (the writer schema), then reads them
+ * into `val` through `in`. JD_ERR_SKIP with JD_E_MALFORMED (avro-c's
+ * message after `what`) or JD_E_TRAILING_BYTES. */
+int jd__codec_read(avro_reader_t in, avro_value_t *val, avro_schema_t schema,
+                   const void *buf, size_t len, const char *what,
+                   jd_err_t *err);
+
+/* Makes room for `need` bytes in `b` (keeps content). JD_E_NOMEM. */
+int jd__codec_buf_reserve(jd_buf_t *b, size_t need, jd_err_t *err);
+
+/* Writes the 5-byte Confluent header for `id` into `p`. */
+void jd__codec_frame_put(unsigned char *p, int32_t id);
+
+/* Reads the schema id of a Confluent header (p has >= 5 bytes). */
+int32_t jd__codec_frame_id(const unsigned char *p);
+
+#endif

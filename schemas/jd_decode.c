@@ -1,0 +1,723 @@
+/*
+ * jd_decode: the product-event decoder of jd_codec.h - Kafka payload bytes
+ * in, a validated jd_event_t (strings in the caller's arena) out.
+ *
+ * Shape. Every wire schema the decoder accepts is a jd_wschema_t: the
+ * plain one (the embedded reader schema, product_event.avsc) and one per
+ * registered Confluent id. A jd_wschema_t owns, for its whole life, the
+ * parsed writer schema, a generic value of the reader-side schema, and an
+ * avro-c "resolved writer" value that wraps it. avro_value_read() drives
+ * the resolved value with the writer's bytes, and avro-c's resolver stores
+ * each field into the reader value (skipping writer-only fields, promoting
+ * int/long/float to double, mapping union branches). These values, and
+ * the one memory reader, are reused for every message: steady-state
+ * decoding allocates only what avro-c allocates inside the generic values
+ * (a buffer per string and per map key); our copies go to the arena.
+ *
+ * Defaults. avro-c 1.11.1 does not implement reader defaults: resolving a
+ * writer that lacks a reader field fails ("Reader field X doesn't appear
+ * in writer"). So for such a writer we build the reader side as a copy of
+ * the reader schema without the fields the writer lacks, provided each of
+ * them is optional (has a default: user_id, feature, value -> null,
+ * attributes -> {}); its field index is then -1 and extraction applies the
+ * default. A writer lacking a required field is refused at registration.
+ *
+ * Renewal. avro-c 1.11.1's resolved map value caches one wrapper per map
+ * entry in an internal array that its reset never empties (resolved-
+ * writer.c: avro_resolved_map_writer_reset runs `done` on each child but
+ * does not clear `children`), so a long-lived resolved value grows by 16
+ * bytes per attribute decoded, forever: about 80 bytes per typical event,
+ * or "Couldn't expand map" once the allocation guard's cap is reached
+ * (~1M events). Every map entry takes at least 2 bytes of input, so we
+ * count the bytes fed through each resolved value and replace it with a
+ * fresh one past JD_RESOLVED_BUDGET: the hidden array then stays under
+ * 8 x budget bytes, and the renewal (one small malloc/free) is amortised
+ * over ~1000 typical events.
+ *
+ * Validation happens after avro-c has decoded the record, field by field
+ * in schema order; the first violation is reported (JD_ERR_SKIP, distinct
+ * code, message naming the field). A failed decode leaves nothing behind
+ * but arena bytes: the next message starts from avro_value_reset().
+ * Hostile input never reaches avro-c: jd_scan.c checks the bytes against
+ * the writer schema first (avro-c leaks on short reads), and the
+ * allocation guard (jd_codec.c) backs it up.
+ *
+ * Thread: one decoder per thread (avro-c values are not shareable).
+ */
+#include "jd_codec_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "product_event_avsc.h"
+
+#define JD_SCHEMA_FILE_MAX ((size_t)1 << 20)
+#define JD_RESOLVED_BUDGET ((size_t)256 << 10) /* input bytes per value */
+
+typedef struct jd_wschema {
+    int32_t             ws_id;
+    avro_schema_t       ws_writer;   /* NULL for the plain entry */
+    avro_schema_t       ws_reader;   /* reader schema, or its subset */
+    avro_value_iface_t *ws_class;    /* generic class of ws_reader */
+    avro_value_t        ws_value;    /* decoded record, reused */
+    avro_value_iface_t *ws_resolver; /* NULL: read straight into ws_value */
+    avro_value_t        ws_resolved; /* wraps ws_value, reused */
+    size_t              ws_fed;      /* bytes read through ws_resolved */
+    int                 ws_idx[JD_PF__COUNT]; /* -1: absent, use default */
+} jd_wschema_t;
+
+struct jd_decoder {
+    jd_wire_t      dc_wire;
+    jd_limits_t    dc_lim;
+    avro_schema_t  dc_reader;  /* product_event.avsc */
+    avro_reader_t  dc_in;      /* memory reader, re-pointed per message */
+    jd_wschema_t   dc_plain;   /* plain Avro = the reader schema itself */
+    jd_wschema_t **dc_ws;      /* registered Confluent ids */
+    size_t         dc_ws_cnt;
+    size_t         dc_ws_cap;
+};
+
+/* ---- UTF-8 --------------------------------------------------------------- */
+
+/* Returns the offset of the first byte that does not start a well-formed
+ * UTF-8 sequence (Unicode table 3-7: no overlongs, no surrogates
+ * D800-DFFF, nothing above U+10FFFF), or of a NUL byte (it would cut the C
+ * string); returns n when all n bytes are valid. */
+static size_t jd_utf8_scan(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        if (c >= 0x01 && c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len = 4;
+        unsigned lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF)
+            len = 2;
+        else if (c >= 0xE0 && c <= 0xEF)
+            len = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+        else if (c >= 0xF0 && c <= 0xF4)
+            lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+        else
+            return i; /* NUL, stray continuation, C0/C1, F5-FF */
+        if (n - i < len || s[i + 1] < lo || s[i + 1] > hi)
+            return i;
+        for (size_t k = 2; k < len; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return i;
+        }
+        i += len;
+    }
+    return n;
+}
+
+/* ---- writer schemas ------------------------------------------------------ */
+
+static void jd_wschema_fini(jd_wschema_t *ws)
+{
+    if (ws->ws_resolved.iface)
+        avro_value_decref(&ws->ws_resolved);
+    if (ws->ws_resolver)
+        avro_value_iface_decref(ws->ws_resolver);
+    if (ws->ws_value.iface)
+        avro_value_decref(&ws->ws_value);
+    if (ws->ws_class)
+        avro_value_iface_decref(ws->ws_class);
+    if (ws->ws_reader)
+        avro_schema_decref(ws->ws_reader);
+    if (ws->ws_writer)
+        avro_schema_decref(ws->ws_writer);
+    memset(ws, 0, sizeof *ws);
+}
+
+static void jd_wschema_free(jd_wschema_t *ws)
+{
+    if (ws) {
+        jd_wschema_fini(ws);
+        free(ws);
+    }
+}
+
+/* Fills `ws`, taking ownership of both schema references (released by
+ * jd_wschema_fini even on failure). `writer` NULL means plain: the bytes
+ * are read with `reader` itself. */
+static int jd_wschema_init(jd_wschema_t *ws, int32_t id, avro_schema_t writer,
+                           avro_schema_t reader, jd_err_t *err)
+{
+    char what[64];
+    int rc;
+
+    memset(ws, 0, sizeof *ws);
+    ws->ws_id = id;
+    ws->ws_writer = writer;
+    ws->ws_reader = reader;
+    if (writer)
+        snprintf(what, sizeof what, "schema id %" PRId32, id);
+    else
+        snprintf(what, sizeof what, "reader schema");
+    if ((rc = jd__codec_index(reader, jd__codec_pf_spec, JD_PF__COUNT,
+                              ws->ws_idx, what, err)))
+        return rc;
+    if ((rc = jd__codec_value_new(reader, &ws->ws_class, &ws->ws_value, err)))
+        return rc;
+    /* Plain, or a writer identical to the reader (the usual Confluent
+     * registration): no resolution needed, and reading straight into the
+     * generic value is 2.5x faster than through avro-c's resolver. */
+    if (!writer || avro_schema_equal(writer, reader))
+        return 0;
+    ws->ws_resolver = avro_resolved_writer_new(writer, reader);
+    if (!ws->ws_resolver)
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_SCHEMA,
+                          "%s does not resolve against the reader schema: %s",
+                          what, avro_strerror());
+    if (avro_resolved_writer_new_value(ws->ws_resolver, &ws->ws_resolved))
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM,
+                          "%s: cannot allocate a resolved value", what);
+    avro_resolved_writer_set_dest(&ws->ws_resolved, &ws->ws_value);
+    return 0;
+}
+
+/* Replaces ws_resolved with a fresh value (see "Renewal" above). On
+ * failure the old value is kept (JD_ERR_FATAL/JD_E_NOMEM, as for the
+ * arena). */
+static int jd_wschema_renew(jd_wschema_t *ws, jd_err_t *err)
+{
+    avro_value_t fresh;
+    if (avro_resolved_writer_new_value(ws->ws_resolver, &fresh))
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM,
+                          "schema id %" PRId32 ": cannot renew resolved value",
+                          ws->ws_id);
+    avro_resolved_writer_set_dest(&fresh, &ws->ws_value);
+    avro_value_decref(&ws->ws_resolved);
+    ws->ws_resolved = fresh;
+    ws->ws_fed = 0;
+    return 0;
+}
+
+static int jd_pf_required(const char *name)
+{
+    for (int f = 0; f < JD_PF__COUNT; f++) {
+        if (strcmp(jd__codec_pf_spec[f].fs_name, name) == 0)
+            return jd__codec_pf_spec[f].fs_required;
+    }
+    return 0; /* a field we do not read: harmless to leave out */
+}
+
+/* The reader side for `writer`: the reader schema itself when the writer
+ * has all its fields, else a copy without the (optional) missing ones. */
+static int jd_decoder_reader_for(const jd_decoder_t *dec, avro_schema_t writer,
+                                 int32_t id, avro_schema_t *out, jd_err_t *err)
+{
+    avro_schema_t rd = dec->dc_reader;
+    size_t n = avro_schema_record_size(rd), missing = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        const char *name = avro_schema_record_field_name(rd, (int)i);
+        if (avro_schema_record_field_get_index(writer, name) >= 0)
+            continue;
+        if (jd_pf_required(name))
+            return jd_err_set(err, JD_ERR_FATAL, JD_E_SCHEMA,
+                              "schema id %" PRId32 " lacks required field '%s'",
+                              id, name);
+        missing++;
+    }
+    if (!missing) {
+        *out = avro_schema_incref(rd);
+        return 0;
+    }
+    avro_schema_t sub = avro_schema_record(avro_schema_name(rd),
+                                           avro_schema_namespace(rd));
+    for (size_t i = 0; sub && i < n; i++) {
+        const char *name = avro_schema_record_field_name(rd, (int)i);
+        if (avro_schema_record_field_get_index(writer, name) >= 0 &&
+            avro_schema_record_field_append(
+                sub, name, avro_schema_record_field_get_by_index(rd, (int)i))) {
+            avro_schema_decref(sub);
+            sub = NULL;
+        }
+    }
+    if (!sub)
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_SCHEMA,
+                          "schema id %" PRId32 ": cannot build reader view: %s",
+                          id, avro_strerror());
+    *out = sub;
+    return 0;
+}
+
+/* ---- construction -------------------------------------------------------- */
+
+jd_decoder_t *jd_decoder_new(jd_wire_t wire, const jd_limits_t *lim,
+                             jd_err_t *err)
+{
+    jd_decoder_t *dec;
+
+    jd__codec_init();
+    if (wire != JD_WIRE_AUTO && wire != JD_WIRE_CONFLUENT &&
+        wire != JD_WIRE_PLAIN) {
+        jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG, "unknown wire format %d",
+                   (int)wire);
+        return NULL;
+    }
+    if (!(dec = calloc(1, sizeof *dec))) {
+        jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "cannot allocate decoder");
+        return NULL;
+    }
+    dec->dc_wire = wire;
+    if (lim)
+        dec->dc_lim = *lim;
+    else
+        jd_limits_default(&dec->dc_lim);
+    if (jd__codec_schema_parse(jd_product_event_avsc,
+                               sizeof jd_product_event_avsc - 1,
+                               "product_event.avsc", &dec->dc_reader, err) ||
+        jd_wschema_init(&dec->dc_plain, -1, NULL,
+                        avro_schema_incref(dec->dc_reader), err))
+        goto fail;
+    for (int f = 0; f < JD_PF__COUNT; f++) {
+        if (dec->dc_plain.ws_idx[f] < 0) {
+            jd_err_set(err, JD_ERR_FATAL, JD_E_SCHEMA,
+                       "product_event.avsc: field '%s' is missing",
+                       jd__codec_pf_spec[f].fs_name);
+            goto fail;
+        }
+    }
+    if (!(dec->dc_in = avro_reader_memory("", 0))) {
+        jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "cannot allocate reader");
+        goto fail;
+    }
+    return dec;
+fail:
+    jd_decoder_destroy(dec);
+    return NULL;
+}
+
+void jd_decoder_destroy(jd_decoder_t *dec)
+{
+    if (!dec)
+        return;
+    for (size_t i = 0; i < dec->dc_ws_cnt; i++)
+        jd_wschema_free(dec->dc_ws[i]);
+    free(dec->dc_ws);
+    jd_wschema_fini(&dec->dc_plain);
+    if (dec->dc_in)
+        avro_reader_free(dec->dc_in);
+    if (dec->dc_reader)
+        avro_schema_decref(dec->dc_reader);
+    free(dec);
+}
+
+static jd_wschema_t *jd_decoder_find(const jd_decoder_t *dec, int32_t id)
+{
+    for (size_t i = 0; i < dec->dc_ws_cnt; i++) {
+        if (dec->dc_ws[i]->ws_id == id)
+            return dec->dc_ws[i];
+    }
+    return NULL;
+}
+
+/* Stores `ws` under its id, replacing (and freeing) a previous entry. */
+static int jd_decoder_put(jd_decoder_t *dec, jd_wschema_t *ws, jd_err_t *err)
+{
+    for (size_t i = 0; i < dec->dc_ws_cnt; i++) {
+        if (dec->dc_ws[i]->ws_id == ws->ws_id) {
+            jd_wschema_free(dec->dc_ws[i]);
+            dec->dc_ws[i] = ws;
+            return 0;
+        }
+    }
+    if (dec->dc_ws_cnt == dec->dc_ws_cap) {
+        size_t cap = dec->dc_ws_cap ? dec->dc_ws_cap * 2 : 4;
+        jd_wschema_t **p = realloc(dec->dc_ws, cap * sizeof *p);
+        if (!p)
+            return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM,
+                              "cannot grow schema table");
+        dec->dc_ws = p;
+        dec->dc_ws_cap = cap;
+    }
+    dec->dc_ws[dec->dc_ws_cnt++] = ws;
+    return 0;
+}
+
+/* avro-c resolves records by unqualified name and ignores aliases; say
+ * so plainly instead of its "Cannot store record into ProductEvent". */
+static int jd_decoder_check_name(const jd_decoder_t *dec, avro_schema_t w,
+                                 int32_t id, jd_err_t *err)
+{
+    const char *want = avro_schema_name(dec->dc_reader);
+    if (strcmp(avro_schema_name(w), want) == 0)
+        return 0;
+    return jd_err_set(err, JD_ERR_FATAL, JD_E_SCHEMA,
+                      "schema id %" PRId32 " is record '%s', expected '%s' "
+                      "(record names must match; aliases are not supported)",
+                      id, avro_schema_name(w), want);
+}
+
+int jd_decoder_add_schema(jd_decoder_t *dec, int32_t id, const char *json,
+                          jd_err_t *err)
+{
+    char what[48];
+    avro_schema_t writer = NULL, reader = NULL;
+    jd_wschema_t *ws;
+    int rc;
+
+    snprintf(what, sizeof what, "schema id %" PRId32, id);
+    if ((rc = jd__codec_schema_parse(json, json ? strlen(json) : 0, what,
+                                     &writer, err)))
+        return rc;
+    if ((rc = jd_decoder_check_name(dec, writer, id, err)) ||
+        (rc = jd_decoder_reader_for(dec, writer, id, &reader, err))) {
+        avro_schema_decref(writer);
+        return rc;
+    }
+    if (!(ws = malloc(sizeof *ws))) {
+        avro_schema_decref(writer);
+        avro_schema_decref(reader);
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "%s: no memory", what);
+    }
+    if ((rc = jd_wschema_init(ws, id, writer, reader, err)) ||
+        (rc = jd_decoder_put(dec, ws, err))) {
+        jd_wschema_free(ws);
+        return rc;
+    }
+    return 0;
+}
+
+int jd_decoder_add_schema_file(jd_decoder_t *dec, int32_t id,
+                               const char *path, jd_err_t *err)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_IO, "cannot open %s: %s",
+                          path, strerror(errno));
+    char *text = malloc(JD_SCHEMA_FILE_MAX + 1);
+    size_t n = text ? fread(text, 1, JD_SCHEMA_FILE_MAX + 1, fp) : 0;
+    int bad = ferror(fp);
+    fclose(fp);
+    int rc;
+    if (!text)
+        rc = jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "%s: no memory", path);
+    else if (bad)
+        rc = jd_err_set(err, JD_ERR_FATAL, JD_E_IO, "cannot read %s", path);
+    else if (n > JD_SCHEMA_FILE_MAX)
+        rc = jd_err_set(err, JD_ERR_FATAL, JD_E_SCHEMA,
+                        "%s: larger than %zu bytes", path, JD_SCHEMA_FILE_MAX);
+    else {
+        text[n] = '\0';
+        rc = jd_decoder_add_schema(dec, id, text, err);
+        if (rc)
+            jd_err_prefix(err, "%s", path);
+    }
+    free(text);
+    return rc;
+}
+
+/* ---- field extraction ---------------------------------------------------- */
+
+/* Renders "attributes['key']" for messages; only called on the error path,
+ * and only with keys already validated (UTF-8, bounded). */
+static const char *jd_label(char *buf, size_t cap, const char *field,
+                            const char *key)
+{
+    if (!key)
+        return field;
+    if (strlen(key) <= 64)
+        snprintf(buf, cap, "%s['%s']", field, key);
+    else
+        snprintf(buf, cap, "%s[<key of %zu bytes>]", field, strlen(key));
+    return buf;
+}
+
+/* Length, NUL and UTF-8 checks of one string (`key` names the map entry
+ * when the string is an attribute value). */
+static int jd_decode_check(const jd_decoder_t *dec, const char *s, size_t n,
+                           const char *field, const char *key, jd_err_t *err)
+{
+    char lbl[112];
+    size_t bad;
+
+    if (n > dec->dc_lim.lim_max_string_bytes)
+        return jd_err_set(err, JD_ERR_SKIP, JD_E_OVERSIZE_FIELD,
+                          "%s is %zu bytes, limit %zu",
+                          jd_label(lbl, sizeof lbl, field, key), n,
+                          dec->dc_lim.lim_max_string_bytes);
+    bad = jd_utf8_scan((const unsigned char *)s, n);
+    if (bad == n)
+        return 0;
+    return jd_err_set(err, JD_ERR_SKIP, JD_E_BAD_UTF8,
+                      s[bad] ? "%s is not valid UTF-8 (byte offset %zu)"
+                             : "%s contains a NUL byte (byte offset %zu)",
+                      jd_label(lbl, sizeof lbl, field, key), bad);
+}
+
+static int jd_decode_copy(jd_arena_t *ar, const char *s, size_t n,
+                          const char **out, jd_err_t *err)
+{
+    if (!(*out = jd_arena_strndup(ar, s, n)))
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM,
+                          "arena: cannot allocate %zu bytes", n + 1);
+    return 0;
+}
+
+/* A string value: checked, then copied into the arena. */
+static int jd_decode_str(const jd_decoder_t *dec, avro_value_t *v,
+                         const char *field, const char *key, jd_arena_t *ar,
+                         const char **out, jd_err_t *err)
+{
+    const char *s = NULL;
+    size_t size = 0;
+    int rc;
+
+    if (avro_value_get_string(v, &s, &size) != 0 || !s)
+        return jd_err_set(err, JD_ERR_SKIP, JD_E_WRONG_TYPE,
+                          "%s is not a string", field);
+    size = size ? size - 1 : 0; /* avro-c counts the terminating NUL */
+    if ((rc = jd_decode_check(dec, s, size, field, key, err)))
+        return rc;
+    return jd_decode_copy(ar, s, size, out, err);
+}
+
+/* Field `f` of the record: 1 when present in this writer's view, 0 when
+ * absent (the caller applies the default), <0 on error. */
+static int jd_decode_field(const jd_wschema_t *ws, jd_pf_t f, avro_value_t *out,
+                           jd_err_t *err)
+{
+    if (ws->ws_idx[f] < 0)
+        return 0;
+    avro_value_t rec = ws->ws_value;
+    if (avro_value_get_by_index(&rec, (size_t)ws->ws_idx[f], out, NULL) != 0)
+        return jd_err_set(err, JD_ERR_SKIP, JD_E_INTERNAL,
+                          "cannot access field '%s': %s",
+                          jd__codec_pf_spec[f].fs_name, avro_strerror());
+    return 1;
+}
+
+/* The non-null branch of a ["null", X] field: 1 when set, 0 when null or
+ * absent, <0 on error. */
+static int jd_decode_branch(const jd_wschema_t *ws, jd_pf_t f,
+                            avro_value_t *out, jd_err_t *err)
+{
+    avro_value_t u;
+    int disc = 0;
+    int rc = jd_decode_field(ws, f, &u, err);
+
+    if (rc <= 0)
+        return rc;
+    if (avro_value_get_discriminant(&u, &disc) != 0 || disc < 0 || disc > 1)
+        return jd_err_set(err, JD_ERR_SKIP, JD_E_WRONG_TYPE,
+                          "field '%s' has no valid union branch",
+                          jd__codec_pf_spec[f].fs_name);
+    if (disc == 0)
+        return 0;
+    if (avro_value_get_current_branch(&u, out) != 0)
+        return jd_err_set(err, JD_ERR_SKIP, JD_E_WRONG_TYPE,
+                          "field '%s': cannot read union branch",
+                          jd__codec_pf_spec[f].fs_name);
+    return 1;
+}
+
+/* event_id, account_id, type: present in every view, must be non-empty. */
+static int jd_decode_required(const jd_decoder_t *dec, const jd_wschema_t *ws,
+                              jd_pf_t f, jd_arena_t *ar, const char **out,
+                              jd_err_t *err)
+{
+    const char *name = jd__codec_pf_spec[f].fs_name;
+    avro_value_t v;
+    int rc = jd_decode_field(ws, f, &v, err);
+
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        return jd_err_set(err, JD_ERR_SKIP, JD_E_MISSING_FIELD,
+                          "field '%s' is absent", name);
+    if ((rc = jd_decode_str(dec, &v, name, NULL, ar, out, err)))
+        return rc;
+    if (**out == '\0')
+        return jd_err_set(err, JD_ERR_SKIP, JD_E_MISSING_FIELD,
+                          "field '%s' is empty", name);
+    return 0;
+}
+
+/* user_id, feature: NULL when null or absent from the writer. */
+static int jd_decode_optional(const jd_decoder_t *dec, const jd_wschema_t *ws,
+                              jd_pf_t f, jd_arena_t *ar, const char **out,
+                              jd_err_t *err)
+{
+    avro_value_t v;
+    int rc = jd_decode_branch(ws, f, &v, err);
+
+    *out = NULL;
+    if (rc <= 0)
+        return rc;
+    return jd_decode_str(dec, &v, jd__codec_pf_spec[f].fs_name, NULL, ar, out,
+                         err);
+}
+
+static int jd_decode_time_value(const jd_decoder_t *dec,
+                                const jd_wschema_t *ws, jd_event_t *ev,
+                                jd_err_t *err)
+{
+    const jd_limits_t *lim = &dec->dc_lim;
+    avro_value_t v;
+    int rc = jd_decode_field(ws, JD_PF_OCCURRED_AT, &v, err);
+
+    if (rc < 0)
+        return rc;
+    if (rc == 0 || avro_value_get_long(&v, &ev->ev_occurred_at) != 0)
+        return jd_err_set(err, JD_ERR_SKIP, JD_E_MISSING_FIELD,
+                          "field 'occurred_at' is absent");
+    if (ev->ev_occurred_at < lim->lim_min_occurred_at ||
+        ev->ev_occurred_at >= lim->lim_max_occurred_at)
+        return jd_err_set(err, JD_ERR_SKIP, JD_E_BAD_TIMESTAMP,
+                          "occurred_at %" PRId64 " is outside [%" PRId64
+                          ", %" PRId64 ") ms",
+                          ev->ev_occurred_at, lim->lim_min_occurred_at,
+                          lim->lim_max_occurred_at);
+    if ((rc = jd_decode_branch(ws, JD_PF_VALUE, &v, err)) <= 0)
+        return rc;
+    if (avro_value_get_double(&v, &ev->ev_value) != 0)
+        return jd_err_set(err, JD_ERR_SKIP, JD_E_WRONG_TYPE,
+                          "field 'value' is not a double");
+    ev->ev_has_value = 1;
+    return 0;
+}
+
+/* One map entry: the key is checked before it is used in any message. */
+static int jd_decode_attr(const jd_decoder_t *dec, avro_value_t *map, size_t i,
+                          jd_arena_t *ar, jd_attr_t *at, jd_err_t *err)
+{
+    avro_value_t child;
+    const char *key = NULL;
+    int rc;
+
+    if (avro_value_get_by_index(map, i, &child, &key) != 0 || !key)
+        return jd_err_set(err, JD_ERR_SKIP, JD_E_INTERNAL,
+                          "cannot access attribute %zu", i);
+    if ((rc = jd_decode_check(dec, key, strlen(key), "attributes key", NULL,
+                              err)) ||
+        (rc = jd_decode_copy(ar, key, strlen(key), &at->at_key, err)))
+        return rc;
+    return jd_decode_str(dec, &child, "attributes", at->at_key, ar,
+                         &at->at_val, err);
+}
+
+static int jd_decode_attrs(const jd_decoder_t *dec, const jd_wschema_t *ws,
+                           jd_arena_t *ar, jd_event_t *ev, jd_err_t *err)
+{
+    avro_value_t map;
+    size_t n = 0;
+    int rc = jd_decode_field(ws, JD_PF_ATTRIBUTES, &map, err);
+
+    if (rc <= 0)
+        return rc; /* absent from the writer: default {} */
+    if (avro_value_get_size(&map, &n) != 0)
+        return jd_err_set(err, JD_ERR_SKIP, JD_E_WRONG_TYPE,
+                          "field 'attributes' is not a map");
+    if (n > dec->dc_lim.lim_max_attributes)
+        return jd_err_set(err, JD_ERR_SKIP, JD_E_TOO_MANY_ATTRS,
+                          "attributes has %zu entries, limit %zu", n,
+                          dec->dc_lim.lim_max_attributes);
+    if (n == 0)
+        return 0;
+    if (!(ev->ev_attrs = jd_arena_alloc(ar, n * sizeof *ev->ev_attrs)))
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM,
+                          "arena: cannot allocate %zu attributes", n);
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = jd_decode_attr(dec, &map, i, ar, &ev->ev_attrs[i], err)))
+            return rc;
+        ev->ev_attr_cnt = i + 1;
+    }
+    return 0;
+}
+
+static int jd_decode_fields(const jd_decoder_t *dec, const jd_wschema_t *ws,
+                            jd_arena_t *ar, jd_event_t *ev, jd_err_t *err)
+{
+    int rc;
+
+    if ((rc = jd_decode_required(dec, ws, JD_PF_EVENT_ID, ar, &ev->ev_id, err)) ||
+        (rc = jd_decode_required(dec, ws, JD_PF_ACCOUNT_ID, ar,
+                                 &ev->ev_account, err)) ||
+        (rc = jd_decode_optional(dec, ws, JD_PF_USER_ID, ar, &ev->ev_user,
+                                 err)) ||
+        (rc = jd_decode_required(dec, ws, JD_PF_TYPE, ar, &ev->ev_type_name,
+                                 err)) ||
+        (rc = jd_decode_optional(dec, ws, JD_PF_FEATURE, ar, &ev->ev_feature,
+                                 err)) ||
+        (rc = jd_decode_time_value(dec, ws, ev, err)) ||
+        (rc = jd_decode_attrs(dec, ws, ar, ev, err)))
+        return rc;
+    ev->ev_type = jd_event_type_parse(ev->ev_type_name);
+    return 0;
+}
+
+/* ---- decoding ------------------------------------------------------------ */
+
+/* Picks the wire schema for a message and the offset of its Avro body. */
+static int jd_decoder_frame(const jd_decoder_t *dec, const unsigned char *p,
+                            size_t len, jd_wschema_t **ws, size_t *off,
+                            jd_err_t *err)
+{
+    int framed = dec->dc_wire == JD_WIRE_CONFLUENT ||
+                 (dec->dc_wire == JD_WIRE_AUTO && p[0] == 0x00);
+
+    if (!framed) {
+        *ws = (jd_wschema_t *)&dec->dc_plain;
+        *off = 0;
+        return 0;
+    }
+    if (p[0] != 0x00)
+        return jd_err_set(err, JD_ERR_SKIP, JD_E_BAD_MAGIC,
+                          "expected Confluent magic byte 0x00, got 0x%02x",
+                          p[0]);
+    if (len < JD_CODEC_FRAME_LEN)
+        return jd_err_set(err, JD_ERR_SKIP, JD_E_BAD_MAGIC,
+                          "Confluent frame of %zu bytes is shorter than its "
+                          "5-byte header", len);
+    int32_t id = jd__codec_frame_id(p);
+    if (!(*ws = jd_decoder_find(dec, id)))
+        return jd_err_set(err, JD_ERR_SKIP, JD_E_UNKNOWN_SCHEMA,
+                          "schema id %" PRId32 " is not registered", id);
+    *off = JD_CODEC_FRAME_LEN;
+    return 0;
+}
+
+int jd_decoder_decode(jd_decoder_t *dec, const void *buf, size_t len,
+                      jd_arena_t *ar, jd_event_t *ev, jd_err_t *err)
+{
+    const unsigned char *p = buf;
+    jd_wschema_t *ws;
+    size_t off;
+    int rc;
+
+    memset(ev, 0, sizeof *ev);
+    if (len == 0 || !buf)
+        return jd_err_set(err, JD_ERR_SKIP, JD_E_EMPTY, "empty message");
+    if (len > dec->dc_lim.lim_max_message_bytes)
+        return jd_err_set(err, JD_ERR_SKIP, JD_E_TOO_LARGE,
+                          "message of %zu bytes exceeds limit %zu", len,
+                          dec->dc_lim.lim_max_message_bytes);
+    if ((rc = jd_decoder_frame(dec, p, len, &ws, &off, err)))
+        return rc;
+    if (ws->ws_resolver && ws->ws_fed > JD_RESOLVED_BUDGET &&
+        (rc = jd_wschema_renew(ws, err)))
+        return rc;
+    ws->ws_fed += len - off;
+    if ((rc = jd__codec_read(dec->dc_in,
+                             ws->ws_resolver ? &ws->ws_resolved : &ws->ws_value,
+                             ws->ws_writer ? ws->ws_writer : ws->ws_reader,
+                             p + off, len - off, "product event", err))) {
+        if (ws->ws_writer)
+            jd_err_prefix(err, "schema id %" PRId32, ws->ws_id);
+        return rc;
+    }
+    if ((rc = jd_decode_fields(dec, ws, ar, ev, err))) {
+        memset(ev, 0, sizeof *ev);
+        return rc;
+    }
+    return 0;
+}

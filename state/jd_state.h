@@ -1,0 +1,165 @@
+/*
+ * jd_state: the Redis shell that keeps each account's journey state.
+ *
+ * Keys of one account all carry the hash tag {T}, T being the account id as
+ * a tag (jd_state_key_tag), so they live in one Redis Cluster slot and the
+ * Lua scripts that touch them stay atomic:
+ *   <prefix>:{T}:meta|attr|attr_ts|days|rules|outbox, <prefix>:{T}:u|e|x:<day>
+ *   (layout documented in state/apply.lua and state/commit.lua)
+ * plus two global sets in their own slots: <prefix>:accounts (every account
+ * with state) and <prefix>:outbox (accounts with pending outbox entries);
+ * their members are the account ids verbatim.
+ *
+ * Account ids are arbitrary strings. Redis hashes the bytes between the
+ * first '{' of a key and the first '}' after it, so an id containing '}'
+ * would move its keys to another slot (and could collide with another id's
+ * keys). Such ids are escaped, not rejected: T is the id with '%' written
+ * as "%25" and '}' as "%7D" (the empty id as "%00"), which is injective and
+ * leaves every other id, ':' '{' and spaces included, readable in
+ * redis-cli. The prefix may not contain '{' or '}' (jd_state_new checks).
+ *
+ * Updates are idempotent and commutative (set inserts, min/max, LWW by
+ * (occurred_at, event_id)), so replays and duplicates converge.
+ *
+ * One batch costs one pipelined round trip for apply (one EVALSHA per
+ * account, plus one SADD of all its accounts into the index) and one for
+ * commit (one EVALSHA per account with rule changes, plus two index SADDs).
+ * Scripts are loaded once per connection (SCRIPT LOAD) and re-loaded after
+ * NOSCRIPT (only the accounts that failed are re-sent).
+ *
+ * Errors: connection loss, timeouts and Redis error replies are
+ * JD_ERR_RETRY with code JD_E_REDIS (the caller backs off and repeats the
+ * same call: every call here is idempotent); after a connection error the
+ * context is freed and the next call reconnects. Configuration errors in
+ * jd_state_new are JD_ERR_FATAL/JD_E_CONFIG. Threads: one jd_state_t per
+ * thread; several threads or processes may work on the same Redis.
+ */
+#ifndef JD_STATE_H
+#define JD_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jd_decide.h"
+#include "jd_err.h"
+#include "jd_event.h"
+#include "jd_signals.h"
+
+typedef struct jd_state_conf {
+    const char  *sc_host;          /* default "127.0.0.1" */
+    int          sc_port;          /* default 6379 */
+    const char  *sc_unix_path;     /* used instead of host:port when set */
+    const char  *sc_prefix;        /* key prefix, default "jd" */
+    int          sc_timeout_ms;    /* connect/command timeout, default 2000 */
+    int          sc_retention_days;/* R: usage day keys kept for the days
+                                      [D-R+1, D]; older usage events are
+                                      late. Default 35; 28..3660 */
+    const char *const *sc_value_features; /* feature_used of these = value */
+    size_t       sc_value_feature_cnt;
+} jd_state_conf_t;
+
+void jd_state_conf_default(jd_state_conf_t *sc);
+
+typedef struct jd_state jd_state_t;
+
+/* Checks the configuration, connects and loads the scripts. `sc` is copied
+ * (strings too). Returns NULL with err set: JD_ERR_FATAL/JD_E_CONFIG for a
+ * bad configuration, JD_ERR_RETRY when Redis is unreachable. */
+jd_state_t *jd_state_new(const jd_state_conf_t *sc, jd_err_t *err);
+
+/* Closes the connection and frees st; accepts NULL. */
+void jd_state_destroy(jd_state_t *st);
+
+/* One account's slice of a batch. Inputs: ab_account, ab_events (borrowed;
+ * every event should carry ab_account, which is not re-checked).
+ * Outputs (filled by jd_state_apply): ab_signals, ab_rule_states[rule_cnt]
+ * (caller-owned storage of rule_cnt entries; a rule never stored reads as
+ * the initial state) and the counts, which add up to ab_event_cnt:
+ *   ab_applied      events not seen before;
+ *   ab_duplicates   events whose event_id was already applied;
+ *   ab_late_dropped usage events (feature_used/login) older than the
+ *                   retention horizon: not added to the activity windows
+ *                   (their other effects, e.g. first_value_at, still apply);
+ *   ab_rejected     events the state cannot hold: no event_id, or
+ *                   occurred_at outside [0, 10^13) ms (the decoder's limits
+ *                   normally make this 0).
+ * Old non-usage events beyond the horizon cannot be told from duplicates
+ * (their ids are no longer kept) and count as applied; applying them again
+ * changes nothing. */
+typedef struct jd_account_batch {
+    const char              *ab_account;
+    const jd_event_t *const *ab_events;
+    size_t                   ab_event_cnt;
+    jd_signals_t             ab_signals;
+    size_t                   ab_applied;
+    size_t                   ab_duplicates;
+    size_t                   ab_late_dropped;
+    size_t                   ab_rejected;
+    jd_rule_state_t         *ab_rule_states;
+} jd_account_batch_t;
+
+/* Applies every account's events and reads back its signals and the states
+ * of the rules named in rule_ids[0..rule_cnt). One pipelined round trip.
+ * Returns 0 or a negative jd_err class. On JD_ERR_RETRY some accounts may
+ * have been applied: repeating the call is safe (they then count as
+ * duplicates). A rule state that does not parse reads as the initial state.
+ * An account may appear only once in abs. */
+int jd_state_apply(jd_state_t *st, jd_account_batch_t *abs, size_t n,
+                   const char *const *rule_ids, size_t rule_cnt,
+                   jd_err_t *err);
+
+/* A change to one account's rule states plus the triggers it decided,
+ * written atomically (one script per account): the new states and an
+ * outbox entry (trigger_id -> encoded trigger) per trigger. */
+typedef struct jd_state_commit {
+    const char                   *cm_account;
+    size_t                        cm_rule_cnt;
+    const char *const            *cm_rule_ids;   /* changed rules */
+    const jd_rule_state_t        *cm_states;     /* their new states */
+    size_t                        cm_trigger_cnt;
+    const char *const            *cm_trigger_ids;
+    const unsigned char *const   *cm_payloads;   /* encoded triggers */
+    const size_t                 *cm_payload_lens;
+} jd_state_commit_t;
+
+/* Returns 0 or a negative jd_err class. Entries with nothing to write are
+ * skipped. The account is added to the <prefix>:outbox index both before
+ * and after its commit script (see jd_state.c for why both). */
+int jd_state_commit(jd_state_t *st, const jd_state_commit_t *cms, size_t n,
+                    jd_err_t *err);
+
+/* Removes delivered triggers (accounts[i], trigger_ids[i]) from their
+ * accounts' outboxes (pipelined; unknown ids are ignored) and takes
+ * accounts whose outbox became empty out of the index, safely against a
+ * concurrent commit. Returns 0 or a negative jd_err class. */
+int jd_state_outbox_ack(jd_state_t *st, const char *const *accounts,
+                        const char *const *trigger_ids, size_t n,
+                        jd_err_t *err);
+
+/* Calls fn for every pending outbox entry (start-up re-publication): reads
+ * the index, then every indexed outbox (pipelined). The strings passed to
+ * fn are valid only during the call; payload may contain NUL bytes.
+ * Returns the number of entries visited, or a negative jd_err class. */
+typedef void (*jd_state_outbox_fn)(const char *account, const char *tid,
+                                   const unsigned char *payload, size_t len,
+                                   void *opaque);
+int jd_state_outbox_scan(jd_state_t *st, jd_state_outbox_fn fn, void *opaque,
+                         jd_err_t *err);
+
+/* Reads one account's signals without changing anything (the apply script
+ * with zero events: the same code path, no writes). Returns 0, or
+ * JD_ERR_SKIP/JD_E_MISSING_FIELD when the account has no state (sg is then
+ * all null), or JD_ERR_RETRY. */
+int jd_state_inspect(jd_state_t *st, const char *account, jd_signals_t *sg,
+                     jd_err_t *err);
+
+/* Number of accounts with state (SCARD of the account index), or a
+ * negative jd_err class. */
+int64_t jd_state_account_count(jd_state_t *st, jd_err_t *err);
+
+/* Writes the hash-tag form T of an account id (see the top of this file)
+ * into buf, NUL-terminated and cut to cap. Returns the length it needed,
+ * like snprintf. Pure. */
+size_t jd_state_key_tag(const char *account, char *buf, size_t cap);
+
+#endif
