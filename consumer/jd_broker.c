@@ -8,6 +8,8 @@
  */
 #include "jd_broker.h"
 
+#include "jd_kconf.h"
+
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <stdlib.h>
@@ -59,6 +61,7 @@ jd_broker_t *jd_broker_new(const jd_config_t *cf, int brokers, int partitions,
         return NULL;
     }
     rd_kafka_conf_set(conf, "log_level", "3", NULL, 0);
+    rd_kafka_conf_set_log_cb(conf, jd_kconf_log);
     b->bk_rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     if (!b->bk_rk) {
         rd_kafka_conf_destroy(conf);

@@ -13,6 +13,8 @@
 
 #include <string.h>
 
+#include "jd_log.h"
+
 static const char *const jd_kconf_consumer_only[] = {
     "group.id", "group.instance.id", "auto.offset.reset", "enable.auto.commit",
     "auto.commit.interval.ms", "enable.auto.offset.store", "session.timeout.ms",
@@ -30,6 +32,13 @@ static int jd_kconf_is_consumer_only(const char *key)
     return 0;
 }
 
+void jd_kconf_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    jd_log_level_t lvl = level <= 3 ? JD_LOG_ERROR : level == 4 ? JD_LOG_WARN
+                       : level <= 6 ? JD_LOG_INFO : JD_LOG_DEBUG;
+    JD_LOG(lvl, "kafka", "%s: %s: %s", rk ? rd_kafka_name(rk) : "-", fac, buf);
+}
+
 int jd_kconf_set(rd_kafka_conf_t *conf, const char *key, const char *val,
                  jd_err_t *err)
 {
@@ -44,6 +53,8 @@ rd_kafka_conf_t *jd_kconf_new(const jd_config_t *cf, jd_kconf_role_t role,
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     int rc = 0;
+
+    rd_kafka_conf_set_log_cb(conf, jd_kconf_log);
 
     for (size_t i = 0; i < cf->cf_kafka_cnt && !rc; i++) {
         const char *k = cf->cf_kafka[i].kv_key, *v = cf->cf_kafka[i].kv_val;

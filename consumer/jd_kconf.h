@@ -24,6 +24,10 @@ typedef enum { JD_KCONF_CONSUMER, JD_KCONF_PRODUCER } jd_kconf_role_t;
 rd_kafka_conf_t *jd_kconf_new(const jd_config_t *cf, jd_kconf_role_t role,
                               const char *bootstrap, jd_err_t *err);
 
+/* librdkafka log callback that writes through jd_log (syslog levels 0-3
+ * error, 4 warn, 5-6 info, 7 debug). Runs on librdkafka's threads. */
+void jd_kconf_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
+
 /* Sets one property or fills err naming it. */
 int jd_kconf_set(rd_kafka_conf_t *conf, const char *key, const char *val,
                  jd_err_t *err);

@@ -255,7 +255,8 @@ static int jd_sim_day(jd_sim_t *sim)
             jd_sim_usage(sim, ai, day, day_ms, &s))
             return -1;
     }
-    qsort(sim->sm_buf, sim->sm_len, sizeof *sim->sm_buf, jd_sim_cmp);
+    if (sim->sm_len > 1)
+        qsort(sim->sm_buf, sim->sm_len, sizeof *sim->sm_buf, jd_sim_cmp);
     return 0;
 }
 

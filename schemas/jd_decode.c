@@ -5,11 +5,13 @@
  * Shape. Every wire schema the decoder accepts is a jd_wschema_t: the
  * plain one (the embedded reader schema, product_event.avsc) and one per
  * registered Confluent id. A jd_wschema_t owns, for its whole life, the
- * parsed writer schema, a generic value of the reader-side schema, and an
- * avro-c "resolved writer" value that wraps it. avro_value_read() drives
- * the resolved value with the writer's bytes, and avro-c's resolver stores
- * each field into the reader value (skipping writer-only fields, promoting
- * int/long/float to double, mapping union branches). These values, and
+ * parsed writer schema, a generic value of the reader-side schema and -
+ * unless the writer schema equals the reader schema, when bytes are read
+ * straight into the generic value - an avro-c "resolved writer" value that
+ * wraps it. avro_value_read() drives the resolved value with the writer's
+ * bytes, and avro-c's resolver stores each field into the reader value
+ * (skipping writer-only fields, promoting int/long/float to double,
+ * mapping union branches; ~2.5x slower than a direct read). These values, and
  * the one memory reader, are reused for every message: steady-state
  * decoding allocates only what avro-c allocates inside the generic values
  * (a buffer per string and per map key); our copies go to the arena.

@@ -238,19 +238,6 @@ Test(rules_default, expansion_high_utilization_fires)
     jd_rules_destroy(rs);
 }
 
-Test(rules_default, inactive_14d_fires)
-{
-    jd_ruleset_t *rs = load_default();
-    jd_signals_t sg;
-
-    healthy(&sg);
-    jd_signals_set_num(&sg, JD_SIG_LAST_EVENT_AT, T0 - 20 * DAY);
-    cr_assert_str_eq(fired(rs, &sg), "inactive_14d");
-    jd_signals_set_null(&sg, JD_SIG_LAST_EVENT_AT);
-    cr_assert_str_eq(fired(rs, &sg), "");
-    jd_rules_destroy(rs);
-}
-
 Test(rules_default, reason_explains_the_values)
 {
     jd_ruleset_t *rs = load_default();
