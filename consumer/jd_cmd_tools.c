@@ -40,19 +40,6 @@ static void jd_inspect_table(const jd_signals_t *sg, const char *account)
     }
 }
 
-static jd_state_t *jd_cmd_state(const jd_config_t *cf, jd_err_t *err)
-{
-    jd_state_conf_t sc;
-    jd_state_conf_default(&sc);
-    sc.sc_host = cf->cf_redis_host;
-    sc.sc_port = cf->cf_redis_port;
-    sc.sc_unix_path = cf->cf_redis_socket[0] ? cf->cf_redis_socket : NULL;
-    sc.sc_prefix = cf->cf_redis_prefix;
-    sc.sc_timeout_ms = cf->cf_redis_timeout_ms;
-    sc.sc_retention_days = cf->cf_retention_days;
-    return jd_state_new(&sc, err);
-}
-
 int jd_cmd_inspect(int argc, char **argv)
 {
     jd_cli_t cli;
@@ -71,7 +58,9 @@ int jd_cmd_inspect(int argc, char **argv)
     if (jd_cli_config(&cli))
         goto out;
     rc = 1;
-    if (!(st = jd_cmd_state(cli.cl_cf, &err)) || jd_state_inspect(st, cli.cl_pos[0], &sg, &err)) {
+    jd_state_conf_t sc;
+    jd_config_state(cli.cl_cf, &sc);
+    if (!(st = jd_state_new(&sc, &err)) || jd_state_inspect(st, cli.cl_pos[0], &sg, &err)) {
         fprintf(stderr, "journeyd inspect: %s\n", err.err_msg);
         goto out;
     }

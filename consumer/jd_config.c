@@ -189,14 +189,46 @@ static int jd_config_store(jd_config_t *cf, const jd_config_key_t *ck,
     return 0;
 }
 
+static void jd_config_free_features(jd_config_t *cf)
+{
+    for (size_t i = 0; i < cf->cf_value_feature_n; i++)
+        free(cf->cf_value_feature_v[i]);
+    free(cf->cf_value_feature_v);
+    cf->cf_value_feature_v = NULL;
+    cf->cf_value_feature_n = 0;
+}
+
+/* Keeps cf_value_feature_v in step with the comma-separated text. */
+static int jd_config_split_features(jd_config_t *cf)
+{
+    const char *p = cf->cf_value_features;
+    jd_config_free_features(cf);
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        char **nv = realloc(cf->cf_value_feature_v,
+                            (cf->cf_value_feature_n + 1) * sizeof *nv);
+        if (!nv)
+            return -1;
+        cf->cf_value_feature_v = nv;
+        if (n && !(nv[cf->cf_value_feature_n++] = strndup(p, n)))
+            return -1;
+        p += n + (p[n] == ',');
+    }
+    return 0;
+}
+
 int jd_config_set(jd_config_t *cf, const char *key, const char *val,
                   const char *origin, jd_err_t *err)
 {
     const jd_config_key_t *ck = jd_config_find(key);
     int rc = 0;
 
-    if (ck)
-        return jd_config_store(cf, ck, val, origin, err);
+    if (ck) {
+        rc = jd_config_store(cf, ck, val, origin, err);
+        if (!rc && ck->ck_offset == JD_OFF(cf_value_features) && jd_config_split_features(cf))
+            return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
+        return rc;
+    }
     if (strncmp(key, "kafka.", 6) == 0 && key[6])
         rc = jd_kv_put(&cf->cf_kafka, &cf->cf_kafka_cnt, key + 6, val);
     else if (strncmp(key, "schemas.ids.", 12) == 0 && key[12]) {
@@ -248,6 +280,7 @@ void jd_config_destroy(jd_config_t *cf)
             free(*(char **)((char *)cf + jd_config_keys[i].ck_offset));
     jd_kv_free(cf->cf_kafka, cf->cf_kafka_cnt);
     jd_kv_free(cf->cf_schema_ids, cf->cf_schema_id_cnt);
+    jd_config_free_features(cf);
     free(cf);
 }
 
@@ -415,6 +448,19 @@ const char *jd_config_kafka(const jd_config_t *cf, const char *key)
         if (strcmp(cf->cf_kafka[i].kv_key, key) == 0)
             return cf->cf_kafka[i].kv_val;
     return NULL;
+}
+
+void jd_config_state(const jd_config_t *cf, jd_state_conf_t *sc)
+{
+    jd_state_conf_default(sc);
+    sc->sc_host = cf->cf_redis_host;
+    sc->sc_port = cf->cf_redis_port;
+    sc->sc_unix_path = cf->cf_redis_socket[0] ? cf->cf_redis_socket : NULL;
+    sc->sc_prefix = cf->cf_redis_prefix;
+    sc->sc_timeout_ms = cf->cf_redis_timeout_ms;
+    sc->sc_retention_days = cf->cf_retention_days;
+    sc->sc_value_features = (const char *const *)cf->cf_value_feature_v;
+    sc->sc_value_feature_cnt = cf->cf_value_feature_n;
 }
 
 void jd_config_print_keys(FILE *out)

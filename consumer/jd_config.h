@@ -23,6 +23,7 @@
 #include <stdio.h>
 
 #include "jd_err.h"
+#include "jd_state.h"
 
 typedef struct jd_kv {
     char *kv_key;
@@ -59,6 +60,8 @@ typedef struct jd_config {
     /* state.* */
     int   cf_retention_days;
     char *cf_value_features;        /* comma-separated */
+    char **cf_value_feature_v;      /* the same, split (kept in sync) */
+    size_t cf_value_feature_n;
     /* rules.* */
     char *cf_rules_file;
     /* pipeline.* */
@@ -91,6 +94,10 @@ int jd_config_validate(const jd_config_t *cf, jd_err_t *err);
 
 /* Value of librdkafka property `key`, or NULL. */
 const char *jd_config_kafka(const jd_config_t *cf, const char *key);
+
+/* Fills a Redis state configuration from redis.* and state.*; strings
+ * point into `cf`, which must outlive `sc`. */
+void jd_config_state(const jd_config_t *cf, jd_state_conf_t *sc);
 
 /* Writes the key table (name, type, default, meaning) as Markdown. */
 void jd_config_print_keys(FILE *out);

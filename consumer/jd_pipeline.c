@@ -167,25 +167,9 @@ static int jd_pipeline_decoder(jd_pipeline_t *pl, jd_err_t *err)
 
 static int jd_pipeline_state(jd_pipeline_t *pl, jd_err_t *err)
 {
-    const jd_config_t *cf = pl->pl_cf;
-    static const char *feats[64];
-    static char featbuf[4096];
     jd_state_conf_t sc;
-    size_t nf = 0;
 
-    jd_state_conf_default(&sc);
-    sc.sc_host = cf->cf_redis_host;
-    sc.sc_port = cf->cf_redis_port;
-    sc.sc_unix_path = cf->cf_redis_socket[0] ? cf->cf_redis_socket : NULL;
-    sc.sc_prefix = cf->cf_redis_prefix;
-    sc.sc_timeout_ms = cf->cf_redis_timeout_ms;
-    sc.sc_retention_days = cf->cf_retention_days;
-    snprintf(featbuf, sizeof featbuf, "%s", cf->cf_value_features);
-    for (char *save, *t = strtok_r(featbuf, ",", &save); t && nf < 64;
-         t = strtok_r(NULL, ",", &save))
-        feats[nf++] = t;
-    sc.sc_value_features = feats;
-    sc.sc_value_feature_cnt = nf;
+    jd_config_state(pl->pl_cf, &sc);
     for (;;) {
         pl->pl_state = jd_state_new(&sc, err);
         if (pl->pl_state || err->err_class != JD_ERR_RETRY || jd_pipeline_stopping)

@@ -124,3 +124,22 @@ Test(config, example_file_is_valid)
     cr_assert_eq(cf->cf_batch_size, 2000);
     jd_config_destroy(cf);
 }
+
+Test(config, value_features_feed_the_state_config)
+{
+    jd_config_t *cf = jd_config_new();
+    jd_state_conf_t sc;
+    jd_err_t err;
+    cr_assert_eq(jd_config_set(cf, "state.value_features", "reports.export,,workflows", "t",
+                               &err), 0, "%s", err.err_msg);
+    cr_assert_eq(jd_config_set(cf, "redis.port", "7001", "t", &err), 0);
+    jd_config_state(cf, &sc);
+    cr_assert_eq(sc.sc_value_feature_cnt, 2);
+    cr_assert_str_eq(sc.sc_value_features[0], "reports.export");
+    cr_assert_str_eq(sc.sc_value_features[1], "workflows");
+    cr_assert_eq(sc.sc_port, 7001);
+    cr_assert_eq(jd_config_set(cf, "state.value_features", "", "t", &err), 0);
+    jd_config_state(cf, &sc);
+    cr_assert_eq(sc.sc_value_feature_cnt, 0);
+    jd_config_destroy(cf);
+}
