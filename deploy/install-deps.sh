@@ -8,6 +8,7 @@ PKGS=(
   build-essential cmake pkg-config
   librdkafka-dev libavro-dev libhiredis-dev libcriterion-dev libyaml-dev libxxhash-dev
   redis-server redis-tools kcat python3 python3-avro
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -614,8 +614,16 @@ static void jd_expr_print(jd_sbuf_t *sb, const jd_parser_t *p, int n)
                          : jd_signals_name((jd_signal_id_t)nd->nd_str));
         break;
     case ND_NEG:
-        jd_sbuf_puts(sb, "-");
-        jd_expr_print_sub(sb, p, nd->nd_a, pa != PREC_PRIMARY);
+        /* "- -x", not "-(-x)": parentheses would add a nesting level per
+         * minus, so a chain that compiled could normalise past the depth
+         * limit (found by tests/fuzz/fuzz_rules.c) */
+        if (p->pr_nodes[nd->nd_a].nd_kind == ND_NEG) {
+            jd_sbuf_puts(sb, "- ");
+            jd_expr_print(sb, p, nd->nd_a);
+        } else {
+            jd_sbuf_puts(sb, "-");
+            jd_expr_print_sub(sb, p, nd->nd_a, pa != PREC_PRIMARY);
+        }
         break;
     case ND_NOT:
         jd_sbuf_puts(sb, "not ");
@@ -1072,13 +1080,18 @@ static int jd_expr_parse_primary(jd_parser_t *p)
 }
 
 /* Prefix operators (unary '-' here, 'not' in parse_not) recurse, so they
- * count towards the nesting limit like parentheses do. */
+ * count towards the parser's recursion bound like parentheses do. The
+ * bound is twice the tree-depth limit (checked on nodes, jd_expr_node):
+ * normalised text adds at most one pair of parentheses per tree level, so
+ * whatever compiled also compiles again from its normalised text. */
+#define JD_EXPR_PARSE_DEPTH_MAX (2 * JD_EXPR_DEPTH_MAX + 2)
+
 static int jd_expr_enter(jd_parser_t *p)
 {
-    if (++p->pr_depth <= JD_EXPR_DEPTH_MAX)
+    if (++p->pr_depth <= JD_EXPR_PARSE_DEPTH_MAX)
         return 0;
     return jd_expr_fail(p, p->pr_tok.tk_off, "expression is nested too "
-                        "deeply (limit %d levels)", JD_EXPR_DEPTH_MAX);
+                        "deeply (limit %d levels)", JD_EXPR_PARSE_DEPTH_MAX);
 }
 
 static int jd_expr_parse_unary(jd_parser_t *p)

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The whole journeyd test suite: installs what it needs, builds (plain and
 # ASan+UBSan), starts a throwaway redis-server on a free loopback port, runs
-# the Criterion unit and Redis tests (ctest) in both builds, then the
-# end-to-end tests against the embedded Kafka cluster. Ends with one line
+# the Criterion unit and Redis tests (ctest) in both builds, the
+# end-to-end tests against the embedded Kafka cluster, and a short run of
+# each libFuzzer target. Ends with one line
 # "N passed, N failed". Safe to run again.
 #
 #   tests/run.sh                  everything (~5 min on 2 cores)
 #   JD_SKIP_ASAN=1 tests/run.sh   skip the sanitizer build
+#   JD_FUZZ_SECS=0 tests/run.sh   skip the fuzz smoke run (default 20 s per target)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 . "$ROOT/deploy/lib.sh"
@@ -71,6 +73,21 @@ done
 if [ "${JD_SKIP_ASAN:-0}" != 1 ]; then
   for t in "$ROOT"/tests/integration/test_e2e*.sh; do
     run_script "$t" "$ROOT/build-asan/journeyd" asan
+  done
+fi
+
+# Fuzz smoke: each libFuzzer target for JD_FUZZ_SECS seconds (long runs:
+# tests/fuzz/run.sh 600). A target counts as one test.
+FUZZ_SECS="${JD_FUZZ_SECS:-20}"
+if [ "$FUZZ_SECS" != 0 ]; then
+  for t in decode rules; do
+    printf '== %-40s ' "fuzz_$t smoke (${FUZZ_SECS} s)"
+    if "$ROOT/tests/fuzz/run.sh" "$FUZZ_SECS" "$t" >"$RUN_DIR/fuzz-$t.log" 2>&1; then
+      echo passed; PASSED=$((PASSED + 1))
+    else
+      echo "FAILED (log $RUN_DIR/fuzz-$t.log)"; FAILED=$((FAILED + 1))
+      FAILURES+=("fuzz_$t"); tail -n 20 "$RUN_DIR/fuzz-$t.log" | sed 's/^/   | /'
+    fi
   done
 fi
 

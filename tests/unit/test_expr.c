@@ -489,15 +489,18 @@ Test(expr, limits)
     char deep[512], longtext[JD_EXPR_TEXT_MAX + 8], args[1024];
     size_t n = 0;
 
-    for (int i = 0; i < JD_EXPR_DEPTH_MAX + 1; i++)
+    /* parentheses are bounded by the parser's recursion limit, twice the
+     * tree-depth limit, so normalised text (which may add parentheses)
+     * always compiles again */
+    for (int i = 0; i < 2 * JD_EXPR_DEPTH_MAX + 3; i++)
         deep[n++] = '(';
     deep[n++] = '1';
-    for (int i = 0; i < JD_EXPR_DEPTH_MAX + 1; i++)
+    for (int i = 0; i < 2 * JD_EXPR_DEPTH_MAX + 3; i++)
         deep[n++] = ')';
     deep[n] = '\0';
-    expect_error(deep, JD_EXPR_DEPTH_MAX + 1,
-                 "column 65: expression is nested too deeply "
-                 "(limit 64 levels)");
+    expect_error(deep, 2 * JD_EXPR_DEPTH_MAX + 3,
+                 "column 131: expression is nested too deeply "
+                 "(limit 130 levels)");
     deep[1] = '\0'; /* nesting below the limit compiles */
     memset(deep, '-', 60);
     strcpy(deep + 60, "1");
@@ -594,7 +597,8 @@ Test(expr, normalised_text)
     expect_norm("not seats > 1", "not (seats > 1)");
     expect_norm("not(arr is null)", "not (arr is null)");
     expect_norm("not not true", "not not true");
-    expect_norm("-(-seats)", "-(-seats)");
+    expect_norm("-(-seats)", "- -seats");
+    expect_norm("- - -seats", "- - -seats");
     expect_norm("- seats * 2", "-seats * 2");
     expect_norm("-(seats * 2)", "-(seats * 2)");
     expect_norm("(seats > 1) == (arr > 2)", "(seats > 1) == (arr > 2)");
@@ -656,5 +660,22 @@ Test(expr, compiled_expression_owns_its_strings)
     jd_signals_set_str(&sg, JD_SIG_SEGMENT, "smb");
     cr_assert(jd_expr_truthy(jd_expr_eval(e, &sg)));
     cr_assert_str_eq(jd_expr_text(e), "segment in [\"smb\"]");
+    jd_expr_destroy(e);
+}
+
+/* Found by tests/fuzz/fuzz_rules.c: a chain of unary minus normalised to
+ * "-(-(-...))", one parenthesis level per minus, which then exceeded the
+ * nesting limit, so the normalised text of a valid rule did not compile. */
+Test(expr, long_minus_chain_normalises_to_compilable_text)
+{
+    char text[256] = "5*25/56/11111111111110+111111111111>1111111111111111111";
+    size_t n = strlen(text);
+    for (int i = 0; i < 38; i++)
+        text[n++] = '-';
+    strcpy(text + n, "55");
+    jd_expr_t *e = compile_ok(text);
+    jd_expr_t *again = compile_ok(jd_expr_text(e));
+    cr_assert_str_eq(jd_expr_text(again), jd_expr_text(e));
+    jd_expr_destroy(again);
     jd_expr_destroy(e);
 }
