@@ -709,9 +709,9 @@ static int st_apply_raw(const redisReply *r, jd_signals_raw_t *raw,
                           "apply.lua: unexpected reply shape");
     jd_signals_raw_init(raw);
     raw->sr_as_of = st_reply_ts(r->element[0]);
-    raw->sr_win[JD_W_USERS_1D] = st_reply_int(r->element[1]);
-    raw->sr_win[JD_W_USERS_7D] = st_reply_int(r->element[2]);
-    raw->sr_win[JD_W_USERS_28D] = st_reply_int(r->element[3]);
+    raw->sr_users_1d = st_reply_int(r->element[1]);
+    raw->sr_users_7d = st_reply_int(r->element[2]);
+    raw->sr_users_28d = st_reply_int(r->element[3]);
     raw->sr_start_at = st_reply_ts(r->element[4]);
     raw->sr_first_value_at = st_reply_ts(r->element[5]);
     raw->sr_last_event_at = st_reply_ts(r->element[6]);
@@ -735,7 +735,7 @@ static int st_apply_reply(jd_state_t *st, size_t i, const redisReply *r,
     (void)st;
     if ((rc = st_apply_raw(r, &raw, err)) != 0)
         return rc;
-    jd_signals_derive(&ab->ab_signals, &raw, NULL);
+    jd_signals_derive(&ab->ab_signals, &raw);
     ab->ab_applied = st_reply_count(r->element[7]);
     ab->ab_duplicates = st_reply_count(r->element[8]);
     ab->ab_late_dropped = st_reply_count(r->element[9]);

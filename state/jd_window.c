@@ -41,24 +41,6 @@ int jd_window_contains(int64_t as_of_day, int n_days, int64_t day)
     return day >= first && day <= last;
 }
 
-void jd_window_spec_bounds(const jd_window_spec_t *ws, int64_t day,
-                           int64_t *first, int64_t *last)
-{
-    *first = day - ws->ws_back_last;
-    *last = day - ws->ws_back_first;
-}
-
-jd_window_spec_t jd_window_week_block(jd_window_kind_t kind, int k)
-{
-    jd_window_spec_t ws = {kind, 7 * k, 7 * k + 6, 0};
-    return ws;
-}
-
-int64_t jd_window_horizon(int64_t as_of_day, int retention_days)
-{
-    return as_of_day - retention_days + 1;
-}
-
 double jd_window_days_between(int64_t from_ms, int64_t to_ms)
 {
     return (double)(to_ms - from_ms) / (double)JD_WINDOW_DAY_MS;

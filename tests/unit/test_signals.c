@@ -215,9 +215,9 @@ static jd_signals_raw_t full_raw(void)
     jd_signals_raw_t raw;
     jd_signals_raw_init(&raw);
     raw.sr_as_of = 20000 * DAY + DAY / 2;        /* noon of day 20000 */
-    raw.sr_win[JD_W_USERS_1D] = 3;
-    raw.sr_win[JD_W_USERS_7D] = 7;
-    raw.sr_win[JD_W_USERS_28D] = 10;
+    raw.sr_users_1d = 3;
+    raw.sr_users_7d = 7;
+    raw.sr_users_28d = 10;
     raw.sr_start_at = 19900 * DAY;
     raw.sr_first_value_at = 19900 * DAY + DAY / 4;
     raw.sr_last_event_at = raw.sr_as_of;
@@ -242,8 +242,8 @@ Test(signals, derive_without_state_is_all_null)
     jd_signals_raw_t raw;
     jd_signals_t sg;
     jd_signals_raw_init(&raw);
-    raw.sr_win[JD_W_USERS_28D] = 5; /* ignored without as_of */
-    jd_signals_derive(&sg, &raw, NULL);
+    raw.sr_users_28d = 5; /* ignored without as_of */
+    jd_signals_derive(&sg, &raw);
     for (int i = 0; i < JD_SIG__COUNT; i++)
         cr_assert_eq(sg.sg_val[i].type, JD_VAL_NULL);
 }
@@ -252,7 +252,7 @@ Test(signals, derive_everything)
 {
     jd_signals_raw_t raw = full_raw();
     jd_signals_t sg;
-    jd_signals_derive(&sg, &raw, NULL);
+    jd_signals_derive(&sg, &raw);
 
     cr_assert_eq(num(&sg, JD_SIG_ACTIVE_USERS_1D), 3);
     cr_assert_eq(num(&sg, JD_SIG_ACTIVE_USERS_7D), 7);
@@ -280,7 +280,7 @@ Test(signals, derive_nulls_and_negative_days)
     raw.sr_seats = 0;
     raw.sr_first_value_at = JD_SIGNALS_NO_TS;
     raw.sr_renewal_at = raw.sr_as_of - 3 * DAY;
-    jd_signals_derive(&sg, &raw, NULL);
+    jd_signals_derive(&sg, &raw);
     cr_assert_eq(num(&sg, JD_SIG_SEATS), 0);
     cr_assert_eq(sg.sg_val[JD_SIG_UTILIZATION].type, JD_VAL_NULL, "seats 0");
     cr_assert_eq(sg.sg_val[JD_SIG_TTFV_DAYS].type, JD_VAL_NULL);
@@ -289,7 +289,7 @@ Test(signals, derive_nulls_and_negative_days)
 
     raw.sr_has_seats = 0;
     raw.sr_start_at = JD_SIGNALS_NO_TS;
-    jd_signals_derive(&sg, &raw, NULL);
+    jd_signals_derive(&sg, &raw);
     cr_assert_eq(sg.sg_val[JD_SIG_SEATS].type, JD_VAL_NULL);
     cr_assert_eq(sg.sg_val[JD_SIG_UTILIZATION].type, JD_VAL_NULL);
     cr_assert_eq(sg.sg_val[JD_SIG_DAYS_SINCE_START].type, JD_VAL_NULL);
@@ -378,7 +378,7 @@ Test(signals, json_values_and_iso)
     jd_signals_t sg;
     char buf[4096];
 
-    jd_signals_derive(&sg, &raw, NULL);
+    jd_signals_derive(&sg, &raw);
     jd_signals_set_num(&sg, JD_SIG_UTILIZATION, 2.0 / 3.0);
     jd_signals_to_json(&sg, "a", buf, sizeof buf);
     cr_assert(json_valid(buf), "%s", buf);
@@ -431,7 +431,7 @@ Test(signals, json_cut_reports_full_length)
     jd_signals_t sg;
     char full[4096], small[40];
 
-    jd_signals_derive(&sg, &raw, NULL);
+    jd_signals_derive(&sg, &raw);
     size_t n = jd_signals_to_json(&sg, "acme", full, sizeof full);
     size_t m = jd_signals_to_json(&sg, "acme", small, sizeof small);
     cr_assert_eq(n, m);
