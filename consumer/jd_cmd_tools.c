@@ -1,80 +1,231 @@
 /*
- * jd_cmd_tools: the read-only commands: `inspect` (an account's signals
- * from Redis), `rules check` (compile a rules file and list its rules) and
+ * jd_cmd_tools: the read-only commands: `inspect` (an account's signals,
+ * journey and health from Redis, now or --as-of another instant; one
+ * account or --all), `rules check` (compile a rules file and list its rules) and
  * `config check|keys|show`. They share the configuration path of `run`,
  * so what they accept or refuse is exactly what `run` would.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "jd_cli.h"
 #include "jd_cmd.h"
 #include "jd_state.h"
+#include "jd_window.h"
 
-static const char *jd_inspect_json;
+static const char *jd_inspect_json, *jd_inspect_as_of, *jd_inspect_all;
 static const jd_cli_flag_t jd_inspect_flags[] = {
-    {"json", 0, &jd_inspect_json, "print JSON instead of a table"},
+    {"json", 0, &jd_inspect_json, "print JSON (one object per account) instead of a summary"},
+    {"as-of", 1, &jd_inspect_as_of,
+     "evaluate at TIME (ISO-8601 date or timestamp, or ms) instead of the account's "
+     "latest event; writes nothing"},
+    {"all", 0, &jd_inspect_all, "every account with state, sorted by id"},
+};
+#define JD_INSPECT_NFLAGS (sizeof jd_inspect_flags / sizeof jd_inspect_flags[0])
+
+/* Section titles of the summary, by the first signal of each section. */
+static const struct { jd_signal_id_t first; const char *title; } jd_inspect_sections[] = {
+    {JD_SIG_ACTIVE_USERS_1D, "usage"},      {JD_SIG_SEGMENT, "account"},
+    {JD_SIG_START_AT, "milestones"},        {JD_SIG_STAGE, "stage"},
+    {JD_SIG_NPS_LAST, "sentiment"},         {JD_SIG_CASES_OPEN, "support"},
+    {JD_SIG_SPONSOR_CHANGED_AT, "stakeholders"}, {JD_SIG_HEALTH_SCORE, "health"},
+    {JD_SIG_LAST_EVENT_AT, "time"},
 };
 
-static void jd_inspect_table(const jd_signals_t *sg, const char *account)
+static void jd_inspect_value(jd_signal_id_t id, const jd_value_t *v)
 {
-    printf("account %s\n", account);
-    for (int i = 0; i < JD_SIG__COUNT; i++) {
-        const jd_value_t *v = jd_signals_get(sg, (jd_signal_id_t)i);
-        const char *name = jd_signals_name((jd_signal_id_t)i);
-        if (v->type == JD_VAL_NULL)
-            printf("  %-20s null\n", name);
-        else if (v->type == JD_VAL_STR)
-            printf("  %-20s %s\n", name, v->str);
-        else if (strcmp(name + strlen(name) - 3, "_at") == 0 || strcmp(name, "as_of") == 0) {
-            char buf[32];
-            time_t t = (time_t)(v->num / 1000);
-            struct tm tm;
-            gmtime_r(&t, &tm);
-            strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-            printf("  %-20s %s\n", name, buf);
-        } else
-            printf("  %-20s %.6g\n", name, v->num);
+    const char *name = jd_signals_name(id);
+    char iso[40];
+    if (v->type == JD_VAL_NULL)
+        printf("    %-28s -\n", name);
+    else if (v->type == JD_VAL_STR)
+        printf("    %-28s %s\n", name, v->str);
+    else if (jd_signals_is_timestamp(id) && fabs(v->num) < 9e15) {
+        jd_window_format_iso((int64_t)v->num, iso, sizeof iso);
+        printf("    %-28s %s\n", name, iso);
+    } else
+        printf("    %-28s %.6g\n", name, v->num);
+}
+
+static void jd_inspect_health(const jd_signals_t *sg)
+{
+    const jd_health_result_t *hr = &sg->sg_health;
+    printf("    contributions (profile %s): measure value -> score x weight = points\n",
+           hr->hr_profile[0] ? hr->hr_profile : "default");
+    for (int m = 0; m < JD_HM__COUNT; m++) {
+        const jd_health_part_t *hp = &hr->hr_parts[m];
+        if (hp->hp_present)
+            printf("      %-18s %10.4g -> %5.1f x %g%% = %.2f\n",
+                   jd_health_measure_name((jd_health_measure_t)m), hp->hp_value,
+                   hp->hp_score, hp->hp_weight, hp->hp_points);
+        else
+            printf("      %-18s %10s    (unknown: not counted, weight %g%%)\n",
+                   jd_health_measure_name((jd_health_measure_t)m), "-", hp->hp_weight);
     }
+}
+
+static void jd_inspect_summary(const jd_signals_t *sg, const char *account,
+                               const jd_state_inspect_info_t *info)
+{
+    size_t sec = 0;
+    char iso[40];
+
+    printf("account %s\n", account);
+    if (jd_inspect_as_of) {
+        jd_window_format_iso(info->si_state_as_of, iso, sizeof iso);
+        printf("  (evaluated at --as-of %s; the account's own as-of is %s%s)\n",
+               jd_inspect_as_of, iso,
+               info->si_windows_complete ? "" : "; windows reach before the kept days");
+    }
+    for (int i = 0; i < JD_SIG__COUNT; i++) {
+        jd_signal_id_t id = (jd_signal_id_t)i;
+        if (sec < sizeof jd_inspect_sections / sizeof jd_inspect_sections[0] &&
+            jd_inspect_sections[sec].first == id)
+            printf("  %s\n", jd_inspect_sections[sec++].title);
+        jd_inspect_value(id, jd_signals_get(sg, id));
+        if (id == JD_SIG_STAGE_CHANGED_AT && sg->sg_stage_cause)
+            printf("    %-28s %s\n", "(stage because)", sg->sg_stage_cause);
+        if (id == JD_SIG_HEALTH_SCORE)
+            jd_inspect_health(sg);
+    }
+}
+
+/* Prints the JSON of one account; with --as-of (the as_of signal is then
+ * the requested instant), an "evaluated" object is added at the end: the
+ * account's own as-of, and whether every window day is still kept. */
+static void jd_inspect_print_json(const jd_signals_t *sg, const char *account,
+                                  const jd_state_inspect_info_t *info)
+{
+    size_t need = jd_signals_to_json(sg, account, NULL, 0);
+    char *buf = malloc(need + 1);
+    if (!buf)
+        return;
+    jd_signals_to_json(sg, account, buf, need + 1);
+    if (jd_inspect_as_of && need > 0) {
+        char iso[40];
+        jd_window_format_iso(info->si_state_as_of, iso, sizeof iso);
+        buf[need - 1] = '\0'; /* the closing brace */
+        printf("%s,\"evaluated\":{\"state_as_of\":%lld,"
+               "\"state_as_of_iso\":\"%s\",\"windows_complete\":%s}}\n", buf,
+               (long long)info->si_state_as_of, iso,
+               info->si_windows_complete ? "true" : "false");
+    } else {
+        puts(buf);
+    }
+    free(buf);
+}
+
+static int jd_inspect_one(jd_state_t *st, const char *account, int64_t at)
+{
+    jd_signals_t *sg = malloc(sizeof *sg);
+    jd_state_inspect_info_t info = {0, 1};
+    jd_err_t err;
+    int rc = 1;
+
+    if (!sg)
+        return 1;
+    if (jd_state_inspect_at(st, account, at, sg, &info, &err)) {
+        fprintf(stderr, "journeyd inspect: %s\n", err.err_msg);
+    } else {
+        if (jd_inspect_json)
+            jd_inspect_print_json(sg, account, &info);
+        else
+            jd_inspect_summary(sg, account, &info);
+        rc = 0;
+    }
+    free(sg);
+    return rc;
+}
+
+typedef struct jd_inspect_ids {
+    char  **ii_ids;
+    size_t  ii_n, ii_cap;
+    int     ii_oom;
+} jd_inspect_ids_t;
+
+static void jd_inspect_collect(const char *account, void *opaque)
+{
+    jd_inspect_ids_t *ii = opaque;
+    if (ii->ii_n == ii->ii_cap) {
+        size_t cap = ii->ii_cap ? 2 * ii->ii_cap : 256;
+        char **n = realloc(ii->ii_ids, cap * sizeof *n);
+        if (!n) {
+            ii->ii_oom = 1;
+            return;
+        }
+        ii->ii_ids = n;
+        ii->ii_cap = cap;
+    }
+    if (!(ii->ii_ids[ii->ii_n] = strdup(account)))
+        ii->ii_oom = 1;
+    else
+        ii->ii_n++;
+}
+
+static int jd_inspect_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int jd_inspect_every(jd_state_t *st, int64_t at)
+{
+    jd_inspect_ids_t ii = {NULL, 0, 0, 0};
+    jd_err_t err;
+    int rc = 0;
+
+    if (jd_state_accounts(st, jd_inspect_collect, &ii, &err) < 0 || ii.ii_oom) {
+        fprintf(stderr, "journeyd inspect: %s\n", ii.ii_oom ? "out of memory" : err.err_msg);
+        rc = 1;
+    }
+    if (ii.ii_n)
+        qsort(ii.ii_ids, ii.ii_n, sizeof *ii.ii_ids, jd_inspect_cmp);
+    for (size_t i = 0; i < ii.ii_n; i++) {
+        if (!rc && i && !jd_inspect_json)
+            printf("\n");
+        rc = rc ? rc : jd_inspect_one(st, ii.ii_ids[i], at);
+        free(ii.ii_ids[i]);
+    }
+    free(ii.ii_ids);
+    return rc;
 }
 
 int jd_cmd_inspect(int argc, char **argv)
 {
     jd_cli_t cli;
     jd_err_t err;
-    jd_signals_t sg;
     jd_state_t *st = NULL;
+    int64_t at = JD_SIGNALS_NO_TS;
     int rc = 2;
 
-    if (jd_cli_parse(&cli, "inspect", argc, argv, jd_inspect_flags, 1))
+    jd_inspect_json = jd_inspect_as_of = jd_inspect_all = NULL;
+    if (jd_cli_parse(&cli, "inspect", argc, argv, jd_inspect_flags, JD_INSPECT_NFLAGS))
         return 2;
-    if (cli.cl_help || cli.cl_npos != 1) {
-        jd_cli_usage("inspect", "ACCOUNT [--json]",
-                     "Print every signal of one account, read from Redis.", jd_inspect_flags, 1);
-        return cli.cl_help ? 0 : 2;
+    if (cli.cl_help || cli.cl_npos != (jd_inspect_all ? 0u : 1u)) {
+        jd_cli_usage("inspect", "ACCOUNT | --all  [--json] [--as-of TIME]",
+                     "Print an account's signals, milestones, stage and health (with\n"
+                     "each measure's contribution), read from Redis. docs/signals.md\n"
+                     "defines every signal.", jd_inspect_flags, JD_INSPECT_NFLAGS);
+        rc = cli.cl_help ? 0 : 2;
+        goto out;
+    }
+    if (jd_inspect_as_of && jd_window_parse_instant(jd_inspect_as_of, &at) != 0) {
+        fprintf(stderr, "journeyd inspect: --as-of wants an ISO-8601 date or timestamp "
+                        "(2026-10-01, 2026-10-01T12:00:00Z) or ms, not '%s'\n",
+                jd_inspect_as_of);
+        goto out;
     }
     if (jd_cli_config(&cli))
         goto out;
     rc = 1;
     jd_state_conf_t sc;
     jd_config_state(cli.cl_cf, &sc);
-    if (!(st = jd_state_new(&sc, &err)) || jd_state_inspect(st, cli.cl_pos[0], &sg, &err)) {
+    if (!(st = jd_state_new(&sc, &err))) {
         fprintf(stderr, "journeyd inspect: %s\n", err.err_msg);
         goto out;
     }
-    if (jd_inspect_json) {
-        size_t need = jd_signals_to_json(&sg, cli.cl_pos[0], NULL, 0);
-        char *buf = malloc(need + 1);
-        if (buf) {
-            jd_signals_to_json(&sg, cli.cl_pos[0], buf, need + 1);
-            puts(buf);
-            free(buf);
-        }
-    } else
-        jd_inspect_table(&sg, cli.cl_pos[0]);
-    rc = 0;
+    rc = jd_inspect_all ? jd_inspect_every(st, at) : jd_inspect_one(st, cli.cl_pos[0], at);
 out:
     jd_state_destroy(st);
     jd_cli_free(&cli);

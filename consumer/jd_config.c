@@ -6,9 +6,11 @@
  * same parser as file, environment and flag values, so a default can never
  * be a value the parser would refuse. The YAML file is loaded with libyaml's
  * document API and flattened to dotted keys ("redis.port"); a sequence
- * becomes a comma-separated list. Two key families are open-ended:
- * `kafka.<property>` (librdkafka properties, passed through) and
- * `schemas.ids.<id>` (Confluent schema id -> .avsc file). Any other unknown
+ * becomes a comma-separated list. Three key families are open-ended:
+ * `kafka.<property>` (librdkafka properties, passed through),
+ * `schemas.ids.<id>` (Confluent schema id -> .avsc file) and
+ * `health.<segment>.<measure>.<field>` (health profiles, parsed and checked
+ * by state/jd_health.c: weights of every profile sum to 100). Any other unknown
  * key is an error naming FILE:LINE:COLUMN, because a misspelt key silently
  * ignored is the most expensive kind of configuration bug.
  *
@@ -19,6 +21,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,14 +29,14 @@
 #include <unistd.h>
 #include <yaml.h>
 
-typedef enum { JD_CFG_STR, JD_CFG_INT, JD_CFG_LIST } jd_cfg_type_t;
+typedef enum { JD_CFG_STR, JD_CFG_INT, JD_CFG_LIST, JD_CFG_NUM } jd_cfg_type_t;
 
 typedef struct jd_config_key {
     const char   *ck_name;
     jd_cfg_type_t ck_type;
     const char   *ck_default;
     size_t        ck_offset;
-    long          ck_min, ck_max;      /* JD_CFG_INT only */
+    long          ck_min, ck_max;      /* JD_CFG_INT and JD_CFG_NUM */
     const char   *ck_choices;          /* JD_CFG_STR: "a|b|c" or NULL */
     const char   *ck_doc;
 } jd_config_key_t;
@@ -51,6 +54,8 @@ static const jd_config_key_t jd_config_keys[] = {
      "Topic of RENEWAL_READINESS triggers."},
     {"topics.expansion", JD_CFG_STR, "cs.trigger.expansion", JD_OFF(cf_topic_expansion), 0, 0, NULL,
      "Topic of EXPANSION triggers."},
+    {"topics.journey_stage", JD_CFG_STR, "cs.journey.stage", JD_OFF(cf_topic_stage), 0, 0, NULL,
+     "Topic of journey stage changes (schemas/journey_stage.avsc)."},
     {"topics.embedded_partitions", JD_CFG_INT, "4", JD_OFF(cf_embedded_partitions), 1, 256, NULL,
      "Partitions per topic created in the embedded (mock) cluster."},
     {"redis.host", JD_CFG_STR, "127.0.0.1", JD_OFF(cf_redis_host), 0, 0, NULL,
@@ -69,16 +74,36 @@ static const jd_config_key_t jd_config_keys[] = {
      "Confluent id under which product_event.avsc itself is accepted (and used by simulate)."},
     {"schemas.trigger_schema_id", JD_CFG_INT, "2", JD_OFF(cf_trigger_schema_id), 0, INT_MAX, NULL,
      "Confluent id written in the framing of outbound triggers."},
+    {"schemas.stage_schema_id", JD_CFG_INT, "3", JD_OFF(cf_stage_schema_id), 0, INT_MAX, NULL,
+     "Confluent id written in the framing of journey stage events."},
     {"limits.max_message_bytes", JD_CFG_INT, "1048576", JD_OFF(cf_max_message_bytes), 64, 64 << 20, NULL,
      "Largest inbound message accepted; larger ones are dead-lettered."},
     {"limits.max_string_bytes", JD_CFG_INT, "1024", JD_OFF(cf_max_string_bytes), 16, 1 << 20, NULL,
      "Longest string field (ids, names, attribute values) accepted."},
     {"limits.max_attributes", JD_CFG_INT, "64", JD_OFF(cf_max_attributes), 0, 4096, NULL,
      "Most entries accepted in an event's attributes map."},
-    {"state.retention_days", JD_CFG_INT, "35", JD_OFF(cf_retention_days), 28, 3650, NULL,
-     "Usage days kept per account before the as-of day; older late events do not count in windows."},
+    {"state.retention_days", JD_CFG_INT, "35", JD_OFF(cf_retention_days), 35, 3650, NULL,
+     "Days of per-day state kept up to the as-of day; older late usage events do not count "
+     "in windows (35 covers every window)."},
     {"state.value_features", JD_CFG_LIST, "", JD_OFF(cf_value_features), 0, 0, NULL,
      "Features whose first feature_used counts as first value (list)."},
+    {"state.usage_events", JD_CFG_LIST, "feature_used,login", JD_OFF(cf_usage_events), 0, 0, NULL,
+     "Event types that are usage (active users, events, days active) (list)."},
+    {"state.core_features", JD_CFG_LIST, "", JD_OFF(cf_core_features), 0, 0, NULL,
+     "Core features of feature_breadth_28d (list; empty: breadth is null)."},
+    {"state.power_user_days", JD_CFG_INT, "8", JD_OFF(cf_power_user_days), 1, 28, NULL,
+     "power_users_28d: users active on at least this many days of the 28."},
+    {"state.idle_expiry_days", JD_CFG_INT, "35", JD_OFF(cf_idle_expiry_days), 0, 3650, NULL,
+     "Per-day keys expire this many wall-clock days after their last write, so idle "
+     "accounts shrink to profile and milestones; 0 never."},
+    {"state.renewal_window_days", JD_CFG_INT, "120", JD_OFF(cf_renewal_window_days), 0, 3650, NULL,
+     "Stage renewal when days_to_renewal is at most this."},
+    {"state.ttfv_target_days", JD_CFG_INT, "30", JD_OFF(cf_ttfv_target_days), 0, 3650, NULL,
+     "Health measure milestones: first value expected within this many days of start."},
+    {"state.healthy_adoption.utilization", JD_CFG_NUM, "0.7", JD_OFF(cf_healthy_utilization),
+     0, 1000, NULL, "Healthy adoption: utilization at least this."},
+    {"state.healthy_adoption.feature_breadth", JD_CFG_NUM, "0.7", JD_OFF(cf_healthy_breadth),
+     0, 1, NULL, "Healthy adoption: feature_breadth_28d at least this."},
     {"rules.file", JD_CFG_STR, "", JD_OFF(cf_rules_file), 0, 0, NULL,
      "Rules file; empty means the rules/default.yaml shipped with journeyd."},
     {"pipeline.batch_size", JD_CFG_INT, "2000", JD_OFF(cf_batch_size), 1, 1000000, NULL,
@@ -152,6 +177,19 @@ static int jd_config_store(jd_config_t *cf, const jd_config_key_t *ck,
 {
     char *base = (char *)cf + ck->ck_offset;
 
+    if (ck->ck_type == JD_CFG_NUM) {
+        char *end;
+        double v = strtod(val, &end);
+        if (end == val || *end != '\0' || !isfinite(v) || strpbrk(val, "xXpP"))
+            return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
+                              "%s: %s: '%s' is not a number", origin, ck->ck_name, val);
+        if (v < (double)ck->ck_min || v > (double)ck->ck_max)
+            return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
+                              "%s: %s: %g is out of range [%ld, %ld]", origin,
+                              ck->ck_name, v, ck->ck_min, ck->ck_max);
+        *(double *)(void *)base = v;
+        return 0;
+    }
     if (ck->ck_type == JD_CFG_INT) {
         char *end;
         errno = 0;
@@ -189,28 +227,45 @@ static int jd_config_store(jd_config_t *cf, const jd_config_key_t *ck,
     return 0;
 }
 
-static void jd_config_free_features(jd_config_t *cf)
+/* The list keys whose comma-separated text is kept split as well. */
+typedef struct jd_config_list {
+    size_t cl_text, cl_vec, cl_cnt;   /* offsets in jd_config_t */
+} jd_config_list_t;
+
+static const jd_config_list_t jd_config_lists[] = {
+    {JD_OFF(cf_value_features), JD_OFF(cf_value_feature_v), JD_OFF(cf_value_feature_n)},
+    {JD_OFF(cf_usage_events), JD_OFF(cf_usage_event_v), JD_OFF(cf_usage_event_n)},
+    {JD_OFF(cf_core_features), JD_OFF(cf_core_feature_v), JD_OFF(cf_core_feature_n)},
+};
+#define JD_CONFIG_NLISTS (sizeof jd_config_lists / sizeof jd_config_lists[0])
+
+static void jd_config_free_list(jd_config_t *cf, const jd_config_list_t *cl)
 {
-    for (size_t i = 0; i < cf->cf_value_feature_n; i++)
-        free(cf->cf_value_feature_v[i]);
-    free(cf->cf_value_feature_v);
-    cf->cf_value_feature_v = NULL;
-    cf->cf_value_feature_n = 0;
+    char ***vec = (char ***)(void *)((char *)cf + cl->cl_vec);
+    size_t *cnt = (size_t *)(void *)((char *)cf + cl->cl_cnt);
+    for (size_t i = 0; i < *cnt; i++)
+        free((*vec)[i]);
+    free(*vec);
+    *vec = NULL;
+    *cnt = 0;
 }
 
-/* Keeps cf_value_feature_v in step with the comma-separated text. */
-static int jd_config_split_features(jd_config_t *cf)
+/* Keeps the split vector of a list key in step with its text; empty
+ * items ("a,,b") are dropped. */
+static int jd_config_split(jd_config_t *cf, const jd_config_list_t *cl)
 {
-    const char *p = cf->cf_value_features;
-    jd_config_free_features(cf);
+    const char *p = *(char **)(void *)((char *)cf + cl->cl_text);
+    char ***vec = (char ***)(void *)((char *)cf + cl->cl_vec);
+    size_t *cnt = (size_t *)(void *)((char *)cf + cl->cl_cnt);
+
+    jd_config_free_list(cf, cl);
     while (*p) {
         size_t n = strcspn(p, ",");
-        char **nv = realloc(cf->cf_value_feature_v,
-                            (cf->cf_value_feature_n + 1) * sizeof *nv);
+        char **nv = realloc(*vec, (*cnt + 1) * sizeof *nv);
         if (!nv)
             return -1;
-        cf->cf_value_feature_v = nv;
-        if (n && !(nv[cf->cf_value_feature_n++] = strndup(p, n)))
+        *vec = nv;
+        if (n && !(nv[(*cnt)++] = strndup(p, n)))
             return -1;
         p += n + (p[n] == ',');
     }
@@ -225,9 +280,18 @@ int jd_config_set(jd_config_t *cf, const char *key, const char *val,
 
     if (ck) {
         rc = jd_config_store(cf, ck, val, origin, err);
-        if (!rc && ck->ck_offset == JD_OFF(cf_value_features) && jd_config_split_features(cf))
-            return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
+        for (size_t i = 0; !rc && i < JD_CONFIG_NLISTS; i++)
+            if (ck->ck_offset == jd_config_lists[i].cl_text &&
+                jd_config_split(cf, &jd_config_lists[i]))
+                return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
         return rc;
+    }
+    if (strncmp(key, "health.", 7) == 0) {
+        if (jd_health_conf_set(&cf->cf_health, key + 7, val, err)) {
+            jd_err_prefix(err, "%s", origin);
+            return JD_ERR_FATAL;
+        }
+        return 0;
     }
     if (strncmp(key, "kafka.", 6) == 0 && key[6])
         rc = jd_kv_put(&cf->cf_kafka, &cf->cf_kafka_cnt, key + 6, val);
@@ -255,9 +319,10 @@ jd_config_t *jd_config_new(void)
 
     if (!cf)
         return NULL;
+    jd_health_conf_init(&cf->cf_health);
     for (size_t i = 0; i < JD_CONFIG_NKEYS; i++) {
-        if (jd_config_store(cf, &jd_config_keys[i],
-                            jd_config_keys[i].ck_default, "default", &err)) {
+        if (jd_config_set(cf, jd_config_keys[i].ck_name,
+                          jd_config_keys[i].ck_default, "default", &err)) {
             jd_config_destroy(cf);
             return NULL;
         }
@@ -276,11 +341,13 @@ void jd_config_destroy(jd_config_t *cf)
     if (!cf)
         return;
     for (size_t i = 0; i < JD_CONFIG_NKEYS; i++)
-        if (jd_config_keys[i].ck_type != JD_CFG_INT)
+        if (jd_config_keys[i].ck_type == JD_CFG_STR ||
+            jd_config_keys[i].ck_type == JD_CFG_LIST)
             free(*(char **)((char *)cf + jd_config_keys[i].ck_offset));
     jd_kv_free(cf->cf_kafka, cf->cf_kafka_cnt);
     jd_kv_free(cf->cf_schema_ids, cf->cf_schema_id_cnt);
-    jd_config_free_features(cf);
+    for (size_t i = 0; i < JD_CONFIG_NLISTS; i++)
+        jd_config_free_list(cf, &jd_config_lists[i]);
     free(cf);
 }
 
@@ -439,7 +506,11 @@ int jd_config_validate(const jd_config_t *cf, jd_err_t *err)
                               "schemas.ids.%s: cannot read %s: %s",
                               cf->cf_schema_ids[i].kv_key,
                               cf->cf_schema_ids[i].kv_val, strerror(errno));
-    return 0;
+    if (cf->cf_core_feature_n > 1000)
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
+                          "state.core_features: at most 1000, not %zu",
+                          cf->cf_core_feature_n);
+    return jd_health_conf_check(&cf->cf_health, err);
 }
 
 const char *jd_config_kafka(const jd_config_t *cf, const char *key)
@@ -461,11 +532,22 @@ void jd_config_state(const jd_config_t *cf, jd_state_conf_t *sc)
     sc->sc_retention_days = cf->cf_retention_days;
     sc->sc_value_features = (const char *const *)cf->cf_value_feature_v;
     sc->sc_value_feature_cnt = cf->cf_value_feature_n;
+    sc->sc_usage_events = (const char *const *)cf->cf_usage_event_v;
+    sc->sc_usage_event_cnt = cf->cf_usage_event_n;
+    sc->sc_core_features = (const char *const *)cf->cf_core_feature_v;
+    sc->sc_core_feature_cnt = cf->cf_core_feature_n;
+    sc->sc_power_user_days = cf->cf_power_user_days;
+    sc->sc_idle_expiry_ms = (int64_t)cf->cf_idle_expiry_days * 86400000;
+    sc->sc_signals.sgc_renewal_window_days = cf->cf_renewal_window_days;
+    sc->sc_signals.sgc_ttfv_target_days = cf->cf_ttfv_target_days;
+    sc->sc_signals.sgc_healthy_utilization = cf->cf_healthy_utilization;
+    sc->sc_signals.sgc_healthy_breadth = cf->cf_healthy_breadth;
+    sc->sc_signals.sgc_health = &cf->cf_health;
 }
 
 void jd_config_print_keys(FILE *out)
 {
-    static const char *const tn[] = {"string", "integer", "list"};
+    static const char *const tn[] = {"string", "integer", "list", "number"};
     fprintf(out, "| key | type | default | meaning |\n|---|---|---|---|\n");
     for (size_t i = 0; i < JD_CONFIG_NKEYS; i++) {
         const jd_config_key_t *ck = &jd_config_keys[i];
@@ -480,7 +562,16 @@ void jd_config_print_keys(FILE *out)
                 jd_config_kafka_defaults[i][0], jd_config_kafka_defaults[i][1],
                 i == 0 ? "; empty starts the embedded mock cluster" : "");
     fprintf(out, "| `kafka.<property>` | string | | Any other librdkafka property, passed through. |\n"
-                 "| `schemas.ids.<id>` | string | | Writer schema (.avsc) of Confluent schema id <id>. |\n");
+                 "| `schemas.ids.<id>` | string | | Writer schema (.avsc) of Confluent schema id <id>. |\n"
+                 "| `health.<segment>.<measure>.<weight\\|bad\\|good>` | number | see "
+                 "docs/signals.md | Health profile of a segment (`default` for the others); "
+                 "measures utilization, usage_change_7d, nps, cases_open, milestones; "
+                 "weights sum to 100. |\n");
+}
+
+static void jd_config_print_health(const char *key, double v, void *opaque)
+{
+    fprintf((FILE *)opaque, "%s: %.15g\n", key, v);
 }
 
 static int jd_config_secret(const char *key)
@@ -496,6 +587,8 @@ void jd_config_print(const jd_config_t *cf, FILE *out)
         const char *base = (const char *)cf + ck->ck_offset;
         if (ck->ck_type == JD_CFG_INT)
             fprintf(out, "%s: %d\n", ck->ck_name, *(const int *)base);
+        else if (ck->ck_type == JD_CFG_NUM)
+            fprintf(out, "%s: %.15g\n", ck->ck_name, *(const double *)(const void *)base);
         else
             fprintf(out, "%s: \"%s\"\n", ck->ck_name, *(char *const *)base);
     }
@@ -505,4 +598,5 @@ void jd_config_print(const jd_config_t *cf, FILE *out)
     for (size_t i = 0; i < cf->cf_schema_id_cnt; i++)
         fprintf(out, "schemas.ids.%s: \"%s\"\n", cf->cf_schema_ids[i].kv_key,
                 cf->cf_schema_ids[i].kv_val);
+    jd_health_conf_print(&cf->cf_health, jd_config_print_health, out);
 }

@@ -40,6 +40,7 @@ typedef struct jd_config {
     char *cf_topic_risk;
     char *cf_topic_renewal;
     char *cf_topic_expansion;
+    char *cf_topic_stage;
     int   cf_embedded_partitions;
     /* redis.* */
     char *cf_redis_host;
@@ -51,6 +52,7 @@ typedef struct jd_config {
     char *cf_wire_format;           /* auto | confluent | plain */
     int   cf_product_schema_id;
     int   cf_trigger_schema_id;
+    int   cf_stage_schema_id;
     jd_kv_t *cf_schema_ids;         /* "id" -> .avsc path */
     size_t   cf_schema_id_cnt;
     /* limits.* */
@@ -62,6 +64,20 @@ typedef struct jd_config {
     char *cf_value_features;        /* comma-separated */
     char **cf_value_feature_v;      /* the same, split (kept in sync) */
     size_t cf_value_feature_n;
+    char *cf_usage_events;          /* comma-separated */
+    char **cf_usage_event_v;
+    size_t cf_usage_event_n;
+    char *cf_core_features;         /* comma-separated */
+    char **cf_core_feature_v;
+    size_t cf_core_feature_n;
+    int   cf_power_user_days;
+    int   cf_idle_expiry_days;
+    int   cf_renewal_window_days;
+    int   cf_ttfv_target_days;
+    double cf_healthy_utilization;
+    double cf_healthy_breadth;
+    /* health.<segment>.<measure>.<field> (open family) */
+    jd_health_conf_t cf_health;
     /* rules.* */
     char *cf_rules_file;
     /* pipeline.* */
@@ -95,8 +111,9 @@ int jd_config_validate(const jd_config_t *cf, jd_err_t *err);
 /* Value of librdkafka property `key`, or NULL. */
 const char *jd_config_kafka(const jd_config_t *cf, const char *key);
 
-/* Fills a Redis state configuration from redis.* and state.*; strings
- * point into `cf`, which must outlive `sc`. */
+/* Fills a Redis state configuration from redis.*, state.* and health.*;
+ * strings and the health profiles point into `cf`, which must outlive
+ * `sc` (and the jd_state_t built from it). */
 void jd_config_state(const jd_config_t *cf, jd_state_conf_t *sc);
 
 /* Writes the key table (name, type, default, meaning) as Markdown. */

@@ -12,6 +12,15 @@
  * nothing but the signals read back are the same, so the same decisions
  * are made with the same episode numbers and ids.
  *
+ * Journey stage events ride the same path as triggers: after the state
+ * update, jd_signals_observe() decides (pure) whether the account reached
+ * healthy adoption or changed stage; the change is stored by the same
+ * commit script that puts the encoded stage event in the outbox (id
+ * "s:<event id>"), and it is published, acknowledged and removed from the
+ * outbox with the batch's triggers. A replay finds the stage already
+ * stored, so it decides nothing again; an undelivered event is re-sent
+ * from the outbox with its deterministic id.
+ *
  * Memory is bounded by pipeline.batch_size: messages, decoded events (in an
  * arena reset per batch) and per-account slices are sized for one batch and
  * reused. Runs on one thread; librdkafka's threads only call back into
@@ -30,7 +39,9 @@
 #include "jd_consumer.h"
 #include "jd_log.h"
 #include "jd_producer.h"
+#include "jd_stage.h"
 #include "jd_state.h"
+#include "jd_window.h"
 
 static volatile sig_atomic_t jd_pipeline_stopping;
 
@@ -39,12 +50,15 @@ void jd_pipeline_stop(void)
     jd_pipeline_stopping = 1;
 }
 
-/* A decided trigger on its way out. */
+/* A decided trigger or stage event on its way out. */
 typedef struct jd_out {
-    jd_trigger_t  ot_tr;
-    jd_buf_t      ot_payload;
-    jd_delivery_t ot_dl;
-    size_t        ot_account;    /* index into pl_abs */
+    int              ot_stage;      /* a stage event (ot_se), else ot_tr */
+    jd_trigger_t     ot_tr;
+    jd_stage_event_t ot_se;
+    char             ot_oid[JD_STAGE_ID_LEN + 8]; /* its outbox id */
+    jd_buf_t         ot_payload;
+    jd_delivery_t    ot_dl;
+    size_t           ot_account;    /* index into pl_abs */
 } jd_out_t;
 
 typedef struct jd_pipeline {
@@ -57,6 +71,7 @@ typedef struct jd_pipeline {
     jd_state_t          *pl_state;
     jd_decoder_t        *pl_decoder;
     jd_encoder_t        *pl_encoder;
+    jd_stage_codec_t    *pl_stage_codec;
     jd_arena_t           pl_arena;
     size_t               pl_max;        /* batch size */
     rd_kafka_message_t **pl_msgs;
@@ -73,6 +88,7 @@ typedef struct jd_pipeline {
     size_t               pl_nslots;
     jd_rule_state_t     *pl_rstates;    /* naccts x rule_cnt */
     unsigned char       *pl_changed;    /* naccts x rule_cnt */
+    jd_signals_change_t *pl_journey;    /* per account: stage/adoption */
     const char         **pl_rule_ids;
     size_t               pl_rule_cnt;
     jd_out_t            *pl_outs;
@@ -123,12 +139,14 @@ static int jd_pipeline_alloc(jd_pipeline_t *pl, jd_err_t *err)
     pl->pl_slots = calloc(pl->pl_nslots, sizeof *pl->pl_slots);
     pl->pl_rstates = calloc(n * rc, sizeof *pl->pl_rstates);
     pl->pl_changed = calloc(n * rc, 1);
+    pl->pl_journey = calloc(n, sizeof *pl->pl_journey);
     pl->pl_rule_ids = calloc(rc, sizeof *pl->pl_rule_ids);
     pl->pl_dlq_dl = calloc(n, sizeof *pl->pl_dlq_dl);
     pl->pl_dlq_err = calloc(n, sizeof *pl->pl_dlq_err);
     if (!pl->pl_msgs || !pl->pl_events || !pl->pl_ev_msg || !pl->pl_ev_sorted || !pl->pl_ev_acct ||
         !pl->pl_abs || !pl->pl_ab_last_msg || !pl->pl_slots || !pl->pl_rstates ||
-        !pl->pl_changed || !pl->pl_rule_ids || !pl->pl_dlq_dl || !pl->pl_dlq_err)
+        !pl->pl_changed || !pl->pl_journey || !pl->pl_rule_ids || !pl->pl_dlq_dl ||
+        !pl->pl_dlq_err)
         return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM,
                           "out of memory for a batch of %zu", n);
     for (size_t i = 0; i < pl->pl_rule_cnt; i++)
@@ -162,7 +180,9 @@ static int jd_pipeline_decoder(jd_pipeline_t *pl, jd_err_t *err)
         }
     }
     pl->pl_encoder = jd_encoder_new(err);
-    return pl->pl_encoder ? 0 : -1;
+    if (pl->pl_encoder)
+        pl->pl_stage_codec = jd_stage_codec_new(err);
+    return pl->pl_encoder && pl->pl_stage_codec ? 0 : -1;
 }
 
 static int jd_pipeline_state(jd_pipeline_t *pl, jd_err_t *err)
@@ -180,9 +200,11 @@ static int jd_pipeline_state(jd_pipeline_t *pl, jd_err_t *err)
     return pl->pl_state ? 0 : -1;
 }
 
-static const char *jd_pipeline_topic(const jd_pipeline_t *pl, jd_kind_t k)
+static const char *jd_pipeline_topic(const jd_pipeline_t *pl, const jd_out_t *o)
 {
-    switch (k) {
+    if (o->ot_stage)
+        return pl->pl_cf->cf_topic_stage;
+    switch (o->ot_tr.tr_kind) {
     case JD_KIND_RISK: return pl->pl_cf->cf_topic_risk;
     case JD_KIND_RENEWAL_READINESS: return pl->pl_cf->cf_topic_renewal;
     default: return pl->pl_cf->cf_topic_expansion;
@@ -332,8 +354,14 @@ static int jd_pipeline_apply(jd_pipeline_t *pl)
     for (size_t a = 0; a < pl->pl_naccts; a++) {
         pl->pl_stats->ps_applied += pl->pl_abs[a].ab_applied;
         pl->pl_stats->ps_duplicates += pl->pl_abs[a].ab_duplicates;
+        pl->pl_stats->ps_late += pl->pl_abs[a].ab_late_dropped;
     }
     return 0;
+}
+
+static const char *jd_out_account(const jd_out_t *o)
+{
+    return o->ot_stage ? o->ot_se.se_account : o->ot_tr.tr_account;
 }
 
 static jd_out_t *jd_pipeline_out_new(jd_pipeline_t *pl)
@@ -350,11 +378,78 @@ static jd_out_t *jd_pipeline_out_new(jd_pipeline_t *pl)
     return &pl->pl_outs[pl->pl_nouts++];
 }
 
-/* Decides one account's triggers and encodes them into pl_outs. */
+/* The numeric signals behind stage decisions, as a stage event's evidence. */
+static void jd_pipeline_stage_evidence(const jd_signals_t *sg, jd_stage_event_t *se)
+{
+    static const jd_signal_id_t ids[] = {
+        JD_SIG_DAYS_TO_RENEWAL, JD_SIG_UTILIZATION, JD_SIG_FEATURE_BREADTH_28D,
+        JD_SIG_DAYS_SINCE_START, JD_SIG_TTFV_DAYS, JD_SIG_HEALTH_SCORE};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        const jd_value_t *v = jd_signals_get(sg, ids[i]);
+        jd_evidence_t *evd = &se->se_evidence[se->se_evidence_cnt];
+        if (v->type != JD_VAL_NUM || se->se_evidence_cnt == JD_STAGE_EVIDENCE_MAX)
+            continue;
+        snprintf(evd->evd_name, sizeof evd->evd_name, "%s", jd_signals_name(ids[i]));
+        evd->evd_value = v->num;
+        se->se_evidence_cnt++;
+    }
+}
+
+/* Builds and encodes account a's stage event (its journey changed stage). */
+static int jd_pipeline_stage_out(jd_pipeline_t *pl, size_t a, const rd_kafka_message_t *src)
+{
+    const jd_account_batch_t *ab = &pl->pl_abs[a];
+    const jd_signals_change_t *ch = &pl->pl_journey[a];
+    const jd_value_t *seg = jd_signals_get(&ab->ab_signals, JD_SIG_SEGMENT);
+    jd_out_t *o = jd_pipeline_out_new(pl);
+    jd_stage_event_t *se;
+    jd_err_t err;
+
+    if (!o)
+        return jd_err_set(&err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
+    o->ot_stage = 1;
+    o->ot_account = a;
+    se = &o->ot_se;
+    memset(se, 0, sizeof *se);
+    jd_stage_event_make_id(se->se_id, ab->ab_account, ch->ch_seq, ch->ch_stage_name,
+                           ch->ch_at);
+    se->se_sequence = ch->ch_seq;
+    snprintf(o->ot_oid, sizeof o->ot_oid, "%s%s", JD_STATE_STAGE_PREFIX, se->se_id);
+    snprintf(se->se_account, sizeof se->se_account, "%s", ab->ab_account);
+    snprintf(se->se_stage, sizeof se->se_stage, "%s", ch->ch_stage_name);
+    if ((se->se_has_previous = ch->ch_previous != NULL))
+        snprintf(se->se_previous, sizeof se->se_previous, "%s", ch->ch_previous);
+    se->se_changed_at = ch->ch_at;
+    snprintf(se->se_cause, sizeof se->se_cause, "%s", ch->ch_cause ? ch->ch_cause : "");
+    if ((se->se_has_cause_at = ch->ch_cause_at != JD_SIGNALS_NO_TS))
+        se->se_cause_at = ch->ch_cause_at;
+    if ((se->se_has_segment = seg->type == JD_VAL_STR))
+        snprintf(se->se_segment, sizeof se->se_segment, "%s", seg->str);
+    jd_pipeline_stage_evidence(&ab->ab_signals, se);
+    snprintf(se->se_source_topic, sizeof se->se_source_topic, "%s",
+             rd_kafka_topic_name(src->rkt));
+    se->se_source_partition = src->partition;
+    se->se_source_offset = src->offset;
+    if (jd_stage_encode(pl->pl_stage_codec, se, pl->pl_cf->cf_stage_schema_id,
+                        &o->ot_payload, &err)) {
+        JD_ERROR("pipeline", "encoding stage event %s: %s", se->se_id, err.err_msg);
+        return err.err_class;
+    }
+    return 0;
+}
+
+/* Observes one account's journey (healthy adoption, stage), then decides
+ * its triggers on the observed signals, and encodes both into pl_outs. */
 static int jd_pipeline_decide_account(jd_pipeline_t *pl, size_t a, jd_trigger_t *tmp)
 {
     jd_account_batch_t *ab = &pl->pl_abs[a];
     rd_kafka_message_t *src = pl->pl_msgs[pl->pl_ab_last_msg[a]];
+    int rc;
+
+    jd_signals_observe(&ab->ab_signals, jd_state_signals_conf(pl->pl_state),
+                       &pl->pl_journey[a]);
+    if (pl->pl_journey[a].ch_stage && (rc = jd_pipeline_stage_out(pl, a, src)))
+        return rc;
     size_t nt = jd_rules_decide(pl->pl_rs, ab->ab_account, &ab->ab_signals,
                                 ab->ab_rule_states, &pl->pl_changed[a * pl->pl_rule_cnt],
                                 tmp, pl->pl_rule_cnt);
@@ -363,8 +458,10 @@ static int jd_pipeline_decide_account(jd_pipeline_t *pl, size_t a, jd_trigger_t 
         jd_err_t err;
         if (!o)
             return jd_err_set(&err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
+        o->ot_stage = 0;
         o->ot_tr = tmp[t];
         o->ot_account = a;
+        snprintf(o->ot_oid, sizeof o->ot_oid, "%s", o->ot_tr.tr_id);
         snprintf(o->ot_tr.tr_source_topic, sizeof o->ot_tr.tr_source_topic, "%s",
                  rd_kafka_topic_name(src->rkt));
         o->ot_tr.tr_source_partition = src->partition;
@@ -410,7 +507,8 @@ static void jd_commit_buf_free(jd_commit_buf_t *cb)
     free(cb->cb_lens);
 }
 
-/* Fills cb with one entry per account whose rule states changed. */
+/* Fills cb with one entry per account whose rule states or journey
+ * changed, or that has events for the outbox. */
 static size_t jd_pipeline_commits(jd_pipeline_t *pl, jd_commit_buf_t *cb)
 {
     size_t nr = 0, nt = 0, ncm = 0, o = 0;
@@ -431,12 +529,14 @@ static size_t jd_pipeline_commits(jd_pipeline_t *pl, jd_commit_buf_t *cb)
         cm->cm_payloads = &cb->cb_payloads[nt];
         cm->cm_payload_lens = &cb->cb_lens[nt];
         for (; o < pl->pl_nouts && pl->pl_outs[o].ot_account == a; o++) {
-            cb->cb_tids[nt] = pl->pl_outs[o].ot_tr.tr_id;
+            cb->cb_tids[nt] = pl->pl_outs[o].ot_oid;
             cb->cb_payloads[nt] = pl->pl_outs[o].ot_payload.b_data;
             cb->cb_lens[nt++] = pl->pl_outs[o].ot_payload.b_len;
             cm->cm_trigger_cnt++;
         }
-        if (cm->cm_rule_cnt || cm->cm_trigger_cnt)
+        if (pl->pl_journey[a].ch_stage || pl->pl_journey[a].ch_healthy_adoption)
+            cm->cm_change = &pl->pl_journey[a];
+        if (cm->cm_rule_cnt || cm->cm_trigger_cnt || cm->cm_change)
             ncm++;
     }
     return ncm;
@@ -506,8 +606,8 @@ static int jd_pipeline_publish(jd_pipeline_t *pl)
             jd_out_t *o = &pl->pl_outs[i];
             if (o->ot_dl.dl_done && o->ot_dl.dl_err == 0)
                 continue;
-            jd_producer_send(pl->pl_producer, jd_pipeline_topic(pl, o->ot_tr.tr_kind),
-                             o->ot_tr.tr_account, o->ot_payload.b_data, o->ot_payload.b_len,
+            jd_producer_send(pl->pl_producer, jd_pipeline_topic(pl, o),
+                             jd_out_account(o), o->ot_payload.b_data, o->ot_payload.b_len,
                              NULL, 0, &o->ot_dl, &err);
         }
         int rc = jd_producer_wait(pl->pl_producer, pl->pl_cf->cf_flush_timeout_ms, &err);
@@ -544,8 +644,8 @@ static int jd_pipeline_ack(jd_pipeline_t *pl)
         return JD_ERR_FATAL;
     }
     for (size_t i = 0; i < pl->pl_nouts; i++) {
-        accts[i] = pl->pl_outs[i].ot_tr.tr_account;
-        tids[i] = pl->pl_outs[i].ot_tr.tr_id;
+        accts[i] = jd_out_account(&pl->pl_outs[i]);
+        tids[i] = pl->pl_outs[i].ot_oid;
     }
     int rc;
     jd_err_t err;
@@ -557,10 +657,28 @@ static int jd_pipeline_ack(jd_pipeline_t *pl)
     return rc;
 }
 
+static void jd_pipeline_print_stage(const jd_pipeline_t *pl, const jd_stage_event_t *se)
+{
+    FILE *f = pl->pl_opts->po_trigger_out;
+    char at[40];
+    if (!f)
+        return;
+    jd_window_format_iso(se->se_changed_at, at, sizeof at);
+    fprintf(f, "STAGE   %-17s %s -> %s (%s) changed_at=%s id=%s\n", se->se_account,
+            se->se_has_previous ? se->se_previous : "-", se->se_stage, se->se_cause, at,
+            se->se_id);
+    fflush(f);
+}
+
 static void jd_pipeline_count_triggers(jd_pipeline_t *pl)
 {
     for (size_t i = 0; i < pl->pl_nouts; i++) {
         const jd_trigger_t *tr = &pl->pl_outs[i].ot_tr;
+        if (pl->pl_outs[i].ot_stage) {
+            pl->pl_stats->ps_stage_events++;
+            jd_pipeline_print_stage(pl, &pl->pl_outs[i].ot_se);
+            continue;
+        }
         pl->pl_stats->ps_triggers++;
         pl->pl_stats->ps_triggers_by_kind[tr->tr_kind]++;
         for (size_t r = 0; r < pl->pl_rule_cnt; r++)
@@ -577,37 +695,64 @@ static int jd_pipeline_batch(jd_pipeline_t *pl)
 {
     int rc;
     jd_err_t err;
+    int64_t t0 = jd_now_ms(), t1, t2, t3, t4;
 
     jd_pipeline_decode(pl);
     jd_pipeline_group(pl);
     if (pl->pl_naccts && (rc = jd_pipeline_apply(pl)))
         return rc;
+    t1 = jd_now_ms();
     if ((rc = jd_pipeline_decide(pl)) || (rc = jd_pipeline_commit(pl)))
         return rc;
+    t2 = jd_now_ms();
     if ((rc = jd_pipeline_publish(pl)) || (rc = jd_pipeline_ack(pl)))
         return rc;
+    t3 = jd_now_ms();
     jd_pipeline_count_triggers(pl);
     while ((rc = jd_consumer_store(pl->pl_consumer, pl->pl_msgs, pl->pl_nmsgs, &err)) ==
                JD_ERR_RETRY && !jd_pipeline_stopping)
         jd_pipeline_backoff(pl, "storing offsets", &err);
     pl->pl_stats->ps_batches++;
+    t4 = jd_now_ms();
+    JD_DEBUG("pipeline", "batch %llu done: %zu messages, %zu accounts, %zu out; ms: "
+             "decode+apply %lld, decide+commit %lld, publish+ack %lld, store %lld",
+             (unsigned long long)pl->pl_stats->ps_batches, pl->pl_nmsgs, pl->pl_naccts,
+             pl->pl_nouts, (long long)(t1 - t0), (long long)(t2 - t1),
+             (long long)(t3 - t2), (long long)(t4 - t3));
     return rc;
 }
 
 /* ---- start-up: re-publish the outbox ----------------------------------- */
+
+/* Decodes one outbox entry into o (a trigger, or a stage event when its id
+ * has the stage prefix); 0 or -1. */
+static int jd_pipeline_outbox_decode(jd_pipeline_t *pl, jd_out_t *o, const char *tid,
+                                     const unsigned char *payload, size_t len)
+{
+    size_t plen = strlen(JD_STATE_STAGE_PREFIX);
+    jd_err_t err;
+    int rc;
+
+    o->ot_stage = strncmp(tid, JD_STATE_STAGE_PREFIX, plen) == 0;
+    snprintf(o->ot_oid, sizeof o->ot_oid, "%s", tid);
+    rc = o->ot_stage ? jd_stage_decode(pl->pl_stage_codec, payload, len, &o->ot_se, &err)
+                     : jd_encoder_trigger_decode(pl->pl_encoder, payload, len, &o->ot_tr,
+                                                 &err);
+    if (rc)
+        JD_ERROR("pipeline", "outbox entry %s does not decode (%s); left in place",
+                 tid, err.err_msg);
+    return rc ? -1 : 0;
+}
 
 static void jd_pipeline_outbox_entry(const char *account, const char *tid,
                                      const unsigned char *payload, size_t len, void *opaque)
 {
     jd_pipeline_t *pl = opaque;
     jd_out_t *o = jd_pipeline_out_new(pl);
-    jd_err_t err;
     (void)account;
     if (!o)
         return;
-    if (jd_encoder_trigger_decode(pl->pl_encoder, payload, len, &o->ot_tr, &err)) {
-        JD_ERROR("pipeline", "outbox entry %s does not decode (%s); left in place",
-                 tid, err.err_msg);
+    if (jd_pipeline_outbox_decode(pl, o, tid, payload, len)) {
         pl->pl_nouts--;
         return;
     }
@@ -667,6 +812,7 @@ static void jd_pipeline_teardown(jd_pipeline_t *pl)
     jd_state_destroy(pl->pl_state);
     jd_decoder_destroy(pl->pl_decoder);
     jd_encoder_destroy(pl->pl_encoder);
+    jd_stage_codec_destroy(pl->pl_stage_codec);
     jd_arena_destroy(&pl->pl_arena);
     for (size_t i = 0; i < pl->pl_outs_cap; i++)
         jd_buf_free(&pl->pl_outs[i].ot_payload);
@@ -681,6 +827,7 @@ static void jd_pipeline_teardown(jd_pipeline_t *pl)
     free(pl->pl_slots);
     free(pl->pl_rstates);
     free(pl->pl_changed);
+    free(pl->pl_journey);
     free(pl->pl_rule_ids);
     free(pl->pl_dlq_dl);
     free(pl->pl_dlq_err);
@@ -784,6 +931,7 @@ void jd_pipeline_print_summary(const jd_pipeline_stats_t *ps, const jd_ruleset_t
     fprintf(out, "decoded              %llu (%llu new, %llu duplicates, %llu of unknown type)\n",
             (unsigned long long)ps->ps_events, (unsigned long long)ps->ps_applied,
             (unsigned long long)ps->ps_duplicates, (unsigned long long)ps->ps_unknown_types);
+    fprintf(out, "too late for windows %llu\n", (unsigned long long)ps->ps_late);
     fprintf(out, "dead-lettered        %llu\n", (unsigned long long)ps->ps_dead_letters);
     for (int c = 0; c < JD_E__COUNT; c++)
         if (ps->ps_dlq_by_reason[c])
@@ -799,6 +947,7 @@ void jd_pipeline_print_summary(const jd_pipeline_stats_t *ps, const jd_ruleset_t
     for (int k = 0; k < JD_KIND__COUNT; k++)
         fprintf(out, "  %-20s %llu\n", jd_kind_symbol((jd_kind_t)k),
                 (unsigned long long)ps->ps_triggers_by_kind[k]);
+    fprintf(out, "stage changes        %llu\n", (unsigned long long)ps->ps_stage_events);
     fprintf(out, "by rule\n");
     for (size_t r = 0; rs && r < jd_rules_count(rs); r++)
         fprintf(out, "  %-32s %llu\n", jd_rule_id(jd_rules_at(rs, r)),

@@ -3,8 +3,9 @@
  *
  * One pass: poll a batch -> decode (bad messages to the dead-letter topic)
  * -> group by account -> apply to Redis and read signals + rule states
- * (one pipelined round trip) -> decide triggers -> commit rule states and
- * outbox entries (one round trip) -> publish triggers -> wait for every
+ * (one pipelined round trip) -> observe journey stage changes and decide
+ * triggers -> commit rule states, journey changes and outbox entries (one
+ * round trip) -> publish triggers and stage events -> wait for every
  * delivery -> remove delivered outbox entries -> store the batch's offsets.
  * A crash anywhere before the last step replays the batch, which converges
  * because every update is idempotent and trigger ids are deterministic.
@@ -33,6 +34,7 @@ typedef struct jd_pipeline_stats {
     uint64_t  ps_events;        /* decoded events */
     uint64_t  ps_applied;       /* events that changed state (not duplicates) */
     uint64_t  ps_duplicates;
+    uint64_t  ps_late;          /* usage events too old for the windows */
     uint64_t  ps_unknown_types;
     uint64_t  ps_dead_letters;
     uint64_t  ps_dlq_by_reason[JD_E__COUNT];
@@ -41,6 +43,7 @@ typedef struct jd_pipeline_stats {
     uint64_t  ps_triggers_by_kind[JD_KIND__COUNT];
     uint64_t *ps_triggers_by_rule; /* jd_rules_count() entries, owned */
     uint64_t  ps_republished;      /* outbox entries re-sent at start-up */
+    uint64_t  ps_stage_events;     /* journey stage changes published */
     int64_t   ps_accounts;         /* accounts with state at the end */
     double    ps_seconds;          /* first message to last batch done */
 } jd_pipeline_stats_t;

@@ -42,10 +42,14 @@
 #include "jd_state.h"
 
 #include <hiredis.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
+
+#include <xxhash.h>
 
 #include "jd_arena.h"
 #include "jd_window.h"
@@ -56,8 +60,15 @@
 #define ST_SHA_LEN       40
 #define ST_STATE_TXT_MAX 128
 #define ST_TS_MAX        INT64_C(10000000000000) /* 10^13: 13-digit stamps */
-#define ST_APPLY_KEYS    6
-#define ST_APPLY_REPLY   12
+#define ST_APPLY_KEYS    11
+#define ST_APPLY_NKEYS   "11"    /* the same, as EVALSHA's numkeys */
+#define ST_APPLY_REPLY   8
+#define ST_NPS_DAYS      90      /* nps_avg_90d */
+#define ST_CORE_MAX      1000
+#define ST_DAY_MS        INT64_C(86400000)
+
+/* apply.lua's activity masks hold REACH = 35 days */
+_Static_assert(JD_WINDOW_MAX_DAYS == 35, "apply.lua REACH must match");
 
 struct jd_state {
     char         *st_host;
@@ -68,6 +79,15 @@ struct jd_state {
     int           st_retention_days;
     char        **st_features;      /* value features */
     size_t        st_feature_cnt;
+    char        **st_usage;         /* usage event types */
+    size_t        st_usage_cnt;
+    char        **st_core;          /* core features */
+    size_t        st_core_cnt;
+    int64_t       st_idle_ms;
+    jd_signals_conf_t st_signals;
+    jd_window_spec_t  st_specs[JD_W__COUNT];
+    char          st_spec_arg[JD_W__COUNT * 24]; /* the specs as apply.lua
+                                                    reads them, built once */
     redisContext *st_rc;            /* NULL while disconnected */
     char          st_apply_sha[ST_SHA_LEN + 1];
     char          st_commit_sha[ST_SHA_LEN + 1];
@@ -81,12 +101,24 @@ struct jd_state {
 
 void jd_state_conf_default(jd_state_conf_t *sc)
 {
+    static const char *const usage[] = {"feature_used", "login"};
+
     memset(sc, 0, sizeof *sc);
     sc->sc_host = "127.0.0.1";
     sc->sc_port = 6379;
     sc->sc_prefix = "jd";
     sc->sc_timeout_ms = 2000;
     sc->sc_retention_days = 35;
+    sc->sc_usage_events = usage;
+    sc->sc_usage_event_cnt = 2;
+    sc->sc_power_user_days = 8;
+    sc->sc_idle_expiry_ms = 35 * ST_DAY_MS;
+    jd_signals_conf_default(&sc->sc_signals);
+}
+
+const jd_signals_conf_t *jd_state_signals_conf(const jd_state_t *st)
+{
+    return &st->st_signals;
 }
 
 /* ---- Keys --------------------------------------------------------------- */
@@ -173,6 +205,36 @@ static void st_push_mem(jd_state_t *st, const char *s, size_t len)
 static void st_push(jd_state_t *st, const char *s)
 {
     st_push_mem(st, s, s ? strlen(s) : 0);
+}
+
+/* Pushes "<prefix>:{T}:<what[i]>" for i < n, computing the tag once. */
+static void st_push_keys(jd_state_t *st, const char *account,
+                         const char *const *what, size_t n)
+{
+    size_t plen = strlen(st->st_prefix);
+    size_t tag_len = jd_state_key_tag(account, NULL, 0);
+    char *base = jd_arena_alloc(&st->st_arena, plen + tag_len + 5);
+
+    if (!base) {
+        st->st_oom = 1;
+        return;
+    }
+    memcpy(base, st->st_prefix, plen);
+    memcpy(base + plen, ":{", 2);
+    jd_state_key_tag(account, base + plen + 2, tag_len + 1);
+    memcpy(base + plen + 2 + tag_len, "}:", 3);
+    size_t blen = plen + tag_len + 4;
+    for (size_t i = 0; i < n; i++) {
+        size_t wlen = strlen(what[i]);
+        char *key = jd_arena_alloc(&st->st_arena, blen + wlen + 1);
+        if (!key) {
+            st->st_oom = 1;
+            return;
+        }
+        memcpy(key, base, blen);
+        memcpy(key + blen, what[i], wlen + 1);
+        st_push_mem(st, key, blen + wlen);
+    }
 }
 
 static void st_push_i64(jd_state_t *st, const char *fmt, int64_t v)
@@ -355,6 +417,14 @@ static int st_check_conf(const jd_state_conf_t *sc, jd_err_t *err)
     if (sc->sc_timeout_ms <= 0)
         return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
                           "redis.timeout_ms must be > 0");
+    if (sc->sc_power_user_days < 1 || sc->sc_power_user_days > 28)
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
+                          "power_user_days must be in [1, 28], not %d",
+                          sc->sc_power_user_days);
+    if (sc->sc_idle_expiry_ms < 0 || sc->sc_core_feature_cnt > ST_CORE_MAX)
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
+                          "idle expiry must be >= 0 and core features at most %d",
+                          ST_CORE_MAX);
     if (!sc->sc_unix_path && (!sc->sc_host || sc->sc_port <= 0 ||
                               sc->sc_port > 65535))
         return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
@@ -365,6 +435,42 @@ static int st_check_conf(const jd_state_conf_t *sc, jd_err_t *err)
 static char *st_strdup(const char *s)
 {
     return s ? strdup(s) : NULL;
+}
+
+/* "K:first:last:param,..." for every window spec: one argument, formatted
+ * once (apply.lua splits it). */
+static void st_format_specs(jd_state_t *st)
+{
+    size_t n = 0, cap = sizeof st->st_spec_arg;
+    for (int w = 0; w < JD_W__COUNT && n < cap; w++) {
+        const jd_window_spec_t *ws = &st->st_specs[w];
+        n += (size_t)snprintf(st->st_spec_arg + n, cap - n, "%s%c:%d:%d:%d",
+                              w ? "," : "", (char)ws->ws_kind, ws->ws_back_first,
+                              ws->ws_back_last, ws->ws_param);
+    }
+}
+
+/* Copies a list of n strings into *out (NULL entries become ""). */
+static int st_copy_list(char ***out, size_t *cnt, const char *const *list,
+                        size_t n)
+{
+    *cnt = 0;
+    if (!n)
+        return 0;
+    if (!(*out = calloc(n, sizeof(char *))))
+        return -1;
+    *cnt = n;
+    for (size_t i = 0; i < n; i++)
+        if (!((*out)[i] = strdup(list[i] ? list[i] : "")))
+            return -1;
+    return 0;
+}
+
+static void st_free_list(char **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
 }
 
 static int st_copy_conf(jd_state_t *st, const jd_state_conf_t *sc)
@@ -378,16 +484,19 @@ static int st_copy_conf(jd_state_t *st, const jd_state_conf_t *sc)
     if ((sc->sc_host && !st->st_host) || (sc->sc_unix_path &&
         !st->st_unix_path) || !st->st_prefix)
         return -1;
-    if (sc->sc_value_feature_cnt) {
-        st->st_features = calloc(sc->sc_value_feature_cnt, sizeof(char *));
-        if (!st->st_features)
-            return -1;
-        st->st_feature_cnt = sc->sc_value_feature_cnt;
-        for (size_t i = 0; i < st->st_feature_cnt; i++)
-            if (!(st->st_features[i] = st_strdup(sc->sc_value_features[i])))
-                return -1;
-    }
-    return 0;
+    st->st_idle_ms = sc->sc_idle_expiry_ms;
+    st->st_signals = sc->sc_signals;
+    st->st_signals.sgc_core_feature_cnt = sc->sc_core_feature_cnt;
+    jd_signals_windows(sc->sc_power_user_days, st->st_specs);
+    if (!sc->sc_core_feature_cnt) /* known empty: apply.lua reads nothing */
+        st->st_specs[JD_W_CORE_FEATURES_28D].ws_param = -1;
+    st_format_specs(st);
+    return st_copy_list(&st->st_features, &st->st_feature_cnt,
+                        sc->sc_value_features, sc->sc_value_feature_cnt) ||
+           st_copy_list(&st->st_usage, &st->st_usage_cnt, sc->sc_usage_events,
+                        sc->sc_usage_event_cnt) ||
+           st_copy_list(&st->st_core, &st->st_core_cnt, sc->sc_core_features,
+                        sc->sc_core_feature_cnt) ? -1 : 0;
 }
 
 jd_state_t *jd_state_new(const jd_state_conf_t *sc, jd_err_t *err)
@@ -419,9 +528,9 @@ void jd_state_destroy(jd_state_t *st)
         return;
     st_disconnect(st);
     jd_arena_destroy(&st->st_arena);
-    for (size_t i = 0; i < st->st_feature_cnt; i++)
-        free(st->st_features[i]);
-    free(st->st_features);
+    st_free_list(st->st_features, st->st_feature_cnt);
+    st_free_list(st->st_usage, st->st_usage_cnt);
+    st_free_list(st->st_core, st->st_core_cnt);
     free(st->st_host);
     free(st->st_unix_path);
     free(st->st_prefix);
@@ -555,37 +664,97 @@ typedef struct st_apply_ctx {
     const char *const  *ac_rule_ids;
     size_t              ac_rule_cnt;
     int                 ac_index;     /* add accounts to <prefix>:accounts */
+    int64_t             ac_at;        /* read at this instant, or NO_TS */
+    int64_t             ac_state_as_of; /* out (inspect): the stored T */
 } st_apply_ctx_t;
 
-static int st_is_value_feature(const jd_state_t *st, const char *feature)
+/* Index of s in list[0..n), or -1. */
+static int st_find(char *const *list, size_t n, const char *s)
 {
-    for (size_t i = 0; feature && i < st->st_feature_cnt; i++)
-        if (strcmp(st->st_features[i], feature) == 0)
-            return 1;
-    return 0;
+    for (size_t i = 0; s && i < n; i++)
+        if (strcmp(list[i], s) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* The type name an event is matched on: the canonical name of a
+ * well-known type, else the type as sent. */
+static const char *st_type_name(const jd_event_t *ev)
+{
+    return ev->ev_type != JD_EV_UNKNOWN ? jd_event_type_name(ev->ev_type)
+                                        : ev->ev_type_name;
+}
+
+static int st_is_usage(const jd_state_t *st, const jd_event_t *ev)
+{
+    return st_find(st->st_usage, st->st_usage_cnt, st_type_name(ev)) >= 0;
+}
+
+/* severity of a case counted by sev1_open */
+static int st_is_sev1(const char *sev)
+{
+    return sev && (strcasecmp(sev, "sev1") == 0 || strcmp(sev, "1") == 0 ||
+                   strcasecmp(sev, "critical") == 0);
+}
+
+/* A score inside [lo, hi], or NaN when absent or out of range. */
+static double st_score(const jd_event_t *ev, double lo, double hi)
+{
+    return ev->ev_has_value && ev->ev_value >= lo && ev->ev_value <= hi
+               ? ev->ev_value : NAN;
 }
 
 /* The flags apply.lua acts on (see its header): the meaning of an event is
  * decided here, not in Lua. */
-static const char *st_event_flags(const jd_state_t *st, const jd_event_t *ev)
+static void st_event_flags(const jd_state_t *st, const jd_event_t *ev,
+                           char *f)
 {
-    int usage = (ev->ev_type == JD_EV_FEATURE_USED ||
-                 ev->ev_type == JD_EV_LOGIN) && ev->ev_user && *ev->ev_user;
-    int start = ev->ev_type == JD_EV_ACCOUNT_CREATED ||
-                ev->ev_type == JD_EV_CONTRACT_SIGNED;
-    int value = ev->ev_type == JD_EV_FIRST_VALUE ||
-                (ev->ev_type == JD_EV_FEATURE_USED &&
-                 st_is_value_feature(st, ev->ev_feature));
-    static const char *const table[8] = {"", "u", "s", "us",
-                                         "v", "uv", "sv", "usv"};
-    return table[usage | start << 1 | value << 2];
+    jd_event_type_t t = ev->ev_type;
+    int case_ev = (t == JD_EV_CASE_OPENED || t == JD_EV_CASE_CLOSED) &&
+                  jd_event_attr(ev, "case_id");
+
+    if (st_is_usage(st, ev)) *f++ = 'u';
+    if (t == JD_EV_ACCOUNT_CREATED || t == JD_EV_CONTRACT_SIGNED) *f++ = 's';
+    if (t == JD_EV_KICKOFF) *f++ = 'k';
+    if (t == JD_EV_GO_LIVE) *f++ = 'g';
+    if (t == JD_EV_FIRST_VALUE || (t == JD_EV_FEATURE_USED &&
+        st_find(st->st_features, st->st_feature_cnt, ev->ev_feature) >= 0))
+        *f++ = 'v';
+    if (t == JD_EV_VALUE_REALIZED) *f++ = 'r';
+    if (t == JD_EV_SPONSOR_CHANGED) *f++ = 'p';
+    if (case_ev) *f++ = t == JD_EV_CASE_OPENED ? 'o' : 'c';
+    if (case_ev && t == JD_EV_CASE_OPENED &&
+        st_is_sev1(jd_event_attr(ev, "severity")))
+        *f++ = '1';
+    if (t == JD_EV_NPS_RESPONSE && !isnan(st_score(ev, 0, 10))) *f++ = 'n';
+    *f = '\0';
 }
 
-/* Pushes the (name, value) pairs of the attributes that feed signals, with
- * their count in front. Bad values are left out, so they never win LWW. */
-static void st_push_attrs(jd_state_t *st, const jd_event_t *ev)
+static void st_push_hash(jd_state_t *st, const char *s)
+{
+    st_push_i64(st, "%lld", (int64_t)XXH3_64bits(s, strlen(s)));
+}
+
+static void st_push_double(jd_state_t *st, double v)
+{
+    char *s = jd_arena_alloc(&st->st_arena, 32);
+    if (!s) {
+        st->st_oom = 1;
+        return;
+    }
+    snprintf(s, 32, "%.17g", v);
+    st_push(st, s);
+}
+
+/* Pushes the last-writer-wins (name, value) pairs of an event with their
+ * count in front: the account_updated attributes that feed signals (bad
+ * values are left out, so they never win), nps_last, csat_last. Returns
+ * the count. */
+static size_t st_push_lww(jd_state_t *st, const jd_event_t *ev)
 {
     size_t count_at = st->st_argc, n = 0;
+    double nps = ev->ev_type == JD_EV_NPS_RESPONSE ? st_score(ev, 0, 10) : NAN;
+    double csat = ev->ev_type == JD_EV_CSAT_RESPONSE ? st_score(ev, 1, 5) : NAN;
 
     st_push(st, "0"); /* replaced below */
     for (size_t i = 0; ev->ev_type == JD_EV_ACCOUNT_UPDATED &&
@@ -595,7 +764,7 @@ static void st_push_attrs(jd_state_t *st, const jd_event_t *ev)
         const char *val;
         if (!buf) {
             st->st_oom = 1;
-            return;
+            return 0;
         }
         if (jd_signals_attr_normalize(at->at_key, at->at_val, &val, buf,
                                       32) == 1) {
@@ -604,8 +773,19 @@ static void st_push_attrs(jd_state_t *st, const jd_event_t *ev)
             n++;
         }
     }
+    if (!isnan(nps)) {
+        st_push(st, "nps_last");
+        st_push_double(st, nps);
+        n++;
+    }
+    if (!isnan(csat)) {
+        st_push(st, "csat_last");
+        st_push_double(st, csat);
+        n++;
+    }
     if (n)
         st_set_i64(st, count_at, (int64_t)n);
+    return n;
 }
 
 static int st_event_ok(const jd_event_t *ev)
@@ -614,31 +794,72 @@ static int st_event_ok(const jd_event_t *ev)
            ev->ev_occurred_at < ST_TS_MAX;
 }
 
+/* The 10 fixed fields and the LWW pairs of one event (apply.lua's ARGV).
+ * The event_id itself (for stamps) is filled in after the pairs are known,
+ * only when the event writes a last-writer-wins value. */
 static void st_push_event(jd_state_t *st, const jd_event_t *ev)
 {
-    st_push(st, ev->ev_id);
+    char *flags = jd_arena_alloc(&st->st_arena, 16); /* argv keeps a pointer */
+    const char *case_id = jd_event_attr(ev, "case_id");
+    int core = st_find(st->st_core, st->st_core_cnt, ev->ev_feature);
+    size_t eid_at;
+
+    if (!flags) {
+        st->st_oom = 1;
+        return;
+    }
+    st_event_flags(st, ev, flags);
+    st_push_hash(st, ev->ev_id);
     st_push_i64(st, "%lld", jd_window_day(ev->ev_occurred_at));
     st_push_i64(st, "%013lld", ev->ev_occurred_at);
-    st_push(st, st_event_flags(st, ev));
-    st_push(st, ev->ev_user && *ev->ev_user ? ev->ev_user : "");
-    st_push_attrs(st, ev);
+    st_push(st, flags);
+    if (strchr(flags, 'u') && ev->ev_user && *ev->ev_user)
+        st_push_hash(st, ev->ev_user);
+    else
+        st_push(st, "");
+    if (strchr(flags, 'u') && core >= 0)
+        st_push_i64(st, "%lld", core);
+    else
+        st_push(st, "");
+    st_push(st, strpbrk(flags, "oc") ? case_id : "");
+    if (strchr(flags, 'n'))
+        st_push_double(st, ev->ev_value);
+    else
+        st_push(st, "");
+    eid_at = st->st_argc;
+    st_push(st, "");
+    if ((st_push_lww(st, ev) || strpbrk(flags, "oc")) && eid_at < st->st_argc) {
+        st->st_argv[eid_at] = ev->ev_id;
+        st->st_argvlen[eid_at] = strlen(ev->ev_id);
+    }
 }
 
-/* EVALSHA apply 6 KEYS... R K rule_ids... N events... */
+/* EVALSHA apply 11 KEYS... R H E at at_day specs K rule_ids... N
+ * events... */
 static int st_apply_item(jd_state_t *st, size_t i, void *vctx)
 {
     static const char *const what[ST_APPLY_KEYS] = {
-        "", "meta", "attr", "attr_ts", "days", "rules"};
+        "", "meta", "attr", "attr_ts", "days", "rules", "nps", "cases",
+        "users", "feats", "copen"};
     st_apply_ctx_t *ac = vctx;
     jd_account_batch_t *ab = &ac->ac_abs[i];
     size_t count_at;
 
     st_push(st, "EVALSHA");
     st_push(st, st->st_apply_sha);
-    st_push_i64(st, "%lld", ST_APPLY_KEYS);
-    for (int k = 0; k < ST_APPLY_KEYS; k++)
-        st_push(st, st_key(st, ab->ab_account, what[k]));
+    st_push(st, ST_APPLY_NKEYS);
+    st_push_keys(st, ab->ab_account, what, ST_APPLY_KEYS);
     st_push_i64(st, "%lld", st->st_retention_days);
+    st_push_i64(st, "%lld", ST_NPS_DAYS);
+    st_push_i64(st, "%lld", st->st_idle_ms);
+    if (ac->ac_at != JD_SIGNALS_NO_TS) {
+        st_push_i64(st, "%lld", ac->ac_at);
+        st_push_i64(st, "%lld", jd_window_day(ac->ac_at));
+    } else {
+        st_push(st, "");
+        st_push(st, "");
+    }
+    st_push(st, st->st_spec_arg);
     st_push_i64(st, "%lld", (int64_t)ac->ac_rule_cnt);
     for (size_t k = 0; k < ac->ac_rule_cnt; k++)
         st_push(st, ac->ac_rule_ids[k]);
@@ -698,30 +919,59 @@ static size_t st_reply_count(const redisReply *r)
                ? (size_t)r->integer : 0;
 }
 
+/* Calls set(raw, name, value) for each string pair of a flat array. */
+static void st_reply_pairs(const redisReply *a, jd_signals_raw_t *raw,
+                           int (*set)(jd_signals_raw_t *, const char *,
+                                      const char *))
+{
+    for (size_t i = 0; i + 1 < a->elements; i += 2)
+        if (a->element[i]->type == REDIS_REPLY_STRING &&
+            a->element[i + 1]->type == REDIS_REPLY_STRING)
+            set(raw, a->element[i]->str, a->element[i + 1]->str);
+}
+
+static int st_apply_shape_ok(const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != ST_APPLY_REPLY)
+        return 0;
+    for (size_t i = 2; i < ST_APPLY_REPLY; i++)
+        if (r->element[i]->type != REDIS_REPLY_ARRAY)
+            return 0;
+    return r->element[2]->elements == 3 && r->element[4]->elements == 2 &&
+           (r->element[3]->elements == JD_W__COUNT ||
+            r->element[0]->type != REDIS_REPLY_INTEGER);
+}
+
 /* Fills raw from an apply reply; the strings stay in the reply. */
 static int st_apply_raw(const redisReply *r, jd_signals_raw_t *raw,
                         jd_err_t *err)
 {
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != ST_APPLY_REPLY ||
-        r->element[10]->type != REDIS_REPLY_ARRAY ||
-        r->element[11]->type != REDIS_REPLY_ARRAY)
+    if (!st_apply_shape_ok(r))
         return jd_err_set(err, JD_ERR_FATAL, JD_E_INTERNAL,
                           "apply.lua: unexpected reply shape");
     jd_signals_raw_init(raw);
     raw->sr_as_of = st_reply_ts(r->element[0]);
-    raw->sr_users_1d = st_reply_int(r->element[1]);
-    raw->sr_users_7d = st_reply_int(r->element[2]);
-    raw->sr_users_28d = st_reply_int(r->element[3]);
-    raw->sr_start_at = st_reply_ts(r->element[4]);
-    raw->sr_first_value_at = st_reply_ts(r->element[5]);
-    raw->sr_last_event_at = st_reply_ts(r->element[6]);
-    const redisReply *attrs = r->element[10];
-    for (size_t i = 0; i + 1 < attrs->elements; i += 2)
-        if (attrs->element[i]->type == REDIS_REPLY_STRING &&
-            attrs->element[i + 1]->type == REDIS_REPLY_STRING)
-            jd_signals_raw_set_attr(raw, attrs->element[i]->str,
-                                    attrs->element[i + 1]->str);
+    for (size_t w = 0; w < r->element[3]->elements && w < JD_W__COUNT; w++)
+        raw->sr_win[w] = st_reply_int(r->element[3]->element[w]);
+    const redisReply *nps = r->element[4];
+    raw->sr_nps_count = st_reply_int(nps->element[0]);
+    if (nps->element[1]->type == REDIS_REPLY_STRING)
+        raw->sr_nps_sum = strtod(nps->element[1]->str, NULL);
+    st_reply_pairs(r->element[5], raw, jd_signals_raw_set_meta);
+    st_reply_pairs(r->element[6], raw, jd_signals_raw_set_attr);
     return 0;
+}
+
+/* The stored as-of instant, from the meta pairs of a reply. */
+static int64_t st_reply_state_as_of(const redisReply *r)
+{
+    const redisReply *m = r->element[5];
+    for (size_t i = 0; i + 1 < m->elements; i += 2)
+        if (m->element[i]->type == REDIS_REPLY_STRING &&
+            strcmp(m->element[i]->str, "as_of") == 0 &&
+            m->element[i + 1]->type == REDIS_REPLY_STRING)
+            return strtoll(m->element[i + 1]->str, NULL, 10);
+    return JD_SIGNALS_NO_TS;
 }
 
 static int st_apply_reply(jd_state_t *st, size_t i, const redisReply *r,
@@ -732,14 +982,15 @@ static int st_apply_reply(jd_state_t *st, size_t i, const redisReply *r,
     jd_signals_raw_t raw;
     int rc;
 
-    (void)st;
     if ((rc = st_apply_raw(r, &raw, err)) != 0)
         return rc;
-    jd_signals_derive(&ab->ab_signals, &raw);
-    ab->ab_applied = st_reply_count(r->element[7]);
-    ab->ab_duplicates = st_reply_count(r->element[8]);
-    ab->ab_late_dropped = st_reply_count(r->element[9]);
-    const redisReply *states = r->element[11];
+    jd_signals_derive(&ab->ab_signals, &raw, &st->st_signals);
+    ac->ac_state_as_of = st_reply_state_as_of(r);
+    const redisReply *counts = r->element[2];
+    ab->ab_applied = st_reply_count(counts->element[0]);
+    ab->ab_duplicates = st_reply_count(counts->element[1]);
+    ab->ab_late_dropped = st_reply_count(counts->element[2]);
+    const redisReply *states = r->element[7];
     for (size_t k = 0; k < ac->ac_rule_cnt; k++) {
         const redisReply *s = k < states->elements ? states->element[k] : NULL;
         /* malformed text parses as the initial state (contract) */
@@ -753,7 +1004,8 @@ int jd_state_apply(jd_state_t *st, jd_account_batch_t *abs, size_t n,
                    const char *const *rule_ids, size_t rule_cnt,
                    jd_err_t *err)
 {
-    st_apply_ctx_t ac = {abs, n, rule_ids, rule_cnt, 1};
+    st_apply_ctx_t ac = {abs, n, rule_ids, rule_cnt, 1, JD_SIGNALS_NO_TS,
+                         JD_SIGNALS_NO_TS};
     st_ops_t ops = {n, st_apply_item, st_apply_reply, st_apply_index, &ac};
 
     for (size_t i = 0; i < n; i++) {
@@ -766,12 +1018,12 @@ int jd_state_apply(jd_state_t *st, jd_account_batch_t *abs, size_t n,
     return st_pipeline(st, &ops, err);
 }
 
-/* Same script, zero events, no index update: reads only. */
-int jd_state_inspect(jd_state_t *st, const char *account, jd_signals_t *sg,
-                     jd_err_t *err)
+int jd_state_inspect_at(jd_state_t *st, const char *account, int64_t at_ms,
+                        jd_signals_t *sg, jd_state_inspect_info_t *info,
+                        jd_err_t *err)
 {
     jd_account_batch_t ab;
-    st_apply_ctx_t ac = {&ab, 1, NULL, 0, 0};
+    st_apply_ctx_t ac = {&ab, 1, NULL, 0, 0, at_ms, JD_SIGNALS_NO_TS};
     st_ops_t ops = {1, st_apply_item, st_apply_reply, NULL, &ac};
     int rc;
 
@@ -781,11 +1033,27 @@ int jd_state_inspect(jd_state_t *st, const char *account, jd_signals_t *sg,
     if ((rc = st_pipeline(st, &ops, err)) != 0)
         return rc;
     jd_signals_copy(sg, &ab.ab_signals);
-    if (sg->sg_val[JD_SIG_AS_OF].type == JD_VAL_NULL)
+    if (info) {
+        int64_t T = ac.ac_state_as_of;
+        int64_t D = jd_window_day(T), at_day = jd_window_day(at_ms);
+        info->si_state_as_of = T;
+        /* activity masks hold the 35 days up to each member's latest
+         * day (<= D): every window day is known from D on, not before */
+        info->si_windows_complete =
+            at_ms == JD_SIGNALS_NO_TS || T == JD_SIGNALS_NO_TS || at_day >= D;
+    }
+    if (ac.ac_state_as_of == JD_SIGNALS_NO_TS)
         return jd_err_set(err, JD_ERR_SKIP, JD_E_MISSING_FIELD,
                           "account '%s' has no state",
                           account ? account : "");
     return 0;
+}
+
+/* Same script, zero events, no index update: reads only. */
+int jd_state_inspect(jd_state_t *st, const char *account, jd_signals_t *sg,
+                     jd_err_t *err)
+{
+    return jd_state_inspect_at(st, account, JD_SIGNALS_NO_TS, sg, NULL, err);
 }
 
 /* ---- commit ----------------------------------------------------------------- */
@@ -795,19 +1063,61 @@ typedef struct st_commit_ctx {
     size_t                   cc_n;
 } st_commit_ctx_t;
 
-/* EVALSHA commit 2 rules outbox S (rule_id state)... (tid payload)... */
+/* The meta writes of a journey change: HSET pairs (stage fields) and
+ * HSETNX pairs (healthy_adoption_at, first time seen wins). Pushes the
+ * two counts at m_at and x_at (placeholders) and the pairs. */
+static void st_push_change(jd_state_t *st, const jd_signals_change_t *ch,
+                           size_t m_at, size_t x_at)
+{
+    size_t m = 0;
+
+    if (ch && ch->ch_stage) {
+        st_push(st, "stage");
+        st_push(st, ch->ch_stage_name);
+        st_push(st, "stage_changed_at");
+        st_push_i64(st, "%lld", ch->ch_at);
+        st_push(st, "stage_seq");
+        st_push_i64(st, "%lld", ch->ch_seq);
+        m = 3;
+        if (ch->ch_previous) {
+            st_push(st, "previous_stage");
+            st_push(st, ch->ch_previous);
+            m++;
+        }
+        st_set_i64(st, m_at, (int64_t)m);
+    }
+    if (ch && ch->ch_healthy_adoption) {
+        st_push(st, "healthy_adoption_at");
+        st_push_i64(st, "%lld", ch->ch_at);
+        st_set_i64(st, x_at, 1);
+    }
+}
+
+static int st_change_writes(const jd_signals_change_t *ch)
+{
+    return ch && (ch->ch_stage || ch->ch_healthy_adoption);
+}
+
+/* EVALSHA commit 3 rules outbox meta S M X (rule_id state)... (meta
+ * pairs)... (outbox id payload)... */
 static int st_commit_item(jd_state_t *st, size_t i, void *vctx)
 {
     const jd_state_commit_t *cm = &((st_commit_ctx_t *)vctx)->cc_cms[i];
+    size_t m_at;
 
-    if (cm->cm_rule_cnt == 0 && cm->cm_trigger_cnt == 0)
+    if (cm->cm_rule_cnt == 0 && cm->cm_trigger_cnt == 0 &&
+        !st_change_writes(cm->cm_change))
         return 0;
     st_push(st, "EVALSHA");
     st_push(st, st->st_commit_sha);
-    st_push(st, "2");
+    st_push(st, "3");
     st_push(st, st_key(st, cm->cm_account, "rules"));
     st_push(st, st_key(st, cm->cm_account, "outbox"));
+    st_push(st, st_key(st, cm->cm_account, "meta"));
     st_push_i64(st, "%lld", (int64_t)cm->cm_rule_cnt);
+    m_at = st->st_argc;
+    st_push(st, "0");
+    st_push(st, "0");
     for (size_t k = 0; k < cm->cm_rule_cnt; k++) {
         char *txt = jd_arena_alloc(&st->st_arena, ST_STATE_TXT_MAX);
         if (!txt) {
@@ -818,6 +1128,7 @@ static int st_commit_item(jd_state_t *st, size_t i, void *vctx)
         st_push(st, cm->cm_rule_ids[k]);
         st_push(st, txt);
     }
+    st_push_change(st, cm->cm_change, m_at, m_at + 1);
     for (size_t k = 0; k < cm->cm_trigger_cnt; k++) {
         st_push(st, cm->cm_trigger_ids[k]);
         st_push_mem(st, (const char *)cm->cm_payloads[k],
@@ -870,7 +1181,8 @@ int jd_state_commit(jd_state_t *st, const jd_state_commit_t *cms, size_t n,
     size_t work = 0;
 
     for (size_t i = 0; i < n; i++)
-        work += cms[i].cm_rule_cnt + cms[i].cm_trigger_cnt;
+        work += cms[i].cm_rule_cnt + cms[i].cm_trigger_cnt +
+                (size_t)st_change_writes(cms[i].cm_change);
     return work ? st_pipeline(st, &ops, err) : 0;
 }
 
@@ -911,6 +1223,39 @@ int64_t jd_state_account_count(jd_state_t *st, jd_err_t *err)
     n = r->type == REDIS_REPLY_INTEGER ? (int64_t)r->integer : 0;
     freeReplyObject(r);
     return n;
+}
+
+int jd_state_accounts(jd_state_t *st, jd_state_account_fn fn, void *opaque,
+                      jd_err_t *err)
+{
+    char cursor[32] = "0";
+    int rc, visited = 0;
+
+    if ((rc = st_ensure(st, err)) != 0)
+        return rc;
+    do {
+        redisReply *r = NULL;
+        st_push(st, "SSCAN");
+        st_push(st, st_global_key(st, "accounts"));
+        st_push(st, cursor);
+        st_push(st, "COUNT");
+        st_push(st, "1000");
+        if (st_send(st) < 0)
+            return st_oom_error(st, err, "sscan");
+        if ((rc = st_roundtrip(st, &r, 1, "sscan", err)) != 0)
+            return rc;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[1]->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(r);
+            return jd_err_set(err, JD_ERR_RETRY, JD_E_REDIS,
+                              "redis sscan: unexpected reply");
+        }
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        for (size_t i = 0; i < r->element[1]->elements; i++, visited++)
+            fn(r->element[1]->element[i]->str, opaque);
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    return visited;
 }
 
 /* ---- Outbox --------------------------------------------------------------------- */

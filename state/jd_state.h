@@ -4,8 +4,10 @@
  * Keys of one account all carry the hash tag {T}, T being the account id as
  * a tag (jd_state_key_tag), so they live in one Redis Cluster slot and the
  * Lua scripts that touch them stay atomic:
- *   <prefix>:{T}:meta|attr|attr_ts|days|rules|outbox, <prefix>:{T}:u|e|x:<day>
- *   (layout documented in state/apply.lua and state/commit.lua)
+ *   <prefix>:{T}:meta|attr|attr_ts|days|rules|nps|cases|outbox,
+ *   <prefix>:{T}:u|e|x|f|c:<day>
+ *   (layout documented in state/apply.lua, state/commit.lua and
+ *   docs/state.md, with the memory they take)
  * plus two global sets in their own slots: <prefix>:accounts (every account
  * with state) and <prefix>:outbox (accounts with pending outbox entries);
  * their members are the account ids verbatim.
@@ -19,7 +21,12 @@
  * redis-cli. The prefix may not contain '{' or '}' (jd_state_new checks).
  *
  * Updates are idempotent and commutative (set inserts, min/max, LWW by
- * (occurred_at, event_id)), so replays and duplicates converge.
+ * (occurred_at, event_id)), so replays and duplicates converge. What each
+ * event means for the state (usage or not, which user, feature, case) is
+ * decided here in C; ids, users and case ids in per-day sets are stored as
+ * 64-bit XXH3 hashes (compact integer sets; a collision between two of an
+ * account's ids within its horizon, odds about n^2 / 2^65, would merge
+ * them). docs/signals.md defines every signal this state yields.
  *
  * One batch costs one pipelined round trip for apply (one EVALSHA per
  * account, plus one SADD of all its accounts into the index) and one for
@@ -51,11 +58,26 @@ typedef struct jd_state_conf {
     const char  *sc_unix_path;     /* used instead of host:port when set */
     const char  *sc_prefix;        /* key prefix, default "jd" */
     int          sc_timeout_ms;    /* connect/command timeout, default 2000 */
-    int          sc_retention_days;/* R: usage day keys kept for the days
+    int          sc_retention_days;/* R: per-day keys kept for the days
                                       [D-R+1, D]; older usage events are
-                                      late. Default 35; 28..3660 */
+                                      too late for windows. Default 35;
+                                      35..3660 */
     const char *const *sc_value_features; /* feature_used of these = value */
     size_t       sc_value_feature_cnt;
+    const char *const *sc_usage_events;   /* event types that are usage;
+                                             default feature_used, login */
+    size_t       sc_usage_event_cnt;
+    const char *const *sc_core_features;  /* feature breadth counts these
+                                             (at most 1000) */
+    size_t       sc_core_feature_cnt;
+    int          sc_power_user_days;/* power users: active on >= this many
+                                      days of 28; default 8; 1..28 */
+    int64_t      sc_idle_expiry_ms;/* TTL of per-day keys after their last
+                                      write (wall clock); 0 = never;
+                                      default 35 days */
+    jd_signals_conf_t sc_signals;  /* thresholds of the derivation; its
+                                      sgc_core_feature_cnt is set from
+                                      sc_core_feature_cnt by jd_state_new */
 } jd_state_conf_t;
 
 void jd_state_conf_default(jd_state_conf_t *sc);
@@ -63,9 +85,13 @@ void jd_state_conf_default(jd_state_conf_t *sc);
 typedef struct jd_state jd_state_t;
 
 /* Checks the configuration, connects and loads the scripts. `sc` is copied
- * (strings too). Returns NULL with err set: JD_ERR_FATAL/JD_E_CONFIG for a
- * bad configuration, JD_ERR_RETRY when Redis is unreachable. */
+ * (strings too; sc_signals.sgc_health is borrowed and must outlive st).
+ * Returns NULL with err set: JD_ERR_FATAL/JD_E_CONFIG for a bad
+ * configuration, JD_ERR_RETRY when Redis is unreachable. */
 jd_state_t *jd_state_new(const jd_state_conf_t *sc, jd_err_t *err);
+
+/* The derivation configuration st uses (for jd_signals_observe). */
+const jd_signals_conf_t *jd_state_signals_conf(const jd_state_t *st);
 
 /* Closes the connection and frees st; accepts NULL. */
 void jd_state_destroy(jd_state_t *st);
@@ -77,9 +103,9 @@ void jd_state_destroy(jd_state_t *st);
  * the initial state) and the counts, which add up to ab_event_cnt:
  *   ab_applied      events not seen before;
  *   ab_duplicates   events whose event_id was already applied;
- *   ab_late_dropped usage events (feature_used/login) older than the
- *                   retention horizon: not added to the activity windows
- *                   (their other effects, e.g. first_value_at, still apply);
+ *   ab_late_dropped usage events older than the retention horizon: not
+ *                   added to the windows (their other effects, e.g.
+ *                   first_value_at, last_usage_at, still apply);
  *   ab_rejected     events the state cannot hold: no event_id, or
  *                   occurred_at outside [0, 10^13) ms (the decoder's limits
  *                   normally make this 0).
@@ -98,8 +124,9 @@ typedef struct jd_account_batch {
     jd_rule_state_t         *ab_rule_states;
 } jd_account_batch_t;
 
-/* Applies every account's events and reads back its signals and the states
- * of the rules named in rule_ids[0..rule_cnt). One pipelined round trip.
+/* Applies every account's events and reads back its signals (derived, not
+ * yet observed: see jd_signals_observe) and the states of the rules named
+ * in rule_ids[0..rule_cnt). One pipelined round trip.
  * Returns 0 or a negative jd_err class. On JD_ERR_RETRY some accounts may
  * have been applied: repeating the call is safe (they then count as
  * duplicates). A rule state that does not parse reads as the initial state.
@@ -109,8 +136,13 @@ int jd_state_apply(jd_state_t *st, jd_account_batch_t *abs, size_t n,
                    jd_err_t *err);
 
 /* A change to one account's rule states plus the triggers it decided,
- * written atomically (one script per account): the new states and an
- * outbox entry (trigger_id -> encoded trigger) per trigger. */
+ * written atomically (one script per account): the new states, the
+ * journey change (healthy_adoption_at only if not stored yet; stage,
+ * previous_stage, stage_changed_at, stage_seq) and an outbox entry (id -> encoded
+ * event) per trigger or stage event. Outbox ids are trigger ids, or
+ * JD_STATE_STAGE_PREFIX + the stage event id. */
+#define JD_STATE_STAGE_PREFIX "s:"
+
 typedef struct jd_state_commit {
     const char                   *cm_account;
     size_t                        cm_rule_cnt;
@@ -120,6 +152,7 @@ typedef struct jd_state_commit {
     const char *const            *cm_trigger_ids;
     const unsigned char *const   *cm_payloads;   /* encoded triggers */
     const size_t                 *cm_payload_lens;
+    const jd_signals_change_t    *cm_change;     /* NULL: none */
 } jd_state_commit_t;
 
 /* Returns 0 or a negative jd_err class. Entries with nothing to write are
@@ -152,6 +185,29 @@ int jd_state_outbox_scan(jd_state_t *st, jd_state_outbox_fn fn, void *opaque,
  * all null), or JD_ERR_RETRY. */
 int jd_state_inspect(jd_state_t *st, const char *account, jd_signals_t *sg,
                      jd_err_t *err);
+
+/* What jd_state_inspect_at tells besides the signals. */
+typedef struct jd_state_inspect_info {
+    int64_t si_state_as_of;     /* the account's own as-of instant T */
+    int     si_windows_complete;/* every window day is inside the kept
+                                   horizon (or after T): exact windows */
+} jd_state_inspect_info_t;
+
+/* Like jd_state_inspect, evaluated at the instant at_ms (ms since the
+ * epoch; JD_SIGNALS_NO_TS: the account's own as-of T): windows cover the
+ * whole UTC days up to day(at_ms); milestones after at_ms read null;
+ * last-writer-wins and latest-of values are the latest known (the state
+ * keeps no history of them). info may be NULL. */
+int jd_state_inspect_at(jd_state_t *st, const char *account, int64_t at_ms,
+                        jd_signals_t *sg, jd_state_inspect_info_t *info,
+                        jd_err_t *err);
+
+/* Calls fn once for every account with state (SSCAN of the account
+ * index; the id passed to fn is valid only during the call). Returns the
+ * number of accounts visited or a negative jd_err class. */
+typedef void (*jd_state_account_fn)(const char *account, void *opaque);
+int jd_state_accounts(jd_state_t *st, jd_state_account_fn fn, void *opaque,
+                      jd_err_t *err);
 
 /* Number of accounts with state (SCARD of the account index), or a
  * negative jd_err class. */

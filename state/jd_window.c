@@ -13,6 +13,7 @@
 #include "jd_window.h"
 
 #include <stdio.h>
+#include <string.h>
 
 int64_t jd_window_day(int64_t ms)
 {
@@ -39,6 +40,24 @@ int jd_window_contains(int64_t as_of_day, int n_days, int64_t day)
     int64_t first, last;
     jd_window_bounds(as_of_day, n_days, &first, &last);
     return day >= first && day <= last;
+}
+
+void jd_window_spec_bounds(const jd_window_spec_t *ws, int64_t day,
+                           int64_t *first, int64_t *last)
+{
+    *first = day - ws->ws_back_last;
+    *last = day - ws->ws_back_first;
+}
+
+jd_window_spec_t jd_window_week_block(jd_window_kind_t kind, int k)
+{
+    jd_window_spec_t ws = {kind, 7 * k, 7 * k + 6, 0};
+    return ws;
+}
+
+int64_t jd_window_horizon(int64_t as_of_day, int retention_days)
+{
+    return as_of_day - retention_days + 1;
 }
 
 double jd_window_days_between(int64_t from_ms, int64_t to_ms)
@@ -128,6 +147,36 @@ int jd_window_parse_date(const char *s, int64_t *ms)
     if (s[10] != '\0' && jd_window_parse_time(s + 10) != 0)
         return -1;
     *ms = jd_window_day_start(jd_window_days_from_civil(y, m, d));
+    return 0;
+}
+
+int jd_window_parse_instant(const char *s, int64_t *ms)
+{
+    int64_t day_ms, v = 0;
+    int hh = 0, mm = 0, ss = 0, frac = 0;
+
+    if (s && *s >= '0' && *s <= '9' && s[strspn(s, "0123456789")] == '\0') {
+        if (strlen(s) > 15)
+            return -1;
+        for (; *s; s++)
+            v = v * 10 + (*s - '0');
+        *ms = v;
+        return 0;
+    }
+    if (jd_window_parse_date(s, &day_ms) != 0)
+        return -1;
+    if (s[10] == '\0') {
+        *ms = day_ms;
+        return 0;
+    }
+    /* parse_date checked the shape "THH:MM:SS[.f+]Z" already */
+    jd_window_digits(s + 11, 2, &hh);
+    jd_window_digits(s + 14, 2, &mm);
+    jd_window_digits(s + 17, 2, &ss);
+    for (int i = 0, scale = 100; s[19] == '.' && i < 3 && s[20 + i] >= '0' &&
+                                 s[20 + i] <= '9'; i++, scale /= 10)
+        frac += (s[20 + i] - '0') * scale;
+    *ms = day_ms + ((int64_t)hh * 3600 + mm * 60 + ss) * 1000 + frac;
     return 0;
 }
 

@@ -134,11 +134,22 @@ Test(signals, every_name_looks_up_to_itself)
 
 Test(signals, names_match_the_enum)
 {
+    /* the names of issue 3 and docs/signals.md, in docs order */
     static const char *const want[JD_SIG__COUNT] = {
-        "active_users_1d", "active_users_7d", "active_users_28d", "seats",
-        "utilization", "segment", "plan", "status", "arr", "renewal_at",
-        "days_to_renewal", "start_at", "days_since_start", "first_value_at",
-        "ttfv_days", "last_event_at", "as_of"};
+        "active_users_1d", "active_users_7d", "active_users_28d",
+        "wau_prev4_avg", "usage_change_7d", "events_7d", "events_28d",
+        "days_active_28d", "power_users_28d", "core_features_used_28d",
+        "feature_breadth_28d", "last_usage_at", "days_since_last_usage",
+        "segment", "plan", "seats", "arr", "status", "renewal_at",
+        "utilization", "days_to_renewal",
+        "start_at", "kickoff_at", "go_live_at", "first_value_at",
+        "healthy_adoption_at", "value_realized_at", "ttfv_days",
+        "days_since_start",
+        "stage", "previous_stage", "stage_changed_at",
+        "nps_last", "nps_category", "nps_avg_90d", "csat_last",
+        "cases_open", "cases_opened_7d", "cases_opened_28d", "sev1_open",
+        "sponsor_changed_at", "days_since_sponsor_change",
+        "health_score", "last_event_at", "as_of"};
     for (int i = 0; i < JD_SIG__COUNT; i++)
         cr_assert_str_eq(jd_signals_name((jd_signal_id_t)i), want[i]);
 }
@@ -158,10 +169,15 @@ Test(signals, types_and_timestamps)
 {
     for (int i = 0; i < JD_SIG__COUNT; i++) {
         jd_val_type_t want = (i == JD_SIG_SEGMENT || i == JD_SIG_PLAN ||
-                              i == JD_SIG_STATUS) ? JD_VAL_STR : JD_VAL_NUM;
+                              i == JD_SIG_STATUS || i == JD_SIG_STAGE ||
+                              i == JD_SIG_PREVIOUS_STAGE ||
+                              i == JD_SIG_NPS_CATEGORY) ? JD_VAL_STR : JD_VAL_NUM;
         cr_assert_eq(jd_signals_type((jd_signal_id_t)i), want);
     }
     cr_assert(jd_signals_is_timestamp(JD_SIG_AS_OF));
+    cr_assert(jd_signals_is_timestamp(JD_SIG_HEALTHY_ADOPTION_AT));
+    cr_assert(jd_signals_is_timestamp(JD_SIG_SPONSOR_CHANGED_AT));
+    cr_assert(!jd_signals_is_timestamp(JD_SIG_DAYS_SINCE_SPONSOR_CHANGE));
     cr_assert(jd_signals_is_timestamp(JD_SIG_RENEWAL_AT));
     cr_assert(!jd_signals_is_timestamp(JD_SIG_TTFV_DAYS));
     cr_assert(!jd_signals_is_timestamp(JD_SIG_SEATS));
@@ -203,6 +219,7 @@ Test(signals, set_str_cuts_on_a_utf8_boundary)
     cr_assert_eq((unsigned char)got[253], 0xA9);
 
     memset(s, 'x', sizeof s - 1);
+    s[sizeof s - 1] = '\0'; /* the memset overwrote the terminator above */
     jd_signals_set_str(&sg, JD_SIG_SEGMENT, s);
     cr_assert_eq(strlen(jd_signals_get(&sg, JD_SIG_SEGMENT)->str),
                  JD_SIG_STR_MAX - 1);
@@ -215,9 +232,9 @@ static jd_signals_raw_t full_raw(void)
     jd_signals_raw_t raw;
     jd_signals_raw_init(&raw);
     raw.sr_as_of = 20000 * DAY + DAY / 2;        /* noon of day 20000 */
-    raw.sr_users_1d = 3;
-    raw.sr_users_7d = 7;
-    raw.sr_users_28d = 10;
+    raw.sr_win[JD_W_USERS_1D] = 3;
+    raw.sr_win[JD_W_USERS_7D] = 7;
+    raw.sr_win[JD_W_USERS_28D] = 10;
     raw.sr_start_at = 19900 * DAY;
     raw.sr_first_value_at = 19900 * DAY + DAY / 4;
     raw.sr_last_event_at = raw.sr_as_of;
@@ -242,8 +259,8 @@ Test(signals, derive_without_state_is_all_null)
     jd_signals_raw_t raw;
     jd_signals_t sg;
     jd_signals_raw_init(&raw);
-    raw.sr_users_28d = 5; /* ignored without as_of */
-    jd_signals_derive(&sg, &raw);
+    raw.sr_win[JD_W_USERS_28D] = 5; /* ignored without as_of */
+    jd_signals_derive(&sg, &raw, NULL);
     for (int i = 0; i < JD_SIG__COUNT; i++)
         cr_assert_eq(sg.sg_val[i].type, JD_VAL_NULL);
 }
@@ -252,7 +269,7 @@ Test(signals, derive_everything)
 {
     jd_signals_raw_t raw = full_raw();
     jd_signals_t sg;
-    jd_signals_derive(&sg, &raw);
+    jd_signals_derive(&sg, &raw, NULL);
 
     cr_assert_eq(num(&sg, JD_SIG_ACTIVE_USERS_1D), 3);
     cr_assert_eq(num(&sg, JD_SIG_ACTIVE_USERS_7D), 7);
@@ -280,7 +297,7 @@ Test(signals, derive_nulls_and_negative_days)
     raw.sr_seats = 0;
     raw.sr_first_value_at = JD_SIGNALS_NO_TS;
     raw.sr_renewal_at = raw.sr_as_of - 3 * DAY;
-    jd_signals_derive(&sg, &raw);
+    jd_signals_derive(&sg, &raw, NULL);
     cr_assert_eq(num(&sg, JD_SIG_SEATS), 0);
     cr_assert_eq(sg.sg_val[JD_SIG_UTILIZATION].type, JD_VAL_NULL, "seats 0");
     cr_assert_eq(sg.sg_val[JD_SIG_TTFV_DAYS].type, JD_VAL_NULL);
@@ -289,7 +306,7 @@ Test(signals, derive_nulls_and_negative_days)
 
     raw.sr_has_seats = 0;
     raw.sr_start_at = JD_SIGNALS_NO_TS;
-    jd_signals_derive(&sg, &raw);
+    jd_signals_derive(&sg, &raw, NULL);
     cr_assert_eq(sg.sg_val[JD_SIG_SEATS].type, JD_VAL_NULL);
     cr_assert_eq(sg.sg_val[JD_SIG_UTILIZATION].type, JD_VAL_NULL);
     cr_assert_eq(sg.sg_val[JD_SIG_DAYS_SINCE_START].type, JD_VAL_NULL);
@@ -369,7 +386,9 @@ Test(signals, json_of_empty_state_is_nulls)
     cr_assert(json_valid(buf), "%s", buf);
     cr_assert(strstr(buf, "{\"account_id\":\"acme\",\"signals\":{"
                           "\"active_users_1d\":null,"));
-    cr_assert(strstr(buf, "\"as_of\":null,\"as_of_iso\":null}}"));
+    cr_assert(strstr(buf, "\"as_of\":null,\"as_of_iso\":null},\"journey\":{"
+                          "\"stage\":null,\"cause\":null,"), "%s", buf);
+    cr_assert(strstr(buf, "\"health\":{\"score\":null,\"profile\":null,"), "%s", buf);
 }
 
 Test(signals, json_values_and_iso)
@@ -378,7 +397,7 @@ Test(signals, json_values_and_iso)
     jd_signals_t sg;
     char buf[4096];
 
-    jd_signals_derive(&sg, &raw);
+    jd_signals_derive(&sg, &raw, NULL);
     jd_signals_set_num(&sg, JD_SIG_UTILIZATION, 2.0 / 3.0);
     jd_signals_to_json(&sg, "a", buf, sizeof buf);
     cr_assert(json_valid(buf), "%s", buf);
@@ -391,8 +410,9 @@ Test(signals, json_values_and_iso)
     cr_assert(strstr(buf, "\"renewal_at\":1730592000000,"
                           "\"renewal_at_iso\":\"2024-11-03T00:00:00.000Z\""),
               "%s", buf);
-    cr_assert(strstr(buf, "\"as_of_iso\":\"2024-10-04T12:00:00.000Z\"}}"),
-              "%s", buf);
+    cr_assert(strstr(buf, "\"as_of_iso\":\"2024-10-04T12:00:00.000Z\"},"
+                          "\"journey\":{\"stage\":\"renewal\",\"cause\":\"renewal_window\","
+                          "\"cause_at\":1730592000000,"), "%s", buf);
     cr_assert_null(strstr(buf, "e+"), "no exponent for timestamps: %s", buf);
 }
 
@@ -431,7 +451,7 @@ Test(signals, json_cut_reports_full_length)
     jd_signals_t sg;
     char full[4096], small[40];
 
-    jd_signals_derive(&sg, &raw);
+    jd_signals_derive(&sg, &raw, NULL);
     size_t n = jd_signals_to_json(&sg, "acme", full, sizeof full);
     size_t m = jd_signals_to_json(&sg, "acme", small, sizeof small);
     cr_assert_eq(n, m);
@@ -449,6 +469,8 @@ Test(signals, copy_repoints_strings)
     jd_signals_copy(&b, &a);
     jd_signals_set_str(&a, JD_SIG_PLAN, "basic");
     cr_assert_str_eq(b.sg_val[JD_SIG_PLAN].str, "pro");
-    cr_assert_eq(b.sg_val[JD_SIG_PLAN].str, b.sg_str[JD_SIG_PLAN]);
+    cr_assert(b.sg_val[JD_SIG_PLAN].str >= (const char *)b.sg_str &&
+              b.sg_val[JD_SIG_PLAN].str < (const char *)(&b.sg_str + 1),
+              "points into the copy's own storage");
     cr_assert_eq(b.sg_val[JD_SIG_SEATS].num, 3);
 }

@@ -33,7 +33,7 @@
 #include "jd_window.h"
 
 #define DAY JD_WINDOW_DAY_MS
-#define JSON_MAX 4096
+#define JSON_MAX 16384
 
 /* ======================= server harness ======================= */
 
@@ -466,10 +466,10 @@ Test(state, late_events_and_retention)
     cr_assert_eq(sig_num(&sg, JD_SIG_START_AT), (double)((D - 100) * DAY));
     cr_assert_float_eq(sig_num(&sg, JD_SIG_TTFV_DAYS), 60.0, 1e-9);
     cr_assert_float_eq(sig_num(&sg, JD_SIG_DAYS_SINCE_START), 100.0, 1e-9);
-    snprintf(day, sizeof day, "u:%lld", (long long)(D - 34));
+    snprintf(day, sizeof day, "e:%lld", (long long)(D - 34));
     key_of(key, sizeof key, g_prefix, "acme", day);
     cr_assert_eq(raw_int(c, "EXISTS %s", key), 1, "day D-34 kept");
-    snprintf(day, sizeof day, "u:%lld", (long long)(D - 35));
+    snprintf(day, sizeof day, "e:%lld", (long long)(D - 35));
     key_of(key, sizeof key, g_prefix, "acme", day);
     cr_assert_eq(raw_int(c, "EXISTS %s", key), 0, "day D-35 never written");
 
@@ -481,8 +481,10 @@ Test(state, late_events_and_retention)
 
     /* D jumps 40 days: every older day key is deleted */
     apply_one(st, tev_user(tev_set(&ev[5], "acme", JD_EV_LOGIN, "later", (D + 40) * DAY), "u9", NULL));
-    key_of(pat, sizeof pat, g_prefix, "acme", "[uex]:*");
-    cr_assert_eq(count_keys(c, pat), 2, "only u: and e: of day D+40 remain");
+    key_of(pat, sizeof pat, g_prefix, "acme", "[ex]:*");
+    cr_assert_eq(count_keys(c, pat), 1, "only e: of day D+40 remains");
+    key_of(key, sizeof key, g_prefix, "acme", "users");
+    cr_assert_eq(raw_int(c, "HLEN %s", key), 1, "only u9 is recent enough");
     key_of(key, sizeof key, g_prefix, "acme", "days");
     cr_assert_eq(raw_int(c, "ZCARD %s", key), 1);
     redisFree(c);
@@ -633,6 +635,29 @@ static void oi_attrs(tev_t *t)
     }
 }
 
+/* The other kinds of issue 3: sentiment, cases (a few ids, so opens and
+ * closes of one case race), milestones, sponsor changes, unknown types. */
+static void oi_other(tev_t *t, const char *acct, const char *id, int64_t ms)
+{
+    static const jd_event_type_t types[] = {
+        JD_EV_NPS_RESPONSE, JD_EV_CSAT_RESPONSE, JD_EV_CASE_OPENED, JD_EV_CASE_CLOSED,
+        JD_EV_KICKOFF, JD_EV_GO_LIVE, JD_EV_VALUE_REALIZED, JD_EV_SPONSOR_CHANGED,
+        JD_EV_UNKNOWN};
+    char cid[16];
+    jd_event_type_t type = types[rnd() % (sizeof types / sizeof types[0])];
+
+    tev_set(t, acct, type, id, ms);
+    if (type == JD_EV_NPS_RESPONSE || type == JD_EV_CSAT_RESPONSE) {
+        t->ev.ev_value = (double)(rnd() % 13) - 1; /* some out of range */
+        t->ev.ev_has_value = rnd() % 8 != 0;
+    }
+    if (type == JD_EV_CASE_OPENED || type == JD_EV_CASE_CLOSED) {
+        snprintf(cid, sizeof cid, "case-%u", rnd() % 4);
+        tev_attr(t, "case_id", cid);
+        tev_attr(t, "severity", rnd() % 3 ? "sev3" : "sev1");
+    }
+}
+
 static void oi_event(tev_t *t, int i)
 {
     static const char *const features[] = {"report", "export", "dashboard"};
@@ -657,10 +682,10 @@ static void oi_event(tev_t *t, int i)
         tev_set(t, acct, JD_EV_CONTRACT_SIGNED, id, ms);
     else if (kind < 70)
         tev_set(t, acct, JD_EV_FIRST_VALUE, id, ms);
-    else if (kind < 90)
+    else if (kind < 85)
         oi_attrs(tev_set(t, acct, JD_EV_ACCOUNT_UPDATED, id, ms));
     else
-        tev_set(t, acct, kind % 2 ? JD_EV_NPS_RESPONSE : JD_EV_UNKNOWN, id, ms);
+        oi_other(t, acct, id, ms);
 }
 
 /* OI_EVENTS events plus OI_DUPS exact re-sends of earlier ones. */
@@ -906,9 +931,9 @@ Test(state, rules_and_outbox_round_trip)
     const unsigned char *pls[] = {p1, p2}, *pls_b[] = {p2};
     size_t lens[] = {sizeof p1, sizeof p2}, lens_b[] = {17};
     jd_state_commit_t cms[3] = {
-        {"A", 2, rule_ids, states, 2, tids, pls, lens},
-        {"B x}", 0, NULL, NULL, 1, tids_b, pls_b, lens_b},
-        {"C", 1, rule_ids, states, 0, NULL, NULL, NULL},
+        {"A", 2, rule_ids, states, 2, tids, pls, lens, NULL},
+        {"B x}", 0, NULL, NULL, 1, tids_b, pls_b, lens_b, NULL},
+        {"C", 1, rule_ids, states, 0, NULL, NULL, NULL, NULL},
     };
     jd_err_t err;
     seen_t s;
@@ -1025,8 +1050,8 @@ Test(state, account_ids_with_separators_and_braces)
     const char *tids[] = {"t"};
     const unsigned char *pls[] = {(const unsigned char *)"p"};
     size_t lens[] = {1};
-    jd_state_commit_t cms[2] = {{"x{y}z", 0, NULL, NULL, 1, tids, pls, lens},
-                                {"", 0, NULL, NULL, 1, tids, pls, lens}};
+    jd_state_commit_t cms[2] = {{"x{y}z", 0, NULL, NULL, 1, tids, pls, lens, NULL},
+                                {"", 0, NULL, NULL, 1, tids, pls, lens, NULL}};
     cr_assert_eq(jd_state_commit(st, cms, 2, &err), 0, "%s", err.err_msg);
     seen_t s;
     cr_assert_eq(scan(st, &s), 2);
@@ -1128,7 +1153,7 @@ Test(state, noscript_reloads_and_resends_once)
     freeReplyObject(redisCommand(c, "SCRIPT FLUSH"));
     const char *rid[] = {"r"};
     jd_rule_state_t rs = {1, 5, 5, 1};
-    jd_state_commit_t cm = {"a1", 1, rid, &rs, 0, NULL, NULL, NULL};
+    jd_state_commit_t cm = {"a1", 1, rid, &rs, 0, NULL, NULL, NULL, NULL};
     cr_assert_eq(jd_state_commit(st, &cm, 1, &err), 0, "%s", err.err_msg);
     redisFree(c);
     jd_state_destroy(st);
@@ -1228,6 +1253,353 @@ Test(state, unix_socket)
         srv_stop(&own);
     else
         drop_prefix(&own, g_prefix);
+}
+
+/* ======================= the signals of issue 3 ======================= */
+
+static const char *const g_core[] = {"report", "export", "dashboard", "alerts"};
+
+/* A state with core features, and the given idle expiry (0: never). */
+static jd_state_t *state_full(const char *suffix, int64_t idle_ms)
+{
+    char prefix[96];
+    jd_state_conf_t sc;
+    jd_err_t err;
+
+    snprintf(prefix, sizeof prefix, "%s.%s", g_prefix, suffix);
+    jd_state_conf_default(&sc);
+    sc.sc_port = g_srv.port;
+    sc.sc_unix_path = g_srv.sock[0] ? g_srv.sock : NULL;
+    sc.sc_prefix = prefix;
+    sc.sc_value_features = g_value_features;
+    sc.sc_value_feature_cnt = 1;
+    sc.sc_core_features = g_core;
+    sc.sc_core_feature_cnt = 4;
+    sc.sc_idle_expiry_ms = idle_ms;
+    jd_state_t *st = jd_state_new(&sc, &err);
+    cr_assert_not_null(st, "jd_state_new: %s", err.err_msg);
+    return st;
+}
+
+static tev_t *tev_value(tev_t *t, double v)
+{
+    t->ev.ev_value = v;
+    t->ev.ev_has_value = 1;
+    return t;
+}
+
+/* A login of user on day d (at hour h), id "<acct>-<n>". */
+static tev_t *login(tev_t *t, const char *acct, int n, const char *user, int64_t d, int h)
+{
+    char id[32];
+    snprintf(id, sizeof id, "%s-%d", acct, n);
+    return tev_user(tev_set(t, acct, JD_EV_LOGIN, id, d * DAY + h * 3600000), user, NULL);
+}
+
+Test(state, window_day_boundaries_and_weekly_blocks)
+{
+    jd_state_t *st = state_full("wb", 0);
+    int64_t D = base_day() + 60;
+    tev_t ev[8];
+    tev_t *b[8];
+    jd_signals_t sg;
+
+    /* the last ms of D-7 is in the previous week, the first of D-6 in this */
+    b[0] = tev_user(tev_set(&ev[0], "w", JD_EV_LOGIN, "w0", (D - 6) * DAY - 1), "u1", NULL);
+    b[1] = tev_user(tev_set(&ev[1], "w", JD_EV_LOGIN, "w1", (D - 6) * DAY), "u2", NULL);
+    b[2] = login(&ev[2], "w", 2, "u3", D - 13, 0);      /* block 1 */
+    b[3] = login(&ev[3], "w", 3, "u3", D - 20, 0);      /* block 2 */
+    b[4] = login(&ev[4], "w", 4, "u4", D - 34, 23);     /* block 4, last kept day */
+    b[5] = login(&ev[5], "w", 5, "u5", D, 12);
+    b[6] = tev_set(&ev[6], "w", JD_EV_LOGIN, "w6", D * DAY + 1); /* no user */
+    apply_batch(st, b, 7);
+    inspect(st, "w", &sg);
+    cr_assert_eq(sig_num(&sg, JD_SIG_ACTIVE_USERS_1D), 1);
+    cr_assert_eq(sig_num(&sg, JD_SIG_ACTIVE_USERS_7D), 2, "u2 u5");
+    cr_assert_eq(sig_num(&sg, JD_SIG_ACTIVE_USERS_28D), 4, "u1 u2 u3 u5");
+    /* blocks: [D-13,D-7] u1 u3; [D-20,D-14] u3; [D-27,D-21] -; [D-34,D-28] u4 */
+    cr_assert_eq(sig_num(&sg, JD_SIG_WAU_PREV4_AVG), 1.0);
+    cr_assert_float_eq(sig_num(&sg, JD_SIG_USAGE_CHANGE_7D), 1.0, 1e-12);
+    cr_assert_eq(sig_num(&sg, JD_SIG_EVENTS_7D), 3, "the login without a user counts");
+    cr_assert_eq(sig_num(&sg, JD_SIG_EVENTS_28D), 6);
+    cr_assert_eq(sig_num(&sg, JD_SIG_DAYS_ACTIVE_28D), 5);
+    cr_assert_eq(sig_num(&sg, JD_SIG_LAST_USAGE_AT), (double)(D * DAY + 12 * 3600000));
+    jd_state_destroy(st);
+}
+
+Test(state, windows_reaching_before_any_data)
+{
+    jd_state_t *st = state_full("new", 0);
+    int64_t D = base_day();
+    tev_t ev[3];
+    tev_t *b[3];
+    jd_signals_t sg;
+
+    b[0] = tev_set(&ev[0], "n", JD_EV_ACCOUNT_CREATED, "n0", D * DAY);
+    b[1] = login(&ev[1], "n", 1, "u1", D, 1);
+    b[2] = login(&ev[2], "n", 2, "u2", D, 2);
+    apply_batch(st, b, 3);
+    inspect(st, "n", &sg);
+    cr_assert_eq(sig_num(&sg, JD_SIG_ACTIVE_USERS_28D), 2);
+    cr_assert_eq(sig_num(&sg, JD_SIG_WAU_PREV4_AVG), 0);
+    cr_assert(sig_null(&sg, JD_SIG_USAGE_CHANGE_7D));
+    cr_assert_eq(sig_num(&sg, JD_SIG_POWER_USERS_28D), 0);
+    cr_assert_eq(sig_num(&sg, JD_SIG_FEATURE_BREADTH_28D), 0);
+    cr_assert_eq(sig_num(&sg, JD_SIG_CASES_OPENED_28D), 0);
+    cr_assert(sig_null(&sg, JD_SIG_NPS_AVG_90D));
+    cr_assert_str_eq(sg.sg_val[JD_SIG_STAGE].str, "onboarding");
+    jd_state_destroy(st);
+}
+
+Test(state, late_too_late_and_duplicates)
+{
+    jd_state_t *st = state_full("late", 0);
+    int64_t D = base_day() + 100;
+    tev_t ev[8];
+    tev_t *b[4];
+    jd_signals_t sg;
+
+    apply_one(st, login(&ev[0], "l", 0, "u0", D, 10));
+    b[0] = login(&ev[1], "l", 1, "u1", D - 20, 0);     /* late: counts */
+    b[1] = login(&ev[2], "l", 2, "u2", D - 34, 0);     /* late, last kept day */
+    b[2] = login(&ev[3], "l", 3, "u3", D - 35, 0);     /* too late */
+    b[3] = tev_user(tev_set(&ev[4], "l", JD_EV_FEATURE_USED, "l4", (D - 50) * DAY),
+                    "u4", "export");                   /* too late, value use */
+    totals_t tot = apply_batch(st, b, 4);
+    cr_assert_eq(tot.applied, 2);
+    cr_assert_eq(tot.late, 2);
+    inspect(st, "l", &sg);
+    cr_assert_eq(sig_num(&sg, JD_SIG_ACTIVE_USERS_28D), 2, "u0 u1");
+    cr_assert_eq(sig_num(&sg, JD_SIG_WAU_PREV4_AVG), 0.5, "u1 in block 2, u2 in block 4");
+    cr_assert_eq(sig_num(&sg, JD_SIG_FIRST_VALUE_AT), (double)((D - 50) * DAY),
+                 "milestones always apply");
+    cr_assert_eq(sig_num(&sg, JD_SIG_LAST_USAGE_AT), (double)(D * DAY + 10 * 3600000));
+    char j1[JSON_MAX], j2[JSON_MAX];
+    inspect_json(st, "l", j1);
+    tot = apply_batch(st, b, 4);                       /* all again */
+    cr_assert_eq(tot.dups, 2);
+    cr_assert_eq(tot.late, 2);
+    inspect_json(st, "l", j2);
+    cr_assert_str_eq(j1, j2);
+    jd_state_destroy(st);
+}
+
+Test(state, power_users_and_core_features)
+{
+    jd_state_t *st = state_full("pu", 0);
+    int64_t D = base_day() + 40;
+    static const char *const feats[] = {"report", "export", "search", "report"};
+    tev_t ev[40];
+    tev_t *b[40];
+    jd_signals_t sg;
+    size_t n = 0;
+    char id[16];
+
+    for (int d = 0; d < 8; d++)       /* p8: 8 distinct days of the 28 */
+        b[n] = login(&ev[n], "p", (int)n, "p8", D - 3 * d, 0), n++;
+    for (int d = 0; d < 7; d++)       /* p7: 7 days, and twice on one day */
+        b[n] = login(&ev[n], "p", (int)n, "p7", D - d, 1), n++;
+    b[n] = login(&ev[n], "p", (int)n, "p7", D, 2), n++;
+    b[n] = login(&ev[n], "p", (int)n, "old", D - 28, 0), n++;  /* outside */
+    for (int k = 0; k < 4; k++) {
+        snprintf(id, sizeof id, "f%d", k);
+        b[n] = tev_user(tev_set(&ev[n], "p", JD_EV_FEATURE_USED, id, (D - 27 + k) * DAY),
+                        "fu", feats[k]);
+        n++;
+    }
+    snprintf(id, sizeof id, "f-old");
+    b[n] = tev_user(tev_set(&ev[n], "p", JD_EV_FEATURE_USED, id, (D - 28) * DAY),
+                    "fu", "alerts");  /* a core feature, a day too early */
+    n++;
+    apply_batch(st, b, n);
+    inspect(st, "p", &sg);
+    cr_assert_eq(sig_num(&sg, JD_SIG_POWER_USERS_28D), 1, "p8 only");
+    cr_assert_eq(sig_num(&sg, JD_SIG_CORE_FEATURES_USED_28D), 2, "report, export");
+    cr_assert_float_eq(sig_num(&sg, JD_SIG_FEATURE_BREADTH_28D), 0.5, 1e-12);
+    jd_state_destroy(st);
+}
+
+/* case_opened / case_closed of case c at ms t */
+static tev_t *case_ev(tev_t *t, const char *id, int opened, const char *c,
+                      const char *sev, int64_t ms)
+{
+    tev_set(t, "c", opened ? JD_EV_CASE_OPENED : JD_EV_CASE_CLOSED, id, ms);
+    tev_attr(t, "case_id", c);
+    if (sev)
+        tev_attr(t, "severity", sev);
+    return t;
+}
+
+Test(state, cases_sentiment_and_sponsor)
+{
+    jd_state_t *st = state_full("cs", 0), *rev = state_full("cs-rev", 0);
+    int64_t D = base_day() + 200, T = D * DAY;
+    tev_t ev[16];
+    tev_t *b[16], *r[16];
+    jd_signals_t sg;
+    size_t n = 0;
+
+    b[n] = case_ev(&ev[n], "c1", 1, "A", "sev1", T - 40 * DAY), n++;   /* opened */
+    b[n] = case_ev(&ev[n], "c2", 0, "A", NULL, T - 30 * DAY), n++;     /* closed */
+    b[n] = case_ev(&ev[n], "c3", 1, "A", "SEV1", T - 3 * DAY), n++;    /* reopened */
+    b[n] = case_ev(&ev[n], "c4", 1, "B", "sev3", T - 10 * DAY), n++;
+    b[n] = case_ev(&ev[n], "c5", 0, "C", NULL, T - 9 * DAY), n++;      /* close only */
+    b[n] = case_ev(&ev[n], "c6", 1, "D", "critical", T - 1), n++;
+    b[n] = case_ev(&ev[n], "c7b", 0, "D", NULL, T - 1), n++;           /* tie: c7b > c6 */
+    b[n] = tev_value(tev_set(&ev[n], "c", JD_EV_NPS_RESPONSE, "n1", T - 100 * DAY), 10), n++;
+    b[n] = tev_value(tev_set(&ev[n], "c", JD_EV_NPS_RESPONSE, "n2", T - 80 * DAY), 4), n++;
+    b[n] = tev_value(tev_set(&ev[n], "c", JD_EV_NPS_RESPONSE, "n3", T - DAY), 8), n++;
+    b[n] = tev_value(tev_set(&ev[n], "c", JD_EV_NPS_RESPONSE, "n4", T), 11), n++; /* invalid */
+    b[n] = tev_value(tev_set(&ev[n], "c", JD_EV_CSAT_RESPONSE, "s1", T - DAY), 4), n++;
+    b[n] = tev_value(tev_set(&ev[n], "c", JD_EV_CSAT_RESPONSE, "s2", T), 0), n++;  /* invalid */
+    b[n] = tev_set(&ev[n], "c", JD_EV_SPONSOR_CHANGED, "p1", T - 5 * DAY), n++;
+    b[n] = tev_set(&ev[n], "c", JD_EV_SPONSOR_CHANGED, "p2", T - 50 * DAY), n++;
+    for (size_t i = 0; i < n; i++)
+        apply_one(st, b[i]);
+    for (size_t i = 0; i < n; i++)
+        r[i] = b[n - 1 - i];
+    apply_batch(rev, r, n);
+    inspect(st, "c", &sg);
+    cr_assert_eq(sig_num(&sg, JD_SIG_CASES_OPEN), 2, "A (reopened), B");
+    cr_assert_eq(sig_num(&sg, JD_SIG_SEV1_OPEN), 1, "A");
+    cr_assert_eq(sig_num(&sg, JD_SIG_CASES_OPENED_7D), 2, "A reopened, D (closed since)");
+    cr_assert_eq(sig_num(&sg, JD_SIG_CASES_OPENED_28D), 3, "A B D");
+    cr_assert_eq(sig_num(&sg, JD_SIG_NPS_LAST), 8);
+    cr_assert_str_eq(sg.sg_val[JD_SIG_NPS_CATEGORY].str, "passive");
+    cr_assert_float_eq(sig_num(&sg, JD_SIG_NPS_AVG_90D), 6.0, 1e-12, "4 and 8; 10 too old");
+    cr_assert_eq(sig_num(&sg, JD_SIG_CSAT_LAST), 4);
+    cr_assert_eq(sig_num(&sg, JD_SIG_SPONSOR_CHANGED_AT), (double)(T - 5 * DAY));
+    cr_assert_float_eq(sig_num(&sg, JD_SIG_DAYS_SINCE_SPONSOR_CHANGE), 5, 1e-12);
+    char j1[JSON_MAX], j2[JSON_MAX];
+    inspect_json(st, "c", j1);
+    inspect_json(rev, "c", j2);
+    cr_assert_str_eq(j1, j2, "one at a time = reversed in one batch");
+    apply_batch(st, b, n);                              /* replay */
+    inspect_json(st, "c", j2);
+    cr_assert_str_eq(j1, j2);
+    jd_state_destroy(st);
+    jd_state_destroy(rev);
+}
+
+Test(state, inspect_at_another_instant_writes_nothing)
+{
+    jd_state_t *st = state_full("asof", 0);
+    redisContext *c = raw_connect(&g_srv);
+    int64_t D = base_day() + 50;
+    tev_t ev[4];
+    tev_t *b[4];
+    jd_signals_t sg;
+    jd_state_inspect_info_t info;
+    jd_err_t err;
+    char pat[128];
+
+    b[0] = tev_set(&ev[0], "a", JD_EV_ACCOUNT_CREATED, "a0", (D - 40) * DAY);
+    b[1] = login(&ev[1], "a", 1, "u1", D - 3, 0);
+    b[2] = login(&ev[2], "a", 2, "u2", D, 0);
+    b[3] = tev_set(&ev[3], "a", JD_EV_FIRST_VALUE, "a3", (D - 1) * DAY);
+    apply_batch(st, b, 4);
+    snprintf(pat, sizeof pat, "%s.asof:*", g_prefix);
+    size_t keys = count_keys(c, pat);
+
+    /* ten days of silence: 7-day window empties, 28-day one keeps both */
+    cr_assert_eq(jd_state_inspect_at(st, "a", (D + 10) * DAY, &sg, &info, &err), 0,
+                 "%s", err.err_msg);
+    cr_assert(info.si_windows_complete);
+    cr_assert_eq(info.si_state_as_of, D * DAY);
+    cr_assert_eq(sig_num(&sg, JD_SIG_AS_OF), (double)((D + 10) * DAY));
+    cr_assert_eq(sig_num(&sg, JD_SIG_ACTIVE_USERS_7D), 0);
+    cr_assert_eq(sig_num(&sg, JD_SIG_ACTIVE_USERS_28D), 2);
+    cr_assert_float_eq(sig_num(&sg, JD_SIG_DAYS_SINCE_LAST_USAGE), 10, 1e-12);
+    /* back before first value: the milestone is not reached yet */
+    cr_assert_eq(jd_state_inspect_at(st, "a", (D - 2) * DAY, &sg, &info, &err), 0);
+    cr_assert(!info.si_windows_complete);
+    cr_assert(sig_null(&sg, JD_SIG_FIRST_VALUE_AT));
+    cr_assert_eq(sig_num(&sg, JD_SIG_ACTIVE_USERS_7D), 1, "u1; u2 is after");
+    cr_assert_str_eq(sg.sg_val[JD_SIG_STAGE].str, "onboarding");
+    cr_assert_eq(count_keys(c, pat), keys, "nothing written");
+    cr_assert_eq(jd_state_inspect_at(st, "nobody", D * DAY, &sg, &info, &err), JD_ERR_SKIP);
+    redisFree(c);
+    jd_state_destroy(st);
+}
+
+Test(state, idle_accounts_shrink_to_profile_and_milestones)
+{
+    jd_state_t *st = state_full("idle", 300);
+    redisContext *c = raw_connect(&g_srv);
+    int64_t D = base_day();
+    tev_t ev[4];
+    tev_t *b[4];
+    jd_signals_t sg;
+    char pat[128];
+
+    b[0] = tev_attr(tev_set(&ev[0], "i", JD_EV_ACCOUNT_UPDATED, "i0", D * DAY), "seats", "4");
+    b[1] = tev_user(tev_set(&ev[1], "i", JD_EV_FEATURE_USED, "i1", D * DAY + 1), "u1", "export");
+    b[2] = tev_value(tev_set(&ev[2], "i", JD_EV_NPS_RESPONSE, "i2", D * DAY + 2), 9);
+    b[3] = case_ev(&ev[3], "i3", 1, "K", NULL, D * DAY + 3);
+    strcpy(ev[3].account, "i");
+    tev_fix(&ev[3]);
+    apply_batch(st, b, 4);
+    snprintf(pat, sizeof pat, "%s.idle:*", g_prefix);
+    size_t before = count_keys(c, pat);
+    usleep(600 * 1000);
+    size_t after = count_keys(c, pat);
+    cr_log_info("idle account: %zu keys, %zu after the idle expiry", before, after);
+    cr_assert_lt(after, before);
+    snprintf(pat, sizeof pat, "%s.idle:{i}:[exd]*", g_prefix);
+    cr_assert_eq(count_keys(c, pat), 0, "per-day keys and the days index expired");
+    inspect(st, "i", &sg);
+    cr_assert_eq(sig_num(&sg, JD_SIG_ACTIVE_USERS_1D), 0, "windows are gone");
+    cr_assert_eq(sig_num(&sg, JD_SIG_SEATS), 4, "profile kept");
+    cr_assert_eq(sig_num(&sg, JD_SIG_FIRST_VALUE_AT), (double)(D * DAY + 1), "milestones kept");
+    cr_assert_eq(sig_num(&sg, JD_SIG_NPS_LAST), 9);
+    cr_assert_eq(sig_num(&sg, JD_SIG_CASES_OPEN), 1, "case states kept");
+    redisFree(c);
+    jd_state_destroy(st);
+}
+
+Test(state, journey_changes_commit_with_their_event)
+{
+    jd_state_t *st = state_full("jc", 0);
+    redisContext *c = raw_connect(&g_srv);
+    tev_t ev;
+    jd_signals_t sg;
+    jd_signals_change_t ch;
+    jd_err_t err;
+    char key[256];
+    int64_t T = base_day() * DAY;
+
+    apply_one(st, tev_set(&ev, "j", JD_EV_ACCOUNT_CREATED, "j0", T));
+    inspect(st, "j", &sg);
+    cr_assert_eq(jd_signals_observe(&sg, jd_state_signals_conf(st), &ch), 1);
+    cr_assert(ch.ch_stage && !ch.ch_healthy_adoption);
+    const char *oid[] = {"s:0123"};
+    const unsigned char *pl[] = {(const unsigned char *)"stage"};
+    size_t len[] = {5};
+    jd_state_commit_t cm = {"j", 0, NULL, NULL, 1, oid, pl, len, &ch};
+    cr_assert_eq(jd_state_commit(st, &cm, 1, &err), 0, "%s", err.err_msg);
+    inspect(st, "j", &sg);
+    cr_assert_str_eq(sg.sg_stage_stored, "onboarding");
+    cr_assert_eq(sg.sg_stage_seq, 1);
+    cr_assert_eq(sig_num(&sg, JD_SIG_STAGE_CHANGED_AT), (double)T);
+    cr_assert(sig_null(&sg, JD_SIG_HEALTHY_ADOPTION_AT));
+    cr_assert_eq(jd_signals_observe(&sg, jd_state_signals_conf(st), &ch), 0,
+                 "a replay decides nothing again");
+    snprintf(key, sizeof key, "%s.jc:{j}:outbox", g_prefix);
+    cr_assert_eq(raw_int(c, "HEXISTS %s s:0123", key), 1);
+    /* healthy adoption is first-seen: a later commit does not move it */
+    memset(&ch, 0, sizeof ch);
+    ch.ch_healthy_adoption = 1;
+    ch.ch_at = T;
+    cm.cm_trigger_cnt = 0;
+    cr_assert_eq(jd_state_commit(st, &cm, 1, &err), 0, "%s", err.err_msg);
+    ch.ch_at = T + 5;
+    cr_assert_eq(jd_state_commit(st, &cm, 1, &err), 0, "%s", err.err_msg);
+    inspect(st, "j", &sg);
+    cr_assert_eq(sig_num(&sg, JD_SIG_HEALTHY_ADOPTION_AT), (double)T);
+    cr_assert_str_eq(sg.sg_val[JD_SIG_STAGE].str, "value_realization");
+    cr_assert_str_eq(sg.sg_stage_stored, "onboarding", "until the pipeline observes it");
+    redisFree(c);
+    jd_state_destroy(st);
 }
 
 /* ======================= cost ======================= */

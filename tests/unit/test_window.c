@@ -159,3 +159,83 @@ Test(window, format_iso_cuts_and_reports_length)
     cr_assert_str_eq(buf, "1970-01-01");
     cr_assert_eq(jd_window_format_iso(0, NULL, 0), 24);
 }
+
+/* ---- window specs, weekly blocks, the horizon (issue 3) ---- */
+
+Test(window, spec_bounds_are_days_back_from_the_as_of_day)
+{
+    jd_window_spec_t ws = {JD_WINDOW_USERS, 0, 6, 0};
+    int64_t first, last;
+
+    jd_window_spec_bounds(&ws, 100, &first, &last);
+    cr_assert_eq(first, 94);
+    cr_assert_eq(last, 100);
+    ws.ws_back_first = 7;
+    ws.ws_back_last = 13;
+    jd_window_spec_bounds(&ws, 100, &first, &last);
+    cr_assert_eq(first, 87);
+    cr_assert_eq(last, 93);
+    /* a window may reach before the epoch (or before any data) */
+    ws.ws_back_first = 0;
+    ws.ws_back_last = 27;
+    jd_window_spec_bounds(&ws, 3, &first, &last);
+    cr_assert_eq(first, -24);
+    cr_assert_eq(last, 3);
+}
+
+Test(window, week_blocks_tile_the_35_days_without_overlap)
+{
+    int64_t seen[JD_WINDOW_MAX_DAYS] = {0};
+    for (int k = 0; k <= 4; k++) {
+        jd_window_spec_t ws = jd_window_week_block(JD_WINDOW_USERS, k);
+        int64_t first, last;
+        cr_assert_eq(ws.ws_kind, JD_WINDOW_USERS);
+        jd_window_spec_bounds(&ws, 1000, &first, &last);
+        cr_assert_eq(last - first, 6, "7 days");
+        for (int64_t d = first; d <= last; d++)
+            seen[1000 - d]++;
+    }
+    for (int i = 0; i < JD_WINDOW_MAX_DAYS; i++)
+        cr_assert_eq(seen[i], 1, "day D-%d covered once", i);
+    /* the blocks of wau_prev4_avg as issue 3 spells them */
+    jd_window_spec_t b4 = jd_window_week_block(JD_WINDOW_USERS, 4);
+    cr_assert_eq(b4.ws_back_first, 28);
+    cr_assert_eq(b4.ws_back_last, 34);
+}
+
+Test(window, horizon_late_and_too_late)
+{
+    /* R = 35 keeps [D-34, D]: D-34 is late but counted, D-35 too late */
+    cr_assert_eq(jd_window_horizon(100, 35), 66);
+    cr_assert(jd_window_contains(100, 35, 66));
+    cr_assert(!jd_window_contains(100, 35, 65));
+    cr_assert_eq(jd_window_horizon(100, 90), 11);
+    /* the day boundary decides, not 35 x 24 h: the last ms of day D-35
+     * is too late, the first ms of D-34 is not */
+    int64_t D = 20000;
+    int64_t h = jd_window_horizon(D, 35);
+    cr_assert_lt(jd_window_day(jd_window_day_start(h) - 1), h);
+    cr_assert_eq(jd_window_day(jd_window_day_start(h)), h);
+}
+
+Test(window, parse_instants)
+{
+    int64_t ms = 42;
+    cr_assert_eq(jd_window_parse_instant("1767225600000", &ms), 0);
+    cr_assert_eq(ms, INT64_C(1767225600000));
+    cr_assert_eq(jd_window_parse_instant("2026-01-01", &ms), 0);
+    cr_assert_eq(ms, INT64_C(1767225600000));
+    cr_assert_eq(jd_window_parse_instant("2026-01-01T12:34:56Z", &ms), 0);
+    cr_assert_eq(ms, INT64_C(1767225600000) + (12 * 3600 + 34 * 60 + 56) * 1000);
+    cr_assert_eq(jd_window_parse_instant("2026-01-01T00:00:00.5Z", &ms), 0);
+    cr_assert_eq(ms, INT64_C(1767225600500));
+    cr_assert_eq(jd_window_parse_instant("2026-01-01T00:00:00.123456Z", &ms), 0);
+    cr_assert_eq(ms, INT64_C(1767225600123));
+    ms = 42;
+    const char *bad[] = {"", "-5", "12a", "2026-13-01", "2026-01-01T24:00:00Z",
+                         "2026-01-01T00:00:00", "1234567890123456", NULL};
+    for (int i = 0; bad[i]; i++)
+        cr_assert_eq(jd_window_parse_instant(bad[i], &ms), -1, "%s", bad[i]);
+    cr_assert_eq(jd_window_parse_instant(NULL, &ms), -1);
+    cr_assert_eq(ms, 42, "untouched on error");
+}
