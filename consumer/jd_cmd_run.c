@@ -19,6 +19,7 @@
 #include "jd_cli.h"
 #include "jd_cmd.h"
 #include "jd_log.h"
+#include "jd_ops.h"
 #include "jd_pipeline.h"
 
 static void (*jd_cmd_signal_fn)(void);
@@ -72,6 +73,7 @@ int jd_cmd_run(int argc, char **argv)
     jd_pipeline_opts_t po;
     jd_pipeline_stats_t ps;
     jd_broker_t *broker = NULL;
+    jd_ops_t *ops = NULL;
     jd_ruleset_t *rs = NULL;
     const char *bootstrap = NULL;
     jd_err_t err;
@@ -97,6 +99,11 @@ int jd_cmd_run(int argc, char **argv)
         JD_INFO("broker", "no kafka.bootstrap.servers configured: embedded cluster at %s "
                           "(in memory, for demos and tests only)", bootstrap);
     }
+    if (!(ops = jd_ops_new(cli.cl_cf, &err))) {
+        fprintf(stderr, "journeyd run: %s\n", err.err_msg);
+        goto out;
+    }
+    jd_ops_install(ops);
     jd_cmd_on_signal(jd_pipeline_stop);
     rc = jd_pipeline_run(cli.cl_cf, bootstrap, rs, &po, &ps, &err) ? 1 : 0;
     if (rc)
@@ -105,6 +112,7 @@ int jd_cmd_run(int argc, char **argv)
         jd_pipeline_print_summary(&ps, rs, stdout);
     free(ps.ps_triggers_by_rule);
 out:
+    jd_ops_destroy(ops);
     jd_rules_destroy(rs);
     jd_broker_destroy(broker);
     jd_cli_free(&cli);

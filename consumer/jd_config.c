@@ -116,6 +116,13 @@ static const jd_config_key_t jd_config_keys[] = {
      "Longest wait for trigger and dead-letter deliveries of one batch."},
     {"log.level", JD_CFG_STR, "info", JD_OFF(cf_log_level), 0, 0, "error|warn|info|debug",
      "Log level."},
+    {"log.format", JD_CFG_STR, "text", JD_OFF(cf_log_format), 0, 0, "text|json",
+     "Log lines on stderr: text, or json (one JSON object per line: ts, level, module, msg)."},
+    {"http.address", JD_CFG_STR, "127.0.0.1", JD_OFF(cf_http_address), 0, 0, NULL,
+     "Address of the /metrics, /healthz, /readyz server (IPv4 or IPv6 literal; loopback "
+     "by default, 0.0.0.0 to expose it)."},
+    {"http.port", JD_CFG_INT, "0", JD_OFF(cf_http_port), 0, 65535, NULL,
+     "Port of the /metrics, /healthz, /readyz server of `journeyd run`; 0 turns it off."},
 };
 
 #define JD_CONFIG_NKEYS (sizeof jd_config_keys / sizeof jd_config_keys[0])

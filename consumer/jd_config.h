@@ -87,6 +87,10 @@ typedef struct jd_config {
     int   cf_flush_timeout_ms;
     /* log.* */
     char *cf_log_level;
+    char *cf_log_format;            /* text | json */
+    /* http.* */
+    char *cf_http_address;
+    int   cf_http_port;             /* 0 = off */
 } jd_config_t;
 
 /* A config holding every default. NULL only when out of memory. */
