@@ -71,11 +71,36 @@ static const jd_config_key_t jd_config_keys[] = {
     {"schemas.wire_format", JD_CFG_STR, "auto", JD_OFF(cf_wire_format), 0, 0, "auto|confluent|plain",
      "Inbound framing: auto (0x00 = Confluent, else plain Avro), confluent, plain."},
     {"schemas.product_schema_id", JD_CFG_INT, "1", JD_OFF(cf_product_schema_id), 0, INT_MAX, NULL,
-     "Confluent id under which product_event.avsc itself is accepted (and used by simulate)."},
+     "Confluent id under which product_event.avsc itself is accepted (and used by simulate); "
+     "ignored by run when schemas.registry.url is set (the registry says what an id is)."},
     {"schemas.trigger_schema_id", JD_CFG_INT, "2", JD_OFF(cf_trigger_schema_id), 0, INT_MAX, NULL,
      "Confluent id written in the framing of outbound triggers."},
     {"schemas.stage_schema_id", JD_CFG_INT, "3", JD_OFF(cf_stage_schema_id), 0, INT_MAX, NULL,
      "Confluent id written in the framing of journey stage events."},
+    {"schemas.registry.url", JD_CFG_STR, "", JD_OFF(cf_registry_url), 0, 0, NULL,
+     "Confluent Schema Registry base URL (http:// or https://); writer schemas of unknown "
+     "ids are fetched from it and cached. Empty: no registry."},
+    {"schemas.registry.username", JD_CFG_STR, "", JD_OFF(cf_registry_username), 0, 0, NULL,
+     "Registry HTTP basic auth user (empty: no auth)."},
+    {"schemas.registry.password", JD_CFG_STR, "", JD_OFF(cf_registry_password), 0, 0, NULL,
+     "Registry HTTP basic auth password."},
+    {"schemas.registry.ca_location", JD_CFG_STR, "", JD_OFF(cf_registry_ca), 0, 0, NULL,
+     "CA bundle (PEM) that signs the registry's TLS certificate; empty: system CAs."},
+    {"schemas.registry.cert_location", JD_CFG_STR, "", JD_OFF(cf_registry_cert), 0, 0, NULL,
+     "TLS client certificate (PEM) for the registry."},
+    {"schemas.registry.key_location", JD_CFG_STR, "", JD_OFF(cf_registry_key), 0, 0, NULL,
+     "TLS client key (PEM) for the registry."},
+    {"schemas.registry.ssl_verify", JD_CFG_INT, "1", JD_OFF(cf_registry_verify), 0, 1, NULL,
+     "1: verify the registry's TLS certificate and host name; 0: do not (testing only)."},
+    {"schemas.registry.timeout_ms", JD_CFG_INT, "5000", JD_OFF(cf_registry_timeout_ms), 100, 600000,
+     NULL, "Registry connect and request timeout."},
+    {"schemas.registry.retry_ms", JD_CFG_INT, "30000", JD_OFF(cf_registry_retry_ms), 0, 86400000,
+     NULL, "After a failed fetch of a schema id, messages with that id are dead-lettered "
+     "without asking the registry again for this long."},
+    {"schemas.registry.auto_register", JD_CFG_INT, "1", JD_OFF(cf_registry_auto_register), 0, 1,
+     NULL, "1: register trigger_event.avsc under `<trigger topic>-value` and journey_stage.avsc "
+     "under `<stage topic>-value` at start-up and frame with the ids returned; 0: use "
+     "schemas.trigger_schema_id and schemas.stage_schema_id."},
     {"limits.max_message_bytes", JD_CFG_INT, "1048576", JD_OFF(cf_max_message_bytes), 64, 64 << 20, NULL,
      "Largest inbound message accepted; larger ones are dead-lettered."},
     {"limits.max_string_bytes", JD_CFG_INT, "1024", JD_OFF(cf_max_string_bytes), 16, 1 << 20, NULL,
@@ -597,7 +622,9 @@ void jd_config_print(const jd_config_t *cf, FILE *out)
         else if (ck->ck_type == JD_CFG_NUM)
             fprintf(out, "%s: %.15g\n", ck->ck_name, *(const double *)(const void *)base);
         else
-            fprintf(out, "%s: \"%s\"\n", ck->ck_name, *(char *const *)base);
+            fprintf(out, "%s: \"%s\"\n", ck->ck_name,
+                    jd_config_secret(ck->ck_name) && **(char *const *)base
+                        ? "*****" : *(char *const *)base);
     }
     for (size_t i = 0; i < cf->cf_kafka_cnt; i++)
         fprintf(out, "kafka.%s: \"%s\"\n", cf->cf_kafka[i].kv_key,

@@ -55,6 +55,16 @@ typedef struct jd_config {
     int   cf_stage_schema_id;
     jd_kv_t *cf_schema_ids;         /* "id" -> .avsc path */
     size_t   cf_schema_id_cnt;
+    char *cf_registry_url;          /* "" = no schema registry */
+    char *cf_registry_username;
+    char *cf_registry_password;
+    char *cf_registry_ca;
+    char *cf_registry_cert;
+    char *cf_registry_key;
+    int   cf_registry_verify;
+    int   cf_registry_timeout_ms;
+    int   cf_registry_retry_ms;
+    int   cf_registry_auto_register;
     /* limits.* */
     int   cf_max_message_bytes;
     int   cf_max_string_bytes;

@@ -40,6 +40,7 @@
 #include "jd_log.h"
 #include "jd_ops.h"
 #include "jd_producer.h"
+#include "jd_registry.h"
 #include "jd_stage.h"
 #include "jd_state.h"
 #include "jd_window.h"
@@ -73,6 +74,8 @@ typedef struct jd_pipeline {
     jd_decoder_t        *pl_decoder;
     jd_encoder_t        *pl_encoder;
     jd_stage_codec_t    *pl_stage_codec;
+    jd_registry_t       *pl_registry;   /* NULL without schemas.registry.url */
+    jd_registry_ids_t    pl_ids;        /* framing ids of outbound records */
     jd_arena_t           pl_arena;
     size_t               pl_max;        /* batch size */
     rd_kafka_message_t **pl_msgs;
@@ -178,7 +181,8 @@ static int jd_pipeline_decoder(jd_pipeline_t *pl, jd_err_t *err)
     pl->pl_decoder = jd_decoder_new(wire, &lim, err);
     if (!pl->pl_decoder)
         return -1;
-    if (jd_decoder_add_schema(pl->pl_decoder, cf->cf_product_schema_id,
+    if (!cf->cf_registry_url[0] &&
+        jd_decoder_add_schema(pl->pl_decoder, cf->cf_product_schema_id,
                               jd_codec_product_schema_json(), err))
         return -1;
     for (size_t i = 0; i < cf->cf_schema_id_cnt; i++) {
@@ -192,6 +196,23 @@ static int jd_pipeline_decoder(jd_pipeline_t *pl, jd_err_t *err)
     if (pl->pl_encoder)
         pl->pl_stage_codec = jd_stage_codec_new(err);
     return pl->pl_encoder && pl->pl_stage_codec ? 0 : -1;
+}
+
+/* The schema registry (when configured): unknown ids are fetched from it,
+ * and the outbound framing ids come from it; waits while it is down. */
+static int jd_pipeline_registry(jd_pipeline_t *pl, jd_err_t *err)
+{
+    int rc;
+    if (pl->pl_cf->cf_registry_url[0]) {
+        if (!(pl->pl_registry = jd_registry_new(pl->pl_cf, err)))
+            return -1;
+        jd_decoder_set_fetch(pl->pl_decoder, jd_registry_fetch_cb, pl->pl_registry);
+    }
+    while ((rc = jd_registry_outbound_ids(pl->pl_registry, pl->pl_cf, &pl->pl_ids, err)) ==
+               JD_ERR_RETRY && !jd_pipeline_stopping)
+        jd_pipeline_backoff(pl, "registering outbound schemas", err);
+    pl->pl_backoff_ms = 0;
+    return rc ? -1 : 0;
 }
 
 static int jd_pipeline_state(jd_pipeline_t *pl, jd_err_t *err)
@@ -451,7 +472,7 @@ static int jd_pipeline_stage_out(jd_pipeline_t *pl, size_t a, const rd_kafka_mes
              rd_kafka_topic_name(src->rkt));
     se->se_source_partition = src->partition;
     se->se_source_offset = src->offset;
-    if (jd_stage_encode(pl->pl_stage_codec, se, pl->pl_cf->cf_stage_schema_id,
+    if (jd_stage_encode(pl->pl_stage_codec, se, pl->pl_ids.ri_stage,
                         &o->ot_payload, &err)) {
         JD_ERROR("pipeline", "encoding stage event %s: %s", se->se_id, err.err_msg);
         return err.err_class;
@@ -487,7 +508,7 @@ static int jd_pipeline_decide_account(jd_pipeline_t *pl, size_t a, jd_trigger_t 
                  rd_kafka_topic_name(src->rkt));
         o->ot_tr.tr_source_partition = src->partition;
         o->ot_tr.tr_source_offset = src->offset;
-        if (jd_encoder_trigger(pl->pl_encoder, &o->ot_tr, pl->pl_cf->cf_trigger_schema_id,
+        if (jd_encoder_trigger(pl->pl_encoder, &o->ot_tr, pl->pl_ids.ri_trigger[o->ot_tr.tr_kind],
                                &o->ot_payload, &err)) {
             JD_ERROR("pipeline", "encoding trigger %s: %s", o->ot_tr.tr_id, err.err_msg);
             return err.err_class;
@@ -842,6 +863,7 @@ static void jd_pipeline_teardown(jd_pipeline_t *pl)
     jd_producer_destroy(pl->pl_producer);
     jd_state_destroy(pl->pl_state);
     jd_decoder_destroy(pl->pl_decoder);
+    jd_registry_destroy(pl->pl_registry);
     jd_encoder_destroy(pl->pl_encoder);
     jd_stage_codec_destroy(pl->pl_stage_codec);
     jd_arena_destroy(&pl->pl_arena);
@@ -871,7 +893,7 @@ static int jd_pipeline_setup(jd_pipeline_t *pl, const char *bootstrap, jd_err_t 
     if (!pl->pl_stats->ps_triggers_by_rule)
         return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
     if (jd_pipeline_alloc(pl, err) || jd_pipeline_decoder(pl, err) ||
-        jd_pipeline_state(pl, err))
+        jd_pipeline_registry(pl, err) || jd_pipeline_state(pl, err))
         return -1;
     pl->pl_producer = jd_producer_new(pl->pl_cf, bootstrap, err);
     if (!pl->pl_producer)

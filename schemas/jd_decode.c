@@ -80,6 +80,8 @@ struct jd_decoder {
     jd_wschema_t **dc_ws;      /* registered Confluent ids */
     size_t         dc_ws_cnt;
     size_t         dc_ws_cap;
+    jd_schema_fetch_fn dc_fetch; /* unknown ids, or NULL */
+    void          *dc_fetch_opaque;
 };
 
 /* ---- UTF-8 --------------------------------------------------------------- */
@@ -659,8 +661,35 @@ static int jd_decode_fields(const jd_decoder_t *dec, const jd_wschema_t *ws,
 
 /* ---- decoding ------------------------------------------------------------ */
 
+void jd_decoder_set_fetch(jd_decoder_t *dec, jd_schema_fetch_fn fn, void *opaque)
+{
+    dec->dc_fetch = fn;
+    dec->dc_fetch_opaque = opaque;
+}
+
+/* Asks the fetch source for the writer schema of `id` and registers it.
+ * Any failure, including a schema that does not resolve against the
+ * reader, makes this message an unknown_schema_id dead letter. */
+static int jd_decoder_fetch(jd_decoder_t *dec, int32_t id, jd_wschema_t **ws,
+                            jd_err_t *err)
+{
+    const char *json = NULL;
+    jd_err_t ferr;
+    int rc;
+
+    rc = dec->dc_fetch(dec->dc_fetch_opaque, id, &json, &ferr);
+    if (!rc && (rc = jd_decoder_add_schema(dec, id, json, &ferr)) != 0)
+        jd_err_prefix(&ferr, "from the schema registry");
+    if (!rc)
+        return (*ws = jd_decoder_find(dec, id)) ? 0 : JD_ERR_FATAL;
+    if (rc == JD_ERR_FATAL && ferr.err_code == JD_E_NOMEM)
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "%s", ferr.err_msg);
+    return jd_err_set(err, JD_ERR_SKIP, JD_E_UNKNOWN_SCHEMA, "schema id %" PRId32 ": %s",
+                      id, ferr.err_msg);
+}
+
 /* Picks the wire schema for a message and the offset of its Avro body. */
-static int jd_decoder_frame(const jd_decoder_t *dec, const unsigned char *p,
+static int jd_decoder_frame(jd_decoder_t *dec, const unsigned char *p,
                             size_t len, jd_wschema_t **ws, size_t *off,
                             jd_err_t *err)
 {
@@ -681,9 +710,14 @@ static int jd_decoder_frame(const jd_decoder_t *dec, const unsigned char *p,
                           "Confluent frame of %zu bytes is shorter than its "
                           "5-byte header", len);
     int32_t id = jd__codec_frame_id(p);
-    if (!(*ws = jd_decoder_find(dec, id)))
+    if (!(*ws = jd_decoder_find(dec, id))) {
+        int rc = dec->dc_fetch ? jd_decoder_fetch(dec, id, ws, err) : 1;
+        *off = JD_CODEC_FRAME_LEN;
+        if (rc <= 0)
+            return rc;
         return jd_err_set(err, JD_ERR_SKIP, JD_E_UNKNOWN_SCHEMA,
                           "schema id %" PRId32 " is not registered", id);
+    }
     *off = JD_CODEC_FRAME_LEN;
     return 0;
 }
