@@ -325,6 +325,13 @@ int jd_config_set(jd_config_t *cf, const char *key, const char *val,
         }
         return 0;
     }
+    if (strncmp(key, "mapping.", 8) == 0) {
+        if (jd_mapping_set(cf->cf_mapping, key + 8, val, err)) {
+            jd_err_prefix(err, "%s", origin);
+            return JD_ERR_FATAL;
+        }
+        return 0;
+    }
     if (strncmp(key, "kafka.", 6) == 0 && key[6])
         rc = jd_kv_put(&cf->cf_kafka, &cf->cf_kafka_cnt, key + 6, val);
     else if (strncmp(key, "schemas.ids.", 12) == 0 && key[12]) {
@@ -352,6 +359,10 @@ jd_config_t *jd_config_new(void)
     if (!cf)
         return NULL;
     jd_health_conf_init(&cf->cf_health);
+    if (!(cf->cf_mapping = jd_mapping_new())) {
+        free(cf);
+        return NULL;
+    }
     for (size_t i = 0; i < JD_CONFIG_NKEYS; i++) {
         if (jd_config_set(cf, jd_config_keys[i].ck_name,
                           jd_config_keys[i].ck_default, "default", &err)) {
@@ -378,6 +389,7 @@ void jd_config_destroy(jd_config_t *cf)
             free(*(char **)((char *)cf + jd_config_keys[i].ck_offset));
     jd_kv_free(cf->cf_kafka, cf->cf_kafka_cnt);
     jd_kv_free(cf->cf_schema_ids, cf->cf_schema_id_cnt);
+    jd_mapping_destroy(cf->cf_mapping);
     for (size_t i = 0; i < JD_CONFIG_NLISTS; i++)
         jd_config_free_list(cf, &jd_config_lists[i]);
     free(cf);
@@ -542,6 +554,8 @@ int jd_config_validate(const jd_config_t *cf, jd_err_t *err)
         return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
                           "state.core_features: at most 1000, not %zu",
                           cf->cf_core_feature_n);
+    if (jd_mapping_check(cf->cf_mapping, err))
+        return JD_ERR_FATAL;
     return jd_health_conf_check(&cf->cf_health, err);
 }
 
@@ -595,6 +609,18 @@ void jd_config_print_keys(FILE *out)
                 i == 0 ? "; empty starts the embedded mock cluster" : "");
     fprintf(out, "| `kafka.<property>` | string | | Any other librdkafka property, passed through. |\n"
                  "| `schemas.ids.<id>` | string | | Writer schema (.avsc) of Confluent schema id <id>. |\n"
+                 "| `mapping.fields.<field>` | string | | Path (a.b.c through records, maps, unions) "
+                 "in an upstream record of event_id, account_id (list: first with a value), "
+                 "user_id, type, feature, occurred_at, value, attributes; see docs/mapping.md. |\n"
+                 "| `mapping.default_account` | string | | Account of events none of whose "
+                 "account_id paths has a value. |\n"
+                 "| `mapping.timestamp.unit` | string: s\\|ms\\|us\\|ns | `ms` | Unit of numeric "
+                 "upstream timestamps. |\n"
+                 "| `mapping.timestamp.format` | string | `iso8601` | Format of text timestamps: "
+                 "iso8601 or a strptime(3) format, UTC. |\n"
+                 "| `mapping.events.<name>.type`, `.feature` | string | | Upstream event name -> "
+                 "journeyd event type (and feature). |\n"
+                 "| `mapping.attributes.<name>` | string | | Path of one more attribute. |\n"
                  "| `health.<segment>.<measure>.<weight\\|bad\\|good>` | number | see "
                  "docs/signals.md | Health profile of a segment (`default` for the others); "
                  "measures utilization, usage_change_7d, nps, cases_open, milestones; "
@@ -632,5 +658,6 @@ void jd_config_print(const jd_config_t *cf, FILE *out)
     for (size_t i = 0; i < cf->cf_schema_id_cnt; i++)
         fprintf(out, "schemas.ids.%s: \"%s\"\n", cf->cf_schema_ids[i].kv_key,
                 cf->cf_schema_ids[i].kv_val);
+    jd_mapping_print(cf->cf_mapping, out);
     jd_health_conf_print(&cf->cf_health, jd_config_print_health, out);
 }

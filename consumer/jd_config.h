@@ -23,6 +23,7 @@
 #include <stdio.h>
 
 #include "jd_err.h"
+#include "jd_mapping.h"
 #include "jd_state.h"
 
 typedef struct jd_kv {
@@ -86,6 +87,8 @@ typedef struct jd_config {
     int   cf_ttfv_target_days;
     double cf_healthy_utilization;
     double cf_healthy_breadth;
+    /* mapping.* (open family, parsed by schemas/jd_mapping.c); owned */
+    jd_mapping_t *cf_mapping;
     /* health.<segment>.<measure>.<field> (open family) */
     jd_health_conf_t cf_health;
     /* rules.* */

@@ -181,6 +181,7 @@ static int jd_pipeline_decoder(jd_pipeline_t *pl, jd_err_t *err)
     pl->pl_decoder = jd_decoder_new(wire, &lim, err);
     if (!pl->pl_decoder)
         return -1;
+    jd_decoder_set_mapping(pl->pl_decoder, cf->cf_mapping);
     if (!cf->cf_registry_url[0] &&
         jd_decoder_add_schema(pl->pl_decoder, cf->cf_product_schema_id,
                               jd_codec_product_schema_json(), err))
