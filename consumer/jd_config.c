@@ -599,9 +599,14 @@ void jd_config_print_keys(FILE *out)
         const jd_config_key_t *ck = &jd_config_keys[i];
         char env[256];
         jd_config_env_name(ck->ck_name, env, sizeof env);
-        fprintf(out, "| `%s` | %s%s%s | `%s` | %s Env: `%s`. |\n", ck->ck_name,
-                tn[ck->ck_type], ck->ck_choices ? ": " : "",
-                ck->ck_choices ? ck->ck_choices : "", ck->ck_default, ck->ck_doc, env);
+        char choices[128] = "", dflt[160] = "(empty)";
+        for (size_t j = 0, n = 0; ck->ck_choices && ck->ck_choices[j] && n + 3 < sizeof choices; j++)
+            n += (size_t)snprintf(choices + n, sizeof choices - n, "%s%c",
+                                  ck->ck_choices[j] == '|' ? "\\" : "", ck->ck_choices[j]);
+        if (ck->ck_default[0])
+            snprintf(dflt, sizeof dflt, "`%s`", ck->ck_default);
+        fprintf(out, "| `%s` | %s%s%s | %s | %s Env: `%s`. |\n", ck->ck_name, tn[ck->ck_type],
+                ck->ck_choices ? ": " : "", choices, dflt, ck->ck_doc, env);
     }
     for (size_t i = 0; i < sizeof jd_config_kafka_defaults / sizeof jd_config_kafka_defaults[0]; i++)
         fprintf(out, "| `kafka.%s` | string | `%s` | librdkafka property%s. |\n",
