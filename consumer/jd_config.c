@@ -515,6 +515,32 @@ static void jd_config_env_name(const char *key, char *out, size_t cap)
     out[n] = '\0';
 }
 
+/* JOURNEYD_KAFKA_<PROPERTY>: any librdkafka property from the
+ * environment (how secrets such as JOURNEYD_KAFKA_SASL_PASSWORD reach a
+ * container); the property is the rest lower-cased with '_' as '.', which
+ * is exact because librdkafka property names contain no '_'. */
+static int jd_config_env_kafka(jd_config_t *cf, jd_err_t *err)
+{
+    extern char **environ;
+    static const char pfx[] = "JOURNEYD_KAFKA_";
+    for (char **e = environ; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        char key[256], name[256];
+        size_t n = 6;
+        if (strncmp(*e, pfx, sizeof pfx - 1) != 0 || !eq || eq == *e + sizeof pfx - 1 ||
+            (size_t)(eq - *e) >= sizeof name)
+            continue;
+        memcpy(key, "kafka.", 6);
+        for (const char *p = *e + sizeof pfx - 1; p < eq && n + 1 < sizeof key; p++)
+            key[n++] = *p == '_' ? '.' : (char)tolower((unsigned char)*p);
+        key[n] = '\0';
+        snprintf(name, sizeof name, "%.*s", (int)(eq - *e), *e);
+        if (jd_config_set(cf, key, eq + 1, name, err))
+            return JD_ERR_FATAL;
+    }
+    return 0;
+}
+
 int jd_config_load_env(jd_config_t *cf, jd_err_t *err)
 {
     char name[256];
@@ -524,15 +550,7 @@ int jd_config_load_env(jd_config_t *cf, jd_err_t *err)
         if (v && jd_config_set(cf, jd_config_keys[i].ck_name, v, name, err))
             return JD_ERR_FATAL;
     }
-    for (size_t i = 0; i < sizeof jd_config_kafka_defaults / sizeof jd_config_kafka_defaults[0]; i++) {
-        char key[128];
-        snprintf(key, sizeof key, "kafka.%s", jd_config_kafka_defaults[i][0]);
-        jd_config_env_name(key, name, sizeof name);
-        const char *v = getenv(name);
-        if (v && jd_config_set(cf, key, v, name, err))
-            return JD_ERR_FATAL;
-    }
-    return 0;
+    return jd_config_env_kafka(cf, err);
 }
 
 int jd_config_validate(const jd_config_t *cf, jd_err_t *err)

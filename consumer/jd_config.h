@@ -114,7 +114,9 @@ void jd_config_destroy(jd_config_t *cf);
 int jd_config_load_file(jd_config_t *cf, const char *path, jd_err_t *err);
 
 /* Applies JOURNEYD_<KEY> variables (key upper-cased, '.' -> '_'), e.g.
- * JOURNEYD_REDIS_PORT=6380, JOURNEYD_KAFKA_BOOTSTRAP_SERVERS=host:9092. */
+ * JOURNEYD_REDIS_PORT=6380, JOURNEYD_KAFKA_BOOTSTRAP_SERVERS=host:9092; any
+ * JOURNEYD_KAFKA_<PROPERTY> sets librdkafka property <property> ('_' as
+ * '.', lower case), e.g. JOURNEYD_KAFKA_SASL_PASSWORD. */
 int jd_config_load_env(jd_config_t *cf, jd_err_t *err);
 
 /* Sets one key from text ("redis.port", "6380"), as a flag would; `origin`
