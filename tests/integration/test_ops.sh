@@ -5,9 +5,11 @@
 #    batch-size and Redis-latency histograms, accounts, consumer lag series
 #    and the event-time watermark; the Prometheus text parses line by line;
 #  - /healthz is 200; /readyz is 200, turns 503 naming redis when its
-#    redis-server is stopped, and 200 again once it is restarted;
+#    redis-server is stopped, and 200 again once it is restarted; 503
+#    naming kafka once the broker is stopped;
 #  - with log.format=json every stderr line is one JSON object with ts,
-#    level, module and msg, and the partition assignment is among them.
+#    level, module and msg; start, assignment, dead letters, Kafka down
+#    and stop are among them.
 # This test runs its own redis-server (it stops and restarts it).
 # Needs JD_BIN, JD_ROOT, JD_TMP.
 set -euo pipefail
@@ -37,6 +39,7 @@ tail -n1 "$JD_TMP/sim.log"
 
 "$JD_BIN" run "${COMMON[@]}" --set "http.port=$HPORT" --set log.format=json \
   --set kafka.statistics.interval.ms=500 --set "kafka.group.id=ops$$" \
+  --set kafka.session.timeout.ms=6000 \
   >"$JD_TMP/run.out" 2>"$JD_TMP/run.log" &
 RUN_PID=$!
 JD_PIDS+=("$RUN_PID")
@@ -114,7 +117,17 @@ curl -sf "$URL/healthz" >/dev/null || fail "/healthz must stay 200 while redis i
 start_redis
 wait_status /readyz 200
 
-kill -TERM "$RUN_PID"; wait "$RUN_PID" || fail "journeyd run did not stop cleanly"
+# Readiness follows Kafka too: stop the broker process.
+BROKER_PID="${JD_PIDS[1]}"
+kill "$BROKER_PID"; wait "$BROKER_PID" 2>/dev/null || true
+wait_status /readyz 503
+grep -q kafka "$JD_TMP/body" || fail "/readyz does not name kafka: $(cat "$JD_TMP/body")"
+
+kill -TERM "$RUN_PID"
+for _ in $(seq 1 300); do kill -0 "$RUN_PID" 2>/dev/null || break; sleep 0.2; done
+# Without brokers the close is bounded by session.timeout.ms (6 s here).
+kill -0 "$RUN_PID" 2>/dev/null && fail "journeyd run did not stop within 60 s of SIGTERM"
+wait "$RUN_PID" || true   # the final commit may fail with the broker gone
 $PY - "$JD_TMP/run.log" <<'PYEOF' || fail "log lines are not JSON objects"
 import json, sys
 lines = open(sys.argv[1]).read().splitlines()
@@ -123,7 +136,11 @@ for l in lines:
     o = json.loads(l)
     assert list(o) == ["ts", "level", "module", "msg"], o
     assert o["level"] in ("error", "warn", "info", "debug"), o
-assert any(json.loads(l)["msg"].startswith("assigned ") for l in lines), "no assignment line"
+msgs = [json.loads(l)["msg"] for l in lines]
+assert any(m.startswith("journeyd ") and " starting: " in m for m in msgs), "no start line"
+assert any(m.startswith("assigned ") for m in msgs), "no assignment line"
+assert any(m.startswith("stopped") for m in msgs), "no stop line"
+assert any(m.startswith("kafka down") for m in msgs), "no kafka down line"
 assert any("dead-letter" in json.loads(l)["msg"] for l in lines), "no dead-letter line"
 print("   %d JSON log lines" % len(lines))
 PYEOF
