@@ -140,6 +140,26 @@ static void jd_registry_common(jd_registry_t *r, jd_reg_body_t *body)
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, cf->cf_registry_verify ? 2L : 0L);
 }
 
+/* Failures that retrying cannot fix: the URL or the TLS settings are
+ * wrong (or the certificate does not verify). */
+static int jd_registry_config_error(CURLcode cc)
+{
+    switch (cc) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* One request to url + path (POST when `post` is not NULL). Returns the
  * HTTP status (>= 100) with the body in `body`, or JD_ERR_RETRY when the
  * registry could not be reached. */
@@ -170,6 +190,10 @@ static int jd_registry_request(jd_registry_t *r, const char *path, const char *p
     curl_slist_free_all(hdrs);
     if (cc == CURLE_OK && status < 100)
         return jd_err_set(err, JD_ERR_RETRY, JD_E_IO, "schema registry %s: no HTTP status", url);
+    if (jd_registry_config_error(cc))
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
+                          "schemas.registry: %s: %s (check url, ca_location, cert_location, "
+                          "key_location, ssl_verify)", url, curl_easy_strerror(cc));
     if (cc != CURLE_OK)
         return jd_err_set(err, JD_ERR_RETRY, JD_E_IO, "schema registry %s: %s", url,
                           body->bd_over ? "answer too large" : curl_easy_strerror(cc));

@@ -17,7 +17,9 @@
  * Errors: the registry unreachable, timing out or answering 5xx is
  * JD_ERR_RETRY/JD_E_IO; an id the registry does not know (404) or a
  * malformed answer is JD_ERR_SKIP/JD_E_UNKNOWN_SCHEMA; a refused
- * registration (4xx) is JD_ERR_FATAL/JD_E_SCHEMA.
+ * registration (4xx) is JD_ERR_FATAL/JD_E_SCHEMA; a bad URL or TLS setup
+ * (unsupported scheme, certificate that does not verify, unreadable CA or
+ * client certificate) is JD_ERR_FATAL/JD_E_CONFIG.
  *
  * Threads: one client per thread (it owns one curl easy handle, reused so
  * connections are kept alive). Ownership: jd_registry_new() returns a

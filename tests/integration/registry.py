@@ -10,8 +10,9 @@ REST paths journeyd uses:
 Identical schema text gets the same global id, as in the real registry.
 With --user U:P every request needs HTTP basic auth (401 otherwise).
 
-  registry.py PORTFILE [--user U:P] [--preload ID=FILE ...]
-writes the port it listens on (127.0.0.1, ephemeral) to PORTFILE.
+  registry.py PORTFILE [--user U:P] [--tls CERT KEY] [--preload ID=FILE ...]
+writes the port it listens on (127.0.0.1, ephemeral) to PORTFILE; with
+--tls it speaks HTTPS with that certificate.
 """
 import base64
 import json
@@ -104,14 +105,22 @@ def main():
     global AUTH
     args = sys.argv[1:]
     portfile = args.pop(0)
+    tls = None
     while args:
         a = args.pop(0)
         if a == "--user":
             AUTH = args.pop(0)
+        elif a == "--tls":
+            tls = (args.pop(0), args.pop(0))     # CERT KEY (PEM)
         elif a == "--preload":
             i, path = args.pop(0).split("=", 1)
             register(open(path).read(), int(i))
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if tls:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(*tls)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     with open(portfile + ".tmp", "w") as f:
         f.write("%d\n" % srv.server_address[1])
     import os

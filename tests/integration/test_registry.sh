@@ -12,7 +12,10 @@
 #    them with the schema fetched back from the registry under that id;
 #  - registry outage: with the registry stopped, events with an id already
 #    fetched keep flowing; an id journeyd never saw goes to the dead-letter
-#    topic as unknown_schema_id; wrong credentials are refused at start-up.
+#    topic as unknown_schema_id; wrong credentials are refused at start-up;
+#  - TLS: against the registry over HTTPS with a self-signed certificate,
+#    journeyd refuses to start without schemas.registry.ca_location and
+#    fetches every writer schema with it.
 # Needs JD_BIN, JD_ROOT, JD_TMP (JD_REDIS_PORT optional).
 set -euo pipefail
 . "$JD_ROOT/deploy/lib.sh"
@@ -168,4 +171,32 @@ assert all(t["_schema_id"] == int(sys.argv[2]) for t in trs), [t["_schema_id"] f
 assert ("reg-a", "renewal_within_90d") in [(t["account_id"], t["rule_id"]) for t in trs], trs
 print("ok   %d renewal trigger(s) framed with registry id %s" % (len(trs), sys.argv[2]))
 PYEOF
-echo "ok   schema registry: fetch with auth, evolution, registration, outage"
+# ---- TLS: a registry speaking HTTPS with a self-signed certificate --------------------------
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+  -addext "subjectAltName=IP:127.0.0.1" -keyout "$JD_TMP/tls.key" -out "$JD_TMP/tls.pem" \
+  >/dev/null 2>&1 || fail "openssl could not make a certificate"
+$PY "$JD_ROOT/tests/integration/registry.py" "$JD_TMP/tls.port" --tls "$JD_TMP/tls.pem" "$JD_TMP/tls.key" \
+  2>"$JD_TMP/tls-registry.log" &
+JD_PIDS+=($!)
+for _ in $(seq 1 100); do [ -s "$JD_TMP/tls.port" ] && break; sleep 0.05; done
+TLS="https://127.0.0.1:$(cat "$JD_TMP/tls.port")"
+for v in v1 v2 v3 v4; do   # same schemas, same order: the same ids as above
+  id=$(curl -sf --cacert "$JD_TMP/tls.pem" -H 'Content-Type: application/vnd.schemaregistry.v1+json' \
+    --data @"$JD_TMP/$v.req" "$TLS/subjects/product-events-value/versions" \
+    | $PY -c 'import json,sys; print(json.load(sys.stdin)["id"])') || fail "TLS registry: $v"
+  [ "$id" = "${ID[$v]}" ] || fail "TLS registry gave $v id $id, not ${ID[$v]}"
+done
+TLSRUN=(--brokers "$JD_BROKERS" --redis "127.0.0.1:$JD_REDIS_PORT" --set "redis.prefix=tls$$"
+        --set "schemas.registry.url=$TLS" --set "kafka.group.id=tls$$")
+if timeout 60 "$JD_BIN" run "${TLSRUN[@]}" --exit-idle 1 >/dev/null 2>"$JD_TMP/tls-bad.log"; then
+  fail "journeyd accepted a registry certificate it cannot verify"
+fi
+grep -q "schemas.registry" "$JD_TMP/tls-bad.log" || { cat "$JD_TMP/tls-bad.log"; fail "TLS error does not name the keys"; }
+timeout 120 "$JD_BIN" run "${TLSRUN[@]}" --set "schemas.registry.ca_location=$JD_TMP/tls.pem" \
+  --max-events $((N1 + 3)) >"$JD_TMP/tls.out" 2>"$JD_TMP/tls.log" \
+  || { tail -n 20 "$JD_TMP/tls.log"; fail "journeyd run over TLS"; }
+grep -q "dead-lettered        0$" "$JD_TMP/tls.out" || fail "over TLS every writer schema must be fetched"
+curl -sf --cacert "$JD_TMP/tls.pem" "$TLS/subjects" | grep -q '"cs.trigger.risk-value"' \
+  || fail "journeyd did not register its schemas over TLS"
+echo "ok   TLS: unverifiable certificate refused, ca_location accepted, schemas fetched over HTTPS"
+echo "ok   schema registry: fetch with auth, evolution, registration, outage, TLS"
