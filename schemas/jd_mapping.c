@@ -400,11 +400,12 @@ static int jd_map_lookup(avro_value_t *rec, const jd_map_path_t *pa, avro_value_
  * 0, or -1 when the value is not a scalar. */
 static int jd_map_text(avro_value_t *v, char *buf, size_t cap, const char **s, size_t *n)
 {
-    int32_t i32;
-    int64_t i64;
-    double d;
-    float f;
-    int b;
+    int32_t i32 = 0;
+    int64_t i64 = 0;
+    double d = 0;
+    float f = 0;
+    int b = 0, sym = 0, rc;
+    const char *name;
 
     switch (avro_value_get_type(v)) {
     case AVRO_STRING:
@@ -412,22 +413,36 @@ static int jd_map_text(avro_value_t *v, char *buf, size_t cap, const char **s, s
             return -1;
         *n = *n ? *n - 1 : 0; /* avro-c counts the terminating NUL */
         return 0;
-    case AVRO_INT32:  avro_value_get_int(v, &i32); snprintf(buf, cap, "%" PRId32, i32); break;
-    case AVRO_INT64:  avro_value_get_long(v, &i64); snprintf(buf, cap, "%" PRId64, i64); break;
-    case AVRO_DOUBLE: avro_value_get_double(v, &d); snprintf(buf, cap, "%.17g", d); break;
-    case AVRO_FLOAT:  avro_value_get_float(v, &f); snprintf(buf, cap, "%.9g", (double)f); break;
-    case AVRO_BOOLEAN: avro_value_get_boolean(v, &b); snprintf(buf, cap, "%s", b ? "true" : "false"); break;
-    case AVRO_ENUM: {
-        int sym;
-        const char *name;
-        avro_value_get_enum(v, &sym);
-        name = avro_schema_enum_get(avro_value_get_schema(v), sym);
+    case AVRO_INT32:
+        rc = avro_value_get_int(v, &i32);
+        snprintf(buf, cap, "%" PRId32, i32);
+        break;
+    case AVRO_INT64:
+        rc = avro_value_get_long(v, &i64);
+        snprintf(buf, cap, "%" PRId64, i64);
+        break;
+    case AVRO_DOUBLE:
+        rc = avro_value_get_double(v, &d);
+        snprintf(buf, cap, "%.17g", d);
+        break;
+    case AVRO_FLOAT:
+        rc = avro_value_get_float(v, &f);
+        snprintf(buf, cap, "%.9g", (double)f);
+        break;
+    case AVRO_BOOLEAN:
+        rc = avro_value_get_boolean(v, &b);
+        snprintf(buf, cap, "%s", b ? "true" : "false");
+        break;
+    case AVRO_ENUM:
+        rc = avro_value_get_enum(v, &sym);
+        name = rc ? NULL : avro_schema_enum_get(avro_value_get_schema(v), sym);
         snprintf(buf, cap, "%s", name ? name : "");
         break;
-    }
     default:
         return -1;
     }
+    if (rc)
+        return -1;
     *s = buf;
     *n = strlen(buf);
     return 0;

@@ -5,6 +5,7 @@
 #  - docs/journeyd.1 is valid man(7) (man -l renders it without warnings)
 #    and names every command of `journeyd --help` and every common flag;
 #  - every command answers --help with exit 0;
+#  - `journeyd config check` refuses a bad file naming the key;
 #  - `cmake --install` puts the binary, schemas (with the examples),
 #    default rules, example config, man page and docs under a prefix, and
 #    the installed binary runs and validates the installed example config.
@@ -35,6 +36,15 @@ for f in --config --brokers --redis --rules --set --log-level --help; do
   grep -qF -- "$f" <<<"$MANTXT" || fail "man page does not document $f"
 done
 echo "ok   man page documents every command and common flag"
+
+# `config check` refuses a bad file naming the key and its position.
+printf 'redis:\n  port: 6379\nhttp:\n  port: 99999\n' >"$JD_TMP/bad.yaml"
+if "$JD_BIN" config check "$JD_TMP/bad.yaml" >"$JD_TMP/check.out" 2>&1; then fail "config check accepted http.port 99999"; fi
+grep -q "bad.yaml:4:9: http.port: 99999 is out of range" "$JD_TMP/check.out" || fail "config check: $(cat "$JD_TMP/check.out")"
+printf 'mapping:\n  fields:\n    colour: x\n' >"$JD_TMP/bad2.yaml"
+if "$JD_BIN" config check "$JD_TMP/bad2.yaml" >"$JD_TMP/check2.out" 2>&1; then fail "config check accepted mapping.fields.colour"; fi
+grep -q "mapping.fields.colour" "$JD_TMP/check2.out" || fail "config check: $(cat "$JD_TMP/check2.out")"
+echo "ok   config check names the bad key: $(head -n1 "$JD_TMP/check.out")"
 
 BUILD_DIR="$(dirname "$JD_BIN")"
 [ -f "$BUILD_DIR/CMakeCache.txt" ] || fail "no CMake build next to $JD_BIN"
