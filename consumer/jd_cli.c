@@ -176,6 +176,7 @@ int jd_cli_config(jd_cli_t *cli)
     if (jd_config_validate(cli->cl_cf, &err))
         goto bad;
     jd_log_set_level((jd_log_level_t)jd_log_level_parse(cli->cl_cf->cf_log_level));
+    jd_log_set_json(strcmp(cli->cl_cf->cf_log_format, "json") == 0);
     return 0;
 bad:
     fprintf(stderr, "journeyd %s: configuration error: %s\n", cli->cl_cmd, err.err_msg);

@@ -19,6 +19,7 @@
 #include "jd_cli.h"
 #include "jd_cmd.h"
 #include "jd_log.h"
+#include "jd_ops.h"
 #include "jd_pipeline.h"
 
 static void (*jd_cmd_signal_fn)(void);
@@ -72,8 +73,10 @@ int jd_cmd_run(int argc, char **argv)
     jd_pipeline_opts_t po;
     jd_pipeline_stats_t ps;
     jd_broker_t *broker = NULL;
+    jd_ops_t *ops = NULL;
     jd_ruleset_t *rs = NULL;
     const char *bootstrap = NULL;
+    char redis[600];
     jd_err_t err;
     int rc = 2;
 
@@ -97,14 +100,32 @@ int jd_cmd_run(int argc, char **argv)
         JD_INFO("broker", "no kafka.bootstrap.servers configured: embedded cluster at %s "
                           "(in memory, for demos and tests only)", bootstrap);
     }
+    if (!(ops = jd_ops_new(cli.cl_cf, &err))) {
+        fprintf(stderr, "journeyd run: %s\n", err.err_msg);
+        goto out;
+    }
+    jd_ops_install(ops);
     jd_cmd_on_signal(jd_pipeline_stop);
+    if (cli.cl_cf->cf_redis_socket[0])
+        snprintf(redis, sizeof redis, "%s", cli.cl_cf->cf_redis_socket);
+    else
+        snprintf(redis, sizeof redis, "%s:%d", cli.cl_cf->cf_redis_host, cli.cl_cf->cf_redis_port);
+    JD_INFO("run", "journeyd %s starting: topics %s, group %s, brokers %s, redis %s", JD_VERSION,
+            cli.cl_cf->cf_topics_input, jd_config_kafka(cli.cl_cf, "group.id"),
+            bootstrap ? bootstrap : jd_config_kafka(cli.cl_cf, "bootstrap.servers"), redis);
     rc = jd_pipeline_run(cli.cl_cf, bootstrap, rs, &po, &ps, &err) ? 1 : 0;
     if (rc)
         fprintf(stderr, "journeyd run: %s\n", err.err_msg);
+    JD_LOG(rc ? JD_LOG_ERROR : JD_LOG_INFO, "run",
+           "stopped%s%s: %llu messages, %llu dead letters, %llu triggers in %.2f s",
+           rc ? " on an error: " : "", rc ? err.err_msg : "", (unsigned long long)ps.ps_messages,
+           (unsigned long long)ps.ps_dead_letters, (unsigned long long)ps.ps_triggers,
+           ps.ps_seconds);
     if (!jd_run_quiet)
         jd_pipeline_print_summary(&ps, rs, stdout);
     free(ps.ps_triggers_by_rule);
 out:
+    jd_ops_destroy(ops);
     jd_rules_destroy(rs);
     jd_broker_destroy(broker);
     jd_cli_free(&cli);

@@ -71,11 +71,36 @@ static const jd_config_key_t jd_config_keys[] = {
     {"schemas.wire_format", JD_CFG_STR, "auto", JD_OFF(cf_wire_format), 0, 0, "auto|confluent|plain",
      "Inbound framing: auto (0x00 = Confluent, else plain Avro), confluent, plain."},
     {"schemas.product_schema_id", JD_CFG_INT, "1", JD_OFF(cf_product_schema_id), 0, INT_MAX, NULL,
-     "Confluent id under which product_event.avsc itself is accepted (and used by simulate)."},
+     "Confluent id under which product_event.avsc itself is accepted (and used by simulate); "
+     "ignored by run when schemas.registry.url is set (the registry says what an id is)."},
     {"schemas.trigger_schema_id", JD_CFG_INT, "2", JD_OFF(cf_trigger_schema_id), 0, INT_MAX, NULL,
      "Confluent id written in the framing of outbound triggers."},
     {"schemas.stage_schema_id", JD_CFG_INT, "3", JD_OFF(cf_stage_schema_id), 0, INT_MAX, NULL,
      "Confluent id written in the framing of journey stage events."},
+    {"schemas.registry.url", JD_CFG_STR, "", JD_OFF(cf_registry_url), 0, 0, NULL,
+     "Confluent Schema Registry base URL (http:// or https://); writer schemas of unknown "
+     "ids are fetched from it and cached. Empty: no registry."},
+    {"schemas.registry.username", JD_CFG_STR, "", JD_OFF(cf_registry_username), 0, 0, NULL,
+     "Registry HTTP basic auth user (empty: no auth)."},
+    {"schemas.registry.password", JD_CFG_STR, "", JD_OFF(cf_registry_password), 0, 0, NULL,
+     "Registry HTTP basic auth password."},
+    {"schemas.registry.ca_location", JD_CFG_STR, "", JD_OFF(cf_registry_ca), 0, 0, NULL,
+     "CA bundle (PEM) that signs the registry's TLS certificate; empty: system CAs."},
+    {"schemas.registry.cert_location", JD_CFG_STR, "", JD_OFF(cf_registry_cert), 0, 0, NULL,
+     "TLS client certificate (PEM) for the registry."},
+    {"schemas.registry.key_location", JD_CFG_STR, "", JD_OFF(cf_registry_key), 0, 0, NULL,
+     "TLS client key (PEM) for the registry."},
+    {"schemas.registry.ssl_verify", JD_CFG_INT, "1", JD_OFF(cf_registry_verify), 0, 1, NULL,
+     "1: verify the registry's TLS certificate and host name; 0: do not (testing only)."},
+    {"schemas.registry.timeout_ms", JD_CFG_INT, "5000", JD_OFF(cf_registry_timeout_ms), 100, 600000,
+     NULL, "Registry connect and request timeout."},
+    {"schemas.registry.retry_ms", JD_CFG_INT, "30000", JD_OFF(cf_registry_retry_ms), 0, 86400000,
+     NULL, "After a failed fetch of a schema id, messages with that id are dead-lettered "
+     "without asking the registry again for this long."},
+    {"schemas.registry.auto_register", JD_CFG_INT, "1", JD_OFF(cf_registry_auto_register), 0, 1,
+     NULL, "1: register trigger_event.avsc under `<trigger topic>-value` and journey_stage.avsc "
+     "under `<stage topic>-value` at start-up and frame with the ids returned; 0: use "
+     "schemas.trigger_schema_id and schemas.stage_schema_id."},
     {"limits.max_message_bytes", JD_CFG_INT, "1048576", JD_OFF(cf_max_message_bytes), 64, 64 << 20, NULL,
      "Largest inbound message accepted; larger ones are dead-lettered."},
     {"limits.max_string_bytes", JD_CFG_INT, "1024", JD_OFF(cf_max_string_bytes), 16, 1 << 20, NULL,
@@ -116,6 +141,13 @@ static const jd_config_key_t jd_config_keys[] = {
      "Longest wait for trigger and dead-letter deliveries of one batch."},
     {"log.level", JD_CFG_STR, "info", JD_OFF(cf_log_level), 0, 0, "error|warn|info|debug",
      "Log level."},
+    {"log.format", JD_CFG_STR, "text", JD_OFF(cf_log_format), 0, 0, "text|json",
+     "Log lines on stderr: text, or json (one JSON object per line: ts, level, module, msg)."},
+    {"http.address", JD_CFG_STR, "127.0.0.1", JD_OFF(cf_http_address), 0, 0, NULL,
+     "Address of the /metrics, /healthz, /readyz server (IPv4 or IPv6 literal; loopback "
+     "by default, 0.0.0.0 to expose it)."},
+    {"http.port", JD_CFG_INT, "0", JD_OFF(cf_http_port), 0, 65535, NULL,
+     "Port of the /metrics, /healthz, /readyz server of `journeyd run`; 0 turns it off."},
 };
 
 #define JD_CONFIG_NKEYS (sizeof jd_config_keys / sizeof jd_config_keys[0])
@@ -293,6 +325,13 @@ int jd_config_set(jd_config_t *cf, const char *key, const char *val,
         }
         return 0;
     }
+    if (strncmp(key, "mapping.", 8) == 0) {
+        if (jd_mapping_set(cf->cf_mapping, key + 8, val, err)) {
+            jd_err_prefix(err, "%s", origin);
+            return JD_ERR_FATAL;
+        }
+        return 0;
+    }
     if (strncmp(key, "kafka.", 6) == 0 && key[6])
         rc = jd_kv_put(&cf->cf_kafka, &cf->cf_kafka_cnt, key + 6, val);
     else if (strncmp(key, "schemas.ids.", 12) == 0 && key[12]) {
@@ -320,6 +359,10 @@ jd_config_t *jd_config_new(void)
     if (!cf)
         return NULL;
     jd_health_conf_init(&cf->cf_health);
+    if (!(cf->cf_mapping = jd_mapping_new())) {
+        free(cf);
+        return NULL;
+    }
     for (size_t i = 0; i < JD_CONFIG_NKEYS; i++) {
         if (jd_config_set(cf, jd_config_keys[i].ck_name,
                           jd_config_keys[i].ck_default, "default", &err)) {
@@ -346,6 +389,7 @@ void jd_config_destroy(jd_config_t *cf)
             free(*(char **)((char *)cf + jd_config_keys[i].ck_offset));
     jd_kv_free(cf->cf_kafka, cf->cf_kafka_cnt);
     jd_kv_free(cf->cf_schema_ids, cf->cf_schema_id_cnt);
+    jd_mapping_destroy(cf->cf_mapping);
     for (size_t i = 0; i < JD_CONFIG_NLISTS; i++)
         jd_config_free_list(cf, &jd_config_lists[i]);
     free(cf);
@@ -471,6 +515,32 @@ static void jd_config_env_name(const char *key, char *out, size_t cap)
     out[n] = '\0';
 }
 
+/* JOURNEYD_KAFKA_<PROPERTY>: any librdkafka property from the
+ * environment (how secrets such as JOURNEYD_KAFKA_SASL_PASSWORD reach a
+ * container); the property is the rest lower-cased with '_' as '.', which
+ * is exact because librdkafka property names contain no '_'. */
+static int jd_config_env_kafka(jd_config_t *cf, jd_err_t *err)
+{
+    extern char **environ;
+    static const char pfx[] = "JOURNEYD_KAFKA_";
+    for (char **e = environ; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        char key[256], name[256];
+        size_t n = 6;
+        if (strncmp(*e, pfx, sizeof pfx - 1) != 0 || !eq || eq == *e + sizeof pfx - 1 ||
+            (size_t)(eq - *e) >= sizeof name)
+            continue;
+        memcpy(key, "kafka.", 6);
+        for (const char *p = *e + sizeof pfx - 1; p < eq && n + 1 < sizeof key; p++)
+            key[n++] = *p == '_' ? '.' : (char)tolower((unsigned char)*p);
+        key[n] = '\0';
+        snprintf(name, sizeof name, "%.*s", (int)(eq - *e), *e);
+        if (jd_config_set(cf, key, eq + 1, name, err))
+            return JD_ERR_FATAL;
+    }
+    return 0;
+}
+
 int jd_config_load_env(jd_config_t *cf, jd_err_t *err)
 {
     char name[256];
@@ -480,15 +550,7 @@ int jd_config_load_env(jd_config_t *cf, jd_err_t *err)
         if (v && jd_config_set(cf, jd_config_keys[i].ck_name, v, name, err))
             return JD_ERR_FATAL;
     }
-    for (size_t i = 0; i < sizeof jd_config_kafka_defaults / sizeof jd_config_kafka_defaults[0]; i++) {
-        char key[128];
-        snprintf(key, sizeof key, "kafka.%s", jd_config_kafka_defaults[i][0]);
-        jd_config_env_name(key, name, sizeof name);
-        const char *v = getenv(name);
-        if (v && jd_config_set(cf, key, v, name, err))
-            return JD_ERR_FATAL;
-    }
-    return 0;
+    return jd_config_env_kafka(cf, err);
 }
 
 int jd_config_validate(const jd_config_t *cf, jd_err_t *err)
@@ -510,6 +572,8 @@ int jd_config_validate(const jd_config_t *cf, jd_err_t *err)
         return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
                           "state.core_features: at most 1000, not %zu",
                           cf->cf_core_feature_n);
+    if (jd_mapping_check(cf->cf_mapping, err))
+        return JD_ERR_FATAL;
     return jd_health_conf_check(&cf->cf_health, err);
 }
 
@@ -553,9 +617,14 @@ void jd_config_print_keys(FILE *out)
         const jd_config_key_t *ck = &jd_config_keys[i];
         char env[256];
         jd_config_env_name(ck->ck_name, env, sizeof env);
-        fprintf(out, "| `%s` | %s%s%s | `%s` | %s Env: `%s`. |\n", ck->ck_name,
-                tn[ck->ck_type], ck->ck_choices ? ": " : "",
-                ck->ck_choices ? ck->ck_choices : "", ck->ck_default, ck->ck_doc, env);
+        char choices[128] = "", dflt[160] = "(empty)";
+        for (size_t j = 0, n = 0; ck->ck_choices && ck->ck_choices[j] && n + 3 < sizeof choices; j++)
+            n += (size_t)snprintf(choices + n, sizeof choices - n, "%s%c",
+                                  ck->ck_choices[j] == '|' ? "\\" : "", ck->ck_choices[j]);
+        if (ck->ck_default[0])
+            snprintf(dflt, sizeof dflt, "`%s`", ck->ck_default);
+        fprintf(out, "| `%s` | %s%s%s | %s | %s Env: `%s`. |\n", ck->ck_name, tn[ck->ck_type],
+                ck->ck_choices ? ": " : "", choices, dflt, ck->ck_doc, env);
     }
     for (size_t i = 0; i < sizeof jd_config_kafka_defaults / sizeof jd_config_kafka_defaults[0]; i++)
         fprintf(out, "| `kafka.%s` | string | `%s` | librdkafka property%s. |\n",
@@ -563,6 +632,18 @@ void jd_config_print_keys(FILE *out)
                 i == 0 ? "; empty starts the embedded mock cluster" : "");
     fprintf(out, "| `kafka.<property>` | string | | Any other librdkafka property, passed through. |\n"
                  "| `schemas.ids.<id>` | string | | Writer schema (.avsc) of Confluent schema id <id>. |\n"
+                 "| `mapping.fields.<field>` | string | | Path (a.b.c through records, maps, unions) "
+                 "in an upstream record of event_id, account_id (list: first with a value), "
+                 "user_id, type, feature, occurred_at, value, attributes; see docs/mapping.md. |\n"
+                 "| `mapping.default_account` | string | | Account of events none of whose "
+                 "account_id paths has a value. |\n"
+                 "| `mapping.timestamp.unit` | string: s\\|ms\\|us\\|ns | `ms` | Unit of numeric "
+                 "upstream timestamps. |\n"
+                 "| `mapping.timestamp.format` | string | `iso8601` | Format of text timestamps: "
+                 "iso8601 or a strptime(3) format, UTC. |\n"
+                 "| `mapping.events.<name>.type`, `.feature` | string | | Upstream event name -> "
+                 "journeyd event type (and feature). |\n"
+                 "| `mapping.attributes.<name>` | string | | Path of one more attribute. |\n"
                  "| `health.<segment>.<measure>.<weight\\|bad\\|good>` | number | see "
                  "docs/signals.md | Health profile of a segment (`default` for the others); "
                  "measures utilization, usage_change_7d, nps, cases_open, milestones; "
@@ -590,7 +671,9 @@ void jd_config_print(const jd_config_t *cf, FILE *out)
         else if (ck->ck_type == JD_CFG_NUM)
             fprintf(out, "%s: %.15g\n", ck->ck_name, *(const double *)(const void *)base);
         else
-            fprintf(out, "%s: \"%s\"\n", ck->ck_name, *(char *const *)base);
+            fprintf(out, "%s: \"%s\"\n", ck->ck_name,
+                    jd_config_secret(ck->ck_name) && **(char *const *)base
+                        ? "*****" : *(char *const *)base);
     }
     for (size_t i = 0; i < cf->cf_kafka_cnt; i++)
         fprintf(out, "kafka.%s: \"%s\"\n", cf->cf_kafka[i].kv_key,
@@ -598,5 +681,6 @@ void jd_config_print(const jd_config_t *cf, FILE *out)
     for (size_t i = 0; i < cf->cf_schema_id_cnt; i++)
         fprintf(out, "schemas.ids.%s: \"%s\"\n", cf->cf_schema_ids[i].kv_key,
                 cf->cf_schema_ids[i].kv_val);
+    jd_mapping_print(cf->cf_mapping, out);
     jd_health_conf_print(&cf->cf_health, jd_config_print_health, out);
 }

@@ -23,6 +23,7 @@
 #include <stdio.h>
 
 #include "jd_err.h"
+#include "jd_mapping.h"
 #include "jd_state.h"
 
 typedef struct jd_kv {
@@ -55,6 +56,16 @@ typedef struct jd_config {
     int   cf_stage_schema_id;
     jd_kv_t *cf_schema_ids;         /* "id" -> .avsc path */
     size_t   cf_schema_id_cnt;
+    char *cf_registry_url;          /* "" = no schema registry */
+    char *cf_registry_username;
+    char *cf_registry_password;
+    char *cf_registry_ca;
+    char *cf_registry_cert;
+    char *cf_registry_key;
+    int   cf_registry_verify;
+    int   cf_registry_timeout_ms;
+    int   cf_registry_retry_ms;
+    int   cf_registry_auto_register;
     /* limits.* */
     int   cf_max_message_bytes;
     int   cf_max_string_bytes;
@@ -76,6 +87,8 @@ typedef struct jd_config {
     int   cf_ttfv_target_days;
     double cf_healthy_utilization;
     double cf_healthy_breadth;
+    /* mapping.* (open family, parsed by schemas/jd_mapping.c); owned */
+    jd_mapping_t *cf_mapping;
     /* health.<segment>.<measure>.<field> (open family) */
     jd_health_conf_t cf_health;
     /* rules.* */
@@ -87,6 +100,10 @@ typedef struct jd_config {
     int   cf_flush_timeout_ms;
     /* log.* */
     char *cf_log_level;
+    char *cf_log_format;            /* text | json */
+    /* http.* */
+    char *cf_http_address;
+    int   cf_http_port;             /* 0 = off */
 } jd_config_t;
 
 /* A config holding every default. NULL only when out of memory. */
@@ -97,7 +114,9 @@ void jd_config_destroy(jd_config_t *cf);
 int jd_config_load_file(jd_config_t *cf, const char *path, jd_err_t *err);
 
 /* Applies JOURNEYD_<KEY> variables (key upper-cased, '.' -> '_'), e.g.
- * JOURNEYD_REDIS_PORT=6380, JOURNEYD_KAFKA_BOOTSTRAP_SERVERS=host:9092. */
+ * JOURNEYD_REDIS_PORT=6380, JOURNEYD_KAFKA_BOOTSTRAP_SERVERS=host:9092; any
+ * JOURNEYD_KAFKA_<PROPERTY> sets librdkafka property <property> ('_' as
+ * '.', lower case), e.g. JOURNEYD_KAFKA_SASL_PASSWORD. */
 int jd_config_load_env(jd_config_t *cf, jd_err_t *err);
 
 /* Sets one key from text ("redis.port", "6380"), as a flag would; `origin`

@@ -156,7 +156,10 @@ void jd_consumer_close(jd_consumer_t *c)
     if (c->cs_queue)
         rd_kafka_queue_destroy(c->cs_queue);
     if (c->cs_rk) {
-        rd_kafka_commit(c->cs_rk, NULL, 0);
+        /* Asynchronous: a synchronous commit has no bound when the
+         * brokers are gone, and the close below commits what is stored
+         * and waits for it, bounded by session.timeout.ms. */
+        rd_kafka_commit(c->cs_rk, NULL, 1);
         rd_kafka_consumer_close(c->cs_rk);
         rd_kafka_destroy(c->cs_rk);
     }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "jd_log.h"
+#include "jd_ops.h"
 
 static const char *const jd_kconf_consumer_only[] = {
     "group.id", "group.instance.id", "auto.offset.reset", "enable.auto.commit",
@@ -66,8 +67,10 @@ rd_kafka_conf_t *jd_kconf_new(const jd_config_t *cf, jd_kconf_role_t role,
     }
     if (!rc && bootstrap)
         rc = jd_kconf_set(conf, "bootstrap.servers", bootstrap, err);
-    if (!rc && role == JD_KCONF_CONSUMER)
+    if (!rc && role == JD_KCONF_CONSUMER) {
         rc = jd_kconf_set(conf, "enable.auto.offset.store", "false", err);
+        jd_ops_kconf(conf, cf);
+    }
     if (!rc && role == JD_KCONF_PRODUCER) {
         rc = jd_kconf_set(conf, "enable.idempotence", "true", err);
         if (!rc)

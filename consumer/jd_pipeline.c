@@ -38,7 +38,9 @@
 #include "jd_codec.h"
 #include "jd_consumer.h"
 #include "jd_log.h"
+#include "jd_ops.h"
 #include "jd_producer.h"
+#include "jd_registry.h"
 #include "jd_stage.h"
 #include "jd_state.h"
 #include "jd_window.h"
@@ -72,6 +74,8 @@ typedef struct jd_pipeline {
     jd_decoder_t        *pl_decoder;
     jd_encoder_t        *pl_encoder;
     jd_stage_codec_t    *pl_stage_codec;
+    jd_registry_t       *pl_registry;   /* NULL without schemas.registry.url */
+    jd_registry_ids_t    pl_ids;        /* framing ids of outbound records */
     jd_arena_t           pl_arena;
     size_t               pl_max;        /* batch size */
     rd_kafka_message_t **pl_msgs;
@@ -103,6 +107,14 @@ static int64_t jd_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Seconds since t0 (jd_now_ms clock, microsecond resolution). */
+static double jd_since(const struct timespec *t0)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)(ts.tv_sec - t0->tv_sec) + (double)(ts.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
 static void jd_sleep_ms(int ms)
@@ -169,7 +181,9 @@ static int jd_pipeline_decoder(jd_pipeline_t *pl, jd_err_t *err)
     pl->pl_decoder = jd_decoder_new(wire, &lim, err);
     if (!pl->pl_decoder)
         return -1;
-    if (jd_decoder_add_schema(pl->pl_decoder, cf->cf_product_schema_id,
+    jd_decoder_set_mapping(pl->pl_decoder, cf->cf_mapping);
+    if (!cf->cf_registry_url[0] &&
+        jd_decoder_add_schema(pl->pl_decoder, cf->cf_product_schema_id,
                               jd_codec_product_schema_json(), err))
         return -1;
     for (size_t i = 0; i < cf->cf_schema_id_cnt; i++) {
@@ -183,6 +197,23 @@ static int jd_pipeline_decoder(jd_pipeline_t *pl, jd_err_t *err)
     if (pl->pl_encoder)
         pl->pl_stage_codec = jd_stage_codec_new(err);
     return pl->pl_encoder && pl->pl_stage_codec ? 0 : -1;
+}
+
+/* The schema registry (when configured): unknown ids are fetched from it,
+ * and the outbound framing ids come from it; waits while it is down. */
+static int jd_pipeline_registry(jd_pipeline_t *pl, jd_err_t *err)
+{
+    int rc;
+    if (pl->pl_cf->cf_registry_url[0]) {
+        if (!(pl->pl_registry = jd_registry_new(pl->pl_cf, err)))
+            return -1;
+        jd_decoder_set_fetch(pl->pl_decoder, jd_registry_fetch_cb, pl->pl_registry);
+    }
+    while ((rc = jd_registry_outbound_ids(pl->pl_registry, pl->pl_cf, &pl->pl_ids, err)) ==
+               JD_ERR_RETRY && !jd_pipeline_stopping)
+        jd_pipeline_backoff(pl, "registering outbound schemas", err);
+    pl->pl_backoff_ms = 0;
+    return rc ? -1 : 0;
 }
 
 static int jd_pipeline_state(jd_pipeline_t *pl, jd_err_t *err)
@@ -247,6 +278,7 @@ static void jd_pipeline_dead_letter(jd_pipeline_t *pl, size_t mi, const jd_err_t
     pl->pl_dlq_err[mi] = *derr;
     pl->pl_stats->ps_dead_letters++;
     pl->pl_stats->ps_dlq_by_reason[derr->err_code]++;
+    jd_ops_decode_error(derr->err_code);
     JD_WARN("pipeline", "dead-letter %s[%d]@%lld: %s: %s",
             m->rkt ? rd_kafka_topic_name(m->rkt) : "", (int)m->partition,
             (long long)m->offset, jd_err_code_name(derr->err_code), derr->err_msg);
@@ -269,10 +301,12 @@ static void jd_pipeline_decode(jd_pipeline_t *pl)
             continue;
         }
         pl->pl_stats->ps_messages++;
+        jd_ops_consumed(m->rkt ? rd_kafka_topic_name(m->rkt) : "", (int)m->partition);
         if (jd_decoder_decode(pl->pl_decoder, m->payload, m->len, &pl->pl_arena, ev, &err)) {
             jd_pipeline_dead_letter(pl, i, &err);
             continue;
         }
+        jd_ops_event_time(ev->ev_occurred_at);
         if (ev->ev_type == JD_EV_UNKNOWN)
             pl->pl_stats->ps_unknown_types++;
         pl->pl_ev_msg[pl->pl_nevents++] = i;
@@ -346,11 +380,20 @@ static void jd_pipeline_group(jd_pipeline_t *pl)
             return JD_ERR_RETRY;                                            \
     } while (0)
 
+/* One attempt of the apply round trip, timed for the metrics. */
+static int jd_pipeline_apply_once(jd_pipeline_t *pl, jd_err_t *err)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = jd_state_apply(pl->pl_state, pl->pl_abs, pl->pl_naccts, pl->pl_rule_ids,
+                            pl->pl_rule_cnt, err);
+    jd_ops_redis("apply", jd_since(&t0), rc == 0);
+    return rc;
+}
+
 static int jd_pipeline_apply(jd_pipeline_t *pl)
 {
-    JD_PIPELINE_RETRY(pl, "applying events to Redis",
-                      jd_state_apply(pl->pl_state, pl->pl_abs, pl->pl_naccts,
-                                     pl->pl_rule_ids, pl->pl_rule_cnt, &err_));
+    JD_PIPELINE_RETRY(pl, "applying events to Redis", jd_pipeline_apply_once(pl, &err_));
     for (size_t a = 0; a < pl->pl_naccts; a++) {
         pl->pl_stats->ps_applied += pl->pl_abs[a].ab_applied;
         pl->pl_stats->ps_duplicates += pl->pl_abs[a].ab_duplicates;
@@ -430,7 +473,7 @@ static int jd_pipeline_stage_out(jd_pipeline_t *pl, size_t a, const rd_kafka_mes
              rd_kafka_topic_name(src->rkt));
     se->se_source_partition = src->partition;
     se->se_source_offset = src->offset;
-    if (jd_stage_encode(pl->pl_stage_codec, se, pl->pl_cf->cf_stage_schema_id,
+    if (jd_stage_encode(pl->pl_stage_codec, se, pl->pl_ids.ri_stage,
                         &o->ot_payload, &err)) {
         JD_ERROR("pipeline", "encoding stage event %s: %s", se->se_id, err.err_msg);
         return err.err_class;
@@ -466,7 +509,7 @@ static int jd_pipeline_decide_account(jd_pipeline_t *pl, size_t a, jd_trigger_t 
                  rd_kafka_topic_name(src->rkt));
         o->ot_tr.tr_source_partition = src->partition;
         o->ot_tr.tr_source_offset = src->offset;
-        if (jd_encoder_trigger(pl->pl_encoder, &o->ot_tr, pl->pl_cf->cf_trigger_schema_id,
+        if (jd_encoder_trigger(pl->pl_encoder, &o->ot_tr, pl->pl_ids.ri_trigger[o->ot_tr.tr_kind],
                                &o->ot_payload, &err)) {
             JD_ERROR("pipeline", "encoding trigger %s: %s", o->ot_tr.tr_id, err.err_msg);
             return err.err_class;
@@ -564,9 +607,15 @@ static int jd_pipeline_commit(jd_pipeline_t *pl)
         rc = -1;
         do {
             jd_err_t err_;
+            struct timespec t0;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
             while ((rc = jd_state_commit(pl->pl_state, cb.cb_cms, ncm, &err_)) ==
-                       JD_ERR_RETRY && !jd_pipeline_stopping)
+                       JD_ERR_RETRY && !jd_pipeline_stopping) {
+                jd_ops_redis("commit", 0, 0);
                 jd_pipeline_backoff(pl, "committing rule states to Redis", &err_);
+                clock_gettime(CLOCK_MONOTONIC, &t0);
+            }
+            jd_ops_redis("commit", jd_since(&t0), rc == 0);
             if (rc && rc != JD_ERR_RETRY)
                 JD_ERROR("pipeline", "committing rule states: %s", err_.err_msg);
         } while (0);
@@ -676,11 +725,13 @@ static void jd_pipeline_count_triggers(jd_pipeline_t *pl)
         const jd_trigger_t *tr = &pl->pl_outs[i].ot_tr;
         if (pl->pl_outs[i].ot_stage) {
             pl->pl_stats->ps_stage_events++;
+            jd_ops_stage_event(pl->pl_outs[i].ot_se.se_stage);
             jd_pipeline_print_stage(pl, &pl->pl_outs[i].ot_se);
             continue;
         }
         pl->pl_stats->ps_triggers++;
         pl->pl_stats->ps_triggers_by_kind[tr->tr_kind]++;
+        jd_ops_trigger(jd_kind_symbol(tr->tr_kind), tr->tr_rule_id);
         for (size_t r = 0; r < pl->pl_rule_cnt; r++)
             if (strcmp(pl->pl_rule_ids[r], tr->tr_rule_id) == 0)
                 pl->pl_stats->ps_triggers_by_rule[r]++;
@@ -708,11 +759,13 @@ static int jd_pipeline_batch(jd_pipeline_t *pl)
     if ((rc = jd_pipeline_publish(pl)) || (rc = jd_pipeline_ack(pl)))
         return rc;
     t3 = jd_now_ms();
+    jd_ops_dead_letters_delivered();
     jd_pipeline_count_triggers(pl);
     while ((rc = jd_consumer_store(pl->pl_consumer, pl->pl_msgs, pl->pl_nmsgs, &err)) ==
                JD_ERR_RETRY && !jd_pipeline_stopping)
         jd_pipeline_backoff(pl, "storing offsets", &err);
     pl->pl_stats->ps_batches++;
+    jd_ops_batch(pl->pl_nmsgs);
     t4 = jd_now_ms();
     JD_DEBUG("pipeline", "batch %llu done: %zu messages, %zu accounts, %zu out; ms: "
              "decode+apply %lld, decide+commit %lld, publish+ack %lld, store %lld",
@@ -811,6 +864,7 @@ static void jd_pipeline_teardown(jd_pipeline_t *pl)
     jd_producer_destroy(pl->pl_producer);
     jd_state_destroy(pl->pl_state);
     jd_decoder_destroy(pl->pl_decoder);
+    jd_registry_destroy(pl->pl_registry);
     jd_encoder_destroy(pl->pl_encoder);
     jd_stage_codec_destroy(pl->pl_stage_codec);
     jd_arena_destroy(&pl->pl_arena);
@@ -840,7 +894,7 @@ static int jd_pipeline_setup(jd_pipeline_t *pl, const char *bootstrap, jd_err_t 
     if (!pl->pl_stats->ps_triggers_by_rule)
         return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
     if (jd_pipeline_alloc(pl, err) || jd_pipeline_decoder(pl, err) ||
-        jd_pipeline_state(pl, err))
+        jd_pipeline_registry(pl, err) || jd_pipeline_state(pl, err))
         return -1;
     pl->pl_producer = jd_producer_new(pl->pl_cf, bootstrap, err);
     if (!pl->pl_producer)
@@ -852,10 +906,21 @@ static int jd_pipeline_setup(jd_pipeline_t *pl, const char *bootstrap, jd_err_t 
     return pl->pl_consumer ? 0 : -1;
 }
 
+/* The accounts gauge, refreshed at most once a second after a batch (one
+ * SCARD; a failure leaves the previous value). */
+static void jd_pipeline_count_accounts(jd_pipeline_t *pl, int64_t now, int64_t *at)
+{
+    jd_err_t err;
+    if (now - *at < 1000)
+        return;
+    *at = now;
+    jd_ops_accounts(jd_state_account_count(pl->pl_state, &err));
+}
+
 static int jd_pipeline_loop(jd_pipeline_t *pl)
 {
     const jd_pipeline_opts_t *po = pl->pl_opts;
-    int64_t first = 0, last_msg = jd_now_ms(), done = 0;
+    int64_t first = 0, last_msg = jd_now_ms(), done = 0, accounts_at = 0;
     int rc = 0;
 
     while (!jd_pipeline_stopping) {
@@ -884,6 +949,7 @@ static int jd_pipeline_loop(jd_pipeline_t *pl)
         done = jd_now_ms();
         if (rc)
             break;
+        jd_pipeline_count_accounts(pl, done, &accounts_at);
         if (po->po_max_events && (int64_t)pl->pl_stats->ps_messages >= po->po_max_events)
             break;
     }
@@ -916,6 +982,7 @@ int jd_pipeline_run(const jd_config_t *cf, const char *bootstrap,
             jd_err_set(err, JD_ERR_FATAL, JD_E_INTERNAL, "pipeline stopped on an error");
         jd_err_t cerr;
         stats->ps_accounts = pl.pl_state ? jd_state_account_count(pl.pl_state, &cerr) : -1;
+        jd_ops_accounts(stats->ps_accounts);
     }
     jd_pipeline_teardown(&pl);
     return rc ? JD_ERR_FATAL : 0;

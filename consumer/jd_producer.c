@@ -127,7 +127,14 @@ int jd_producer_send(jd_producer_t *p, const char *topic, const char *key,
             dl->dl_done = 1;
             dl->dl_err = e;
         }
-        p->pr_failed++;
+        /* A tracked message that never got queued counts as failed, so
+         * wait() tells the caller to re-send it. An untracked one (dl NULL,
+         * the simulator) is reported by the return value only: its caller
+         * retries the send, and counting it made a run whose local queue
+         * filled up once end "some deliveries FAILED" although every
+         * message was delivered. */
+        if (dl)
+            p->pr_failed++;
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(p->pr_rk, 100);
         return jd_err_set(err, JD_ERR_RETRY, JD_E_KAFKA, "produce to %s: %s", topic,

@@ -47,8 +47,9 @@ int jd_producer_send(jd_producer_t *p, const char *topic, const char *key,
                      size_t hdr_cnt, jd_delivery_t *dl, jd_err_t *err);
 
 /* Waits for every outstanding delivery report. Returns the number of
- * messages reported failed since the previous wait (0 = all delivered), or
- * JD_ERR_RETRY on timeout. */
+ * messages reported failed since the previous wait (0 = all delivered):
+ * failed deliveries, and tracked messages (dl != NULL) that send() could
+ * not queue; or JD_ERR_RETRY on timeout. */
 int jd_producer_wait(jd_producer_t *p, int timeout_ms, jd_err_t *err);
 
 #endif

@@ -30,9 +30,17 @@ echo "== simulating $ACCOUNTS accounts over $DAYS days (+$POISON malformed messa
 "$BIN" simulate --brokers "$JD_BROKERS" --accounts "$ACCOUNTS" --days "$DAYS" \
   --poison "$POISON" 2>&1 | tail -n 1
 
-echo "== journeyd run (log: $RUN_DIR/journeyd.log); triggers as they are published:"
+HTTP_PORT="$(jd_free_port)"
+echo "== journeyd run (log: $RUN_DIR/journeyd.log); triggers as they are published,"
+echo "   a status line every second (while it runs: curl 127.0.0.1:$HTTP_PORT/metrics):"
 "$BIN" run --brokers "$JD_BROKERS" --redis "127.0.0.1:$JD_REDIS_PORT" \
-  --print-triggers --exit-idle 3 2>"$RUN_DIR/journeyd.log"
+  --set "http.port=$HTTP_PORT" --set kafka.statistics.interval.ms=1000 \
+  --print-triggers --exit-idle 3 2>"$RUN_DIR/journeyd.log" &
+RUN_PID=$!
+"$ROOT/deploy/status.sh" "http://127.0.0.1:$HTTP_PORT" "$RUN_PID" &
+STATUS_PID=$!
+wait "$RUN_PID"
+wait "$STATUS_PID" 2>/dev/null || true
 
 echo
 echo "== one account, as journeyd sees it (journeyd inspect acct-00000):"

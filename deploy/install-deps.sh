@@ -9,6 +9,7 @@ PKGS=(
   librdkafka-dev libavro-dev libhiredis-dev libcriterion-dev libyaml-dev libxxhash-dev
   redis-server redis-tools kcat python3 python3-avro
   clang libclang-rt-14-dev
+  libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev curl python3-yaml
 )
 
 missing=()

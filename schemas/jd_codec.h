@@ -36,6 +36,7 @@
 #include "jd_arena.h"
 #include "jd_err.h"
 #include "jd_event.h"
+#include "jd_mapping.h"
 #include "jd_trigger.h"
 
 typedef enum jd_wire {
@@ -74,6 +75,24 @@ int jd_decoder_add_schema(jd_decoder_t *dec, int32_t id, const char *json,
                           jd_err_t *err);
 int jd_decoder_add_schema_file(jd_decoder_t *dec, int32_t id,
                                const char *path, jd_err_t *err);
+
+/* Where the decoder gets the writer schema of a Confluent id it does not
+ * have (a schema registry): returns 0 and *json (owned by the source,
+ * valid until the next call), or an error (JD_ERR_SKIP/RETRY: the message
+ * is dead-lettered as unknown_schema_id with that message). Called on the
+ * decoder's thread; a schema it returns is registered with
+ * jd_decoder_add_schema() and never asked for again. */
+typedef int (*jd_schema_fetch_fn)(void *opaque, int32_t id, const char **json,
+                                  jd_err_t *err);
+void jd_decoder_set_fetch(jd_decoder_t *dec, jd_schema_fetch_fn fn, void *opaque);
+
+/* Records of other names than ProductEvent are mapped with `mp`
+ * (jd_mapping.h) instead of being refused: a writer schema registered
+ * afterwards (jd_decoder_add_schema, or fetched) whose record is not
+ * ProductEvent is read as it is and its messages go through
+ * jd_mapping_extract. Call before adding schemas; `mp` must outlive the
+ * decoder. An inactive mapping (no key set) changes nothing. */
+void jd_decoder_set_mapping(jd_decoder_t *dec, const jd_mapping_t *mp);
 
 /* Decodes one message into `ev`; strings are copied into `ar`. Returns 0,
  * or JD_ERR_SKIP with err naming the reason (the message is bad: dead-

@@ -101,6 +101,12 @@ int jd__codec_read(avro_reader_t in, avro_value_t *val, avro_schema_t schema,
                    const void *buf, size_t len, const char *what,
                    jd_err_t *err);
 
+/* Length, NUL and UTF-8 checks of one string against lim (jd_decode.c);
+ * `key` names the map entry of an attribute value, or NULL.
+ * JD_ERR_SKIP with JD_E_OVERSIZE_FIELD or JD_E_BAD_UTF8 naming `field`. */
+int jd__codec_check_str(const jd_limits_t *lim, const char *s, size_t n,
+                        const char *field, const char *key, jd_err_t *err);
+
 /* Makes room for `need` bytes in `b` (keeps content). JD_E_NOMEM. */
 int jd__codec_buf_reserve(jd_buf_t *b, size_t need, jd_err_t *err);
 

@@ -68,6 +68,7 @@ typedef struct jd_wschema {
     avro_value_iface_t *ws_resolver; /* NULL: read straight into ws_value */
     avro_value_t        ws_resolved; /* wraps ws_value, reused */
     size_t              ws_fed;      /* bytes read through ws_resolved */
+    int                 ws_mapped;   /* an upstream record: jd_mapping */
     int                 ws_idx[JD_PF__COUNT]; /* -1: absent, use default */
 } jd_wschema_t;
 
@@ -80,6 +81,9 @@ struct jd_decoder {
     jd_wschema_t **dc_ws;      /* registered Confluent ids */
     size_t         dc_ws_cnt;
     size_t         dc_ws_cap;
+    jd_schema_fetch_fn dc_fetch; /* unknown ids, or NULL */
+    const jd_mapping_t *dc_mapping; /* other records, or NULL */
+    void          *dc_fetch_opaque;
 };
 
 /* ---- UTF-8 --------------------------------------------------------------- */
@@ -359,6 +363,37 @@ static int jd_decoder_check_name(const jd_decoder_t *dec, avro_schema_t w,
                       id, avro_schema_name(w), want);
 }
 
+void jd_decoder_set_mapping(jd_decoder_t *dec, const jd_mapping_t *mp)
+{
+    dec->dc_mapping = jd_mapping_active(mp) ? mp : NULL;
+}
+
+/* A writer schema of another record, read as it is (a generic value of
+ * the writer schema, no resolution) and mapped by dc_mapping. Takes the
+ * writer reference. */
+static int jd_decoder_add_mapped(jd_decoder_t *dec, int32_t id, avro_schema_t writer,
+                                 const char *what, jd_err_t *err)
+{
+    jd_wschema_t *ws = calloc(1, sizeof *ws);
+    int rc;
+
+    if (!ws) {
+        avro_schema_decref(writer);
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "%s: no memory", what);
+    }
+    ws->ws_id = id;
+    ws->ws_writer = writer;
+    ws->ws_reader = avro_schema_incref(writer);
+    ws->ws_mapped = 1;
+    if ((rc = jd_mapping_check_schema(dec->dc_mapping, writer, what, err)) ||
+        (rc = jd__codec_value_new(writer, &ws->ws_class, &ws->ws_value, err)) ||
+        (rc = jd_decoder_put(dec, ws, err))) {
+        jd_wschema_free(ws);
+        return rc;
+    }
+    return 0;
+}
+
 int jd_decoder_add_schema(jd_decoder_t *dec, int32_t id, const char *json,
                           jd_err_t *err)
 {
@@ -371,6 +406,9 @@ int jd_decoder_add_schema(jd_decoder_t *dec, int32_t id, const char *json,
     if ((rc = jd__codec_schema_parse(json, json ? strlen(json) : 0, what,
                                      &writer, err)))
         return rc;
+    if (dec->dc_mapping && avro_typeof(writer) == AVRO_RECORD &&
+        strcmp(avro_schema_name(writer), avro_schema_name(dec->dc_reader)) != 0)
+        return jd_decoder_add_mapped(dec, id, writer, what, err);
     if ((rc = jd_decoder_check_name(dec, writer, id, err)) ||
         (rc = jd_decoder_reader_for(dec, writer, id, &reader, err))) {
         avro_schema_decref(writer);
@@ -436,17 +474,17 @@ static const char *jd_label(char *buf, size_t cap, const char *field,
 
 /* Length, NUL and UTF-8 checks of one string (`key` names the map entry
  * when the string is an attribute value). */
-static int jd_decode_check(const jd_decoder_t *dec, const char *s, size_t n,
-                           const char *field, const char *key, jd_err_t *err)
+int jd__codec_check_str(const jd_limits_t *lim, const char *s, size_t n,
+                        const char *field, const char *key, jd_err_t *err)
 {
     char lbl[112];
     size_t bad;
 
-    if (n > dec->dc_lim.lim_max_string_bytes)
+    if (n > lim->lim_max_string_bytes)
         return jd_err_set(err, JD_ERR_SKIP, JD_E_OVERSIZE_FIELD,
                           "%s is %zu bytes, limit %zu",
                           jd_label(lbl, sizeof lbl, field, key), n,
-                          dec->dc_lim.lim_max_string_bytes);
+                          lim->lim_max_string_bytes);
     bad = jd_utf8_scan((const unsigned char *)s, n);
     if (bad == n)
         return 0;
@@ -454,6 +492,12 @@ static int jd_decode_check(const jd_decoder_t *dec, const char *s, size_t n,
                       s[bad] ? "%s is not valid UTF-8 (byte offset %zu)"
                              : "%s contains a NUL byte (byte offset %zu)",
                       jd_label(lbl, sizeof lbl, field, key), bad);
+}
+
+static int jd_decode_check(const jd_decoder_t *dec, const char *s, size_t n,
+                           const char *field, const char *key, jd_err_t *err)
+{
+    return jd__codec_check_str(&dec->dc_lim, s, n, field, key, err);
 }
 
 static int jd_decode_copy(jd_arena_t *ar, const char *s, size_t n,
@@ -659,8 +703,35 @@ static int jd_decode_fields(const jd_decoder_t *dec, const jd_wschema_t *ws,
 
 /* ---- decoding ------------------------------------------------------------ */
 
+void jd_decoder_set_fetch(jd_decoder_t *dec, jd_schema_fetch_fn fn, void *opaque)
+{
+    dec->dc_fetch = fn;
+    dec->dc_fetch_opaque = opaque;
+}
+
+/* Asks the fetch source for the writer schema of `id` and registers it.
+ * Any failure, including a schema that does not resolve against the
+ * reader, makes this message an unknown_schema_id dead letter. */
+static int jd_decoder_fetch(jd_decoder_t *dec, int32_t id, jd_wschema_t **ws,
+                            jd_err_t *err)
+{
+    const char *json = NULL;
+    jd_err_t ferr;
+    int rc;
+
+    rc = dec->dc_fetch(dec->dc_fetch_opaque, id, &json, &ferr);
+    if (!rc && (rc = jd_decoder_add_schema(dec, id, json, &ferr)) != 0)
+        jd_err_prefix(&ferr, "from the schema registry");
+    if (!rc)
+        return (*ws = jd_decoder_find(dec, id)) ? 0 : JD_ERR_FATAL;
+    if (rc == JD_ERR_FATAL && ferr.err_code == JD_E_NOMEM)
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "%s", ferr.err_msg);
+    return jd_err_set(err, JD_ERR_SKIP, JD_E_UNKNOWN_SCHEMA, "schema id %" PRId32 ": %s",
+                      id, ferr.err_msg);
+}
+
 /* Picks the wire schema for a message and the offset of its Avro body. */
-static int jd_decoder_frame(const jd_decoder_t *dec, const unsigned char *p,
+static int jd_decoder_frame(jd_decoder_t *dec, const unsigned char *p,
                             size_t len, jd_wschema_t **ws, size_t *off,
                             jd_err_t *err)
 {
@@ -681,9 +752,14 @@ static int jd_decoder_frame(const jd_decoder_t *dec, const unsigned char *p,
                           "Confluent frame of %zu bytes is shorter than its "
                           "5-byte header", len);
     int32_t id = jd__codec_frame_id(p);
-    if (!(*ws = jd_decoder_find(dec, id)))
+    if (!(*ws = jd_decoder_find(dec, id))) {
+        int rc = dec->dc_fetch ? jd_decoder_fetch(dec, id, ws, err) : 1;
+        *off = JD_CODEC_FRAME_LEN;
+        if (rc <= 0)
+            return rc;
         return jd_err_set(err, JD_ERR_SKIP, JD_E_UNKNOWN_SCHEMA,
                           "schema id %" PRId32 " is not registered", id);
+    }
     *off = JD_CODEC_FRAME_LEN;
     return 0;
 }
@@ -717,6 +793,8 @@ int jd_decoder_decode(jd_decoder_t *dec, const void *buf, size_t len,
             jd_err_prefix(err, "schema id %" PRId32, ws->ws_id);
         return rc;
     }
+    if (ws->ws_mapped)
+        return jd_mapping_extract(dec->dc_mapping, &ws->ws_value, &dec->dc_lim, ar, ev, err);
     if ((rc = jd_decode_fields(dec, ws, ar, ev, err))) {
         memset(ev, 0, sizeof *ev);
         return rc;

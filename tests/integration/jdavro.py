@@ -26,7 +26,10 @@ UTC = datetime.timezone.utc
 
 
 def to_datetime(rec, field):
-    """python3-avro wants datetime objects for timestamp-millis fields."""
+    """python3-avro wants datetime objects for timestamp-millis fields
+    (records of other schemas may not have the field)."""
+    if field not in rec:
+        return
     ms = rec[field]
     rec[field] = datetime.datetime.fromtimestamp(ms // 1000, UTC) + \
         datetime.timedelta(milliseconds=ms % 1000)

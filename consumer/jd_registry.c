@@ -1,0 +1,361 @@
+/*
+ * jd_registry: Schema Registry REST client (contract in jd_registry.h).
+ *
+ * Design: one curl easy handle per client, reset to the common options
+ * (auth, TLS, timeouts, headers) before each request; responses are read
+ * into a buffer capped at 2 MiB (a registry answer larger than that is
+ * not a product-event schema). JSON in and out goes through jansson, which
+ * also does the double encoding of the registry's wire format (a schema
+ * is a JSON string inside a JSON object).
+ *
+ * The cache is a small array searched linearly: a topic sees a handful of
+ * schema ids in its lifetime. Failed fetches stay in it with the time of
+ * failure and are retried after schemas.registry.retry_ms.
+ *
+ * Runs on the pipeline thread (fetches, on a message with an unknown id)
+ * and at start-up (registrations).
+ */
+#include "jd_registry.h"
+
+#include <curl/curl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "jd_codec.h"
+#include "jd_log.h"
+#include "jd_stage.h"
+#include "jd_trigger.h"
+
+#define JD_REGISTRY_MAX_BODY ((size_t)2 << 20)
+
+typedef struct jd_reg_entry {
+    int32_t  re_id;
+    char    *re_json;        /* NULL: the last fetch failed */
+    int64_t  re_failed_at;   /* ms, monotonic */
+    jd_err_t re_err;         /* why it failed */
+} jd_reg_entry_t;
+
+typedef struct jd_reg_body {
+    char   *bd_data;
+    size_t  bd_len;
+    int     bd_over;
+} jd_reg_body_t;
+
+struct jd_registry {
+    const jd_config_t *rg_cf;
+    CURL              *rg_curl;
+    jd_reg_entry_t    *rg_cache;
+    size_t             rg_cnt, rg_cap;
+};
+
+static pthread_once_t jd_registry_once = PTHREAD_ONCE_INIT;
+
+static void jd_registry_global_init(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static int64_t jd_registry_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+jd_registry_t *jd_registry_new(const jd_config_t *cf, jd_err_t *err)
+{
+    jd_registry_t *r;
+
+    pthread_once(&jd_registry_once, jd_registry_global_init);
+    if (!(r = calloc(1, sizeof *r)) || !(r->rg_curl = curl_easy_init())) {
+        free(r);
+        jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "schema registry: cannot create a curl handle");
+        return NULL;
+    }
+    r->rg_cf = cf;
+    return r;
+}
+
+void jd_registry_destroy(jd_registry_t *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->rg_cnt; i++)
+        free(r->rg_cache[i].re_json);
+    free(r->rg_cache);
+    curl_easy_cleanup(r->rg_curl);
+    free(r);
+}
+
+/* ---- HTTP ---------------------------------------------------------------- */
+
+static size_t jd_registry_write(char *p, size_t size, size_t n, void *opaque)
+{
+    jd_reg_body_t *b = opaque;
+    size_t len = size * n;
+    if (b->bd_len + len > JD_REGISTRY_MAX_BODY) {
+        b->bd_over = 1;
+        return 0;
+    }
+    char *nb = realloc(b->bd_data, b->bd_len + len + 1);
+    if (!nb)
+        return 0;
+    memcpy(nb + b->bd_len, p, len);
+    b->bd_len += len;
+    nb[b->bd_len] = '\0';
+    b->bd_data = nb;
+    return len;
+}
+
+/* The options every request shares: auth, TLS, timeouts. */
+static void jd_registry_common(jd_registry_t *r, jd_reg_body_t *body)
+{
+    const jd_config_t *cf = r->rg_cf;
+    CURL *c = r->rg_curl;
+
+    curl_easy_reset(c);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)cf->cf_registry_timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)cf->cf_registry_timeout_ms);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, jd_registry_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "journeyd/" JD_VERSION);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (cf->cf_registry_username[0]) {
+        curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(c, CURLOPT_USERNAME, cf->cf_registry_username);
+        curl_easy_setopt(c, CURLOPT_PASSWORD, cf->cf_registry_password);
+    }
+    if (cf->cf_registry_ca[0])
+        curl_easy_setopt(c, CURLOPT_CAINFO, cf->cf_registry_ca);
+    if (cf->cf_registry_cert[0])
+        curl_easy_setopt(c, CURLOPT_SSLCERT, cf->cf_registry_cert);
+    if (cf->cf_registry_key[0])
+        curl_easy_setopt(c, CURLOPT_SSLKEY, cf->cf_registry_key);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, (long)cf->cf_registry_verify);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, cf->cf_registry_verify ? 2L : 0L);
+}
+
+/* Failures that retrying cannot fix: the URL or the TLS settings are
+ * wrong (or the certificate does not verify). */
+static int jd_registry_config_error(CURLcode cc)
+{
+    switch (cc) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* One request to url + path (POST when `post` is not NULL). Returns the
+ * HTTP status (>= 100) with the body in `body`, or JD_ERR_RETRY when the
+ * registry could not be reached. */
+static int jd_registry_request(jd_registry_t *r, const char *path, const char *post,
+                               jd_reg_body_t *body, jd_err_t *err)
+{
+    char url[2048];
+    struct curl_slist *hdrs = NULL;
+    long status = 0;
+    CURLcode cc;
+    size_t ulen = strlen(r->rg_cf->cf_registry_url);
+
+    snprintf(url, sizeof url, "%.*s%s", (int)(ulen && r->rg_cf->cf_registry_url[ulen - 1] == '/'
+                                                  ? ulen - 1 : ulen),
+             r->rg_cf->cf_registry_url, path);
+    jd_registry_common(r, body);
+    curl_easy_setopt(r->rg_curl, CURLOPT_URL, url);
+    hdrs = curl_slist_append(hdrs, "Accept: application/vnd.schemaregistry.v1+json, "
+                                   "application/json");
+    if (post) {
+        hdrs = curl_slist_append(hdrs, "Content-Type: application/vnd.schemaregistry.v1+json");
+        curl_easy_setopt(r->rg_curl, CURLOPT_POSTFIELDS, post);
+    }
+    curl_easy_setopt(r->rg_curl, CURLOPT_HTTPHEADER, hdrs);
+    cc = curl_easy_perform(r->rg_curl);
+    curl_easy_getinfo(r->rg_curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_setopt(r->rg_curl, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(hdrs);
+    if (cc == CURLE_OK && status < 100)
+        return jd_err_set(err, JD_ERR_RETRY, JD_E_IO, "schema registry %s: no HTTP status", url);
+    if (jd_registry_config_error(cc))
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
+                          "schemas.registry: %s: %s (check url, ca_location, cert_location, "
+                          "key_location, ssl_verify)", url, curl_easy_strerror(cc));
+    if (cc != CURLE_OK)
+        return jd_err_set(err, JD_ERR_RETRY, JD_E_IO, "schema registry %s: %s", url,
+                          body->bd_over ? "answer too large" : curl_easy_strerror(cc));
+    if (status >= 500)
+        return jd_err_set(err, JD_ERR_RETRY, JD_E_IO, "schema registry %s: HTTP %ld", url,
+                          status);
+    return (int)status;
+}
+
+/* ---- fetch by id ----------------------------------------------------------- */
+
+static jd_reg_entry_t *jd_registry_entry(jd_registry_t *r, int32_t id)
+{
+    for (size_t i = 0; i < r->rg_cnt; i++)
+        if (r->rg_cache[i].re_id == id)
+            return &r->rg_cache[i];
+    if (r->rg_cnt == r->rg_cap) {
+        size_t cap = r->rg_cap ? 2 * r->rg_cap : 8;
+        jd_reg_entry_t *nc = realloc(r->rg_cache, cap * sizeof *nc);
+        if (!nc)
+            return NULL;
+        r->rg_cache = nc;
+        r->rg_cap = cap;
+    }
+    jd_reg_entry_t *e = &r->rg_cache[r->rg_cnt++];
+    memset(e, 0, sizeof *e);
+    e->re_id = id;
+    e->re_failed_at = INT64_MIN;
+    return e;
+}
+
+/* GET /schemas/ids/{id} into e->re_json. */
+static int jd_registry_get(jd_registry_t *r, jd_reg_entry_t *e, jd_err_t *err)
+{
+    char path[64];
+    jd_reg_body_t body = {0};
+    json_t *doc = NULL, *schema;
+    int rc;
+
+    snprintf(path, sizeof path, "/schemas/ids/%" PRId32, e->re_id);
+    rc = jd_registry_request(r, path, NULL, &body, err);
+    if (rc == 404)
+        rc = jd_err_set(err, JD_ERR_SKIP, JD_E_UNKNOWN_SCHEMA,
+                        "schema id %" PRId32 " is not in the schema registry", e->re_id);
+    else if (rc >= 300)
+        rc = jd_err_set(err, JD_ERR_RETRY, JD_E_IO, "schema registry: GET %s: HTTP %d",
+                        path, rc);
+    else if (rc > 0) {
+        doc = body.bd_data ? json_loads(body.bd_data, 0, NULL) : NULL;
+        schema = json_object_get(doc, "schema");
+        if (!json_is_string(schema))
+            rc = jd_err_set(err, JD_ERR_SKIP, JD_E_UNKNOWN_SCHEMA,
+                            "schema registry: GET %s: no \"schema\" string in the answer", path);
+        else if (!(e->re_json = strdup(json_string_value(schema))))
+            rc = jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
+        else
+            rc = 0;
+    }
+    json_decref(doc);
+    free(body.bd_data);
+    return rc;
+}
+
+int jd_registry_schema(jd_registry_t *r, int32_t id, const char **json, jd_err_t *err)
+{
+    jd_reg_entry_t *e = jd_registry_entry(r, id);
+    int64_t now = jd_registry_now_ms();
+    int rc;
+
+    if (!e)
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
+    if (e->re_json) {
+        *json = e->re_json;
+        return 0;
+    }
+    if (e->re_failed_at != INT64_MIN && now - e->re_failed_at < r->rg_cf->cf_registry_retry_ms) {
+        if (err)
+            *err = e->re_err;
+        return e->re_err.err_class;
+    }
+    if ((rc = jd_registry_get(r, e, err)) == 0) {
+        JD_INFO("registry", "fetched writer schema id %" PRId32, id);
+        *json = e->re_json;
+        return 0;
+    }
+    e->re_failed_at = now;
+    jd_err_set(&e->re_err, rc, err ? err->err_code : JD_E_IO, "%s",
+               err ? err->err_msg : "schema registry error");
+    JD_WARN("registry", "schema id %" PRId32 ": %s (not asked again for %d ms)", id,
+            e->re_err.err_msg, r->rg_cf->cf_registry_retry_ms);
+    return rc;
+}
+
+int jd_registry_outbound_ids(jd_registry_t *r, const jd_config_t *cf,
+                             jd_registry_ids_t *ids, jd_err_t *err)
+{
+    const char *topics[JD_KIND__COUNT] = {cf->cf_topic_risk, cf->cf_topic_renewal,
+                                          cf->cf_topic_expansion};
+    char subject[512];
+    int rc;
+
+    _Static_assert(JD_KIND__COUNT == 3, "jd_registry_ids_t has one id per kind");
+    for (int k = 0; k < JD_KIND__COUNT; k++)
+        ids->ri_trigger[k] = cf->cf_trigger_schema_id;
+    ids->ri_stage = cf->cf_stage_schema_id;
+    if (!r || !cf->cf_registry_auto_register)
+        return 0;
+    for (int k = 0; k < JD_KIND__COUNT; k++) {
+        snprintf(subject, sizeof subject, "%s-value", topics[k]);
+        if ((rc = jd_registry_register(r, subject, jd_codec_trigger_schema_json(),
+                                       &ids->ri_trigger[k], err)))
+            return rc;
+    }
+    snprintf(subject, sizeof subject, "%s-value", cf->cf_topic_stage);
+    return jd_registry_register(r, subject, jd_stage_schema_json(), &ids->ri_stage, err);
+}
+
+int jd_registry_fetch_cb(void *opaque, int32_t id, const char **json, jd_err_t *err)
+{
+    return jd_registry_schema(opaque, id, json, err);
+}
+
+/* ---- register ---------------------------------------------------------------- */
+
+int jd_registry_register(jd_registry_t *r, const char *subject, const char *schema_json,
+                         int32_t *id, jd_err_t *err)
+{
+    char path[600];
+    char *esc = curl_easy_escape(r->rg_curl, subject, 0);
+    json_t *req = json_pack("{s:s}", "schema", schema_json), *doc = NULL;
+    char *post = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    jd_reg_body_t body = {0};
+    int rc;
+
+    if (!esc || !post) {
+        rc = jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
+        goto out;
+    }
+    snprintf(path, sizeof path, "/subjects/%s/versions", esc);
+    rc = jd_registry_request(r, path, post, &body, err);
+    if (rc >= 300) {
+        rc = jd_err_set(err, JD_ERR_FATAL, JD_E_SCHEMA,
+                        "schema registry refused to register subject %s: HTTP %d: %.200s",
+                        subject, rc, body.bd_data ? body.bd_data : "");
+    } else if (rc > 0) {
+        doc = body.bd_data ? json_loads(body.bd_data, 0, NULL) : NULL;
+        json_t *jid = json_object_get(doc, "id");
+        if (!json_is_integer(jid) || json_integer_value(jid) < 0 ||
+            json_integer_value(jid) > INT32_MAX)
+            rc = jd_err_set(err, JD_ERR_RETRY, JD_E_IO,
+                            "schema registry: POST %s: no \"id\" in the answer", path);
+        else {
+            *id = (int32_t)json_integer_value(jid);
+            rc = 0;
+            JD_INFO("registry", "subject %s: schema id %" PRId32, subject, *id);
+        }
+    }
+out:
+    json_decref(doc);
+    json_decref(req);
+    free(post);
+    curl_free(esc);
+    free(body.bd_data);
+    return rc;
+}

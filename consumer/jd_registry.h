@@ -1,0 +1,70 @@
+/*
+ * jd_registry: a Confluent Schema Registry client (libcurl, jansson).
+ *
+ * Two calls of the registry's REST API are used:
+ *   GET  /schemas/ids/{id}              -> {"schema": "<writer schema JSON>"}
+ *   POST /subjects/{subject}/versions   {"schema": "..."} -> {"id": N}
+ * Writer schemas fetched by id are cached for the life of the client (a
+ * schema id is immutable in the registry), so once a schema is known a
+ * registry outage does not affect decoding. A failed fetch is remembered
+ * for schemas.registry.retry_ms, so a registry outage costs one request per
+ * unknown id per period, not one per message.
+ *
+ * Configuration (schemas.registry.*): url, username/password (HTTP basic
+ * auth), ca_location, cert_location/key_location (TLS client
+ * certificate), ssl_verify, timeout_ms.
+ *
+ * Errors: the registry unreachable, timing out or answering 5xx is
+ * JD_ERR_RETRY/JD_E_IO; an id the registry does not know (404) or a
+ * malformed answer is JD_ERR_SKIP/JD_E_UNKNOWN_SCHEMA; a refused
+ * registration (4xx) is JD_ERR_FATAL/JD_E_SCHEMA; a bad URL or TLS setup
+ * (unsupported scheme, certificate that does not verify, unreadable CA or
+ * client certificate) is JD_ERR_FATAL/JD_E_CONFIG.
+ *
+ * Threads: one client per thread (it owns one curl easy handle, reused so
+ * connections are kept alive). Ownership: jd_registry_new() returns a
+ * client freed by jd_registry_destroy() (NULL accepted); schema text
+ * returned by jd_registry_schema() belongs to the client's cache.
+ */
+#ifndef JD_REGISTRY_H
+#define JD_REGISTRY_H
+
+#include <stdint.h>
+
+#include "jd_config.h"
+#include "jd_err.h"
+
+typedef struct jd_registry jd_registry_t;
+
+/* A client for cf's schemas.registry.* settings (cf->cf_registry_url must
+ * be set); NULL with err set when libcurl cannot be initialised. `cf`
+ * must outlive the client. */
+jd_registry_t *jd_registry_new(const jd_config_t *cf, jd_err_t *err);
+void jd_registry_destroy(jd_registry_t *r);
+
+/* The writer schema of `id` (cached). Returns 0 and *json, or an error as
+ * described above. */
+int jd_registry_schema(jd_registry_t *r, int32_t id, const char **json, jd_err_t *err);
+
+/* Registers `schema_json` under `subject` (idempotent in the registry: an
+ * identical schema gets its existing id) and returns the id in *id. */
+int jd_registry_register(jd_registry_t *r, const char *subject, const char *schema_json,
+                         int32_t *id, jd_err_t *err);
+
+/* The Confluent ids outbound records are framed with: from the config
+ * (schemas.trigger_schema_id, schemas.stage_schema_id), or, with a
+ * registry and schemas.registry.auto_register, the ids the registry gives
+ * trigger_event.avsc under `<topic>-value` of each trigger topic and
+ * journey_stage.avsc under `<stage topic>-value`. `r` may be NULL. */
+typedef struct jd_registry_ids {
+    int32_t ri_trigger[3];   /* by jd_kind_t */
+    int32_t ri_stage;
+} jd_registry_ids_t;
+
+int jd_registry_outbound_ids(jd_registry_t *r, const jd_config_t *cf,
+                             jd_registry_ids_t *ids, jd_err_t *err);
+
+/* Adapter for jd_decoder_set_fetch(): opaque is a jd_registry_t. */
+int jd_registry_fetch_cb(void *opaque, int32_t id, const char **json, jd_err_t *err);
+
+#endif

@@ -1,0 +1,132 @@
+#!/usr/bin/python3
+"""A small Confluent-compatible Schema Registry for the tests, speaking the
+REST paths journeyd uses:
+
+  GET  /schemas/ids/{id}             -> {"schema": "..."}   (404 code 40403)
+  POST /subjects/{subject}/versions  {"schema": "..."} -> {"id": N}
+  GET  /subjects                     -> ["subject", ...]
+  GET  /subjects/{subject}/versions/latest -> {"subject", "version", "id", "schema"}
+
+Identical schema text gets the same global id, as in the real registry.
+With --user U:P every request needs HTTP basic auth (401 otherwise).
+
+  registry.py PORTFILE [--user U:P] [--tls CERT KEY] [--preload ID=FILE ...]
+writes the port it listens on (127.0.0.1, ephemeral) to PORTFILE; with
+--tls it speaks HTTPS with that certificate.
+"""
+import base64
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+SCHEMAS = {}    # id -> schema text
+SUBJECTS = {}   # subject -> [id, ...]
+LOCK = threading.Lock()
+AUTH = None
+
+
+def canonical(text):
+    return json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"))
+
+
+def register(text, wanted=None):
+    with LOCK:
+        key = canonical(text)
+        for i, s in SCHEMAS.items():
+            if canonical(s) == key:
+                return i
+        i = wanted if wanted is not None else max(SCHEMAS, default=100) + 1
+        SCHEMAS[i] = text
+        return i
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, fmt, *args):
+        sys.stderr.write("registry: " + (fmt % args) + "\n")
+
+    def reply(self, code, body):
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/vnd.schemaregistry.v1+json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def authorized(self):
+        if AUTH is None:
+            return True
+        want = "Basic " + base64.b64encode(AUTH.encode()).decode()
+        if self.headers.get("Authorization") == want:
+            return True
+        self.reply(401, {"error_code": 401, "message": "Unauthorized"})
+        return False
+
+    def do_GET(self):
+        if not self.authorized():
+            return
+        parts = self.path.strip("/").split("/")
+        if len(parts) == 3 and parts[:2] == ["schemas", "ids"] and parts[2].isdigit():
+            s = SCHEMAS.get(int(parts[2]))
+            if s is None:
+                return self.reply(404, {"error_code": 40403, "message": "Schema not found"})
+            return self.reply(200, {"schema": s})
+        if parts == ["subjects"]:
+            return self.reply(200, sorted(SUBJECTS))
+        if len(parts) == 4 and parts[0] == "subjects" and parts[2:] == ["versions", "latest"]:
+            ids = SUBJECTS.get(parts[1])
+            if not ids:
+                return self.reply(404, {"error_code": 40401, "message": "Subject not found"})
+            return self.reply(200, {"subject": parts[1], "version": len(ids), "id": ids[-1],
+                                    "schema": SCHEMAS[ids[-1]]})
+        self.reply(404, {"error_code": 404, "message": "Not found"})
+
+    def do_POST(self):
+        if not self.authorized():
+            return
+        parts = self.path.strip("/").split("/")
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if len(parts) != 3 or parts[0] != "subjects" or parts[2] != "versions":
+            return self.reply(404, {"error_code": 404, "message": "Not found"})
+        try:
+            text = json.loads(body)["schema"]
+            json.loads(text)
+        except (ValueError, KeyError, TypeError):
+            return self.reply(422, {"error_code": 42201, "message": "Invalid schema"})
+        i = register(text)
+        with LOCK:
+            ids = SUBJECTS.setdefault(parts[1], [])
+            if i not in ids:
+                ids.append(i)
+        self.reply(200, {"id": i})
+
+
+def main():
+    global AUTH
+    args = sys.argv[1:]
+    portfile = args.pop(0)
+    tls = None
+    while args:
+        a = args.pop(0)
+        if a == "--user":
+            AUTH = args.pop(0)
+        elif a == "--tls":
+            tls = (args.pop(0), args.pop(0))     # CERT KEY (PEM)
+        elif a == "--preload":
+            i, path = args.pop(0).split("=", 1)
+            register(open(path).read(), int(i))
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if tls:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(*tls)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    with open(portfile + ".tmp", "w") as f:
+        f.write("%d\n" % srv.server_address[1])
+    import os
+    os.rename(portfile + ".tmp", portfile)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# Schema Registry, end to end, against tests/integration/registry.py (a
+# small registry speaking the Confluent REST paths, with basic auth):
+#  - producers register three writer schemas of product events under
+#    product-events-value: v1 = product_event.avsc, v2 = fields reordered,
+#    two added with defaults, value promoted float -> double, v3 = v2 with
+#    the optional `feature` field removed; events written with each decode
+#    (journeyd fetches the schemas by id, with basic auth) and their
+#    signals are the expected ones;
+#  - journeyd registers trigger_event.avsc under <trigger topic>-value and
+#    frames its triggers with the id the registry gave; python3-avro decodes
+#    them with the schema fetched back from the registry under that id;
+#  - registry outage: with the registry stopped, events with an id already
+#    fetched keep flowing; an id journeyd never saw goes to the dead-letter
+#    topic as unknown_schema_id; wrong credentials are refused at start-up;
+#  - TLS: against the registry over HTTPS with a self-signed certificate,
+#    journeyd refuses to start without schemas.registry.ca_location and
+#    fetches every writer schema with it.
+# Needs JD_BIN, JD_ROOT, JD_TMP (JD_REDIS_PORT optional).
+set -euo pipefail
+. "$JD_ROOT/deploy/lib.sh"
+PY=/usr/bin/python3
+AVRO="$JD_ROOT/tests/integration/jdavro.py"
+SCH="$JD_ROOT/schemas"
+rm -rf "$JD_TMP"; mkdir -p "$JD_TMP"
+trap jd_cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+[ -n "${JD_REDIS_PORT:-}" ] || jd_start_redis "$JD_TMP/redis"
+jd_start_broker "$JD_BIN" "$JD_TMP" --partitions 2
+
+$PY "$JD_ROOT/tests/integration/registry.py" "$JD_TMP/registry.port" --user jd:s3cret \
+  2>"$JD_TMP/registry.log" &
+REG_PID=$!
+JD_PIDS+=("$REG_PID")
+for _ in $(seq 1 100); do [ -s "$JD_TMP/registry.port" ] && break; sleep 0.05; done
+REG="http://127.0.0.1:$(cat "$JD_TMP/registry.port")"
+AUTH=(-u jd:s3cret)
+
+# ---- writer schemas, registered as a producer would ---------------------------
+$PY - "$SCH/product_event.avsc" "$JD_ROOT/tests/fixtures/codec/product_event_v2.avsc" "$JD_TMP" <<'PYEOF'
+import json, sys
+v1, v2, out = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3]
+v3 = dict(v2, fields=[f for f in v2["fields"] if f["name"] != "feature"])
+v4 = dict(v2, fields=v2["fields"] + [{"name": "extra", "type": "string", "default": ""}])
+for n, s in [("v1", v1), ("v2", v2), ("v3", v3), ("v4", v4)]:
+    json.dump({"schema": json.dumps(s)}, open("%s/%s.req" % (out, n), "w"))
+    json.dump(s, open("%s/%s.avsc" % (out, n), "w"))
+PYEOF
+declare -A ID
+for v in v1 v2 v3 v4; do
+  ID[$v]=$(curl -sf "${AUTH[@]}" -H 'Content-Type: application/vnd.schemaregistry.v1+json' \
+    --data @"$JD_TMP/$v.req" "$REG/subjects/product-events-value/versions" \
+    | $PY -c 'import json,sys; print(json.load(sys.stdin)["id"])') || fail "registering $v"
+done
+echo "writer schema ids: v1=${ID[v1]} v2=${ID[v2]} v3=${ID[v3]} v4=${ID[v4]}"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$REG/schemas/ids/${ID[v1]}")" = 401 ] \
+  || fail "the test registry must demand credentials"
+
+# ---- events ------------------------------------------------------------------------
+$PY - "$JD_TMP" <<'PYEOF'
+import json, sys, datetime as dt
+out = sys.argv[1]
+def ms(s): return int(dt.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp() * 1000)
+def ev(i, acct, typ, at, user=None, feature=None, value=None, attrs=None, v=1):
+    e = {"event_id": "%s-%d" % (acct, i), "account_id": acct, "user_id": user, "type": typ,
+         "feature": feature, "occurred_at": ms(at), "value": value, "attributes": attrs or {}}
+    if v >= 2: e.update(source="mobile", tags=["t"])
+    if v == 3: del e["feature"]
+    return e
+files = {
+  "a-v1": [ev(1, "reg-a", "account_created", "2026-09-01T10:00:00Z"),
+           ev(2, "reg-a", "account_updated", "2026-09-01T10:00:01Z", attrs={
+               "seats": "4", "segment": "smb", "renewal_at": "2026-11-20"}),
+           ev(3, "reg-a", "login", "2026-10-01T09:00:00Z", "u1")],
+  "a-v2": [ev(4, "reg-a", "nps_response", "2026-10-02T09:00:00Z", "u1", value=9.5, v=2),
+           ev(5, "reg-a", "feature_used", "2026-10-02T10:00:00Z", "u2", "reports", v=2)],
+  "a-v3": [ev(6, "reg-a", "login", "2026-10-03T09:00:00Z", "u3", v=3)],
+  "b-v2": [ev(1, "reg-b", "account_created", "2026-10-01T00:00:00Z", v=2),
+           ev(2, "reg-b", "login", "2026-10-02T00:00:00Z", "u1", v=2)],
+  "b-v4": [ev(3, "reg-b", "login", "2026-10-03T00:00:00Z", "u2", v=2) | {"extra": "x"}],
+}
+for name, evs in files.items():
+    open("%s/%s.jsonl" % (out, name), "w").write("\n".join(json.dumps(e) for e in evs) + "\n")
+PYEOF
+enc() { $PY "$AVRO" encode "$JD_TMP/$2.avsc" "$JD_TMP/$1" --id "${ID[$2]}" <"$JD_TMP/$1.jsonl" >/dev/null; }
+enc a-v1 v1; enc a-v2 v2; enc a-v3 v3; enc b-v2 v2; enc b-v4 v4
+produce() { kcat -P -b "$JD_BROKERS" -t product-events -k "$1" "${@:2}"; }
+
+# ---- wrong credentials: refused at start-up, naming the registry -------------------------
+PREFIX="reg$$"
+BASE=(--brokers "$JD_BROKERS" --redis "127.0.0.1:${JD_REDIS_PORT}" --set "redis.prefix=$PREFIX"
+      --set "schemas.registry.url=$REG" --set schemas.registry.username=jd)
+if timeout 60 "$JD_BIN" run "${BASE[@]}" --set schemas.registry.password=wrong --exit-idle 1 \
+     >"$JD_TMP/badauth.out" 2>"$JD_TMP/badauth.log"; then
+  fail "journeyd started with wrong registry credentials"
+fi
+grep -q "HTTP 401" "$JD_TMP/badauth.log" || { cat "$JD_TMP/badauth.log"; fail "no 401 in the error"; }
+
+# ---- phase 1: registry up ---------------------------------------------------------------
+produce reg-a "$JD_TMP"/a-v1/*.bin "$JD_TMP"/a-v2/*.bin "$JD_TMP"/a-v3/*.bin
+N1=$(ls "$JD_TMP"/a-v*/*.bin | wc -l)
+HPORT="$(jd_free_port)"
+JOURNEYD_SCHEMAS_REGISTRY_PASSWORD=s3cret "$JD_BIN" run "${BASE[@]}" \
+  --set "http.port=$HPORT" --set "kafka.group.id=reg$$" --print-triggers \
+  >"$JD_TMP/run.out" 2>"$JD_TMP/run.log" &
+RUN_PID=$!
+JD_PIDS+=("$RUN_PID")
+consumed() { curl -sf "http://127.0.0.1:$HPORT/metrics" \
+  | awk '/^journeyd_events_consumed_total/ { s += $NF } END { print s + 0 }'; }
+dead() { curl -sf "http://127.0.0.1:$HPORT/metrics" \
+  | awk '/^journeyd_dead_letters_total/ { s += $NF } END { print s + 0 }'; }
+wait_consumed() {
+  for _ in $(seq 1 300); do [ "$(consumed 2>/dev/null || echo 0)" -ge "$1" ] && return 0; sleep 0.2; done
+  tail -n 20 "$JD_TMP/run.log"; fail "journeyd did not consume $1 messages"
+}
+wait_consumed "$N1"
+sleep 1   # the last batch's triggers are published before its offsets are stored
+
+curl -sf "${AUTH[@]}" "$REG/subjects" >"$JD_TMP/subjects.json"
+for s in cs.trigger.risk-value cs.trigger.renewal-value cs.trigger.expansion-value cs.journey.stage-value; do
+  grep -q "\"$s\"" "$JD_TMP/subjects.json" || fail "journeyd did not register $s: $(cat "$JD_TMP/subjects.json")"
+done
+TID=$(curl -sf "${AUTH[@]}" "$REG/subjects/cs.trigger.renewal-value/versions/latest" \
+  | $PY -c 'import json,sys; d=json.load(sys.stdin); open(sys.argv[1],"w").write(d["schema"]); print(d["id"])' \
+    "$JD_TMP/trigger_from_registry.avsc")
+echo "trigger schema id in the registry: $TID"
+
+# ---- phase 2: registry down --------------------------------------------------------------
+kill "$REG_PID"; wait "$REG_PID" 2>/dev/null || true
+produce reg-b "$JD_TMP"/b-v2/*.bin "$JD_TMP"/b-v4/*.bin
+wait_consumed $((N1 + 3))
+for _ in $(seq 1 100); do [ "$(dead)" -ge 1 ] && break; sleep 0.2; done
+kill -TERM "$RUN_PID"; wait "$RUN_PID" || fail "journeyd run did not stop cleanly"
+cat "$JD_TMP/run.out"
+grep -q "dead-lettered        1$" "$JD_TMP/run.out" || fail "expected exactly 1 dead letter"
+grep -q "unknown_schema_id    1" "$JD_TMP/run.out" || fail "the dead letter is not unknown_schema_id"
+
+kcat -C -b "$JD_BROKERS" -t product-events.dlq -e -q -f '%h\n' >"$JD_TMP/dlq.txt"
+grep -q "jd.reason=unknown_schema_id" "$JD_TMP/dlq.txt" || fail "DLQ: $(cat "$JD_TMP/dlq.txt")"
+grep -q "schema id ${ID[v4]}" "$JD_TMP/dlq.txt" || fail "DLQ error does not name id ${ID[v4]}"
+
+# ---- signals: every writer version decoded -------------------------------------------------
+for a in reg-a reg-b; do
+  "$JD_BIN" inspect "$a" --json --redis "127.0.0.1:$JD_REDIS_PORT" --set "redis.prefix=$PREFIX" \
+    >"$JD_TMP/$a.json" || fail "inspect $a"
+done
+$PY - "$JD_TMP" <<'PYEOF'
+import json, sys
+d = sys.argv[1]
+a = json.load(open(d + "/reg-a.json"))["signals"]
+b = json.load(open(d + "/reg-b.json"))["signals"]
+checks = [
+    ("v1: seats", a["seats"] == 4),
+    ("v2: nps promoted float -> double", a["nps_last"] == 9.5),
+    ("v1+v2+v3: three active users", a["active_users_7d"] == 3),
+    ("v2 during the outage (cached id): reg-b active", b["active_users_7d"] == 1),
+]
+for n, ok in checks: print(("ok   " if ok else "FAIL ") + n)
+if not all(ok for _, ok in checks): print(json.dumps([a, b], indent=1)); sys.exit(1)
+PYEOF
+
+# ---- triggers framed with the registry's id -----------------------------------------------
+kcat -C -b "$JD_BROKERS" -t cs.trigger.renewal -e -q -f '%S:%s' \
+  | $PY "$AVRO" decode "$JD_TMP/trigger_from_registry.avsc" >"$JD_TMP/triggers.jsonl" \
+  || fail "triggers do not decode with the registry's schema"
+[ -s "$JD_TMP/triggers.jsonl" ] || fail "no renewal trigger"
+$PY - "$JD_TMP/triggers.jsonl" "$TID" <<'PYEOF'
+import json, sys
+trs = [json.loads(l) for l in open(sys.argv[1])]
+assert all(t["_schema_id"] == int(sys.argv[2]) for t in trs), [t["_schema_id"] for t in trs]
+assert ("reg-a", "renewal_within_90d") in [(t["account_id"], t["rule_id"]) for t in trs], trs
+print("ok   %d renewal trigger(s) framed with registry id %s" % (len(trs), sys.argv[2]))
+PYEOF
+# ---- TLS: a registry speaking HTTPS with a self-signed certificate --------------------------
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+  -addext "subjectAltName=IP:127.0.0.1" -keyout "$JD_TMP/tls.key" -out "$JD_TMP/tls.pem" \
+  >/dev/null 2>&1 || fail "openssl could not make a certificate"
+$PY "$JD_ROOT/tests/integration/registry.py" "$JD_TMP/tls.port" --tls "$JD_TMP/tls.pem" "$JD_TMP/tls.key" \
+  2>"$JD_TMP/tls-registry.log" &
+JD_PIDS+=($!)
+for _ in $(seq 1 100); do [ -s "$JD_TMP/tls.port" ] && break; sleep 0.05; done
+TLS="https://127.0.0.1:$(cat "$JD_TMP/tls.port")"
+for v in v1 v2 v3 v4; do   # same schemas, same order: the same ids as above
+  id=$(curl -sf --cacert "$JD_TMP/tls.pem" -H 'Content-Type: application/vnd.schemaregistry.v1+json' \
+    --data @"$JD_TMP/$v.req" "$TLS/subjects/product-events-value/versions" \
+    | $PY -c 'import json,sys; print(json.load(sys.stdin)["id"])') || fail "TLS registry: $v"
+  [ "$id" = "${ID[$v]}" ] || fail "TLS registry gave $v id $id, not ${ID[$v]}"
+done
+TLSRUN=(--brokers "$JD_BROKERS" --redis "127.0.0.1:$JD_REDIS_PORT" --set "redis.prefix=tls$$"
+        --set "schemas.registry.url=$TLS" --set "kafka.group.id=tls$$")
+if timeout 60 "$JD_BIN" run "${TLSRUN[@]}" --exit-idle 1 >/dev/null 2>"$JD_TMP/tls-bad.log"; then
+  fail "journeyd accepted a registry certificate it cannot verify"
+fi
+grep -q "schemas.registry" "$JD_TMP/tls-bad.log" || { cat "$JD_TMP/tls-bad.log"; fail "TLS error does not name the keys"; }
+timeout 120 "$JD_BIN" run "${TLSRUN[@]}" --set "schemas.registry.ca_location=$JD_TMP/tls.pem" \
+  --max-events $((N1 + 3)) >"$JD_TMP/tls.out" 2>"$JD_TMP/tls.log" \
+  || { tail -n 20 "$JD_TMP/tls.log"; fail "journeyd run over TLS"; }
+grep -q "dead-lettered        0$" "$JD_TMP/tls.out" || fail "over TLS every writer schema must be fetched"
+curl -sf --cacert "$JD_TMP/tls.pem" "$TLS/subjects" | grep -q '"cs.trigger.risk-value"' \
+  || fail "journeyd did not register its schemas over TLS"
+echo "ok   TLS: unverifiable certificate refused, ca_location accepted, schemas fetched over HTTPS"
+echo "ok   schema registry: fetch with auth, evolution, registration, outage, TLS"

@@ -1,0 +1,87 @@
+/*
+ * The decoder's schema source (jd_decoder_set_fetch, what the schema
+ * registry plugs into): an unknown Confluent id is asked for once and then
+ * decoded from the decoder's own table; a source error, or a schema that
+ * does not resolve against product_event.avsc, dead-letters the message as
+ * unknown_schema_id with the source's reason; no source keeps the old
+ * "not registered" behaviour.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "jd_codec.h"
+
+typedef struct fetch_log {
+    int calls;
+    int32_t last_id;
+} fetch_log_t;
+
+static int fetch(void *opaque, int32_t id, const char **json, jd_err_t *err)
+{
+    fetch_log_t *fl = opaque;
+    fl->calls++;
+    fl->last_id = id;
+    if (id == 42) {
+        *json = jd_codec_product_schema_json();
+        return 0;
+    }
+    if (id == 43) {
+        *json = "{\"type\":\"record\",\"name\":\"Other\",\"fields\":[{\"name\":\"x\",\"type\":\"int\"}]}";
+        return 0;
+    }
+    return jd_err_set(err, JD_ERR_RETRY, JD_E_IO, "registry unreachable");
+}
+
+static void encode(int32_t id, jd_buf_t *out)
+{
+    jd_err_t err;
+    jd_encoder_t *enc = jd_encoder_new(&err);
+    jd_event_t ev = {.ev_id = "e1", .ev_account = "acme", .ev_type_name = "login",
+                     .ev_user = "u1", .ev_occurred_at = 1790000000000LL};
+    cr_assert(enc);
+    cr_assert_eq(jd_encoder_event(enc, &ev, id, out, &err), 0, "%s", err.err_msg);
+    jd_encoder_destroy(enc);
+}
+
+Test(codec_fetch, unknown_id_is_fetched_once_then_cached)
+{
+    jd_limits_t lim;
+    jd_err_t err;
+    jd_arena_t ar;
+    jd_event_t ev;
+    jd_buf_t msg = {0};
+    fetch_log_t fl = {0};
+
+    jd_limits_default(&lim);
+    jd_arena_init(&ar, 0);
+    jd_decoder_t *dec = jd_decoder_new(JD_WIRE_AUTO, &lim, &err);
+    cr_assert(dec);
+    encode(42, &msg);
+    cr_assert_eq(jd_decoder_decode(dec, msg.b_data, msg.b_len, &ar, &ev, &err),
+                 JD_ERR_SKIP, "no source: not registered");
+    cr_assert_eq(err.err_code, JD_E_UNKNOWN_SCHEMA);
+
+    jd_decoder_set_fetch(dec, fetch, &fl);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(jd_decoder_decode(dec, msg.b_data, msg.b_len, &ar, &ev, &err), 0,
+                     "%s", err.err_msg);
+        cr_assert_str_eq(ev.ev_account, "acme");
+    }
+    cr_assert_eq(fl.calls, 1, "the schema is asked for once");
+    cr_assert_eq(fl.last_id, 42);
+
+    encode(7, &msg);
+    cr_assert_eq(jd_decoder_decode(dec, msg.b_data, msg.b_len, &ar, &ev, &err), JD_ERR_SKIP);
+    cr_assert_eq(err.err_code, JD_E_UNKNOWN_SCHEMA);
+    cr_assert(strstr(err.err_msg, "schema id 7") && strstr(err.err_msg, "registry unreachable"),
+              "%s", err.err_msg);
+
+    encode(43, &msg);
+    cr_assert_eq(jd_decoder_decode(dec, msg.b_data, msg.b_len, &ar, &ev, &err), JD_ERR_SKIP);
+    cr_assert_eq(err.err_code, JD_E_UNKNOWN_SCHEMA);
+    cr_assert(strstr(err.err_msg, "from the schema registry"), "%s", err.err_msg);
+
+    jd_buf_free(&msg);
+    jd_decoder_destroy(dec);
+    jd_arena_destroy(&ar);
+}
