@@ -56,6 +56,9 @@ static const jd_config_key_t jd_config_keys[] = {
      "Topic of EXPANSION triggers."},
     {"topics.journey_stage", JD_CFG_STR, "cs.journey.stage", JD_OFF(cf_topic_stage), 0, 0, NULL,
      "Topic of journey stage changes (schemas/journey_stage.avsc)."},
+    {"topics.shadow", JD_CFG_STR, "", JD_OFF(cf_topic_shadow), 0, 0, NULL,
+     "Topic of triggers of rules in shadow mode (empty: shadow triggers are only counted and "
+     "logged). Never one of the trigger topics."},
     {"topics.embedded_partitions", JD_CFG_INT, "4", JD_OFF(cf_embedded_partitions), 1, 256, NULL,
      "Partitions per topic created in the embedded (mock) cluster."},
     {"redis.host", JD_CFG_STR, "127.0.0.1", JD_OFF(cf_redis_host), 0, 0, NULL,
@@ -506,6 +509,12 @@ int jd_config_validate(const jd_config_t *cf, jd_err_t *err)
                               "schemas.ids.%s: cannot read %s: %s",
                               cf->cf_schema_ids[i].kv_key,
                               cf->cf_schema_ids[i].kv_val, strerror(errno));
+    if (cf->cf_topic_shadow[0] && (!strcmp(cf->cf_topic_shadow, cf->cf_topic_risk) ||
+                                   !strcmp(cf->cf_topic_shadow, cf->cf_topic_renewal) ||
+                                   !strcmp(cf->cf_topic_shadow, cf->cf_topic_expansion)))
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
+                          "topics.shadow: '%s' is a trigger topic; shadow triggers must "
+                          "never reach the trigger topics", cf->cf_topic_shadow);
     if (cf->cf_core_feature_n > 1000)
         return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
                           "state.core_features: at most 1000, not %zu",

@@ -41,6 +41,7 @@ typedef struct jd_config {
     char *cf_topic_renewal;
     char *cf_topic_expansion;
     char *cf_topic_stage;
+    char *cf_topic_shadow;     /* "" = shadow triggers are not published */
     int   cf_embedded_partitions;
     /* redis.* */
     char *cf_redis_host;

@@ -204,6 +204,8 @@ static const char *jd_pipeline_topic(const jd_pipeline_t *pl, const jd_out_t *o)
 {
     if (o->ot_stage)
         return pl->pl_cf->cf_topic_stage;
+    if (o->ot_tr.tr_shadow)
+        return pl->pl_cf->cf_topic_shadow; /* never a trigger topic */
     switch (o->ot_tr.tr_kind) {
     case JD_KIND_RISK: return pl->pl_cf->cf_topic_risk;
     case JD_KIND_RENEWAL_READINESS: return pl->pl_cf->cf_topic_renewal;
@@ -438,6 +440,19 @@ static int jd_pipeline_stage_out(jd_pipeline_t *pl, size_t a, const rd_kafka_mes
     return 0;
 }
 
+static void jd_pipeline_print_trigger(const jd_pipeline_t *pl, const jd_trigger_t *tr);
+static void jd_pipeline_count_rule(jd_pipeline_t *pl, const jd_trigger_t *tr);
+
+/* A shadow trigger with no shadow topic: counted and logged, never sent. */
+static void jd_pipeline_shadow_only(jd_pipeline_t *pl, const jd_trigger_t *tr)
+{
+    pl->pl_stats->ps_shadow++;
+    jd_pipeline_count_rule(pl, tr);
+    JD_INFO("rules", "shadow %s %s %s: %s", jd_trigger_status_symbol(tr->tr_status),
+            tr->tr_rule_id, tr->tr_account, tr->tr_reason);
+    jd_pipeline_print_trigger(pl, tr);
+}
+
 /* Observes one account's journey (healthy adoption, stage), then decides
  * its triggers on the observed signals, and encodes both into pl_outs. */
 static int jd_pipeline_decide_account(jd_pipeline_t *pl, size_t a, jd_trigger_t *tmp)
@@ -454,6 +469,10 @@ static int jd_pipeline_decide_account(jd_pipeline_t *pl, size_t a, jd_trigger_t 
                                 ab->ab_rule_states, &pl->pl_changed[a * pl->pl_rule_cnt],
                                 tmp, pl->pl_rule_cnt);
     for (size_t t = 0; t < nt; t++) {
+        if (tmp[t].tr_shadow && !pl->pl_cf->cf_topic_shadow[0]) {
+            jd_pipeline_shadow_only(pl, &tmp[t]);
+            continue;
+        }
         jd_out_t *o = jd_pipeline_out_new(pl);
         jd_err_t err;
         if (!o)
@@ -587,7 +606,9 @@ static void jd_pipeline_print_trigger(const jd_pipeline_t *pl, const jd_trigger_
         return;
     gmtime_r(&t, &tm);
     strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    fprintf(f, "TRIGGER %-17s %-28s %-14s %-8s play=%s fired_at=%s id=%s\n        %s\n",
+    fprintf(f, "%-8s%-17s %-28s %-14s %-8s play=%s fired_at=%s id=%s\n        %s\n",
+            tr->tr_shadow ? "SHADOW" : tr->tr_status == JD_STATUS_RESOLVED ? "RESOLVED"
+                                                                          : "TRIGGER",
             jd_kind_symbol(tr->tr_kind), tr->tr_rule_id, tr->tr_account,
             jd_severity_symbol(tr->tr_severity), tr->tr_play, day, tr->tr_id, tr->tr_reason);
     fflush(f);
@@ -670,6 +691,16 @@ static void jd_pipeline_print_stage(const jd_pipeline_t *pl, const jd_stage_even
     fflush(f);
 }
 
+/* Counts a FIRED trigger for its rule (shadow rules included). */
+static void jd_pipeline_count_rule(jd_pipeline_t *pl, const jd_trigger_t *tr)
+{
+    if (tr->tr_status != JD_STATUS_FIRED)
+        return;
+    for (size_t r = 0; r < pl->pl_rule_cnt; r++)
+        if (strcmp(pl->pl_rule_ids[r], tr->tr_rule_id) == 0)
+            pl->pl_stats->ps_triggers_by_rule[r]++;
+}
+
 static void jd_pipeline_count_triggers(jd_pipeline_t *pl)
 {
     for (size_t i = 0; i < pl->pl_nouts; i++) {
@@ -679,11 +710,15 @@ static void jd_pipeline_count_triggers(jd_pipeline_t *pl)
             jd_pipeline_print_stage(pl, &pl->pl_outs[i].ot_se);
             continue;
         }
-        pl->pl_stats->ps_triggers++;
-        pl->pl_stats->ps_triggers_by_kind[tr->tr_kind]++;
-        for (size_t r = 0; r < pl->pl_rule_cnt; r++)
-            if (strcmp(pl->pl_rule_ids[r], tr->tr_rule_id) == 0)
-                pl->pl_stats->ps_triggers_by_rule[r]++;
+        jd_pipeline_count_rule(pl, tr);
+        if (tr->tr_shadow)
+            pl->pl_stats->ps_shadow++;
+        else if (tr->tr_status == JD_STATUS_RESOLVED)
+            pl->pl_stats->ps_resolved++;
+        else {
+            pl->pl_stats->ps_triggers++;
+            pl->pl_stats->ps_triggers_by_kind[tr->tr_kind]++;
+        }
         jd_pipeline_print_trigger(pl, tr);
     }
 }
@@ -947,9 +982,13 @@ void jd_pipeline_print_summary(const jd_pipeline_stats_t *ps, const jd_ruleset_t
     for (int k = 0; k < JD_KIND__COUNT; k++)
         fprintf(out, "  %-20s %llu\n", jd_kind_symbol((jd_kind_t)k),
                 (unsigned long long)ps->ps_triggers_by_kind[k]);
+    fprintf(out, "resolved published   %llu\n", (unsigned long long)ps->ps_resolved);
+    fprintf(out, "shadow triggers      %llu (never on the trigger topics)\n",
+            (unsigned long long)ps->ps_shadow);
     fprintf(out, "stage changes        %llu\n", (unsigned long long)ps->ps_stage_events);
     fprintf(out, "by rule\n");
     for (size_t r = 0; rs && r < jd_rules_count(rs); r++)
-        fprintf(out, "  %-32s %llu\n", jd_rule_id(jd_rules_at(rs, r)),
-                (unsigned long long)(ps->ps_triggers_by_rule ? ps->ps_triggers_by_rule[r] : 0));
+        fprintf(out, "  %-32s %llu%s\n", jd_rule_id(jd_rules_at(rs, r)),
+                (unsigned long long)(ps->ps_triggers_by_rule ? ps->ps_triggers_by_rule[r] : 0),
+                jd_rule_is_shadow(jd_rules_at(rs, r)) ? " (shadow)" : "");
 }

@@ -18,7 +18,7 @@ static void jd_main_usage(FILE *f)
             "  broker     run the embedded Kafka cluster (demos, tests, bench)\n"
             "  simulate   produce synthetic customer telemetry\n"
             "  inspect    print an account's signals\n"
-            "  rules      check a rules file\n"
+            "  rules      check a rules file, or test it against fixture tables\n"
             "  config     check, show or list configuration\n"
             "  version    print the version\n",
             JD_VERSION);

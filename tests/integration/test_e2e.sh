@@ -5,7 +5,7 @@
 # them against the embedded cluster and a real redis-server; then
 #  - `inspect --json` signals equal hand-computed values,
 #  - the triggers read back with kcat decode with python3-avro against
-#    schemas/trigger_event.avsc and are exactly the expected four,
+#    schemas/trigger_event.avsc and are exactly the expected five,
 #  - the dead-letter topic holds each malformed message with its reason,
 #  - replaying the whole log under a new consumer group changes nothing.
 # Needs JD_BIN, JD_ROOT, JD_TMP, JD_REDIS_PORT (tests/run.sh sets them).
@@ -132,21 +132,41 @@ $PY - "$JD_TMP/triggers.jsonl" <<'PYEOF'
 import json, re, sys
 trs = [json.loads(l) for l in open(sys.argv[1])]
 got = sorted((t["account_id"], t["kind"], t["rule_id"]) for t in trs)
-want = sorted([("acme", "RENEWAL_READINESS", "renewal_within_90d"),
+want = sorted([("acme", "RENEWAL_READINESS", "renewal_60d"),
                ("globex", "EXPANSION", "expansion_high_utilization"),
                ("initech", "RISK", "low_utilization"),
-               ("initech", "RISK", "no_first_value_30d")])
+               ("initech", "RISK", "no_first_value_30d"),
+               ("initech", "RISK", "health_below_40")])
 assert got == want, "triggers %s != %s" % (got, want)
 for t in trs:
     assert re.fullmatch(r"[0-9a-f]{32}", t["trigger_id"]), t
     assert t["source_topic"] == "product-events" and t["source_offset"] >= 0, t
     assert t["evidence"] and t["reason"] and t["play"] and t["rule_version"], t
     assert t["_schema_id"] == 2, t
+    assert t["status"] == "FIRED" and t["shadow"] is False, t
 low = [t for t in trs if t["rule_id"] == "low_utilization"][0]
 assert abs(low["evidence"]["utilization"] - 0.05) < 1e-9, low
 assert low["segment"] == "mid-market" and low["severity"] in ("HIGH", "MEDIUM", "CRITICAL", "LOW")
-assert len({t["trigger_id"] for t in trs}) == 4
-print("ok   4 triggers, decoded with python3-avro")
+# mid-market is the mid_touch tier: scaled outreach (rules/default.yaml plays)
+assert (low["play"], low["owner"], low["channel"]) == ("scaled_outreach", "scaled_cs", "email_sequence"), low
+assert "utilization 0.05 < 0.3" in low["reason"] and "segment mid_touch; play scaled_outreach" in low["reason"], low
+# initech's health: utilization 0.05 scores 0 (x30), no open case 100 (x15),
+# no first value 45 days in 0 (x15); usage change and NPS unknown: 1500/60 = 25
+hl = [t for t in trs if t["rule_id"] == "health_below_40"][0]
+assert abs(hl["evidence"]["health_score"] - 25) < 1e-9, hl
+# acme renews 2026-11-20, 40.6 days after its last event: the 60 day window.
+# Health (16.67x30 + 100x20 + 100x15 + 100x15) / 80 = 68.75 -> 27.5 points;
+# first value 10; no open case 15; no sponsor change 15: 67.5, needs_attention
+ren = [t for t in trs if t["rule_id"] == "renewal_60d"][0]
+assert ren["level"] == "needs_attention", ren
+assert abs(ren["evidence"]["score"] - 67.5) < 1e-6, ren
+assert abs(ren["evidence"]["score.health"] - 27.5) < 1e-6, ren
+assert ren["evidence"]["score.milestones"] == 10 and ren["evidence"]["score.support"] == 15, ren
+assert (ren["play"], ren["owner"]) == ("renewal_review_with_csm", "csm"), ren
+exp = [t for t in trs if t["rule_id"] == "expansion_high_utilization"][0]
+assert (exp["play"], exp["owner"]) == ("upgrade_offer_email", "digital"), exp
+assert len({t["trigger_id"] for t in trs}) == 5
+print("ok   5 triggers, decoded with python3-avro")
 PYEOF
 
 # ---- dead letters -------------------------------------------------------------
