@@ -117,6 +117,17 @@ static const jd_config_key_t jd_config_keys[] = {
      "Cap of the exponential back-off while Redis or Kafka is unavailable."},
     {"pipeline.flush_timeout_ms", JD_CFG_INT, "30000", JD_OFF(cf_flush_timeout_ms), 100, 3600000, NULL,
      "Longest wait for trigger and dead-letter deliveries of one batch."},
+    {"timers.enabled", JD_CFG_INT, "1", JD_OFF(cf_timers_enabled), 0, 1, NULL,
+     "1: evaluate accounts whose next deadline has passed even when they send nothing "
+     "(silence, no first value by day 30, renewal windows, `for`); 0: only on events."},
+    {"timers.tick_s", JD_CFG_INT, "86400", JD_OFF(cf_timers_tick_s), 0, 31622400, NULL,
+     "Every account is re-evaluated at each multiple of this many seconds of event time "
+     "(UTC midnights by default); 0: only at `for` deadlines."},
+    {"timers.allowed_lateness_s", JD_CFG_INT, "3600", JD_OFF(cf_timers_lateness_s), 0, 31622400,
+     NULL, "The timer clock (watermark) is the latest occurred_at seen minus this."},
+    {"timers.wall_clock_idle_s", JD_CFG_INT, "0", JD_OFF(cf_timers_wall_idle_s), 0, 31622400, NULL,
+     "When no message arrives for this many seconds, the watermark also advances with the "
+     "wall clock (minus the allowed lateness); 0: event time only (replays are exact)."},
     {"log.level", JD_CFG_STR, "info", JD_OFF(cf_log_level), 0, 0, "error|warn|info|debug",
      "Log level."},
 };

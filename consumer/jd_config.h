@@ -42,6 +42,10 @@ typedef struct jd_config {
     char *cf_topic_expansion;
     char *cf_topic_stage;
     char *cf_topic_shadow;     /* "" = shadow triggers are not published */
+    int   cf_timers_enabled;     /* timers.* (time-driven rules) */
+    int   cf_timers_tick_s;
+    int   cf_timers_lateness_s;
+    int   cf_timers_wall_idle_s;
     int   cf_embedded_partitions;
     /* redis.* */
     char *cf_redis_host;

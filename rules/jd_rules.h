@@ -104,4 +104,14 @@ size_t jd_rules_decide(const jd_ruleset_t *rs, const char *account,
                        unsigned char *changed, jd_trigger_t *out,
                        size_t max_out);
 
+/* The next event time at which this account must be evaluated again even
+ * if it sends nothing (the timer index, docs/rules.md "Time"): the next
+ * multiple of tick_ms strictly after as_of (so "silent for 14 days" and
+ * "renewal in 90 days" are seen within one tick, at instants that do not
+ * depend on when the stream was read), or earlier, the instant a pending
+ * `for` elapses (rs_since + for). tick_ms <= 0: `for` deadlines only.
+ * INT64_MAX when there is none or as_of is null. Pure; any thread. */
+int64_t jd_rules_next_deadline(const jd_ruleset_t *rs, const jd_signals_t *sg,
+                               const jd_rule_state_t *states, int64_t tick_ms);
+
 #endif

@@ -405,3 +405,30 @@ size_t jd_rules_decide(const jd_ruleset_t *rs, const char *account,
     return jd_rules_decide_ex(rs, account, sg, states, changed, NULL, out,
                               max_out);
 }
+
+int64_t jd_rules_next_deadline(const jd_ruleset_t *rs, const jd_signals_t *sg,
+                               const jd_rule_state_t *states, int64_t tick_ms)
+{
+    const jd_value_t *as_of = jd_signals_get(sg, JD_SIG_AS_OF);
+    int64_t now, next = INT64_MAX;
+
+    if (as_of->type != JD_VAL_NUM || !(fabs(as_of->num) < 9e15))
+        return INT64_MAX;
+    now = (int64_t)as_of->num;
+    if (tick_ms > 0) { /* the next multiple of the tick, strictly after now */
+        int64_t k = now / tick_ms + 1;
+        if (now < 0 && now % tick_ms)
+            k--;
+        next = k * tick_ms;
+    }
+    for (size_t i = 0; i < rs->rs_count; i++) {
+        const jd_rule_t *r = &rs->rs_rules[i];
+        const jd_rule_state_t *st = &states[i];
+        if (r->r_for_ms > 0 && !st->rs_open && st->rs_since != 0 &&
+            st->rs_since <= now && st->rs_since < INT64_MAX - r->r_for_ms &&
+            st->rs_since + r->r_for_ms > now &&
+            st->rs_since + r->r_for_ms < next)
+            next = st->rs_since + r->r_for_ms;
+    }
+    return next;
+}

@@ -962,13 +962,13 @@ static int st_apply_raw(const redisReply *r, jd_signals_raw_t *raw,
     return 0;
 }
 
-/* The stored as-of instant, from the meta pairs of a reply. */
-static int64_t st_reply_state_as_of(const redisReply *r)
+/* A decimal meta field of a reply (JD_SIGNALS_NO_TS when absent). */
+static int64_t st_reply_meta_i64(const redisReply *r, const char *name)
 {
     const redisReply *m = r->element[5];
     for (size_t i = 0; i + 1 < m->elements; i += 2)
         if (m->element[i]->type == REDIS_REPLY_STRING &&
-            strcmp(m->element[i]->str, "as_of") == 0 &&
+            strcmp(m->element[i]->str, name) == 0 &&
             m->element[i + 1]->type == REDIS_REPLY_STRING)
             return strtoll(m->element[i + 1]->str, NULL, 10);
     return JD_SIGNALS_NO_TS;
@@ -985,7 +985,8 @@ static int st_apply_reply(jd_state_t *st, size_t i, const redisReply *r,
     if ((rc = st_apply_raw(r, &raw, err)) != 0)
         return rc;
     jd_signals_derive(&ab->ab_signals, &raw, &st->st_signals);
-    ac->ac_state_as_of = st_reply_state_as_of(r);
+    ac->ac_state_as_of = st_reply_meta_i64(r, "as_of");
+    ab->ab_rules_at = st_reply_meta_i64(r, "rules_at");
     const redisReply *counts = r->element[2];
     ab->ab_applied = st_reply_count(counts->element[0]);
     ab->ab_duplicates = st_reply_count(counts->element[1]);
@@ -1444,4 +1445,103 @@ int jd_state_outbox_ack(jd_state_t *st, const char *const *accounts,
     free(pairs);
     free(empty);
     return rc;
+}
+
+/* ---- timers ------------------------------------------------------------------
+ * The next-deadline index: <prefix>:timers, a sorted set of account ids
+ * scored by the event time (ms) at which each must be evaluated again
+ * (rules/jd_rules.h jd_rules_next_deadline). It is a global index like
+ * <prefix>:accounts (its own slot); each account's own deadline is also in
+ * its hash-tagged meta hash (field timer_at, 0 for none), with rules_at,
+ * the event time its rules were last decided at, so the index can be
+ * rebuilt from the accounts. Writes are idempotent. */
+
+int jd_state_read_at(jd_state_t *st, jd_account_batch_t *abs, size_t n,
+                     int64_t at_ms, const char *const *rule_ids,
+                     size_t rule_cnt, jd_err_t *err)
+{
+    st_apply_ctx_t ac = {abs, n, rule_ids, rule_cnt, 0, at_ms,
+                         JD_SIGNALS_NO_TS};
+    st_ops_t ops = {n, st_apply_item, st_apply_reply, NULL, &ac};
+
+    for (size_t i = 0; i < n; i++) {
+        abs[i].ab_applied = abs[i].ab_duplicates = 0;
+        abs[i].ab_late_dropped = abs[i].ab_rejected = 0;
+        jd_signals_clear(&abs[i].ab_signals);
+    }
+    return n ? st_pipeline(st, &ops, err) : 0;
+}
+
+int jd_state_timers_set(jd_state_t *st, const char *const *accounts,
+                        const int64_t *deadlines, const int64_t *rules_at,
+                        size_t n, jd_err_t *err)
+{
+    redisReply **r;
+    int rc;
+
+    if (n == 0)
+        return 0;
+    if ((rc = st_ensure(st, err)) != 0)
+        return rc;
+    if (!(r = calloc(2 * n, sizeof *r)))
+        return jd_err_set(err, JD_ERR_RETRY, JD_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        int none = deadlines[i] == INT64_MAX;
+        st_push(st, none ? "ZREM" : "ZADD");
+        st_push(st, st_global_key(st, "timers"));
+        if (!none)
+            st_push_i64(st, "%lld", deadlines[i]);
+        st_push(st, accounts[i]);
+        if (st_send(st) < 0) {
+            free(r);
+            return st_oom_error(st, err, "timers");
+        }
+        st_push(st, "HSET");
+        st_push(st, st_key(st, accounts[i], "meta"));
+        st_push(st, "timer_at");
+        st_push_i64(st, "%lld", none ? 0 : deadlines[i]);
+        st_push(st, "rules_at");
+        st_push_i64(st, "%lld", rules_at[i]);
+        if (st_send(st) < 0) {
+            free(r);
+            return st_oom_error(st, err, "timers");
+        }
+    }
+    rc = st_roundtrip(st, r, 2 * n, "timers", err);
+    if (rc == 0)
+        st_free_replies(r, 2 * n);
+    free(r);
+    return rc;
+}
+
+int jd_state_timers_due(jd_state_t *st, int64_t upto, size_t max,
+                        jd_state_timer_fn fn, void *opaque, jd_err_t *err)
+{
+    redisReply *r = NULL;
+    int rc, n = 0;
+
+    if ((rc = st_ensure(st, err)) != 0)
+        return rc;
+    st_push(st, "ZRANGEBYSCORE");
+    st_push(st, st_global_key(st, "timers"));
+    st_push(st, "-inf");
+    st_push_i64(st, "%lld", upto);
+    st_push(st, "WITHSCORES");
+    st_push(st, "LIMIT");
+    st_push(st, "0");
+    st_push_i64(st, "%lld", (int64_t)max);
+    if (st_send(st) < 0)
+        return st_oom_error(st, err, "timers");
+    if ((rc = st_roundtrip(st, &r, 1, "timers", err)) != 0)
+        return rc;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2) {
+        freeReplyObject(r);
+        return jd_err_set(err, JD_ERR_RETRY, JD_E_REDIS,
+                          "redis timers: unexpected reply");
+    }
+    for (size_t i = 0; i + 1 < r->elements; i += 2, n++)
+        fn(r->element[i]->str, strtoll(r->element[i + 1]->str, NULL, 10),
+           opaque);
+    freeReplyObject(r);
+    return n;
 }

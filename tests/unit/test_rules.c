@@ -1009,3 +1009,29 @@ Test(rules_errors, feature_errors_point_at_the_node)
                  "add a plays entry for rule 'a' or kind 'risk' without a "
                  "segment");
 }
+
+Test(rules_features, next_deadline_is_the_next_tick_or_a_pending_for)
+{
+    jd_ruleset_t *rs = load_ok(
+        "rules:\n"
+        "  - {id: r, kind: risk, severity: low, play: p, when: seats > 1,"
+        " for: 6h}\n");
+    jd_rule_state_t st = {0};
+    jd_signals_t sg;
+
+    acct(&sg, T0 + 5 * HOUR, NULL); /* T0 is a UTC midnight */
+    cr_assert_eq(jd_rules_next_deadline(rs, &sg, &st, (int64_t)DAY),
+                 (int64_t)(T0 + DAY));
+    cr_assert_eq(jd_rules_next_deadline(rs, &sg, &st, 0), INT64_MAX);
+    jd_signals_set_num(&sg, JD_SIG_SEATS, 5);
+    cr_assert_eq(jd_rules_decide(rs, "a", &sg, &st, NULL, NULL, 0), 0);
+    cr_assert_eq(st.rs_since, (int64_t)(T0 + 5 * HOUR));
+    cr_assert_eq(jd_rules_next_deadline(rs, &sg, &st, (int64_t)DAY),
+                 (int64_t)(T0 + 11 * HOUR));
+    acct(&sg, T0 + DAY, NULL); /* exactly on a tick: the next one */
+    cr_assert_eq(jd_rules_next_deadline(rs, &sg, &st, (int64_t)DAY),
+                 (int64_t)(T0 + 2 * DAY));
+    jd_signals_set_null(&sg, JD_SIG_AS_OF);
+    cr_assert_eq(jd_rules_next_deadline(rs, &sg, &st, (int64_t)DAY), INT64_MAX);
+    jd_rules_destroy(rs);
+}
