@@ -1001,6 +1001,17 @@ static int st_apply_reply(jd_state_t *st, size_t i, const redisReply *r,
     return 0;
 }
 
+/* Clears the outputs of a batch before a read. */
+static void st_batch_reset(jd_account_batch_t *abs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        abs[i].ab_applied = abs[i].ab_duplicates = 0;
+        abs[i].ab_late_dropped = abs[i].ab_rejected = 0;
+        abs[i].ab_rules_at = JD_SIGNALS_NO_TS;
+        jd_signals_clear(&abs[i].ab_signals);
+    }
+}
+
 int jd_state_apply(jd_state_t *st, jd_account_batch_t *abs, size_t n,
                    const char *const *rule_ids, size_t rule_cnt,
                    jd_err_t *err)
@@ -1009,11 +1020,7 @@ int jd_state_apply(jd_state_t *st, jd_account_batch_t *abs, size_t n,
                          JD_SIGNALS_NO_TS};
     st_ops_t ops = {n, st_apply_item, st_apply_reply, st_apply_index, &ac};
 
-    for (size_t i = 0; i < n; i++) {
-        abs[i].ab_applied = abs[i].ab_duplicates = 0;
-        abs[i].ab_late_dropped = abs[i].ab_rejected = 0;
-        jd_signals_clear(&abs[i].ab_signals);
-    }
+    st_batch_reset(abs, n);
     if (n == 0)
         return 0;
     return st_pipeline(st, &ops, err);
@@ -1464,11 +1471,7 @@ int jd_state_read_at(jd_state_t *st, jd_account_batch_t *abs, size_t n,
                          JD_SIGNALS_NO_TS};
     st_ops_t ops = {n, st_apply_item, st_apply_reply, NULL, &ac};
 
-    for (size_t i = 0; i < n; i++) {
-        abs[i].ab_applied = abs[i].ab_duplicates = 0;
-        abs[i].ab_late_dropped = abs[i].ab_rejected = 0;
-        jd_signals_clear(&abs[i].ab_signals);
-    }
+    st_batch_reset(abs, n);
     return n ? st_pipeline(st, &ops, err) : 0;
 }
 
