@@ -1548,3 +1548,57 @@ int jd_state_timers_due(jd_state_t *st, int64_t upto, size_t max,
     freeReplyObject(r);
     return n;
 }
+
+int jd_state_drop_all(jd_state_t *st, jd_err_t *err)
+{
+    char cursor[32] = "0", *match;
+    int rc, dropped = 0;
+    size_t len = 2 * strlen(st->st_prefix) + 3, m = 0;
+
+    if ((rc = st_ensure(st, err)) != 0)
+        return rc;
+    if (!(match = malloc(len)))
+        return jd_err_set(err, JD_ERR_RETRY, JD_E_NOMEM, "out of memory");
+    for (const char *p = st->st_prefix; *p; p++) { /* glob characters match only themselves */
+        if (strchr("*?[]\\", *p))
+            match[m++] = '\\';
+        match[m++] = *p;
+    }
+    memcpy(match + m, ":*", 3);
+    do {
+        redisReply *r = NULL;
+        st_push(st, "SCAN");
+        st_push(st, cursor);
+        st_push(st, "MATCH");
+        st_push(st, match);
+        st_push(st, "COUNT");
+        st_push(st, "1000");
+        if (st_send(st) < 0 || (rc = st_roundtrip(st, &r, 1, "scan", err)) != 0) {
+            free(match);
+            return rc ? rc : st_oom_error(st, err, "scan");
+        }
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[1]->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(r);
+            free(match);
+            return jd_err_set(err, JD_ERR_RETRY, JD_E_REDIS, "redis scan: unexpected reply");
+        }
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        if (r->element[1]->elements) {
+            redisReply *u = NULL;
+            st_push(st, "UNLINK");
+            for (size_t i = 0; i < r->element[1]->elements; i++)
+                st_push(st, r->element[1]->element[i]->str);
+            dropped += (int)r->element[1]->elements;
+            if (st_send(st) < 0 || (rc = st_roundtrip(st, &u, 1, "unlink", err)) != 0) {
+                freeReplyObject(r);
+                free(match);
+                return rc ? rc : st_oom_error(st, err, "unlink");
+            }
+            freeReplyObject(u);
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    free(match);
+    return dropped;
+}

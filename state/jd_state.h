@@ -248,4 +248,9 @@ typedef void (*jd_state_timer_fn)(const char *account, int64_t deadline,
 int jd_state_timers_due(jd_state_t *st, int64_t upto, size_t max,
                         jd_state_timer_fn fn, void *opaque, jd_err_t *err);
 
+/* Deletes every key under this state's prefix ("<prefix>:*", SCAN +
+ * UNLINK): for scratch states only (journeyd replay). Returns the number
+ * of keys deleted or a negative jd_err class. */
+int jd_state_drop_all(jd_state_t *st, jd_err_t *err);
+
 #endif
