@@ -59,6 +59,8 @@ static const jd_config_key_t jd_config_keys[] = {
     {"topics.shadow", JD_CFG_STR, "", JD_OFF(cf_topic_shadow), 0, 0, NULL,
      "Topic of triggers of rules in shadow mode (empty: shadow triggers are only counted and "
      "logged). Never one of the trigger topics."},
+    {"topics.rule_outcomes", JD_CFG_STR, "cs.rule.outcomes", JD_OFF(cf_topic_outcomes), 0, 0, NULL,
+     "Topic of the periodic per-rule outcome records (schemas/rule_outcome.avsc)."},
     {"topics.embedded_partitions", JD_CFG_INT, "4", JD_OFF(cf_embedded_partitions), 1, 256, NULL,
      "Partitions per topic created in the embedded (mock) cluster."},
     {"redis.host", JD_CFG_STR, "127.0.0.1", JD_OFF(cf_redis_host), 0, 0, NULL,
@@ -128,6 +130,11 @@ static const jd_config_key_t jd_config_keys[] = {
     {"timers.wall_clock_idle_s", JD_CFG_INT, "0", JD_OFF(cf_timers_wall_idle_s), 0, 31622400, NULL,
      "When no message arrives for this many seconds, the watermark also advances with the "
      "wall clock (minus the allowed lateness); 0: event time only (replays are exact)."},
+    {"outcomes.interval_s", JD_CFG_INT, "60", JD_OFF(cf_outcomes_interval_s), 0, 86400, NULL,
+     "Seconds between two publications of the per-rule outcomes (and one at the end of a "
+     "run); 0: never."},
+    {"schemas.outcome_schema_id", JD_CFG_INT, "4", JD_OFF(cf_outcome_schema_id), 0, INT_MAX, NULL,
+     "Schema id written in the Confluent frame of rule outcome records."},
     {"log.level", JD_CFG_STR, "info", JD_OFF(cf_log_level), 0, 0, "error|warn|info|debug",
      "Log level."},
 };

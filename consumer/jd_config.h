@@ -46,6 +46,9 @@ typedef struct jd_config {
     int   cf_timers_tick_s;
     int   cf_timers_lateness_s;
     int   cf_timers_wall_idle_s;
+    char *cf_topic_outcomes;     /* rule outcomes */
+    int   cf_outcomes_interval_s;
+    int   cf_outcome_schema_id;
     int   cf_embedded_partitions;
     /* redis.* */
     char *cf_redis_host;

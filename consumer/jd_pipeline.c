@@ -38,6 +38,7 @@
 #include "jd_codec.h"
 #include "jd_consumer.h"
 #include "jd_log.h"
+#include "jd_outcomes.h"
 #include "jd_producer.h"
 #include "jd_stage.h"
 #include "jd_state.h"
@@ -110,6 +111,9 @@ typedef struct jd_pipeline {
                                            (already decided at a later
                                            event time, by a timer) */
     int                  pl_timer_pass; /* deciding for timers, not events */
+    jd_outcomes_t       *pl_outcomes;   /* per-rule outcome measurement */
+    jd_rule_state_t     *pl_before;     /* one account's states before deciding */
+    jd_decision_t       *pl_dec;        /* and each rule's decision */
     int                  pl_backoff_ms;
 } jd_pipeline_t;
 
@@ -159,7 +163,9 @@ static int jd_pipeline_alloc(jd_pipeline_t *pl, jd_err_t *err)
     pl->pl_dlq_dl = calloc(n, sizeof *pl->pl_dlq_dl);
     pl->pl_dlq_err = calloc(n, sizeof *pl->pl_dlq_err);
     pl->pl_skip = calloc(n, 1);
-    if (!pl->pl_skip || !pl->pl_msgs || !pl->pl_events || !pl->pl_ev_msg || !pl->pl_ev_sorted || !pl->pl_ev_acct ||
+    pl->pl_before = calloc(rc, sizeof *pl->pl_before);
+    pl->pl_dec = calloc(rc, sizeof *pl->pl_dec);
+    if (!pl->pl_skip || !pl->pl_before || !pl->pl_dec || !pl->pl_msgs || !pl->pl_events || !pl->pl_ev_msg || !pl->pl_ev_sorted || !pl->pl_ev_acct ||
         !pl->pl_abs || !pl->pl_ab_last_msg || !pl->pl_slots || !pl->pl_rstates ||
         !pl->pl_changed || !pl->pl_journey || !pl->pl_rule_ids || !pl->pl_dlq_dl ||
         !pl->pl_dlq_err)
@@ -493,9 +499,15 @@ static int jd_pipeline_decide_account(jd_pipeline_t *pl, size_t a, jd_trigger_t 
         memset(&pl->pl_changed[a * pl->pl_rule_cnt], 0, pl->pl_rule_cnt);
         return 0;
     }
-    size_t nt = jd_rules_decide(pl->pl_rs, ab->ab_account, &ab->ab_signals,
-                                ab->ab_rule_states, &pl->pl_changed[a * pl->pl_rule_cnt],
-                                tmp, pl->pl_rule_cnt);
+    memcpy(pl->pl_before, ab->ab_rule_states, pl->pl_rule_cnt * sizeof *pl->pl_before);
+    size_t nt = jd_rules_decide_ex(pl->pl_rs, ab->ab_account, &ab->ab_signals,
+                                   ab->ab_rule_states, &pl->pl_changed[a * pl->pl_rule_cnt],
+                                   pl->pl_dec, tmp, pl->pl_rule_cnt);
+    if (jd_outcomes_note(pl->pl_outcomes, ab->ab_account, &ab->ab_signals, pl->pl_before,
+                         ab->ab_rule_states, pl->pl_dec)) {
+        jd_err_t err;
+        return jd_err_set(&err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
+    }
     for (size_t t = 0; t < nt; t++) {
         if (tmp[t].tr_shadow && !pl->pl_cf->cf_topic_shadow[0]) {
             jd_pipeline_shadow_only(pl, &tmp[t]);
@@ -615,6 +627,17 @@ static int jd_pipeline_commit(jd_pipeline_t *pl)
     }
     size_t ncm = jd_pipeline_commits(pl, &cb);
     int rc = 0;
+    /* outcomes first: a crash before the commit repeats the same decisions */
+    do {
+        jd_err_t err_;
+        while ((rc = jd_outcomes_flush(pl->pl_outcomes, pl->pl_state, &err_)) == JD_ERR_RETRY &&
+               !jd_pipeline_stopping)
+            jd_pipeline_backoff(pl, "recording rule outcomes", &err_);
+    } while (0);
+    if (rc) {
+        jd_commit_buf_free(&cb);
+        return rc;
+    }
     if (ncm) {
         rc = -1;
         do {
@@ -1162,6 +1185,9 @@ static void jd_pipeline_teardown(jd_pipeline_t *pl)
     free(pl->pl_dlq_dl);
     free(pl->pl_dlq_err);
     free(pl->pl_skip);
+    free(pl->pl_before);
+    free(pl->pl_dec);
+    jd_outcomes_destroy(pl->pl_outcomes);
 }
 
 static int jd_pipeline_setup(jd_pipeline_t *pl, const char *bootstrap, jd_err_t *err)
@@ -1174,7 +1200,7 @@ static int jd_pipeline_setup(jd_pipeline_t *pl, const char *bootstrap, jd_err_t 
         jd_pipeline_state(pl, err))
         return -1;
     pl->pl_producer = jd_producer_new(pl->pl_cf, bootstrap, err);
-    if (!pl->pl_producer)
+    if (!pl->pl_producer || !(pl->pl_outcomes = jd_outcomes_new(pl->pl_cf, pl->pl_rs, err)))
         return -1;
     if (jd_pipeline_republish(pl))
         return jd_err_set(err, JD_ERR_FATAL, JD_E_KAFKA,
@@ -1220,12 +1246,16 @@ static int jd_pipeline_loop(jd_pipeline_t *pl)
         jd_pipeline_free_msgs(pl);
         if (!rc)
             rc = jd_pipeline_timers(pl, 0);
+        if (!rc)
+            jd_outcomes_publish(pl->pl_outcomes, pl->pl_state, pl->pl_producer, 0);
         done = jd_now_ms();
         if (rc)
             break;
         if (po->po_max_events && (int64_t)pl->pl_stats->ps_messages >= po->po_max_events)
             break;
     }
+    if (!rc && first)
+        jd_outcomes_publish(pl->pl_outcomes, pl->pl_state, pl->pl_producer, 1);
     pl->pl_stats->ps_seconds = first ? (double)(done - first) / 1000.0 : 0.0;
     return rc == JD_ERR_RETRY ? 0 : rc;
 }

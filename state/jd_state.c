@@ -1602,3 +1602,64 @@ int jd_state_drop_all(jd_state_t *st, jd_err_t *err)
     free(match);
     return dropped;
 }
+
+/* ---- global sets (rule outcomes) ----------------------------------------------- */
+
+/* Sends `cmd <prefix>:<names[i]> [members[i]]` for each i in one pipelined
+ * round trip; *out gets the n replies (the caller frees them and it). */
+static int st_each(jd_state_t *st, const char *cmd, const char *const *names,
+                   const char *const *members, size_t n, redisReply ***out, jd_err_t *err)
+{
+    redisReply **r;
+    int rc;
+
+    *out = NULL;
+    if ((rc = st_ensure(st, err)) != 0)
+        return rc;
+    if (!(r = calloc(n, sizeof *r)))
+        return jd_err_set(err, JD_ERR_RETRY, JD_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        st_push(st, cmd);
+        st_push(st, st_global_key(st, names[i]));
+        if (members)
+            st_push(st, members[i]);
+        if (st_send(st) < 0) {
+            free(r);
+            return st_oom_error(st, err, cmd);
+        }
+    }
+    if ((rc = st_roundtrip(st, r, n, cmd, err)) != 0) {
+        free(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+int jd_state_sadd(jd_state_t *st, const char *const *names, const char *const *members,
+                  size_t n, jd_err_t *err)
+{
+    redisReply **r;
+    int rc = n ? st_each(st, "SADD", names, members, n, &r, err) : 0;
+
+    if (n && !rc) {
+        st_free_replies(r, n);
+        free(r);
+    }
+    return rc;
+}
+
+int jd_state_scard(jd_state_t *st, const char *const *names, size_t n, int64_t *out,
+                   jd_err_t *err)
+{
+    redisReply **r;
+    int rc = n ? st_each(st, "SCARD", names, NULL, n, &r, err) : 0;
+
+    if (n && !rc) {
+        for (size_t i = 0; i < n; i++)
+            out[i] = r[i]->type == REDIS_REPLY_INTEGER ? (int64_t)r[i]->integer : 0;
+        st_free_replies(r, n);
+        free(r);
+    }
+    return rc;
+}

@@ -253,4 +253,14 @@ int jd_state_timers_due(jd_state_t *st, int64_t upto, size_t max,
  * of keys deleted or a negative jd_err class. */
 int jd_state_drop_all(jd_state_t *st, jd_err_t *err);
 
+/* Pipelined SADD <prefix>:<names[i]> members[i] (global sets, one slot
+ * each: the rule outcome sets). Returns 0 or a negative jd_err class. */
+int jd_state_sadd(jd_state_t *st, const char *const *names, const char *const *members,
+                  size_t n, jd_err_t *err);
+
+/* Pipelined SCARD of <prefix>:<names[i]> into out[i]. Returns 0 or a
+ * negative jd_err class. */
+int jd_state_scard(jd_state_t *st, const char *const *names, size_t n, int64_t *out,
+                   jd_err_t *err);
+
 #endif

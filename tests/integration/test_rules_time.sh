@@ -19,6 +19,12 @@
 #      sending is decided at the latest event of its batch, so the instant
 #      depends on the batches, up to the end of phase 1);
 #   shadowy (mode: shadow) fires for all three, only on the shadow topic.
+# a2's status turns churned on 05-20 (13:00), with its grow and shadowy
+# episodes open. The outcome records (cs.rule.outcomes, published at the
+# end of each run) count, per rule, fired episodes / resolved within 30
+# days / open at churn: cool 1/1/0 (05-04 to 05-15); quiet 2/1/0; drop_for
+# 2/1/0 (an episode ends whether or not the rule publishes RESOLVED);
+# smb_flag 1/0/0; grow 2/0/1; shadowy 3/0/1.
 # Then the same log is replayed under a new prefix and group with another
 # batch size: the same triggers of s1, same ids, same event times.
 # Needs JD_BIN, JD_ROOT, JD_TMP (JD_REDIS_PORT optional).
@@ -48,6 +54,7 @@ def ev(acct, typ, at, **kw):
 for a, seg in (("a1", "enterprise"), ("a2", "enterprise"), ("s1", "smb")):
     ev(a, "account_created", "2026-05-01T00:00:00")
     ev(a, "account_updated", "2026-05-01T00:00:01", attrs={"seats": "10", "segment": seg})
+ev("a2", "account_updated", "2026-05-20T13:00:00", attrs={"status": "churned"})
 for day in range(1, 21):
     for a in ("a1", "a2", "s1"):
         if a != "s1" or day in (1, 2, 15):
@@ -115,6 +122,24 @@ assert sorted(t["account_id"] for t in sh) == ["a1", "a2", "s1"], sh
 assert all(t["shadow"] and t["rule_id"] == "shadowy" for t in sh), sh
 assert len({t["trigger_id"] for t in trs}) == len(trs)
 print("ok   silence, for, cooldown, suppression, shadow and resolve as derived")
+PYEOF
+
+kcat -C -b "$JD_BROKERS" -t cs.rule.outcomes -e -q -f '%S:%s' \
+  | $PY "$AVRO" decode "$SCH/rule_outcome.avsc" >"$JD_TMP/outcomes.jsonl" || fail "outcome records"
+$PY - "$JD_TMP/outcomes.jsonl" <<'PYEOF'
+import json, sys
+last = {}
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    assert r["_schema_id"] == 4, r
+    if r["rule_id"] not in last or r["published_at"] >= last[r["rule_id"]]["published_at"]:
+        last[r["rule_id"]] = r
+got = {k: (v["fired"], v["resolved_30d"], v["churned"]) for k, v in last.items()}
+want = {"cool": (1, 1, 0), "quiet": (2, 1, 0), "drop_for": (2, 1, 0), "smb_flag": (1, 0, 0),
+        "grow": (2, 0, 1), "shadowy": (3, 0, 1)}
+assert got == want, "outcomes %s != %s" % (got, want)
+assert last["shadowy"]["mode"] == "shadow" and last["grow"]["kind"] == "expansion", last
+print("ok   rule outcomes: fired, resolved within 30 days, churned")
 PYEOF
 
 # ---- the same log again: new prefix and group, batches of 5 -------------------
