@@ -77,3 +77,8 @@ if "$JD_BIN" replay "$JD_TMP/ev.avro" --rules "$JD_TMP/bad.yaml" --baseline "$JD
      --redis "127.0.0.1:$JD_REDIS_PORT" 2>"$JD_TMP/bad.err"; then fail "bad rules accepted"; fi
 grep -q "bad.yaml:2:55: rule 'a': unknown signal 'seatz'" "$JD_TMP/bad.err" || { cat "$JD_TMP/bad.err"; fail "error position"; }
 echo "ok   bad rules refused with FILE:LINE:COLUMN"
+"$JD_BIN" rules check "$JD_TMP/bad.yaml" >/dev/null 2>"$JD_TMP/check.err" && fail "rules check accepted bad rules"
+if timeout 30 "$JD_BIN" run --rules "$JD_TMP/bad.yaml" --redis "127.0.0.1:$JD_REDIS_PORT" \
+     >/dev/null 2>"$JD_TMP/run.err"; then fail "run started with bad rules"; fi
+grep -qF "$(cat "$JD_TMP/check.err")" "$JD_TMP/run.err" || { cat "$JD_TMP/run.err"; fail "run: not the same message"; }
+echo "ok   journeyd run refuses to start with the message of rules check"

@@ -1003,6 +1003,20 @@ Test(rules_errors, feature_errors_point_at_the_node)
     expect_error("plays:\n  - {kind: risk, play: x}\n  - {rule: zz, play: y}\n"
                  "rules:\n" RULE("a", "seats > 1", ""),
                  "t.yaml:3:5: plays entry for unknown rule 'zz'");
+    expect_error("plays:\n  - {kind: risk, rule: a, play: x}\nrules:\n"
+                 RULE("a", "seats > 1", ""),
+                 "t.yaml:2:5: a plays entry needs exactly one of 'kind' and "
+                 "'rule'");
+    expect_error("plays:\n  - {kind: risk, play: x, colour: red}\nrules:\n"
+                 RULE("a", "seats > 1", ""),
+                 "t.yaml:2:27: unknown key 'colour' in a plays entry (allowed: "
+                 "kind, rule, segment, play, owner, channel)");
+    expect_error("segments: {hi: [a], hi: [b]}\nrules:\n" RULE("a", "seats > 1", ""),
+                 "t.yaml:1:21: duplicate segment tier 'hi'");
+    expect_error("segments: {hi: [a]}\ndefault_segment: lo\nrules:\n"
+                 RULE("a", "seats > 1", ""),
+                 "t.yaml:2:18: unknown segment 'lo' (the segments section "
+                 "defines hi)");
     expect_error("plays:\n  - {kind: risk, segment: hi, play: x}\nrules:\n"
                  "  - {id: a, kind: risk, severity: low, when: seats > 1}\n",
                  "t.yaml:4:10: rule 'a': no play: give the rule a 'play', or "
