@@ -17,6 +17,7 @@
 #include "jd_replay.h"
 #include "jd_fixture.h"
 #include "jd_rules.h"
+#include "jd_window.h"
 
 static int jd_rules_usage(int rc)
 {
@@ -94,8 +95,13 @@ int jd_cmd_rules(int argc, char **argv)
     return jd_rules_usage(2);
 }
 
-static const char *jd_replay_base, *jd_replay_batch, *jd_replay_quiet;
+static const char *jd_replay_base, *jd_replay_batch, *jd_replay_quiet, *jd_replay_topic,
+                  *jd_replay_from, *jd_replay_to;
 static const jd_cli_flag_t jd_replay_flags[] = {
+    {"topic", 1, &jd_replay_topic, "read this topic (every partition, up to its end now) "
+                                   "instead of a FILE; needs --brokers"},
+    {"from", 1, &jd_replay_from, "with --topic: from this message time (ISO-8601)"},
+    {"to", 1, &jd_replay_to, "with --topic: before this message time (ISO-8601)"},
     {"baseline", 1, &jd_replay_base, "the rules to compare with (the ones live now)"},
     {"batch", 1, &jd_replay_batch, "events per batch (default 500); a replay with the same "
                                    "batch size always gives the same result"},
@@ -116,16 +122,22 @@ int jd_cmd_replay(int argc, char **argv)
     if (jd_cli_parse(&cli, "replay", argc, argv, jd_replay_flags, JD_REPLAY_NFLAGS))
         return 2;
     if (cli.cl_help) {
-        jd_cli_usage("replay", "FILE --rules NEW.yaml --baseline OLD.yaml [options]",
-                     "Evaluate two rule sets over the product events of an Avro file (scratch "
+        jd_cli_usage("replay", "FILE|--topic T --rules NEW.yaml --baseline OLD.yaml [options]",
+                     "Evaluate two rule sets over the product events of an Avro file or a topic (scratch "
                      "state in Redis, never the live one) and print the triggers the new "
                      "rules add, remove or change, with counts per rule.",
                      jd_replay_flags, JD_REPLAY_NFLAGS);
         rc = 0;
         goto out;
     }
-    if (cli.cl_npos != 1 || !jd_replay_base) {
-        fprintf(stderr, "usage: journeyd replay FILE --rules NEW.yaml --baseline OLD.yaml\n");
+    if (cli.cl_npos != (jd_replay_topic ? 0u : 1u) || !jd_replay_base) {
+        fprintf(stderr, "usage: journeyd replay FILE|--topic T --rules NEW.yaml "
+                        "--baseline OLD.yaml\n");
+        goto out;
+    }
+    if ((jd_replay_from && jd_window_parse_instant(jd_replay_from, &ro.rp_from_ms)) ||
+        (jd_replay_to && jd_window_parse_instant(jd_replay_to, &ro.rp_to_ms))) {
+        fprintf(stderr, "journeyd replay: --from and --to take an ISO-8601 date or time\n");
         goto out;
     }
     if (jd_replay_batch && (batch = jd_cli_number("batch", jd_replay_batch)) < 1)
@@ -137,7 +149,8 @@ int jd_cmd_replay(int argc, char **argv)
         fprintf(stderr, "%s\n", err.err_msg);
         goto out;
     }
-    ro.rp_file = cli.cl_pos[0];
+    ro.rp_file = jd_replay_topic ? NULL : cli.cl_pos[0];
+    ro.rp_topic = jd_replay_topic;
     ro.rp_new = rs;
     ro.rp_base = base;
     ro.rp_batch = (size_t)batch;

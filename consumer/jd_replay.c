@@ -19,7 +19,6 @@
  */
 #include "jd_replay.h"
 
-#include <avro.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -361,79 +360,6 @@ static int jd_replay_batch(jd_replay_t *rp, jd_event_t *evs, size_t n, jd_err_t 
     return rc;
 }
 
-/* ---- the file ---------------------------------------------------------------- */
-
-typedef struct jd_reader {
-    avro_file_reader_t  rd_file;
-    avro_schema_t       rd_schema;
-    avro_value_iface_t *rd_class;
-    avro_value_t        rd_value;
-    char               *rd_buf;
-    size_t              rd_cap;
-} jd_reader_t;
-
-static int jd_reader_open(jd_reader_t *rd, const char *path, jd_decoder_t *dec,
-                          jd_err_t *err)
-{
-    char json[65536];
-    avro_writer_t w;
-    int rc;
-
-    memset(rd, 0, sizeof *rd);
-    if (avro_file_reader(path, &rd->rd_file))
-        return jd_err_set(err, JD_ERR_FATAL, JD_E_IO, "%s: not an Avro object container "
-                          "file: %s", path, avro_strerror());
-    rd->rd_schema = avro_file_reader_get_writer_schema(rd->rd_file);
-    w = avro_writer_memory(json, sizeof json - 1);
-    rc = avro_schema_to_json(rd->rd_schema, w);
-    json[rc ? 0 : avro_writer_tell(w)] = '\0';
-    avro_writer_free(w);
-    if (rc || !(rd->rd_class = avro_generic_class_from_schema(rd->rd_schema)) ||
-        avro_generic_value_new(rd->rd_class, &rd->rd_value))
-        return jd_err_set(err, JD_ERR_FATAL, JD_E_SCHEMA, "%s: cannot use the file's "
-                          "schema: %s", path, avro_strerror());
-    /* the decoder resolves the file's writer schema to product_event.avsc */
-    return jd_decoder_add_schema(dec, 1, json, err) ? JD_ERR_FATAL : 0;
-}
-
-static void jd_reader_close(jd_reader_t *rd)
-{
-    if (rd->rd_class) {
-        avro_value_decref(&rd->rd_value);
-        avro_value_iface_decref(rd->rd_class);
-    }
-    if (rd->rd_file)
-        avro_file_reader_close(rd->rd_file);
-    if (rd->rd_schema)
-        avro_schema_decref(rd->rd_schema);
-    free(rd->rd_buf);
-}
-
-/* The next record as a Confluent-framed message (schema id 1) in rd_buf;
- * returns its length, 0 at the end, -1 on an error. */
-static long jd_reader_next(jd_reader_t *rd)
-{
-    size_t size;
-    avro_writer_t w;
-
-    if (avro_file_reader_read_value(rd->rd_file, &rd->rd_value))
-        return 0; /* EOF (avro-c does not tell it from a read error) */
-    if (avro_value_sizeof(&rd->rd_value, &size))
-        return -1;
-    if (size + 5 > rd->rd_cap) {
-        char *b = realloc(rd->rd_buf, size + 5);
-        if (!b)
-            return -1;
-        rd->rd_buf = b;
-        rd->rd_cap = size + 5;
-    }
-    memcpy(rd->rd_buf, "\0\0\0\0\1", 5);
-    w = avro_writer_memory(rd->rd_buf + 5, (int64_t)size);
-    int rc = avro_value_write(w, &rd->rd_value);
-    avro_writer_free(w);
-    return rc ? -1 : (long)(size + 5);
-}
-
 /* ---- the report ------------------------------------------------------------- */
 
 static int jd_replay_tr_cmp(const void *a, const void *b)
@@ -578,7 +504,6 @@ static int jd_replay_side(jd_side_t *sd, const jd_ruleset_t *rs)
 static int jd_replay_setup(jd_replay_t *rp, char *prefix, size_t cap, jd_err_t *err)
 {
     jd_state_conf_t sc;
-    jd_limits_t lim;
     struct timespec ts;
 
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -587,7 +512,6 @@ static int jd_replay_setup(jd_replay_t *rp, char *prefix, size_t cap, jd_err_t *
     jd_config_state(rp->rp_cf, &sc);
     sc.sc_prefix = prefix;
     sc.sc_idle_expiry_ms = 3600 * 1000; /* a crashed replay cleans itself up */
-    jd_limits_default(&lim);
     rp->rp_tick = (int64_t)rp->rp_cf->cf_timers_tick_s * 1000;
     rp->rp_late = (int64_t)rp->rp_cf->cf_timers_lateness_s * 1000;
     rp->rp_max_seen = JD_SIGNALS_NO_TS;
@@ -598,8 +522,7 @@ static int jd_replay_setup(jd_replay_t *rp, char *prefix, size_t cap, jd_err_t *
         !(rp->rp_aidx = calloc(rp->rp_o->rp_batch, sizeof *rp->rp_aidx)) ||
         jd_replay_grow(rp) < 0)
         return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
-    if (!(rp->rp_dec = jd_decoder_new(JD_WIRE_CONFLUENT, &lim, err)) ||
-        !(rp->rp_st = jd_state_new(&sc, err)))
+    if (!(rp->rp_st = jd_state_new(&sc, err)))
         return err->err_class ? err->err_class : JD_ERR_FATAL;
     return 0;
 }
@@ -630,23 +553,22 @@ static void jd_replay_teardown(jd_replay_t *rp)
     free(rp->rp_aidx);
 }
 
-/* Reads and processes the whole file; counts undecodable records. */
-static int jd_replay_loop(jd_replay_t *rp, jd_reader_t *rd, size_t *bad, jd_err_t *err)
+/* Reads and processes the whole source; counts undecodable messages. */
+static int jd_replay_loop(jd_replay_t *rp, jd_replay_src_t *src, size_t *bad, jd_err_t *err)
 {
     jd_event_t *evs = calloc(rp->rp_o->rp_batch, sizeof *evs);
     size_t n = 0;
     long len;
+    const void *buf;
     int rc = evs ? 0 : jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
 
-    while (!rc && (len = jd_reader_next(rd)) != 0) {
+    while (!rc && (len = jd_replay_src_next(src, &buf, err)) != 0) {
         jd_err_t derr;
         if (len < 0) {
-            rc = jd_err_set(err, JD_ERR_FATAL, JD_E_MALFORMED, "%s: cannot re-encode "
-                            "record %zu: %s", rp->rp_o->rp_file, n, avro_strerror());
+            rc = err->err_class ? err->err_class : JD_ERR_FATAL;
             break;
         }
-        if (jd_decoder_decode(rp->rp_dec, rd->rd_buf, (size_t)len, &rp->rp_arena, &evs[n],
-                              &derr)) {
+        if (jd_decoder_decode(rp->rp_dec, buf, (size_t)len, &rp->rp_arena, &evs[n], &derr)) {
             (*bad)++;
             continue;
         }
@@ -667,32 +589,32 @@ int jd_replay_run(const jd_config_t *cf, const jd_replay_opts_t *ro, FILE *out,
                   jd_replay_result_t *res, jd_err_t *err)
 {
     jd_replay_t rp;
-    jd_reader_t rd;
+    jd_replay_src_t *src = NULL;
     char prefix[256];
     size_t bad = 0;
     int rc;
 
     memset(&rp, 0, sizeof rp);
     memset(res, 0, sizeof *res);
-    memset(&rd, 0, sizeof rd);
     rp.rp_cf = cf;
     rp.rp_o = ro;
     rc = jd_replay_setup(&rp, prefix, sizeof prefix, err);
+    if (!rc && !(src = jd_replay_src_open(cf, ro, &rp.rp_dec, err)))
+        rc = JD_ERR_FATAL;
     if (!rc)
-        rc = jd_reader_open(&rd, ro->rp_file, rp.rp_dec, err);
-    if (!rc)
-        rc = jd_replay_loop(&rp, &rd, &bad, err);
+        rc = jd_replay_loop(&rp, src, &bad, err);
     if (!rc) {
         res->rr_accounts = rp.rp_nacct;
         res->rr_events = rp.rp_events;
-        fprintf(out, "replay %s: %zu event(s), %zu account(s)%s", ro->rp_file, rp.rp_events,
-                rp.rp_nacct, bad ? "" : "\n");
+        fprintf(out, "replay %s: %zu event(s), %zu account(s)%s",
+                ro->rp_topic ? ro->rp_topic : ro->rp_file, rp.rp_events, rp.rp_nacct,
+                bad ? "" : "\n");
         if (bad)
             fprintf(out, ", %zu record(s) that do not decode skipped\n", bad);
         if (jd_replay_report(&rp, out, res))
             rc = jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
     }
-    jd_reader_close(&rd);
+    jd_replay_src_close(src);
     jd_replay_teardown(&rp);
     return rc;
 }
