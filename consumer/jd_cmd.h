@@ -11,6 +11,7 @@ int jd_cmd_broker(int argc, char **argv);
 int jd_cmd_simulate(int argc, char **argv);
 int jd_cmd_inspect(int argc, char **argv);
 int jd_cmd_rules(int argc, char **argv);
+int jd_cmd_replay(int argc, char **argv);
 int jd_cmd_config(int argc, char **argv);
 
 /* Installs SIGINT/SIGTERM handlers that call `fn` (async-signal-safe). */

@@ -1,8 +1,8 @@
 /*
  * jd_cmd_tools: the read-only commands: `inspect` (an account's signals,
  * journey and health from Redis, now or --as-of another instant; one
- * account or --all), `rules check` (compile a rules file and list its rules) and
- * `config check|keys|show|docs`. They share the configuration path of `run`,
+ * account or --all) and `config check|keys|show|docs` (`rules` is in
+ * jd_cmd_rules.c). They share the configuration path of `run`,
  * so what they accept or refuse is exactly what `run` would.
  */
 #include <math.h>
@@ -230,30 +230,6 @@ out:
     jd_state_destroy(st);
     jd_cli_free(&cli);
     return rc;
-}
-
-int jd_cmd_rules(int argc, char **argv)
-{
-    jd_ruleset_t *rs = NULL;
-    jd_err_t err;
-
-    if (argc < 1 || strcmp(argv[0], "check") != 0 || argc != 2) {
-        printf("usage: journeyd rules check FILE\n\n"
-               "Compile a rules file; print each rule, or FILE:LINE:COLUMN and the error.\n");
-        return argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) ? 0 : 2;
-    }
-    if (jd_rules_load_file(argv[1], &rs, &err)) {
-        fprintf(stderr, "%s\n", err.err_msg);
-        return 1;
-    }
-    printf("%s: %zu rule(s) OK\n", argv[1], jd_rules_count(rs));
-    for (size_t i = 0; i < jd_rules_count(rs); i++) {
-        const jd_rule_t *r = jd_rules_at(rs, i);
-        printf("  %-32s %-17s %-8s v=%s when %s\n", jd_rule_id(r), jd_kind_name(jd_rule_kind(r)),
-               jd_severity_symbol(jd_rule_severity(r)), jd_rule_version(r), jd_rule_when(r));
-    }
-    jd_rules_destroy(rs);
-    return 0;
 }
 
 /* docs/configuration.md: generated from the key table, so the reference

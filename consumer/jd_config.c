@@ -56,6 +56,11 @@ static const jd_config_key_t jd_config_keys[] = {
      "Topic of EXPANSION triggers."},
     {"topics.journey_stage", JD_CFG_STR, "cs.journey.stage", JD_OFF(cf_topic_stage), 0, 0, NULL,
      "Topic of journey stage changes (schemas/journey_stage.avsc)."},
+    {"topics.shadow", JD_CFG_STR, "", JD_OFF(cf_topic_shadow), 0, 0, NULL,
+     "Topic of triggers of rules in shadow mode (empty: shadow triggers are only counted and "
+     "logged). Never one of the trigger topics."},
+    {"topics.rule_outcomes", JD_CFG_STR, "cs.rule.outcomes", JD_OFF(cf_topic_outcomes), 0, 0, NULL,
+     "Topic of the periodic per-rule outcome records (schemas/rule_outcome.avsc)."},
     {"topics.embedded_partitions", JD_CFG_INT, "4", JD_OFF(cf_embedded_partitions), 1, 256, NULL,
      "Partitions per topic created in the embedded (mock) cluster."},
     {"redis.host", JD_CFG_STR, "127.0.0.1", JD_OFF(cf_redis_host), 0, 0, NULL,
@@ -139,6 +144,22 @@ static const jd_config_key_t jd_config_keys[] = {
      "Cap of the exponential back-off while Redis or Kafka is unavailable."},
     {"pipeline.flush_timeout_ms", JD_CFG_INT, "30000", JD_OFF(cf_flush_timeout_ms), 100, 3600000, NULL,
      "Longest wait for trigger and dead-letter deliveries of one batch."},
+    {"timers.enabled", JD_CFG_INT, "1", JD_OFF(cf_timers_enabled), 0, 1, NULL,
+     "1: evaluate accounts whose next deadline has passed even when they send nothing "
+     "(silence, no first value by day 30, renewal windows, `for`); 0: only on events."},
+    {"timers.tick_s", JD_CFG_INT, "86400", JD_OFF(cf_timers_tick_s), 0, 31622400, NULL,
+     "Every account is re-evaluated at each multiple of this many seconds of event time "
+     "(UTC midnights by default); 0: only at `for` deadlines."},
+    {"timers.allowed_lateness_s", JD_CFG_INT, "3600", JD_OFF(cf_timers_lateness_s), 0, 31622400,
+     NULL, "The timer clock (watermark) is the latest occurred_at seen minus this."},
+    {"timers.wall_clock_idle_s", JD_CFG_INT, "0", JD_OFF(cf_timers_wall_idle_s), 0, 31622400, NULL,
+     "When no message arrives for this many seconds, the watermark also advances with the "
+     "wall clock (minus the allowed lateness); 0: event time only (replays are exact)."},
+    {"outcomes.interval_s", JD_CFG_INT, "60", JD_OFF(cf_outcomes_interval_s), 0, 86400, NULL,
+     "Seconds between two publications of the per-rule outcomes (and one at the end of a "
+     "run); 0: never."},
+    {"schemas.outcome_schema_id", JD_CFG_INT, "4", JD_OFF(cf_outcome_schema_id), 0, INT_MAX, NULL,
+     "Schema id written in the Confluent frame of rule outcome records."},
     {"log.level", JD_CFG_STR, "info", JD_OFF(cf_log_level), 0, 0, "error|warn|info|debug",
      "Log level."},
     {"log.format", JD_CFG_STR, "text", JD_OFF(cf_log_format), 0, 0, "text|json",
@@ -568,6 +589,12 @@ int jd_config_validate(const jd_config_t *cf, jd_err_t *err)
                               "schemas.ids.%s: cannot read %s: %s",
                               cf->cf_schema_ids[i].kv_key,
                               cf->cf_schema_ids[i].kv_val, strerror(errno));
+    if (cf->cf_topic_shadow[0] && (!strcmp(cf->cf_topic_shadow, cf->cf_topic_risk) ||
+                                   !strcmp(cf->cf_topic_shadow, cf->cf_topic_renewal) ||
+                                   !strcmp(cf->cf_topic_shadow, cf->cf_topic_expansion)))
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
+                          "topics.shadow: '%s' is a trigger topic; shadow triggers must "
+                          "never reach the trigger topics", cf->cf_topic_shadow);
     if (cf->cf_core_feature_n > 1000)
         return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
                           "state.core_features: at most 1000, not %zu",

@@ -42,6 +42,14 @@ typedef struct jd_config {
     char *cf_topic_renewal;
     char *cf_topic_expansion;
     char *cf_topic_stage;
+    char *cf_topic_shadow;     /* "" = shadow triggers are not published */
+    int   cf_timers_enabled;     /* timers.* (time-driven rules) */
+    int   cf_timers_tick_s;
+    int   cf_timers_lateness_s;
+    int   cf_timers_wall_idle_s;
+    char *cf_topic_outcomes;     /* rule outcomes */
+    int   cf_outcomes_interval_s;
+    int   cf_outcome_schema_id;
     int   cf_embedded_partitions;
     /* redis.* */
     char *cf_redis_host;

@@ -39,6 +39,7 @@
 #include "jd_consumer.h"
 #include "jd_log.h"
 #include "jd_ops.h"
+#include "jd_outcomes.h"
 #include "jd_producer.h"
 #include "jd_registry.h"
 #include "jd_stage.h"
@@ -63,6 +64,11 @@ typedef struct jd_out {
     size_t           ot_account;    /* index into pl_abs */
 } jd_out_t;
 
+typedef struct jd_hold {
+    const char *h_acct;
+    int64_t     h_from;
+} jd_hold_t;
+
 typedef struct jd_pipeline {
     const jd_config_t   *pl_cf;
     const jd_ruleset_t  *pl_rs;
@@ -77,6 +83,11 @@ typedef struct jd_pipeline {
     jd_registry_t       *pl_registry;   /* NULL without schemas.registry.url */
     jd_registry_ids_t    pl_ids;        /* framing ids of outbound records */
     jd_arena_t           pl_arena;
+    jd_arena_t           pl_tarena;     /* account ids of a timer round */
+    struct jd_hold      *pl_hold;       /* accounts of the batch being read,
+                                           sorted, with their earliest event:
+                                           their timers wait for it */
+    size_t               pl_nhold;
     size_t               pl_max;        /* batch size */
     rd_kafka_message_t **pl_msgs;
     size_t               pl_nmsgs;
@@ -99,6 +110,14 @@ typedef struct jd_pipeline {
     size_t               pl_nouts, pl_outs_cap;
     jd_delivery_t       *pl_dlq_dl;     /* one per message */
     jd_err_t            *pl_dlq_err;    /* one per message */
+    int64_t              pl_max_seen;   /* latest occurred_at consumed */
+    unsigned char       *pl_skip;       /* per account: rules not decided
+                                           (already decided at a later
+                                           event time, by a timer) */
+    int                  pl_timer_pass; /* deciding for timers, not events */
+    jd_outcomes_t       *pl_outcomes;   /* per-rule outcome measurement */
+    jd_rule_state_t     *pl_before;     /* one account's states before deciding */
+    jd_decision_t       *pl_dec;        /* and each rule's decision */
     int                  pl_backoff_ms;
 } jd_pipeline_t;
 
@@ -155,7 +174,10 @@ static int jd_pipeline_alloc(jd_pipeline_t *pl, jd_err_t *err)
     pl->pl_rule_ids = calloc(rc, sizeof *pl->pl_rule_ids);
     pl->pl_dlq_dl = calloc(n, sizeof *pl->pl_dlq_dl);
     pl->pl_dlq_err = calloc(n, sizeof *pl->pl_dlq_err);
-    if (!pl->pl_msgs || !pl->pl_events || !pl->pl_ev_msg || !pl->pl_ev_sorted || !pl->pl_ev_acct ||
+    pl->pl_skip = calloc(n, 1);
+    pl->pl_before = calloc(rc, sizeof *pl->pl_before);
+    pl->pl_dec = calloc(rc, sizeof *pl->pl_dec);
+    if (!pl->pl_skip || !pl->pl_before || !pl->pl_dec || !pl->pl_msgs || !pl->pl_events || !pl->pl_ev_msg || !pl->pl_ev_sorted || !pl->pl_ev_acct ||
         !pl->pl_abs || !pl->pl_ab_last_msg || !pl->pl_slots || !pl->pl_rstates ||
         !pl->pl_changed || !pl->pl_journey || !pl->pl_rule_ids || !pl->pl_dlq_dl ||
         !pl->pl_dlq_err)
@@ -164,6 +186,10 @@ static int jd_pipeline_alloc(jd_pipeline_t *pl, jd_err_t *err)
     for (size_t i = 0; i < pl->pl_rule_cnt; i++)
         pl->pl_rule_ids[i] = jd_rule_id(jd_rules_at(pl->pl_rs, i));
     jd_arena_init(&pl->pl_arena, 256 * 1024);
+    jd_arena_init(&pl->pl_tarena, 16 * 1024);
+    pl->pl_hold = calloc(n, sizeof *pl->pl_hold);
+    if (!pl->pl_hold)
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
     return 0;
 }
 
@@ -235,6 +261,8 @@ static const char *jd_pipeline_topic(const jd_pipeline_t *pl, const jd_out_t *o)
 {
     if (o->ot_stage)
         return pl->pl_cf->cf_topic_stage;
+    if (o->ot_tr.tr_shadow)
+        return pl->pl_cf->cf_topic_shadow; /* never a trigger topic */
     switch (o->ot_tr.tr_kind) {
     case JD_KIND_RISK: return pl->pl_cf->cf_topic_risk;
     case JD_KIND_RENEWAL_READINESS: return pl->pl_cf->cf_topic_renewal;
@@ -309,6 +337,8 @@ static void jd_pipeline_decode(jd_pipeline_t *pl)
         jd_ops_event_time(ev->ev_occurred_at);
         if (ev->ev_type == JD_EV_UNKNOWN)
             pl->pl_stats->ps_unknown_types++;
+        if (ev->ev_occurred_at > pl->pl_max_seen)
+            pl->pl_max_seen = ev->ev_occurred_at;
         pl->pl_ev_msg[pl->pl_nevents++] = i;
     }
     pl->pl_stats->ps_events += pl->pl_nevents;
@@ -481,22 +511,51 @@ static int jd_pipeline_stage_out(jd_pipeline_t *pl, size_t a, const rd_kafka_mes
     return 0;
 }
 
+static void jd_pipeline_print_trigger(const jd_pipeline_t *pl, const jd_trigger_t *tr);
+static void jd_pipeline_count_rule(jd_pipeline_t *pl, const jd_trigger_t *tr);
+
+/* A shadow trigger with no shadow topic: counted and logged, never sent. */
+static void jd_pipeline_shadow_only(jd_pipeline_t *pl, const jd_trigger_t *tr)
+{
+    pl->pl_stats->ps_shadow++;
+    jd_pipeline_count_rule(pl, tr);
+    JD_INFO("rules", "shadow %s %s %s: %s", jd_trigger_status_symbol(tr->tr_status),
+            tr->tr_rule_id, tr->tr_account, tr->tr_reason);
+    jd_pipeline_print_trigger(pl, tr);
+}
+
 /* Observes one account's journey (healthy adoption, stage), then decides
  * its triggers on the observed signals, and encodes both into pl_outs. */
 static int jd_pipeline_decide_account(jd_pipeline_t *pl, size_t a, jd_trigger_t *tmp)
 {
     jd_account_batch_t *ab = &pl->pl_abs[a];
-    rd_kafka_message_t *src = pl->pl_msgs[pl->pl_ab_last_msg[a]];
+    rd_kafka_message_t *src = pl->pl_timer_pass ? NULL : pl->pl_msgs[pl->pl_ab_last_msg[a]];
     int rc;
 
-    jd_signals_observe(&ab->ab_signals, jd_state_signals_conf(pl->pl_state),
-                       &pl->pl_journey[a]);
+    memset(&pl->pl_journey[a], 0, sizeof pl->pl_journey[a]);
+    if (src) /* a timer leaves the journey to the account's next event */
+        jd_signals_observe(&ab->ab_signals, jd_state_signals_conf(pl->pl_state),
+                           &pl->pl_journey[a]);
     if (pl->pl_journey[a].ch_stage && (rc = jd_pipeline_stage_out(pl, a, src)))
         return rc;
-    size_t nt = jd_rules_decide(pl->pl_rs, ab->ab_account, &ab->ab_signals,
-                                ab->ab_rule_states, &pl->pl_changed[a * pl->pl_rule_cnt],
-                                tmp, pl->pl_rule_cnt);
+    if (pl->pl_skip[a]) {
+        memset(&pl->pl_changed[a * pl->pl_rule_cnt], 0, pl->pl_rule_cnt);
+        return 0;
+    }
+    memcpy(pl->pl_before, ab->ab_rule_states, pl->pl_rule_cnt * sizeof *pl->pl_before);
+    size_t nt = jd_rules_decide_ex(pl->pl_rs, ab->ab_account, &ab->ab_signals,
+                                   ab->ab_rule_states, &pl->pl_changed[a * pl->pl_rule_cnt],
+                                   pl->pl_dec, tmp, pl->pl_rule_cnt);
+    if (jd_outcomes_note(pl->pl_outcomes, ab->ab_account, &ab->ab_signals, pl->pl_before,
+                         ab->ab_rule_states, pl->pl_dec)) {
+        jd_err_t err;
+        return jd_err_set(&err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
+    }
     for (size_t t = 0; t < nt; t++) {
+        if (tmp[t].tr_shadow && !pl->pl_cf->cf_topic_shadow[0]) {
+            jd_pipeline_shadow_only(pl, &tmp[t]);
+            continue;
+        }
         jd_out_t *o = jd_pipeline_out_new(pl);
         jd_err_t err;
         if (!o)
@@ -506,9 +565,9 @@ static int jd_pipeline_decide_account(jd_pipeline_t *pl, size_t a, jd_trigger_t 
         o->ot_account = a;
         snprintf(o->ot_oid, sizeof o->ot_oid, "%s", o->ot_tr.tr_id);
         snprintf(o->ot_tr.tr_source_topic, sizeof o->ot_tr.tr_source_topic, "%s",
-                 rd_kafka_topic_name(src->rkt));
-        o->ot_tr.tr_source_partition = src->partition;
-        o->ot_tr.tr_source_offset = src->offset;
+                 src ? rd_kafka_topic_name(src->rkt) : "");
+        o->ot_tr.tr_source_partition = src ? src->partition : -1;
+        o->ot_tr.tr_source_offset = src ? src->offset : -1;
         if (jd_encoder_trigger(pl->pl_encoder, &o->ot_tr, pl->pl_ids.ri_trigger[o->ot_tr.tr_kind],
                                &o->ot_payload, &err)) {
             JD_ERROR("pipeline", "encoding trigger %s: %s", o->ot_tr.tr_id, err.err_msg);
@@ -523,8 +582,16 @@ static int jd_pipeline_decide(jd_pipeline_t *pl)
     jd_trigger_t *tmp = calloc(pl->pl_rule_cnt ? pl->pl_rule_cnt : 1, sizeof *tmp);
     int rc = tmp ? 0 : JD_ERR_FATAL;
     pl->pl_nouts = 0;
-    for (size_t a = 0; a < pl->pl_naccts && !rc; a++)
+    for (size_t a = 0; a < pl->pl_naccts && !rc; a++) {
+        /* rules move forward in event time only: a timer decided this
+         * account at a later instant; these late events count at the next
+         * deadline */
+        const jd_value_t *as_of = jd_signals_get(&pl->pl_abs[a].ab_signals, JD_SIG_AS_OF);
+        int64_t ra = pl->pl_abs[a].ab_rules_at;
+        pl->pl_skip[a] = ra != JD_SIGNALS_NO_TS && as_of->type == JD_VAL_NUM &&
+                         as_of->num < (double)ra;
         rc = jd_pipeline_decide_account(pl, a, tmp);
+    }
     free(tmp);
     return rc;
 }
@@ -603,6 +670,17 @@ static int jd_pipeline_commit(jd_pipeline_t *pl)
     }
     size_t ncm = jd_pipeline_commits(pl, &cb);
     int rc = 0;
+    /* outcomes first: a crash before the commit repeats the same decisions */
+    do {
+        jd_err_t err_;
+        while ((rc = jd_outcomes_flush(pl->pl_outcomes, pl->pl_state, &err_)) == JD_ERR_RETRY &&
+               !jd_pipeline_stopping)
+            jd_pipeline_backoff(pl, "recording rule outcomes", &err_);
+    } while (0);
+    if (rc) {
+        jd_commit_buf_free(&cb);
+        return rc;
+    }
     if (ncm) {
         rc = -1;
         do {
@@ -636,7 +714,9 @@ static void jd_pipeline_print_trigger(const jd_pipeline_t *pl, const jd_trigger_
         return;
     gmtime_r(&t, &tm);
     strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    fprintf(f, "TRIGGER %-17s %-28s %-14s %-8s play=%s fired_at=%s id=%s\n        %s\n",
+    fprintf(f, "%-8s%-17s %-28s %-14s %-8s play=%s fired_at=%s id=%s\n        %s\n",
+            tr->tr_shadow ? "SHADOW" : tr->tr_status == JD_STATUS_RESOLVED ? "RESOLVED"
+                                                                          : "TRIGGER",
             jd_kind_symbol(tr->tr_kind), tr->tr_rule_id, tr->tr_account,
             jd_severity_symbol(tr->tr_severity), tr->tr_play, day, tr->tr_id, tr->tr_reason);
     fflush(f);
@@ -719,6 +799,16 @@ static void jd_pipeline_print_stage(const jd_pipeline_t *pl, const jd_stage_even
     fflush(f);
 }
 
+/* Counts a FIRED trigger for its rule (shadow rules included). */
+static void jd_pipeline_count_rule(jd_pipeline_t *pl, const jd_trigger_t *tr)
+{
+    if (tr->tr_status != JD_STATUS_FIRED)
+        return;
+    for (size_t r = 0; r < pl->pl_rule_cnt; r++)
+        if (strcmp(pl->pl_rule_ids[r], tr->tr_rule_id) == 0)
+            pl->pl_stats->ps_triggers_by_rule[r]++;
+}
+
 static void jd_pipeline_count_triggers(jd_pipeline_t *pl)
 {
     for (size_t i = 0; i < pl->pl_nouts; i++) {
@@ -729,15 +819,22 @@ static void jd_pipeline_count_triggers(jd_pipeline_t *pl)
             jd_pipeline_print_stage(pl, &pl->pl_outs[i].ot_se);
             continue;
         }
-        pl->pl_stats->ps_triggers++;
-        pl->pl_stats->ps_triggers_by_kind[tr->tr_kind]++;
-        jd_ops_trigger(jd_kind_symbol(tr->tr_kind), tr->tr_rule_id);
-        for (size_t r = 0; r < pl->pl_rule_cnt; r++)
-            if (strcmp(pl->pl_rule_ids[r], tr->tr_rule_id) == 0)
-                pl->pl_stats->ps_triggers_by_rule[r]++;
+        jd_pipeline_count_rule(pl, tr);
+        if (tr->tr_shadow)
+            pl->pl_stats->ps_shadow++;
+        else if (tr->tr_status == JD_STATUS_RESOLVED)
+            pl->pl_stats->ps_resolved++;
+        else {
+            pl->pl_stats->ps_triggers++;
+            pl->pl_stats->ps_triggers_by_kind[tr->tr_kind]++;
+            jd_ops_trigger(jd_kind_symbol(tr->tr_kind), tr->tr_rule_id);
+        }
         jd_pipeline_print_trigger(pl, tr);
     }
 }
+
+static int jd_pipeline_deadlines(jd_pipeline_t *pl);
+static int jd_pipeline_timers_before(jd_pipeline_t *pl);
 
 /* One batch through every stage. Returns 0 when its offsets are stored,
  * JD_ERR_RETRY when a stop interrupted it (offsets not stored: the batch is
@@ -749,11 +846,14 @@ static int jd_pipeline_batch(jd_pipeline_t *pl)
     int64_t t0 = jd_now_ms(), t1, t2, t3, t4;
 
     jd_pipeline_decode(pl);
+    if ((rc = jd_pipeline_timers_before(pl)))
+        return rc;
     jd_pipeline_group(pl);
     if (pl->pl_naccts && (rc = jd_pipeline_apply(pl)))
         return rc;
     t1 = jd_now_ms();
-    if ((rc = jd_pipeline_decide(pl)) || (rc = jd_pipeline_commit(pl)))
+    if ((rc = jd_pipeline_decide(pl)) || (rc = jd_pipeline_commit(pl)) ||
+        (rc = jd_pipeline_deadlines(pl)))
         return rc;
     t2 = jd_now_ms();
     if ((rc = jd_pipeline_publish(pl)) || (rc = jd_pipeline_ack(pl)))
@@ -848,6 +948,257 @@ static int jd_pipeline_republish(jd_pipeline_t *pl)
     return rc;
 }
 
+/* ---- timers: accounts that send nothing ---------------------------------
+ *
+ * After each batch every touched account's next deadline goes into the
+ * timer index (jd_rules_next_deadline: the next tick of event time, or a
+ * pending `for`). The clock is the event-time watermark: the latest
+ * occurred_at consumed minus timers.allowed_lateness_s (optionally the wall
+ * clock, minus the same lateness, after timers.wall_clock_idle_s without
+ * messages). Every account whose deadline is at or before the watermark
+ * is read at its deadline (not at the watermark: the instant depends on
+ * the account's own history only, so a replay of the same log decides the
+ * same things at the same event times), decided, committed and published
+ * like a batch, with source_topic "" and partition/offset -1, and gets its
+ * next deadline. A deadline at or before the account's own latest event is
+ * stale (events came after it was set): it is only moved on. Journey
+ * stages are left to the account's next event. Crash-safe like a batch:
+ * the outbox holds what was decided, and the rule states make a repeated
+ * evaluation decide nothing new. */
+
+/* The event time account a's rules stand at after this pass: its as_of,
+ * or (skipped) its latest event, and never before its previous rules_at. */
+static int64_t jd_pipeline_rules_at(const jd_pipeline_t *pl, size_t a)
+{
+    const jd_account_batch_t *ab = &pl->pl_abs[a];
+    const jd_value_t *v = jd_signals_get(&ab->ab_signals, pl->pl_skip[a] && pl->pl_timer_pass
+                                                              ? JD_SIG_LAST_EVENT_AT
+                                                              : JD_SIG_AS_OF);
+    int64_t at = v->type == JD_VAL_NUM ? (int64_t)v->num : JD_SIGNALS_NO_TS;
+
+    return ab->ab_rules_at != JD_SIGNALS_NO_TS && ab->ab_rules_at > at ? ab->ab_rules_at : at;
+}
+
+static int jd_pipeline_deadlines(jd_pipeline_t *pl)
+{
+    const jd_config_t *cf = pl->pl_cf;
+    const char **accts;
+    int64_t *dl, *ra;
+    jd_signals_t *sg = malloc(sizeof *sg);
+    int rc = 0;
+
+    if (!cf->cf_timers_enabled || !pl->pl_naccts) {
+        free(sg);
+        return 0;
+    }
+    accts = calloc(pl->pl_naccts, sizeof *accts);
+    dl = calloc(pl->pl_naccts, sizeof *dl);
+    ra = calloc(pl->pl_naccts, sizeof *ra);
+    if (!sg || !accts || !dl || !ra)
+        rc = JD_ERR_FATAL;
+    for (size_t a = 0; !rc && a < pl->pl_naccts; a++) {
+        jd_account_batch_t *ab = &pl->pl_abs[a];
+        accts[a] = ab->ab_account;
+        ra[a] = jd_pipeline_rules_at(pl, a);
+        jd_signals_copy(sg, &ab->ab_signals);
+        if (ra[a] == JD_SIGNALS_NO_TS)
+            jd_signals_set_null(sg, JD_SIG_AS_OF); /* no state: no deadline */
+        else
+            jd_signals_set_num(sg, JD_SIG_AS_OF, (double)ra[a]);
+        dl[a] = jd_rules_next_deadline(pl->pl_rs, sg, ab->ab_rule_states,
+                                       (int64_t)cf->cf_timers_tick_s * 1000);
+        if (ra[a] == JD_SIGNALS_NO_TS)
+            ra[a] = 0;
+    }
+    jd_err_t err;
+    while (!rc && (rc = jd_state_timers_set(pl->pl_state, accts, dl, ra, pl->pl_naccts,
+                                            &err)) == JD_ERR_RETRY && !jd_pipeline_stopping)
+        jd_pipeline_backoff(pl, "updating the timer index", &err);
+    free(sg);
+    free(accts);
+    free(dl);
+    free(ra);
+    return rc;
+}
+
+typedef struct jd_due {
+    jd_pipeline_t *du_pl;
+    int64_t       *du_at;   /* deadline per account index */
+    size_t         du_seen; /* due accounts listed (held ones included) */
+} jd_due_t;
+
+static int jd_pipeline_hold_cmp(const void *a, const void *b)
+{
+    return strcmp(((const jd_hold_t *)a)->h_acct, ((const jd_hold_t *)b)->h_acct);
+}
+
+/* 1 when account's timer at `deadline` must wait: the batch being read
+ * has events of it at or before the deadline (not applied yet). */
+static int jd_pipeline_held(const jd_pipeline_t *pl, const char *account, int64_t deadline)
+{
+    jd_hold_t key = {account, 0};
+    const jd_hold_t *hit = pl->pl_nhold ? bsearch(&key, pl->pl_hold, pl->pl_nhold,
+                                                  sizeof *pl->pl_hold, jd_pipeline_hold_cmp)
+                                        : NULL;
+    return hit && hit->h_from <= deadline;
+}
+
+static void jd_pipeline_due_one(const char *account, int64_t deadline, void *opaque)
+{
+    jd_due_t *du = opaque;
+    jd_pipeline_t *pl = du->du_pl;
+    size_t len = strlen(account) + 1;
+    char *copy;
+    jd_account_batch_t *ab;
+
+    du->du_seen++;
+    if (pl->pl_naccts == pl->pl_max || jd_pipeline_held(pl, account, deadline) ||
+        !(copy = jd_arena_alloc(&pl->pl_tarena, len)))
+        return;
+    memcpy(copy, account, len);
+    du->du_at[pl->pl_naccts] = deadline;
+    ab = &pl->pl_abs[pl->pl_naccts++];
+    memset(ab, 0, sizeof *ab);
+    ab->ab_account = copy;
+}
+
+/* Reads the due accounts at their deadlines (one round trip per distinct
+ * deadline) and marks stale ones to skip: no state, or events or an
+ * evaluation at or after the deadline. */
+static int jd_pipeline_due_read(jd_pipeline_t *pl, const int64_t *at, unsigned char *skip)
+{
+    for (size_t a = 0; a < pl->pl_naccts; a++)
+        pl->pl_abs[a].ab_rule_states = &pl->pl_rstates[a * pl->pl_rule_cnt];
+    for (size_t a = 0, b; a < pl->pl_naccts; a = b) {
+        for (b = a + 1; b < pl->pl_naccts && at[b] == at[a]; b++)
+            ;
+        JD_PIPELINE_RETRY(pl, "reading accounts for timers",
+                          jd_state_read_at(pl->pl_state, &pl->pl_abs[a], b - a, at[a],
+                                           pl->pl_rule_ids, pl->pl_rule_cnt, &err_));
+    }
+    for (size_t a = 0; a < pl->pl_naccts; a++) {
+        const jd_value_t *last = jd_signals_get(&pl->pl_abs[a].ab_signals,
+                                                JD_SIG_LAST_EVENT_AT);
+        int64_t ra = pl->pl_abs[a].ab_rules_at;
+        skip[a] = last->type != JD_VAL_NUM || last->num >= (double)at[a] ||
+                  (ra != JD_SIGNALS_NO_TS && ra >= at[a]);
+    }
+    return 0;
+}
+
+/* Decides the accounts not skipped (skipped ones decide nothing: their
+ * states are left as read). */
+static int jd_pipeline_due_decide(jd_pipeline_t *pl, const unsigned char *skip)
+{
+    jd_trigger_t *tmp = calloc(pl->pl_rule_cnt ? pl->pl_rule_cnt : 1, sizeof *tmp);
+    int rc = tmp ? 0 : JD_ERR_FATAL;
+
+    pl->pl_nouts = 0;
+    for (size_t a = 0; a < pl->pl_naccts && !rc; a++) {
+        if (skip[a]) {
+            memset(&pl->pl_changed[a * pl->pl_rule_cnt], 0, pl->pl_rule_cnt);
+            memset(&pl->pl_journey[a], 0, sizeof pl->pl_journey[a]);
+            continue;
+        }
+        pl->pl_stats->ps_timer_evals++;
+        rc = jd_pipeline_decide_account(pl, a, tmp);
+    }
+    free(tmp);
+    return rc;
+}
+
+/* One round of due accounts; returns how many were due (0: none), or a
+ * negative jd_err class. */
+static int jd_pipeline_timer_round(jd_pipeline_t *pl, int64_t watermark)
+{
+    int64_t *at = calloc(pl->pl_max, sizeof *at);
+    unsigned char *skip = pl->pl_skip;
+    jd_due_t du = {pl, at, 0};
+    int rc = 0, n;
+    jd_err_t err;
+
+    if (!at)
+        return JD_ERR_FATAL;
+    jd_arena_reset(&pl->pl_tarena);
+    pl->pl_naccts = 0;
+    while ((n = jd_state_timers_due(pl->pl_state, watermark, pl->pl_max, jd_pipeline_due_one,
+                                    &du, &err)) == JD_ERR_RETRY && !jd_pipeline_stopping) {
+        pl->pl_naccts = 0;
+        du.du_seen = 0;
+        jd_pipeline_backoff(pl, "reading the timer index", &err);
+    }
+    if (n < 0)
+        rc = n;
+    else if (pl->pl_naccts) {
+        pl->pl_timer_pass = 1;
+        if (!(rc = jd_pipeline_due_read(pl, at, skip)) &&
+            !(rc = jd_pipeline_due_decide(pl, skip)) && !(rc = jd_pipeline_commit(pl)) &&
+            !(rc = jd_pipeline_publish(pl)) && !(rc = jd_pipeline_ack(pl))) {
+            jd_pipeline_count_triggers(pl);
+            rc = jd_pipeline_deadlines(pl);
+        }
+        pl->pl_timer_pass = 0;
+    }
+    free(at);
+    /* progress: some account evaluated, or more listed than held back */
+    return rc ? rc : (int)pl->pl_naccts;
+}
+
+static int jd_pipeline_timers(jd_pipeline_t *pl, int wall);
+
+/* Before a batch is applied: the batch moved the watermark, so accounts
+ * due by now are evaluated first, except at or after the earliest event
+ * the batch holds for them (those wait until it is applied). With input
+ * in event-time order (up to the allowed lateness), every account is
+ * evaluated at each deadline with exactly the events before it, however
+ * the stream is cut into batches. */
+static int jd_pipeline_timers_before(jd_pipeline_t *pl)
+{
+    size_t n = 0;
+    int rc;
+
+    if (!pl->pl_cf->cf_timers_enabled)
+        return 0;
+    jd_pipeline_group(pl);
+    for (size_t a = 0; a < pl->pl_naccts; a++) {
+        const jd_account_batch_t *ab = &pl->pl_abs[a];
+        int64_t from = INT64_MAX;
+        for (size_t e = 0; e < ab->ab_event_cnt; e++)
+            if (ab->ab_events[e]->ev_occurred_at < from)
+                from = ab->ab_events[e]->ev_occurred_at;
+        pl->pl_hold[n].h_acct = ab->ab_account;
+        pl->pl_hold[n++].h_from = from;
+    }
+    qsort(pl->pl_hold, n, sizeof *pl->pl_hold, jd_pipeline_hold_cmp);
+    pl->pl_nhold = n;
+    rc = jd_pipeline_timers(pl, 0);
+    pl->pl_nhold = 0;
+    return rc;
+}
+
+/* Evaluates every account whose deadline the clock has passed. */
+static int jd_pipeline_timers(jd_pipeline_t *pl, int wall)
+{
+    const jd_config_t *cf = pl->pl_cf;
+    int64_t watermark = pl->pl_max_seen - (int64_t)cf->cf_timers_lateness_s * 1000;
+    int rc = 0;
+
+    if (!cf->cf_timers_enabled || !pl->pl_rule_cnt)
+        return 0;
+    if (wall) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t w = (int64_t)ts.tv_sec * 1000 - (int64_t)cf->cf_timers_lateness_s * 1000;
+        if (w > watermark)
+            watermark = w;
+    }
+    if (!pl->pl_max_seen && !wall)
+        return 0; /* no event time yet */
+    while (!jd_pipeline_stopping && (rc = jd_pipeline_timer_round(pl, watermark)) > 0)
+        ;
+    return rc < 0 ? rc : 0;
+}
+
 /* ---- the loop ----------------------------------------------------------- */
 
 static void jd_pipeline_free_msgs(jd_pipeline_t *pl)
@@ -868,6 +1219,8 @@ static void jd_pipeline_teardown(jd_pipeline_t *pl)
     jd_encoder_destroy(pl->pl_encoder);
     jd_stage_codec_destroy(pl->pl_stage_codec);
     jd_arena_destroy(&pl->pl_arena);
+    jd_arena_destroy(&pl->pl_tarena);
+    free(pl->pl_hold);
     for (size_t i = 0; i < pl->pl_outs_cap; i++)
         jd_buf_free(&pl->pl_outs[i].ot_payload);
     free(pl->pl_outs);
@@ -885,6 +1238,10 @@ static void jd_pipeline_teardown(jd_pipeline_t *pl)
     free(pl->pl_rule_ids);
     free(pl->pl_dlq_dl);
     free(pl->pl_dlq_err);
+    free(pl->pl_skip);
+    free(pl->pl_before);
+    free(pl->pl_dec);
+    jd_outcomes_destroy(pl->pl_outcomes);
 }
 
 static int jd_pipeline_setup(jd_pipeline_t *pl, const char *bootstrap, jd_err_t *err)
@@ -897,7 +1254,7 @@ static int jd_pipeline_setup(jd_pipeline_t *pl, const char *bootstrap, jd_err_t 
         jd_pipeline_registry(pl, err) || jd_pipeline_state(pl, err))
         return -1;
     pl->pl_producer = jd_producer_new(pl->pl_cf, bootstrap, err);
-    if (!pl->pl_producer)
+    if (!pl->pl_producer || !(pl->pl_outcomes = jd_outcomes_new(pl->pl_cf, pl->pl_rs, err)))
         return -1;
     if (jd_pipeline_republish(pl))
         return jd_err_set(err, JD_ERR_FATAL, JD_E_KAFKA,
@@ -917,6 +1274,8 @@ static void jd_pipeline_count_accounts(jd_pipeline_t *pl, int64_t now, int64_t *
     jd_ops_accounts(jd_state_account_count(pl->pl_state, &err));
 }
 
+static int jd_pipeline_timers(jd_pipeline_t *pl, int wall);
+
 static int jd_pipeline_loop(jd_pipeline_t *pl)
 {
     const jd_pipeline_opts_t *po = pl->pl_opts;
@@ -935,6 +1294,10 @@ static int jd_pipeline_loop(jd_pipeline_t *pl)
              * the group can take seconds, and that is not idleness. */
             if (!jd_consumer_assigned(pl->pl_consumer))
                 last_msg = now;
+            if (pl->pl_cf->cf_timers_wall_idle_s &&
+                now - last_msg >= (int64_t)pl->pl_cf->cf_timers_wall_idle_s * 1000 &&
+                (rc = jd_pipeline_timers(pl, 1)))
+                break;
             if (po->po_exit_idle_ms && now - last_msg >= po->po_exit_idle_ms) {
                 JD_INFO("pipeline", "idle for %d ms: stopping", po->po_exit_idle_ms);
                 break;
@@ -946,6 +1309,10 @@ static int jd_pipeline_loop(jd_pipeline_t *pl)
         last_msg = now;
         rc = jd_pipeline_batch(pl);
         jd_pipeline_free_msgs(pl);
+        if (!rc)
+            rc = jd_pipeline_timers(pl, 0);
+        if (!rc)
+            jd_outcomes_publish(pl->pl_outcomes, pl->pl_state, pl->pl_producer, 0);
         done = jd_now_ms();
         if (rc)
             break;
@@ -953,6 +1320,8 @@ static int jd_pipeline_loop(jd_pipeline_t *pl)
         if (po->po_max_events && (int64_t)pl->pl_stats->ps_messages >= po->po_max_events)
             break;
     }
+    if (!rc && first)
+        jd_outcomes_publish(pl->pl_outcomes, pl->pl_state, pl->pl_producer, 1);
     pl->pl_stats->ps_seconds = first ? (double)(done - first) / 1000.0 : 0.0;
     return rc == JD_ERR_RETRY ? 0 : rc;
 }
@@ -1014,9 +1383,14 @@ void jd_pipeline_print_summary(const jd_pipeline_stats_t *ps, const jd_ruleset_t
     for (int k = 0; k < JD_KIND__COUNT; k++)
         fprintf(out, "  %-20s %llu\n", jd_kind_symbol((jd_kind_t)k),
                 (unsigned long long)ps->ps_triggers_by_kind[k]);
+    fprintf(out, "resolved published   %llu\n", (unsigned long long)ps->ps_resolved);
+    fprintf(out, "shadow triggers      %llu (never on the trigger topics)\n",
+            (unsigned long long)ps->ps_shadow);
     fprintf(out, "stage changes        %llu\n", (unsigned long long)ps->ps_stage_events);
+    fprintf(out, "timer evaluations    %llu\n", (unsigned long long)ps->ps_timer_evals);
     fprintf(out, "by rule\n");
     for (size_t r = 0; rs && r < jd_rules_count(rs); r++)
-        fprintf(out, "  %-32s %llu\n", jd_rule_id(jd_rules_at(rs, r)),
-                (unsigned long long)(ps->ps_triggers_by_rule ? ps->ps_triggers_by_rule[r] : 0));
+        fprintf(out, "  %-32s %llu%s\n", jd_rule_id(jd_rules_at(rs, r)),
+                (unsigned long long)(ps->ps_triggers_by_rule ? ps->ps_triggers_by_rule[r] : 0),
+                jd_rule_is_shadow(jd_rules_at(rs, r)) ? " (shadow)" : "");
 }

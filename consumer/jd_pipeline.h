@@ -44,6 +44,10 @@ typedef struct jd_pipeline_stats {
     uint64_t *ps_triggers_by_rule; /* jd_rules_count() entries, owned */
     uint64_t  ps_republished;      /* outbox entries re-sent at start-up */
     uint64_t  ps_stage_events;     /* journey stage changes published */
+    uint64_t  ps_resolved;         /* RESOLVED triggers published */
+    uint64_t  ps_shadow;           /* triggers of shadow rules (never on the
+                                      trigger topics) */
+    uint64_t  ps_timer_evals;      /* accounts evaluated by the timer clock */
     int64_t   ps_accounts;         /* accounts with state at the end */
     double    ps_seconds;          /* first message to last batch done */
 } jd_pipeline_stats_t;

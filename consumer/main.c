@@ -18,7 +18,8 @@ static void jd_main_usage(FILE *f)
             "  broker     run the embedded Kafka cluster (demos, tests, bench)\n"
             "  simulate   produce synthetic customer telemetry\n"
             "  inspect    print an account's signals\n"
-            "  rules      check a rules file\n"
+            "  rules      check a rules file, or test it against fixture tables\n"
+            "  replay     compare two rule sets over an Avro file of events\n"
             "  config     check, show or list configuration\n"
             "  version    print the version\n",
             JD_VERSION);
@@ -33,6 +34,7 @@ int main(int argc, char **argv)
         {"run", jd_cmd_run},         {"broker", jd_cmd_broker},
         {"simulate", jd_cmd_simulate}, {"inspect", jd_cmd_inspect},
         {"rules", jd_cmd_rules},     {"config", jd_cmd_config},
+        {"replay", jd_cmd_replay},
     };
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
         !strcmp(argv[1], "help")) {

@@ -23,6 +23,9 @@ typedef struct jd_rule_state {
     int64_t  rs_opened_at;     /* event time the open episode began, or 0 */
     int64_t  rs_last_fired_at; /* event time of the last firing, or 0 */
     uint64_t rs_episode;       /* number of fired episodes so far */
+    int64_t  rs_since;         /* event time since which the condition has
+                                  held while no episode is open (a `for`
+                                  rule waiting out its duration), or 0 */
 } jd_rule_state_t;
 
 typedef enum jd_decision {
@@ -30,10 +33,38 @@ typedef enum jd_decision {
     JD_DECIDE_FIRE,       /* episode opened and fires: publish a trigger */
     JD_DECIDE_OPEN_QUIET, /* episode opened inside the cooldown: no trigger */
     JD_DECIDE_CLOSE,      /* open episode ended */
+    JD_DECIDE_PENDING,    /* condition holds, `for` not elapsed yet */
+    JD_DECIDE_SUPPRESSED, /* condition holds, but a suppressing episode is
+                             open: no episode opens */
 } jd_decision_t;
 
-/* Applies one evaluation (cond = the rule's condition at event time `now`)
- * to `st`, which is updated in place. Returns what happened. */
+/* One evaluation of a rule on an account. */
+typedef struct jd_decide_in {
+    int     di_cond;        /* the condition holds */
+    int     di_suppressed;  /* a rule named in suppressed_by is open */
+    int64_t di_now;         /* event time of the evaluation */
+    int64_t di_cooldown_ms;
+    int64_t di_for_ms;      /* the condition must hold this long first */
+} jd_decide_in_t;
+
+/* The full decision: `for`, suppression, episodes and cooldown.
+ *   - cond false: rs_since = 0; an open episode CLOSEs.
+ *   - cond true, episode open: NONE (suppression never closes an episode).
+ *   - cond true, closed, suppressed: SUPPRESSED, rs_since = 0 (the `for`
+ *     clock restarts once the suppression ends).
+ *   - cond true, closed: rs_since = now if it was 0; when now - rs_since
+ *     >= for_ms the episode opens (FIRE or OPEN_QUIET as below), else
+ *     PENDING.
+ * Pure; any thread. */
+jd_decision_t jd_decide_ex(const jd_decide_in_t *in, jd_rule_state_t *st);
+
+/* 1 when the open episode of st fired (it did not open quietly inside a
+ * cooldown): its close is worth a RESOLVED trigger. */
+int jd_rule_state_fired_open(const jd_rule_state_t *st);
+
+/* jd_decide_ex() without `for` or suppression: applies one evaluation
+ * (cond = the rule's condition at event time `now`) to `st`, which is
+ * updated in place. Returns what happened. */
 jd_decision_t jd_decide(int cond, int64_t now, int64_t cooldown_ms,
                         jd_rule_state_t *st);
 
@@ -41,11 +72,16 @@ jd_decision_t jd_decide(int cond, int64_t now, int64_t cooldown_ms,
  * or now - rs_last_fired_at >= cooldown_ms. CLOSE resets rs_opened_at to 0.
  * Pure; any thread. */
 
-/* Longest text form, NUL included: "1|" + 2 int64 + uint64 + separators. */
-#define JD_RULE_STATE_TEXT_MAX 64
+/* 1 when both states hold the same values. */
+int jd_rule_state_equal(const jd_rule_state_t *a, const jd_rule_state_t *b);
+
+/* Longest text form, NUL included: "1|" + 3 int64 + uint64 + separators. */
+#define JD_RULE_STATE_TEXT_MAX 96
 
 /* Text form stored in Redis: "open|opened_at|last_fired_at|episode", e.g.
- * "1|1767225600000|1767225600000|3" (decimal, open is 0 or 1).
+ * "1|1767225600000|1767225600000|3" (decimal, open is 0 or 1), followed by
+ * "|since" only when rs_since is not 0 (so states written before `for`
+ * existed read back unchanged).
  * format writes at most `cap` bytes (NUL included) and returns the length
  * of the full text, like snprintf (>= cap means it was cut; a buffer of
  * JD_RULE_STATE_TEXT_MAX never cuts). parse is strict (no spaces, signs

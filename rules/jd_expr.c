@@ -25,14 +25,17 @@
  *   STRING   "double quoted", escapes \" and \\ only, one line
  *   SIGNAL   a name from the signals table (jd_signals_lookup), or `now`,
  *            an alias of `as_of`
- *   FUNC     min(a, ...), max(a, ...), abs(x), coalesce(a, ...)
+ *   FUNC     min(a, ...), max(a, ...), abs(x), coalesce(a, ...),
+ *            if(cond, a, b)
  * Keywords are lower case. Whitespace (space, tab, newline) is free.
  *
  * Types are checked at compile time (signals have a declared type):
  * arithmetic, unary minus, < <= > >=, min, max and abs take numbers;
  * == and != take two operands of the same type (number, string or
  * boolean); `in` takes a number or string and a list of literals of that
- * type; and, or, not take booleans; coalesce takes arguments of one type.
+ * type; and, or, not take booleans; coalesce takes arguments of one type;
+ * if() takes a boolean and two values of one type (its result: a when
+ * cond holds, else b; cond is never null, so neither is the choice).
  * Comparing with the literal null is an error (use `is null`). A rule's
  * whole condition must be boolean (checked by jd_rules).
  *
@@ -74,7 +77,7 @@ typedef enum jd_opcode {
     OP_ADD, OP_SUB, OP_MUL, OP_DIV,
     OP_LT, OP_LE, OP_GT, OP_GE, OP_EQ, OP_NE,
     OP_AND, OP_OR, OP_NOT, OP_ISNULL, OP_NOTNULL, OP_IN,
-    OP_MIN, OP_MAX, OP_ABS, OP_COALESCE,
+    OP_MIN, OP_MAX, OP_ABS, OP_COALESCE, OP_IF,
 } jd_opcode_t;
 
 /* Spelling of each operator, for the normalised text and error messages. */
@@ -84,6 +87,7 @@ static const char *const jd_op_text[] = {
     [OP_GE] = ">=", [OP_EQ] = "==", [OP_NE] = "!=", [OP_AND] = "and",
     [OP_OR] = "or", [OP_NOT] = "not", [OP_IN] = "in", [OP_MIN] = "min",
     [OP_MAX] = "max", [OP_ABS] = "abs", [OP_COALESCE] = "coalesce",
+    [OP_IF] = "if",
 };
 
 typedef struct jd_op {
@@ -148,6 +152,7 @@ static const struct {
     {"max", OP_MAX, 1, JD_EXPR_DEPTH_MAX},
     {"abs", OP_ABS, 1, 1},
     {"coalesce", OP_COALESCE, 1, JD_EXPR_DEPTH_MAX},
+    {"if", OP_IF, 3, 3},
 };
 
 #define JD_NKEYWORDS (sizeof jd_keywords / sizeof jd_keywords[0])
@@ -851,17 +856,24 @@ static int jd_expr_check_call(jd_parser_t *p, jd_opcode_t op,
     char what[32], da[64];
 
     snprintf(what, sizeof what, "'%s'", jd_op_text[op]);
+    if (op == OP_IF) {
+        if (jd_expr_want(p, args[0], JD_VAL_BOOL, "if() condition") < 0)
+            return -1;
+        args++; /* the two choices: one type, like coalesce */
+        cnt--;
+    }
     for (size_t i = 0; i < cnt; i++) {
         const jd_node_t *nd = &p->pr_nodes[args[i]];
-        if (op != OP_COALESCE) {
+        if (op != OP_COALESCE && op != OP_IF) {
             if (jd_expr_want(p, args[i], JD_VAL_NUM, what) < 0)
                 return -1;
             type = JD_VAL_NUM;
         } else if (type == JD_VAL_NULL) {
             type = nd->nd_type;
         } else if (nd->nd_type != JD_VAL_NULL && nd->nd_type != type) {
-            return jd_expr_fail(p, nd->nd_off, "coalesce() arguments must "
+            return jd_expr_fail(p, nd->nd_off, "%s() arguments must "
                                 "have one type, but %s is %s, not %s",
+                                jd_op_text[op],
                                 jd_expr_desc(p, args[i], da, sizeof da),
                                 jd_expr_type_name(nd->nd_type),
                                 jd_expr_type_name(type));
@@ -972,7 +984,7 @@ static int jd_expr_parse_call(jd_parser_t *p, size_t fi, size_t off)
                             "expected ')' after function arguments");
     if (cnt < jd_funcs[fi].min_args || cnt > jd_funcs[fi].max_args)
         return jd_expr_fail(p, off, "%s() takes %s%zu argument%s, got %zu",
-                            jd_funcs[fi].fn, jd_funcs[fi].max_args == 1 ?
+                            jd_funcs[fi].fn, jd_funcs[fi].max_args == jd_funcs[fi].min_args ?
                             "exactly " : "at least ", jd_funcs[fi].min_args,
                             jd_funcs[fi].min_args == 1 ? "" : "s", cnt);
     if ((type = jd_expr_check_call(p, jd_funcs[fi].op, args, cnt)) < 0 ||
@@ -1604,6 +1616,10 @@ jd_value_t jd_expr_eval(const jd_expr_t *e, const jd_signals_t *sg)
         case OP_IN:
             stk[sp - 1] = jd_expr_bool(jd_expr_in(stk[sp - 1],
                                        &e->ex_consts[op->op_arg], op->op_cnt));
+            break;
+        case OP_IF:
+            sp -= 2;
+            stk[sp - 1] = jd_expr_truthy(stk[sp - 1]) ? stk[sp] : stk[sp + 1];
             break;
         case OP_MIN: case OP_MAX: case OP_COALESCE:
             sp -= op->op_cnt;

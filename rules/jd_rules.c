@@ -40,6 +40,7 @@
 #include <yaml.h>
 
 #include "jd_expr.h"
+#include "jd_rules_int.h"
 
 #define JD_RULES_MAX          1000      /* rules per file */
 #define JD_RULES_FILE_MAX     (1 << 20) /* bytes of a rules file */
@@ -47,31 +48,21 @@
 #define JD_RULES_PLAY_MAX     200
 #define JD_RULES_DESC_MAX     300
 
-struct jd_rule {
-    char          *r_id;
-    jd_kind_t      r_kind;
-    jd_severity_t  r_severity;
-    char          *r_play;
-    char          *r_description; /* NULL when absent */
-    int64_t        r_cooldown_ms;
-    jd_expr_t     *r_when;
-    size_t         r_line;        /* line of the id, for duplicate errors */
-    char           r_version[17];
-};
-
-struct jd_ruleset {
-    jd_rule_t *rs_rules;
-    size_t     rs_count;
-};
+#define JD_RULES_LIST_MAX     64        /* segments, suppressed_by, parts */
 
 enum { K_ID, K_KIND, K_WHEN, K_SEVERITY, K_PLAY, K_COOLDOWN, K_DESCRIPTION,
-       K__COUNT };
+       K_FOR, K_PRIORITY, K_SEGMENTS, K_RESOLVE, K_SUPPRESSED_BY, K_MODE,
+       K_SCORE, K_LEVELS, K__COUNT };
 
 static const struct { const char *name; int required; } jd_rule_keys[] = {
     [K_ID] = {"id", 1},             [K_KIND] = {"kind", 1},
     [K_WHEN] = {"when", 1},         [K_SEVERITY] = {"severity", 1},
-    [K_PLAY] = {"play", 1},         [K_COOLDOWN] = {"cooldown", 0},
+    [K_PLAY] = {"play", 0},         [K_COOLDOWN] = {"cooldown", 0},
     [K_DESCRIPTION] = {"description", 0},
+    [K_FOR] = {"for", 0},           [K_PRIORITY] = {"priority", 0},
+    [K_SEGMENTS] = {"segments", 0}, [K_RESOLVE] = {"resolve", 0},
+    [K_SUPPRESSED_BY] = {"suppressed_by", 0}, [K_MODE] = {"mode", 0},
+    [K_SCORE] = {"score", 0},       [K_LEVELS] = {"levels", 0},
 };
 
 /* Load-time context. */
@@ -296,8 +287,9 @@ static int jd_rules_when_pos(const jd_loader_t *ld, const yaml_node_t *node,
 }
 
 /* Compiles the condition and requires it to be boolean. */
-static int jd_rules_compile_when(const jd_loader_t *ld, const yaml_node_t *node,
-                                 const char *text, jd_expr_t **out)
+static int jd_rules_compile(const jd_loader_t *ld, const yaml_node_t *node,
+                            const char *text, const char *key,
+                            jd_val_type_t want, jd_expr_t **out)
 {
     size_t ecol, line, col;
     jd_err_t eerr;
@@ -309,12 +301,20 @@ static int jd_rules_compile_when(const jd_loader_t *ld, const yaml_node_t *node,
         }
         if (jd_rules_when_pos(ld, node, ecol, &line, &col))
             return jd_rules_fail(ld, line, col, "%s", jd_expr_err_what(&eerr));
-        return jd_rules_fail(ld, line, col, "%s (column %zu of 'when')",
-                             jd_expr_err_what(&eerr), ecol);
+        return jd_rules_fail(ld, line, col, "%s (column %zu of '%s')",
+                             jd_expr_err_what(&eerr), ecol, key);
     }
-    if (jd_expr_type(*out) != JD_VAL_BOOL)
-        return jd_rules_fail_at(ld, node, "'when' must be a condition (true/"
-                                "false), but '%s' is %s", jd_expr_text(*out),
+    if (want == JD_VAL_NUM && jd_expr_type(*out) != JD_VAL_NUM)
+        return jd_rules_fail_at(ld, node, "'%s' must be a number, but '%s' is "
+                                "%s", key, jd_expr_text(*out),
+                                jd_expr_type(*out) == JD_VAL_BOOL ?
+                                "a condition (true/false)" :
+                                jd_expr_type(*out) == JD_VAL_STR ? "a string"
+                                : "always null");
+    if (want == JD_VAL_BOOL && jd_expr_type(*out) != JD_VAL_BOOL)
+        return jd_rules_fail_at(ld, node, "'%s' must be a condition (true/"
+                                "false), but '%s' is %s", key,
+                                jd_expr_text(*out),
                                 jd_expr_type(*out) == JD_VAL_NUM ? "a number"
                                 : jd_expr_type(*out) == JD_VAL_STR ? "a string"
                                 : "always null");
@@ -354,11 +354,16 @@ static int jd_rules_collect(jd_loader_t *ld, const yaml_node_t *map,
     if (vals[K_ID] && vals[K_ID]->type == YAML_SCALAR_NODE &&
         jd_rules_valid_id((const char *)vals[K_ID]->data.scalar.value))
         ld->ld_rule_id = (const char *)vals[K_ID]->data.scalar.value;
-    if (bad)
-        return jd_rules_fail_at(ld, bad, "unknown key '%.64s' (allowed: id, "
-                                "kind, when, severity, play, cooldown, "
-                                "description)",
-                                (const char *)bad->data.scalar.value);
+    if (bad) {
+        char allowed[256] = "";
+        for (k = 0; k < K__COUNT; k++) {
+            size_t n = strlen(allowed);
+            snprintf(allowed + n, sizeof allowed - n, "%s%s", k ? ", " : "",
+                     jd_rule_keys[k].name);
+        }
+        return jd_rules_fail_at(ld, bad, "unknown key '%.64s' (allowed: %s)",
+                                (const char *)bad->data.scalar.value, allowed);
+    }
     if (dup)
         return jd_rules_fail_at(ld, dup, "duplicate key '%s' (first at line "
                                 "%zu)", jd_rule_keys[dup_k].name,
@@ -384,6 +389,7 @@ static int jd_rules_load_id(jd_loader_t *ld, const yaml_node_t *node,
                                     "defined at line %zu)", id,
                                     ld->ld_rs->rs_rules[i].r_line);
     r->r_line = node->start_mark.line + 1;
+    r->r_col = node->start_mark.column + 1;
     r->r_id = strdup(id);
     return r->r_id ? 0 : jd_err_set(ld->ld_err, JD_ERR_FATAL, JD_E_NOMEM,
                                     "out of memory");
@@ -446,20 +452,24 @@ static int jd_rules_load_text(jd_loader_t *ld, const yaml_node_t *node,
     return 0;
 }
 
-static int jd_rules_load_cooldown(jd_loader_t *ld, const yaml_node_t *node,
-                                  int64_t *ms)
+/* cooldown and for: a duration; *text (may be NULL) gets a copy. */
+static int jd_rules_load_duration(jd_loader_t *ld, const yaml_node_t *node,
+                                  const char *key, int64_t *ms, char **text)
 {
     const char *s;
 
     *ms = 0;
     if (!node)
         return 0;
-    if (jd_rules_scalar(ld, node, "cooldown", &s) < 0)
+    if (jd_rules_scalar(ld, node, key, &s) < 0)
         return -1;
     if (jd_expr_parse_duration(s, ms) < 0)
-        return jd_rules_fail_at(ld, node, "bad duration '%.64s' for 'cooldown'"
+        return jd_rules_fail_at(ld, node, "bad duration '%.64s' for '%s'"
                                 " (expected a number with a unit d, h, m or s,"
-                                " such as 14d, 12h, 30m, 10s; or 0)", s);
+                                " such as 14d, 12h, 30m, 10s; or 0)", s, key);
+    if (text && !(*text = strdup(s)))
+        return jd_err_set(ld->ld_err, JD_ERR_FATAL, JD_E_NOMEM,
+                          "out of memory");
     return 0;
 }
 
@@ -471,7 +481,7 @@ static int jd_rules_check_present(jd_loader_t *ld, const yaml_node_t *map,
     for (int k = 0; k < K__COUNT; k++) {
         if (vals[k] && vals[k]->type == YAML_SCALAR_NODE &&
             vals[k]->data.scalar.length == 0) {
-            if (!jd_rule_keys[k].required) {
+            if (!jd_rule_keys[k].required && k != K_PLAY) {
                 vals[k] = NULL;
                 continue;
             }
@@ -485,24 +495,261 @@ static int jd_rules_check_present(jd_loader_t *ld, const yaml_node_t *map,
     return 0;
 }
 
+/* ---- optional rule keys ------------------------------------------------ */
+
+static int jd_rules_nomem(const jd_loader_t *ld)
+{
+    return jd_err_set(ld->ld_err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
+}
+
+/* A list of names (or one name) of `key`, each [a-z0-9_.-]: copies into
+ * *out[*cnt] and, when lines is not NULL, their positions. */
+static int jd_rules_load_names(jd_loader_t *ld, const yaml_node_t *node,
+                               const char *key, char ***out, size_t *cnt,
+                               size_t **lines, size_t **cols)
+{
+    const yaml_node_item_t *it;
+    size_t n = 1;
+
+    if (node->type == YAML_MAPPING_NODE)
+        return jd_rules_fail_at(ld, node, "'%s' must be a name or a list of "
+                                "names", key);
+    if (node->type == YAML_SEQUENCE_NODE)
+        n = (size_t)(node->data.sequence.items.top -
+                     node->data.sequence.items.start);
+    if (n == 0 || n > JD_RULES_LIST_MAX)
+        return jd_rules_fail_at(ld, node, "'%s' must list 1 to %d names", key,
+                                JD_RULES_LIST_MAX);
+    if (!(*out = calloc(n, sizeof **out)) ||
+        (lines && (!(*lines = calloc(n, sizeof **lines)) ||
+                   !(*cols = calloc(n, sizeof **cols)))))
+        return jd_rules_nomem(ld);
+    for (size_t i = 0; i < n; i++) {
+        const yaml_node_t *el = node;
+        const char *v;
+        if (node->type == YAML_SEQUENCE_NODE) {
+            it = node->data.sequence.items.start + i;
+            el = jd_rules_node(ld, *it);
+        }
+        if (jd_rules_scalar(ld, el, key, &v) < 0)
+            return -1;
+        if (!jd_rules_valid_id(v))
+            return jd_rules_fail_at(ld, el, "'%s' entry '%.64s' must be 1 to "
+                                    "%d characters from a-z, 0-9, '_', '.' "
+                                    "and '-'", key, v, JD_RULES_ID_MAX);
+        if (!((*out)[i] = strdup(v)))
+            return jd_rules_nomem(ld);
+        (*cnt)++;
+        if (lines) {
+            (*lines)[i] = el->start_mark.line + 1;
+            (*cols)[i] = el->start_mark.column + 1;
+        }
+    }
+    return 0;
+}
+
+/* A scalar that must be one of two spellings: *out = 0 for `no`, 1 for
+ * `yes`. */
+static int jd_rules_load_flag(jd_loader_t *ld, const yaml_node_t *node,
+                              const char *key, const char *no,
+                              const char *yes, int *out)
+{
+    const char *s;
+
+    if (jd_rules_scalar(ld, node, key, &s) < 0)
+        return -1;
+    if (!strcmp(s, no) || !strcmp(s, yes)) {
+        *out = !strcmp(s, yes);
+        return 0;
+    }
+    return jd_rules_fail_at(ld, node, "'%s' must be %s or %s, not '%.64s'",
+                            key, no, yes, s);
+}
+
+static int jd_rules_load_priority(jd_loader_t *ld, const yaml_node_t *node,
+                                  int32_t *out)
+{
+    const char *s;
+    char *end;
+    long v;
+
+    if (jd_rules_scalar(ld, node, "priority", &s) < 0)
+        return -1;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (!*s || *end || errno || v < -1000000 || v > 1000000)
+        return jd_rules_fail_at(ld, node, "'priority' must be a whole number "
+                                "from -1000000 to 1000000, not '%.64s'", s);
+    *out = (int32_t)v;
+    return 0;
+}
+
+/* score: a mapping of part name -> numeric expression. */
+static int jd_rules_load_score(jd_loader_t *ld, const yaml_node_t *node,
+                               jd_rule_t *r)
+{
+    const yaml_node_pair_t *pair;
+    size_t n;
+
+    if (node->type != YAML_MAPPING_NODE)
+        return jd_rules_fail_at(ld, node, "'score' must be a mapping of part "
+                                "names to numeric expressions");
+    n = (size_t)(node->data.mapping.pairs.top - node->data.mapping.pairs.start);
+    if (n == 0 || n > JD_RULES_LIST_MAX)
+        return jd_rules_fail_at(ld, node, "'score' must have 1 to %d parts",
+                                JD_RULES_LIST_MAX);
+    if (!(r->r_parts = calloc(n, sizeof *r->r_parts)))
+        return jd_rules_nomem(ld);
+    for (pair = node->data.mapping.pairs.start;
+         pair < node->data.mapping.pairs.top; pair++) {
+        yaml_node_t *k = jd_rules_node(ld, pair->key);
+        yaml_node_t *v = jd_rules_node(ld, pair->value);
+        jd_rule_part_t *rp = &r->r_parts[r->r_part_cnt];
+        const char *name, *text;
+        if (jd_rules_scalar(ld, k, "score part", &name) < 0)
+            return -1;
+        if (!jd_rules_valid_id(name) || strlen(name) > 40)
+            return jd_rules_fail_at(ld, k, "score part '%.64s' must be 1 to 40"
+                                    " characters from a-z, 0-9, '_', '.' and "
+                                    "'-'", name);
+        for (size_t i = 0; i < r->r_part_cnt; i++)
+            if (!strcmp(r->r_parts[i].rp_name, name))
+                return jd_rules_fail_at(ld, k, "duplicate score part '%s'",
+                                        name);
+        if (!(rp->rp_name = strdup(name)))
+            return jd_rules_nomem(ld);
+        r->r_part_cnt++;
+        if (jd_rules_scalar(ld, v, name, &text) < 0 ||
+            jd_rules_compile(ld, v, text, name, JD_VAL_NUM, &rp->rp_expr) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int jd_rules_level_cmp(const void *a, const void *b)
+{
+    double x = ((const jd_rule_level_t *)a)->rl_min;
+    double y = ((const jd_rule_level_t *)b)->rl_min;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* levels: a mapping of level name -> minimum score. */
+static int jd_rules_load_levels(jd_loader_t *ld, const yaml_node_t *node,
+                                jd_rule_t *r)
+{
+    const yaml_node_pair_t *pair;
+    size_t n;
+
+    if (node->type != YAML_MAPPING_NODE)
+        return jd_rules_fail_at(ld, node, "'levels' must be a mapping of level"
+                                " names to minimum scores");
+    n = (size_t)(node->data.mapping.pairs.top - node->data.mapping.pairs.start);
+    if (n == 0 || n > JD_RULES_LIST_MAX)
+        return jd_rules_fail_at(ld, node, "'levels' must have 1 to %d levels",
+                                JD_RULES_LIST_MAX);
+    if (!(r->r_levels = calloc(n, sizeof *r->r_levels)))
+        return jd_rules_nomem(ld);
+    for (pair = node->data.mapping.pairs.start;
+         pair < node->data.mapping.pairs.top; pair++) {
+        yaml_node_t *k = jd_rules_node(ld, pair->key);
+        yaml_node_t *v = jd_rules_node(ld, pair->value);
+        jd_rule_level_t *rl = &r->r_levels[r->r_level_cnt];
+        const char *name, *num;
+        char *end;
+        if (jd_rules_scalar(ld, k, "level", &name) < 0)
+            return -1;
+        if (!jd_rules_valid_id(name) || strlen(name) > 40)
+            return jd_rules_fail_at(ld, k, "level '%.64s' must be 1 to 40 "
+                                    "characters from a-z, 0-9, '_', '.' and "
+                                    "'-'", name);
+        if (jd_rules_scalar(ld, v, name, &num) < 0)
+            return -1;
+        errno = 0;
+        rl->rl_min = strtod(num, &end);
+        if (!*num || *end || errno || !isfinite(rl->rl_min))
+            return jd_rules_fail_at(ld, v, "level '%s' needs a minimum score "
+                                    "(a number), not '%.64s'", name, num);
+        if (!(rl->rl_name = strdup(name)))
+            return jd_rules_nomem(ld);
+        r->r_level_cnt++;
+    }
+    qsort(r->r_levels, r->r_level_cnt, sizeof *r->r_levels,
+          jd_rules_level_cmp);
+    return 0;
+}
+
+/* for, priority, segments, resolve, suppressed_by, mode, score, levels. */
+static int jd_rules_load_options(jd_loader_t *ld, yaml_node_t **vals,
+                                 jd_rule_t *r)
+{
+    if ((vals[K_PRIORITY] &&
+         jd_rules_load_priority(ld, vals[K_PRIORITY], &r->r_priority) < 0) ||
+        (vals[K_RESOLVE] &&
+         jd_rules_load_flag(ld, vals[K_RESOLVE], "resolve", "false", "true",
+                            &r->r_resolve) < 0) ||
+        (vals[K_MODE] &&
+         jd_rules_load_flag(ld, vals[K_MODE], "mode", "active", "shadow",
+                            &r->r_shadow) < 0) ||
+        (vals[K_SEGMENTS] &&
+         jd_rules_load_names(ld, vals[K_SEGMENTS], "segments", &r->r_segments,
+                             &r->r_segment_cnt, NULL, NULL) < 0) ||
+        (vals[K_SUPPRESSED_BY] &&
+         jd_rules_load_names(ld, vals[K_SUPPRESSED_BY], "suppressed_by",
+                             &r->r_supp_names, &r->r_supp_cnt,
+                             &r->r_supp_lines, &r->r_supp_cols) < 0) ||
+        (vals[K_SCORE] && jd_rules_load_score(ld, vals[K_SCORE], r) < 0) ||
+        (vals[K_LEVELS] && jd_rules_load_levels(ld, vals[K_LEVELS], r) < 0))
+        return -1;
+    if (r->r_level_cnt && !r->r_part_cnt)
+        return jd_rules_fail_at(ld, vals[K_LEVELS], "'levels' needs a 'score'"
+                                " to grade");
+    return 0;
+}
+
+/* The normalised text of a rule: the original keys in their original form
+ * (so versions of rules that use none of the later keys did not change),
+ * then each later key only when it is set. */
+static void jd_rules_version_text(const jd_rule_t *r, FILE *f)
+{
+    fprintf(f, "id=%s\nkind=%s\nwhen=%s\nseverity=%s\nplay=%s\n"
+            "cooldown_ms=%" PRId64 "\ndescription=%s", r->r_id,
+            jd_kind_name(r->r_kind), jd_expr_text(r->r_when),
+            jd_rules_severity_name((int)r->r_severity),
+            r->r_play ? r->r_play : "", r->r_cooldown_ms,
+            r->r_description ? r->r_description : "");
+    if (r->r_for_ms)
+        fprintf(f, "\nfor_ms=%" PRId64, r->r_for_ms);
+    if (r->r_priority)
+        fprintf(f, "\npriority=%d", (int)r->r_priority);
+    if (r->r_resolve)
+        fprintf(f, "\nresolve=true");
+    for (size_t i = 0; i < r->r_segment_cnt; i++)
+        fprintf(f, "\nsegment=%s", r->r_segments[i]);
+    for (size_t i = 0; i < r->r_supp_cnt; i++)
+        fprintf(f, "\nsuppressed_by=%s", r->r_supp_names[i]);
+    for (size_t i = 0; i < r->r_part_cnt; i++)
+        fprintf(f, "\nscore.%s=%s", r->r_parts[i].rp_name,
+                jd_expr_text(r->r_parts[i].rp_expr));
+    for (size_t i = 0; i < r->r_level_cnt; i++)
+        fprintf(f, "\nlevel.%s=%.17g", r->r_levels[i].rl_name,
+                r->r_levels[i].rl_min);
+}
+
 static int jd_rules_version(jd_loader_t *ld, jd_rule_t *r)
 {
-    const char *fmt = "id=%s\nkind=%s\nwhen=%s\nseverity=%s\nplay=%s\n"
-                      "cooldown_ms=%" PRId64 "\ndescription=%s";
-    const char *kind = jd_kind_name(r->r_kind);
-    const char *sev = jd_rules_severity_name((int)r->r_severity);
-    const char *desc = r->r_description ? r->r_description : "";
-    int n = snprintf(NULL, 0, fmt, r->r_id, kind, jd_expr_text(r->r_when), sev,
-                     r->r_play, r->r_cooldown_ms, desc);
-    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
 
-    if (!buf)
-        return jd_err_set(ld->ld_err, JD_ERR_FATAL, JD_E_NOMEM,
-                          "out of memory");
-    snprintf(buf, (size_t)n + 1, fmt, r->r_id, kind, jd_expr_text(r->r_when),
-             sev, r->r_play, r->r_cooldown_ms, desc);
+    if (!f)
+        return jd_rules_nomem(ld);
+    jd_rules_version_text(r, f);
+    if (fclose(f) != 0 || !buf) {
+        free(buf);
+        return jd_rules_nomem(ld);
+    }
     snprintf(r->r_version, sizeof r->r_version, "%016" PRIx64,
-             (uint64_t)XXH3_64bits(buf, (size_t)n));
+             (uint64_t)XXH3_64bits(buf, n));
     free(buf);
     return 0;
 }
@@ -518,7 +765,7 @@ static int jd_rules_load_rule(jd_loader_t *ld, const yaml_node_t *map,
 
     if (map->type != YAML_MAPPING_NODE)
         return jd_rules_fail_at(ld, map, "expected a mapping with keys id, "
-                                "kind, when, severity, play");
+                                "kind, when, severity");
     if (jd_rules_collect(ld, map, keys, vals) < 0 ||
         jd_rules_check_present(ld, map, vals) < 0 ||
         jd_rules_load_id(ld, vals[K_ID], r) < 0 ||
@@ -527,14 +774,20 @@ static int jd_rules_load_rule(jd_loader_t *ld, const yaml_node_t *map,
         jd_rules_load_choice(ld, vals[K_SEVERITY], "severity",
                              jd_severity_parse, jd_rules_severity_name,
                              JD_SEV__COUNT, &sev) < 0 ||
-        jd_rules_load_text(ld, vals[K_PLAY], "play", JD_RULES_PLAY_MAX,
-                           &r->r_play) < 0 ||
+        (vals[K_PLAY] &&
+         jd_rules_load_text(ld, vals[K_PLAY], "play", JD_RULES_PLAY_MAX,
+                            &r->r_play) < 0) ||
         (vals[K_DESCRIPTION] &&
          jd_rules_load_text(ld, vals[K_DESCRIPTION], "description",
                             JD_RULES_DESC_MAX, &r->r_description) < 0) ||
-        jd_rules_load_cooldown(ld, vals[K_COOLDOWN], &r->r_cooldown_ms) < 0 ||
+        jd_rules_load_duration(ld, vals[K_COOLDOWN], "cooldown",
+                               &r->r_cooldown_ms, NULL) < 0 ||
+        jd_rules_load_duration(ld, vals[K_FOR], "for", &r->r_for_ms,
+                               &r->r_for_text) < 0 ||
         jd_rules_scalar(ld, vals[K_WHEN], "when", &when) < 0 ||
-        jd_rules_compile_when(ld, vals[K_WHEN], when, &r->r_when) < 0)
+        jd_rules_compile(ld, vals[K_WHEN], when, "when", JD_VAL_BOOL,
+                         &r->r_when) < 0 ||
+        jd_rules_load_options(ld, vals, r) < 0)
         return -1;
     r->r_kind = (jd_kind_t)kind;
     r->r_severity = (jd_severity_t)sev;
@@ -543,49 +796,342 @@ static int jd_rules_load_rule(jd_loader_t *ld, const yaml_node_t *map,
 
 /* ---- the file ---------------------------------------------------------- */
 
-/* Finds the `rules` list in the root mapping (the only key allowed). */
-static int jd_rules_find_list(jd_loader_t *ld, const yaml_node_t *root,
-                              yaml_node_t **list)
+/* The top-level sections. */
+typedef struct jd_sections {
+    yaml_node_t *sc_rules, *sc_segments, *sc_default, *sc_plays;
+} jd_sections_t;
+
+/* Finds the sections in the root mapping: rules (required), segments,
+ * default_segment, plays. */
+static int jd_rules_find_sections(jd_loader_t *ld, const yaml_node_t *root,
+                                  jd_sections_t *sc)
 {
+    static const char *const names[] = {"rules", "segments", "default_segment",
+                                        "plays"};
     const yaml_node_pair_t *pair;
     const char *name;
 
-    *list = NULL;
+    memset(sc, 0, sizeof *sc);
     if (root->type != YAML_MAPPING_NODE)
         return jd_rules_fail_at(ld, root, "expected a mapping with a 'rules' "
                                 "list at the top level");
     for (pair = root->data.mapping.pairs.start;
          pair < root->data.mapping.pairs.top; pair++) {
-        yaml_node_t *key = jd_rules_node(ld, pair->key);
+        yaml_node_t *key = jd_rules_node(ld, pair->key), **slot = NULL;
         if (jd_rules_scalar(ld, key, "key", &name) < 0)
             return -1;
-        if (strcmp(name, "rules") != 0)
+        for (int i = 0; i < 4; i++)
+            if (!strcmp(name, names[i]))
+                slot = i == 0 ? &sc->sc_rules : i == 1 ? &sc->sc_segments
+                     : i == 2 ? &sc->sc_default : &sc->sc_plays;
+        if (!slot)
             return jd_rules_fail_at(ld, key, "unknown top-level key '%.64s' "
-                                    "(expected 'rules')", name);
-        if (*list)
-            return jd_rules_fail_at(ld, key, "duplicate key 'rules'");
-        *list = jd_rules_node(ld, pair->value);
+                                    "(expected rules, segments, "
+                                    "default_segment or plays)", name);
+        if (*slot)
+            return jd_rules_fail_at(ld, key, "duplicate key '%s'", name);
+        *slot = jd_rules_node(ld, pair->value);
     }
-    if (!*list)
+    if (!sc->sc_rules)
         return jd_rules_fail_at(ld, root, "missing top-level key 'rules'");
-    if ((*list)->type == YAML_SCALAR_NODE && !(*list)->data.scalar.length)
-        return jd_rules_fail_at(ld, *list, "the 'rules' list is empty");
-    if ((*list)->type != YAML_SEQUENCE_NODE)
-        return jd_rules_fail_at(ld, *list, "'rules' must be a list of rules");
+    if (sc->sc_rules->type == YAML_SCALAR_NODE &&
+        !sc->sc_rules->data.scalar.length)
+        return jd_rules_fail_at(ld, sc->sc_rules, "the 'rules' list is empty");
+    if (sc->sc_rules->type != YAML_SEQUENCE_NODE)
+        return jd_rules_fail_at(ld, sc->sc_rules, "'rules' must be a list of "
+                                "rules");
     return 0;
+}
+
+/* ---- segments (tiers) and plays ---------------------------------------- */
+
+/* One tier: name -> list of segment values (free text, 1-255 bytes). */
+static int jd_rules_load_tier(jd_loader_t *ld, const yaml_node_t *key,
+                              const yaml_node_t *val, jd_tier_t *ti)
+{
+    const char *name;
+
+    if (jd_rules_scalar(ld, key, "segment tier", &name) < 0)
+        return -1;
+    if (!jd_rules_valid_id(name))
+        return jd_rules_fail_at(ld, key, "segment tier '%.64s' must be 1 to %d"
+                                " characters from a-z, 0-9, '_', '.' and '-'",
+                                name, JD_RULES_ID_MAX);
+    for (const jd_tier_t *o = ld->ld_rs->rs_tiers; o < ti; o++)
+        if (!strcmp(o->ti_name, name))
+            return jd_rules_fail_at(ld, key, "duplicate segment tier '%s'",
+                                    name);
+    if (!(ti->ti_name = strdup(name)))
+        return jd_rules_nomem(ld);
+    if (val->type != YAML_SEQUENCE_NODE)
+        return jd_rules_fail_at(ld, val, "segment tier '%s' must list the "
+                                "segment values it groups", name);
+    size_t n = (size_t)(val->data.sequence.items.top -
+                        val->data.sequence.items.start);
+    if (!(ti->ti_values = calloc(n ? n : 1, sizeof *ti->ti_values)))
+        return jd_rules_nomem(ld);
+    for (size_t i = 0; i < n; i++) {
+        const yaml_node_t *el =
+            jd_rules_node(ld, val->data.sequence.items.start[i]);
+        const char *v;
+        if (jd_rules_scalar(ld, el, "segment", &v) < 0)
+            return -1;
+        if (!*v || strlen(v) >= JD_SIG_STR_MAX)
+            return jd_rules_fail_at(ld, el, "a segment value must be 1 to %d "
+                                    "bytes", JD_SIG_STR_MAX - 1);
+        if (!(ti->ti_values[i] = strdup(v)))
+            return jd_rules_nomem(ld);
+        ti->ti_value_cnt++;
+    }
+    return 0;
+}
+
+static int jd_rules_load_tiers(jd_loader_t *ld, const yaml_node_t *map)
+{
+    jd_ruleset_t *rs = ld->ld_rs;
+    const yaml_node_pair_t *pair;
+    size_t n;
+
+    if (map->type != YAML_MAPPING_NODE)
+        return jd_rules_fail_at(ld, map, "'segments' must map each segment "
+                                "tier to the list of segment values it groups");
+    n = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
+    if (n > JD_RULES_LIST_MAX)
+        return jd_rules_fail_at(ld, map, "too many segment tiers (limit %d)",
+                                JD_RULES_LIST_MAX);
+    if (!(rs->rs_tiers = calloc(n ? n : 1, sizeof *rs->rs_tiers)))
+        return jd_rules_nomem(ld);
+    for (pair = map->data.mapping.pairs.start;
+         pair < map->data.mapping.pairs.top; pair++) {
+        if (jd_rules_load_tier(ld, jd_rules_node(ld, pair->key),
+                               jd_rules_node(ld, pair->value),
+                               &rs->rs_tiers[rs->rs_tier_cnt++]) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* 1 when `name` is a tier of the file (or, without a segments section,
+ * always: segment values are then used as they are). */
+static int jd_rules_known_tier(const jd_ruleset_t *rs, const char *name)
+{
+    if (!rs->rs_tier_cnt)
+        return 1;
+    for (size_t i = 0; i < rs->rs_tier_cnt; i++) {
+        if (!strcmp(rs->rs_tiers[i].ti_name, name))
+            return 1;
+        for (size_t j = 0; j < rs->rs_tiers[i].ti_value_cnt; j++)
+            if (!strcmp(rs->rs_tiers[i].ti_values[j], name))
+                return 1;
+    }
+    return 0;
+}
+
+static int jd_rules_unknown_tier(jd_loader_t *ld, size_t line, size_t col,
+                                 const char *name)
+{
+    char list[256] = "";
+
+    for (size_t i = 0; i < ld->ld_rs->rs_tier_cnt; i++) {
+        size_t n = strlen(list);
+        snprintf(list + n, sizeof list - n, "%s%s", i ? ", " : "",
+                 ld->ld_rs->rs_tiers[i].ti_name);
+    }
+    return jd_rules_fail(ld, line, col, "unknown segment '%.64s' (the "
+                         "segments section defines %s)", name, list);
+}
+
+enum { PK_KIND, PK_RULE, PK_SEGMENT, PK_PLAY, PK_OWNER, PK_CHANNEL, PK__COUNT };
+
+/* One plays entry: {kind | rule, [segment], play, [owner], [channel]}. */
+static int jd_rules_load_play(jd_loader_t *ld, const yaml_node_t *map,
+                              jd_play_t *pl)
+{
+    static const char *const keys[PK__COUNT] = {"kind", "rule", "segment",
+                                                "play", "owner", "channel"};
+    yaml_node_t *v[PK__COUNT] = {0};
+    int kind;
+
+    if (map->type != YAML_MAPPING_NODE)
+        return jd_rules_fail_at(ld, map, "a plays entry must be a mapping with"
+                                " kind or rule, segment, play, owner, channel");
+    pl->pl_line = map->start_mark.line + 1;
+    pl->pl_col = map->start_mark.column + 1;
+    for (const yaml_node_pair_t *pair = map->data.mapping.pairs.start;
+         pair < map->data.mapping.pairs.top; pair++) {
+        yaml_node_t *k = jd_rules_node(ld, pair->key);
+        const char *name;
+        int i;
+        if (jd_rules_scalar(ld, k, "key", &name) < 0)
+            return -1;
+        for (i = 0; i < PK__COUNT && strcmp(name, keys[i]); i++)
+            ;
+        if (i == PK__COUNT)
+            return jd_rules_fail_at(ld, k, "unknown key '%.64s' in a plays "
+                                    "entry (allowed: kind, rule, segment, "
+                                    "play, owner, channel)", name);
+        if (v[i])
+            return jd_rules_fail_at(ld, k, "duplicate key '%s'", name);
+        v[i] = jd_rules_node(ld, pair->value);
+    }
+    if (!v[PK_KIND] == !v[PK_RULE])
+        return jd_rules_fail_at(ld, map, "a plays entry needs exactly one of "
+                                "'kind' and 'rule'");
+    if (!v[PK_PLAY])
+        return jd_rules_fail_at(ld, map, "a plays entry needs 'play'");
+    if (v[PK_KIND]) {
+        if (jd_rules_load_choice(ld, v[PK_KIND], "kind", jd_kind_parse,
+                                 jd_rules_kind_name, JD_KIND__COUNT, &kind) < 0)
+            return -1;
+        pl->pl_has_kind = 1;
+        pl->pl_kind = (jd_kind_t)kind;
+    }
+    if ((v[PK_RULE] && jd_rules_load_text(ld, v[PK_RULE], "rule",
+                                          JD_RULES_ID_MAX, &pl->pl_rule) < 0) ||
+        (v[PK_SEGMENT] && jd_rules_load_text(ld, v[PK_SEGMENT], "segment",
+                                             JD_RULES_ID_MAX, &pl->pl_tier) < 0) ||
+        jd_rules_load_text(ld, v[PK_PLAY], "play", JD_RULES_PLAY_MAX,
+                           &pl->pl_play) < 0 ||
+        (v[PK_OWNER] && jd_rules_load_text(ld, v[PK_OWNER], "owner",
+                                           JD_RULES_PLAY_MAX, &pl->pl_owner) < 0) ||
+        (v[PK_CHANNEL] && jd_rules_load_text(ld, v[PK_CHANNEL], "channel",
+                                             JD_RULES_PLAY_MAX,
+                                             &pl->pl_channel) < 0))
+        return -1;
+    if (pl->pl_tier && !jd_rules_known_tier(ld->ld_rs, pl->pl_tier))
+        return jd_rules_unknown_tier(ld, v[PK_SEGMENT]->start_mark.line + 1,
+                                     v[PK_SEGMENT]->start_mark.column + 1,
+                                     pl->pl_tier);
+    return 0;
+}
+
+static int jd_rules_load_plays(jd_loader_t *ld, const yaml_node_t *list)
+{
+    jd_ruleset_t *rs = ld->ld_rs;
+    size_t n;
+
+    if (list->type != YAML_SEQUENCE_NODE)
+        return jd_rules_fail_at(ld, list, "'plays' must be a list of entries "
+                                "{kind or rule, segment, play, owner, channel}");
+    n = (size_t)(list->data.sequence.items.top -
+                 list->data.sequence.items.start);
+    if (n > JD_RULES_MAX)
+        return jd_rules_fail_at(ld, list, "too many plays (limit %d)",
+                                JD_RULES_MAX);
+    if (!(rs->rs_plays = calloc(n ? n : 1, sizeof *rs->rs_plays)))
+        return jd_rules_nomem(ld);
+    for (size_t i = 0; i < n; i++)
+        if (jd_rules_load_play(ld, jd_rules_node(ld,
+                                   list->data.sequence.items.start[i]),
+                               &rs->rs_plays[rs->rs_play_cnt++]) < 0)
+            return -1;
+    return 0;
+}
+
+/* ---- cross-references, once every rule is loaded ------------------------ */
+
+static int jd_rules_link_suppressors(jd_loader_t *ld, jd_rule_t *r)
+{
+    const jd_ruleset_t *rs = ld->ld_rs;
+
+    if (r->r_supp_cnt &&
+        !(r->r_supp_rules = calloc(r->r_supp_cnt, sizeof *r->r_supp_rules)))
+        return jd_rules_nomem(ld);
+    for (size_t i = 0; i < r->r_supp_cnt; i++) {
+        const char *name = r->r_supp_names[i];
+        int kind = jd_kind_parse(name);
+        size_t j;
+        if (kind >= 0) {
+            r->r_supp_kinds |= 1u << kind;
+            continue;
+        }
+        for (j = 0; j < rs->rs_count && strcmp(rs->rs_rules[j].r_id, name); j++)
+            ;
+        if (j == rs->rs_count || &rs->rs_rules[j] == r)
+            return jd_rules_fail(ld, r->r_supp_lines[i], r->r_supp_cols[i],
+                                 j == rs->rs_count ?
+                                 "'suppressed_by' names '%s', which is neither"
+                                 " a kind (risk, renewal_readiness, expansion)"
+                                 " nor the id of another rule" :
+                                 "'suppressed_by' names the rule itself "
+                                 "('%s')", name);
+        r->r_supp_rules[r->r_supp_rule_cnt++] = j;
+    }
+    return 0;
+}
+
+/* Every rule needs a play for an account of any segment: its own `play`,
+ * or a plays entry for its id or kind without a segment. */
+static int jd_rules_check_play(jd_loader_t *ld, const jd_rule_t *r)
+{
+    if (r->r_play || jd__rules_play(ld->ld_rs, r, NULL))
+        return 0;
+    return jd_rules_fail(ld, r->r_line, r->r_col, "no play: give the rule a "
+                         "'play', or add a plays entry for rule '%s' or kind "
+                         "'%s' without a segment", r->r_id,
+                         jd_kind_name(r->r_kind));
+}
+
+static int jd_rules_link(jd_loader_t *ld)
+{
+    jd_ruleset_t *rs = ld->ld_rs;
+
+    for (size_t i = 0; i < rs->rs_play_cnt; i++) {
+        const jd_play_t *pl = &rs->rs_plays[i];
+        ld->ld_index = 0;
+        ld->ld_rule_id = NULL;
+        if (pl->pl_rule && !jd_rules_find(rs, pl->pl_rule))
+            return jd_rules_fail(ld, pl->pl_line, pl->pl_col, "plays entry for "
+                                 "unknown rule '%.100s'", pl->pl_rule);
+    }
+    for (size_t i = 0; i < rs->rs_count; i++) {
+        jd_rule_t *r = &rs->rs_rules[i];
+        ld->ld_index = i + 1;
+        ld->ld_rule_id = r->r_id;
+        if (jd_rules_link_suppressors(ld, r) < 0 ||
+            jd_rules_check_play(ld, r) < 0)
+            return -1;
+        for (size_t k = 0; k < r->r_segment_cnt; k++)
+            if (!jd_rules_known_tier(rs, r->r_segments[k]))
+                return jd_rules_unknown_tier(ld, r->r_line, r->r_col,
+                                             r->r_segments[k]);
+    }
+    return 0;
+}
+
+static int jd_rules_load_sections(jd_loader_t *ld, const jd_sections_t *sc)
+{
+    const char *def;
+
+    if (sc->sc_segments && jd_rules_load_tiers(ld, sc->sc_segments) < 0)
+        return -1;
+    if (sc->sc_default) {
+        if (jd_rules_scalar(ld, sc->sc_default, "default_segment", &def) < 0)
+            return -1;
+        if (!jd_rules_known_tier(ld->ld_rs, def))
+            return jd_rules_unknown_tier(ld, sc->sc_default->start_mark.line + 1,
+                                         sc->sc_default->start_mark.column + 1,
+                                         def);
+        if (!(ld->ld_rs->rs_default_tier = strdup(def)))
+            return jd_rules_nomem(ld);
+    }
+    return sc->sc_plays ? jd_rules_load_plays(ld, sc->sc_plays) : 0;
 }
 
 static int jd_rules_load_doc(jd_loader_t *ld)
 {
     yaml_node_t *root = yaml_document_get_root_node(ld->ld_doc), *list;
     const yaml_node_item_t *item;
+    jd_sections_t sc;
     size_t n;
 
     if (!root)
         return jd_rules_fail(ld, 1, 1, "empty rules file (expected a "
                              "top-level 'rules' list)");
-    if (jd_rules_find_list(ld, root, &list) < 0)
+    if (jd_rules_find_sections(ld, root, &sc) < 0 ||
+        jd_rules_load_sections(ld, &sc) < 0)
         return -1;
+    list = sc.sc_rules;
     n = (size_t)(list->data.sequence.items.top -
                  list->data.sequence.items.start);
     if (n == 0)
@@ -604,7 +1150,7 @@ static int jd_rules_load_doc(jd_loader_t *ld)
                                &ld->ld_rs->rs_rules[ld->ld_rs->rs_count++]) < 0)
             return -1;
     }
-    return 0;
+    return jd_rules_link(ld);
 }
 
 /* Parses the first document, refuses a second one, then loads. */
@@ -710,17 +1256,57 @@ int jd_rules_load_file(const char *path, jd_ruleset_t **out, jd_err_t *err)
     return rc;
 }
 
+static void jd_rules_free_strs(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static void jd_rules_free_rule(jd_rule_t *r)
+{
+    free(r->r_id);
+    free(r->r_play);
+    free(r->r_description);
+    free(r->r_for_text);
+    jd_rules_free_strs(r->r_segments, r->r_segment_cnt);
+    jd_rules_free_strs(r->r_supp_names, r->r_supp_cnt);
+    free(r->r_supp_lines);
+    free(r->r_supp_cols);
+    free(r->r_supp_rules);
+    for (size_t i = 0; i < r->r_part_cnt; i++) {
+        free(r->r_parts[i].rp_name);
+        jd_expr_destroy(r->r_parts[i].rp_expr);
+    }
+    free(r->r_parts);
+    for (size_t i = 0; i < r->r_level_cnt; i++)
+        free(r->r_levels[i].rl_name);
+    free(r->r_levels);
+    jd_expr_destroy(r->r_when);
+}
+
 void jd_rules_destroy(jd_ruleset_t *rs)
 {
     if (!rs)
         return;
-    for (size_t i = 0; i < rs->rs_count; i++) {
-        free(rs->rs_rules[i].r_id);
-        free(rs->rs_rules[i].r_play);
-        free(rs->rs_rules[i].r_description);
-        jd_expr_destroy(rs->rs_rules[i].r_when);
-    }
+    for (size_t i = 0; i < rs->rs_count; i++)
+        jd_rules_free_rule(&rs->rs_rules[i]);
     free(rs->rs_rules);
+    for (size_t i = 0; i < rs->rs_tier_cnt; i++) {
+        free(rs->rs_tiers[i].ti_name);
+        jd_rules_free_strs(rs->rs_tiers[i].ti_values,
+                           rs->rs_tiers[i].ti_value_cnt);
+    }
+    free(rs->rs_tiers);
+    for (size_t i = 0; i < rs->rs_play_cnt; i++) {
+        free(rs->rs_plays[i].pl_rule);
+        free(rs->rs_plays[i].pl_tier);
+        free(rs->rs_plays[i].pl_play);
+        free(rs->rs_plays[i].pl_owner);
+        free(rs->rs_plays[i].pl_channel);
+    }
+    free(rs->rs_plays);
+    free(rs->rs_default_tier);
     free(rs);
 }
 
@@ -763,197 +1349,46 @@ int jd_rule_eval(const jd_rule_t *r, const jd_signals_t *sg)
     return jd_expr_truthy(jd_expr_eval(r->r_when, sg));
 }
 
-/* ---- triggers ---------------------------------------------------------- */
+int64_t jd_rule_for_ms(const jd_rule_t *r) { return r->r_for_ms; }
+int jd_rule_is_shadow(const jd_rule_t *r) { return r->r_shadow; }
+int jd_rule_resolves(const jd_rule_t *r) { return r->r_resolve; }
+int32_t jd_rule_priority(const jd_rule_t *r) { return r->r_priority; }
 
-/* Length of s[0..len) without a trailing incomplete UTF-8 sequence (left
- * when a longer text was cut to fit a buffer). */
-static size_t jd_rules_utf8_trim(const char *s, size_t len)
+const char *jd__rules_tier(const jd_ruleset_t *rs, const char *segment)
 {
-    size_t k = len, need;
-    unsigned char lead;
-
-    while (k > 0 && len - k < 4 && ((unsigned char)s[k - 1] & 0xC0) == 0x80)
-        k--;
-    if (k == 0)
-        return len;
-    lead = (unsigned char)s[k - 1];
-    need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
-    return len - (k - 1) < need ? k - 1 : len;
+    if (!segment)
+        return rs->rs_default_tier;
+    for (size_t i = 0; i < rs->rs_tier_cnt; i++)
+        for (size_t j = 0; j < rs->rs_tiers[i].ti_value_cnt; j++)
+            if (!strcmp(rs->rs_tiers[i].ti_values[j], segment))
+                return rs->rs_tiers[i].ti_name;
+    for (size_t i = 0; i < rs->rs_tier_cnt; i++)
+        if (!strcmp(rs->rs_tiers[i].ti_name, segment))
+            return rs->rs_tiers[i].ti_name;
+    return rs->rs_default_tier ? rs->rs_default_tier : segment;
 }
 
-/* Copies src into dst[cap], cut (on a UTF-8 character boundary) to fit. */
-static void jd_rules_copy(char *dst, size_t cap, const char *src)
+const jd_play_t *jd__rules_play(const jd_ruleset_t *rs, const jd_rule_t *r,
+                                const char *tier)
 {
-    size_t n = strlen(src);
+    /* specificity: rule + tier (3), rule (2), kind + tier (1), kind (0) */
+    const jd_play_t *best = NULL;
+    int best_rank = -1;
 
-    if (n >= cap)
-        n = jd_rules_utf8_trim(src, cap - 1);
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
-/* Appends to buf[cap] at *len; output that does not fit is dropped and
- * *len stops at cap - 1 (the caller repairs a cut UTF-8 sequence). */
-static void jd_rules_append(char *buf, size_t cap, size_t *len,
-                            const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void jd_rules_append(char *buf, size_t cap, size_t *len,
-                            const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (*len >= cap - 1)
-        return;
-    va_start(ap, fmt);
-    n = vsnprintf(buf + *len, cap - *len, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        *len = *len + (size_t)n >= cap ? cap - 1 : *len + (size_t)n;
-}
-
-/* "2026-03-04T00:00:00Z", with ".mmm" when the milliseconds are not 0. */
-static void jd_rules_iso(char *buf, size_t cap, double ms)
-{
-    int64_t t = (int64_t)ms, msec = t % 1000, secs = t / 1000;
-    time_t tt;
-    struct tm tm;
-    size_t n;
-
-    if (msec < 0) {
-        msec += 1000;
-        secs--;
-    }
-    tt = (time_t)secs;
-    if (!gmtime_r(&tt, &tm) ||
-        !(n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm))) {
-        snprintf(buf, cap, "%.0f", ms);
-        return;
-    }
-    if (msec)
-        snprintf(buf + n, cap - n, ".%03dZ", (int)msec);
-    else
-        snprintf(buf + n, cap - n, "Z");
-}
-
-/* A signal value as shown in a reason: 41, 0.12, "smb", null, or an ISO
- * time for timestamps. */
-static void jd_rules_fmt_value(char *buf, size_t cap, jd_signal_id_t id,
-                               const jd_value_t *v)
-{
-    if (v->type == JD_VAL_STR)
-        snprintf(buf, cap, "\"%.100s\"", v->str);
-    else if (v->type != JD_VAL_NUM)
-        snprintf(buf, cap, "null");
-    else if (jd_signals_is_timestamp(id) && fabs(v->num) < 1e15)
-        jd_rules_iso(buf, cap, v->num);
-    else if (v->num == floor(v->num) && fabs(v->num) < 1e15)
-        snprintf(buf, cap, "%.0f", v->num);
-    else
-        snprintf(buf, cap, "%.6g", v->num);
-}
-
-/* "[description. ]ID: WHEN held at AS_OF (sig=value, ...)": every signal
- * the rule reads except as_of (already shown as the time). */
-static void jd_rules_reason(const jd_rule_t *r, const jd_signals_t *sg,
-                            double as_of, char *buf, size_t cap)
-{
-    const jd_signal_id_t *ids;
-    size_t cnt = jd_expr_signals(r->r_when, &ids), len = 0, shown = 0;
-    char val[128];
-
-    if (r->r_description) {
-        size_t dn = strlen(r->r_description);
-        int stop = dn && strchr(".!?", r->r_description[dn - 1]);
-        jd_rules_append(buf, cap, &len, "%s%s ", r->r_description,
-                        stop ? "" : ".");
-    }
-    jd_rules_iso(val, sizeof val, as_of);
-    jd_rules_append(buf, cap, &len, "%s: %s held at %s", r->r_id,
-                    jd_expr_text(r->r_when), val);
-    for (size_t i = 0; i < cnt; i++) {
-        if (ids[i] == JD_SIG_AS_OF)
+    for (size_t i = 0; i < rs->rs_play_cnt; i++) {
+        const jd_play_t *pl = &rs->rs_plays[i];
+        int rank;
+        if (pl->pl_rule ? strcmp(pl->pl_rule, r->r_id) != 0
+                        : pl->pl_kind != r->r_kind)
             continue;
-        jd_rules_fmt_value(val, sizeof val, ids[i], jd_signals_get(sg, ids[i]));
-        jd_rules_append(buf, cap, &len, "%s%s=%s", shown++ ? ", " : " (",
-                        jd_signals_name(ids[i]), val);
-    }
-    if (shown)
-        jd_rules_append(buf, cap, &len, ")");
-    buf[jd_rules_utf8_trim(buf, len)] = '\0';
-}
-
-/* Every numeric, non-null signal the rule reads, by value. */
-static void jd_rules_evidence(const jd_rule_t *r, const jd_signals_t *sg,
-                              jd_trigger_t *tr)
-{
-    const jd_signal_id_t *ids;
-    size_t cnt = jd_expr_signals(r->r_when, &ids);
-
-    for (size_t i = 0; i < cnt && tr->tr_evidence_cnt < JD_EVIDENCE_MAX; i++) {
-        const jd_value_t *v = jd_signals_get(sg, ids[i]);
-        jd_evidence_t *ev = &tr->tr_evidence[tr->tr_evidence_cnt];
-        if (v->type != JD_VAL_NUM)
+        if (pl->pl_tier && (!tier || strcmp(pl->pl_tier, tier) != 0))
             continue;
-        jd_rules_copy(ev->evd_name, sizeof ev->evd_name,
-                      jd_signals_name(ids[i]));
-        ev->evd_value = v->num;
-        tr->tr_evidence_cnt++;
-    }
-}
-
-static void jd_rules_fill(const jd_rule_t *r, const char *account,
-                          const jd_signals_t *sg, double as_of,
-                          uint64_t episode, jd_trigger_t *tr)
-{
-    const jd_value_t *seg = jd_signals_get(sg, JD_SIG_SEGMENT);
-
-    memset(tr, 0, sizeof *tr);
-    jd_trigger_make_id(tr->tr_id, account, r->r_id, episode);
-    jd_rules_copy(tr->tr_account, sizeof tr->tr_account, account);
-    tr->tr_kind = r->r_kind;
-    jd_rules_copy(tr->tr_rule_id, sizeof tr->tr_rule_id, r->r_id);
-    jd_rules_copy(tr->tr_rule_version, sizeof tr->tr_rule_version,
-                  r->r_version);
-    tr->tr_severity = r->r_severity;
-    jd_rules_copy(tr->tr_play, sizeof tr->tr_play, r->r_play);
-    if (seg->type == JD_VAL_STR && seg->str) {
-        jd_rules_copy(tr->tr_segment, sizeof tr->tr_segment, seg->str);
-        tr->tr_has_segment = 1;
-    }
-    tr->tr_fired_at = (int64_t)as_of;
-    jd_rules_evidence(r, sg, tr);
-    jd_rules_reason(r, sg, as_of, tr->tr_reason, sizeof tr->tr_reason);
-}
-
-size_t jd_rules_decide(const jd_ruleset_t *rs, const char *account,
-                       const jd_signals_t *sg, jd_rule_state_t *states,
-                       unsigned char *changed, jd_trigger_t *out,
-                       size_t max_out)
-{
-    const jd_value_t *as_of = jd_signals_get(sg, JD_SIG_AS_OF);
-    size_t fired = 0;
-
-    if (changed)
-        memset(changed, 0, rs->rs_count);
-    if (as_of->type != JD_VAL_NUM || !(fabs(as_of->num) < 9e18))
-        return 0; /* no event time: nothing can be decided */
-    for (size_t i = 0; i < rs->rs_count; i++) {
-        const jd_rule_t *r = &rs->rs_rules[i];
-        jd_rule_state_t st = states[i];
-        jd_decision_t d = jd_decide(jd_rule_eval(r, sg), (int64_t)as_of->num,
-                                    r->r_cooldown_ms, &st);
-        if (d == JD_DECIDE_NONE)
-            continue;
-        if (d == JD_DECIDE_FIRE) {
-            if (!out || fired == max_out)
-                continue; /* no room: leave the state, fire next time */
-            jd_rules_fill(r, account ? account : "", sg, as_of->num,
-                          st.rs_episode, &out[fired++]);
+        rank = (pl->pl_rule ? 2 : 0) + (pl->pl_tier ? 1 : 0);
+        if (rank > best_rank) {
+            best = pl;
+            best_rank = rank;
         }
-        states[i] = st;
-        if (changed)
-            changed[i] = 1;
     }
-    return fired;
+    return best;
 }
+

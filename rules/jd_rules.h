@@ -44,7 +44,7 @@ const jd_rule_t *jd_rules_find(const jd_ruleset_t *rs, const char *id);
 const char   *jd_rule_id(const jd_rule_t *r);
 jd_kind_t     jd_rule_kind(const jd_rule_t *r);
 jd_severity_t jd_rule_severity(const jd_rule_t *r);
-const char   *jd_rule_play(const jd_rule_t *r);
+const char   *jd_rule_play(const jd_rule_t *r); /* NULL: from plays */
 int64_t       jd_rule_cooldown_ms(const jd_rule_t *r);
 const char   *jd_rule_when(const jd_rule_t *r);    /* normalised text */
 const char   *jd_rule_version(const jd_rule_t *r); /* 16 hex chars */
@@ -53,27 +53,65 @@ const char   *jd_rule_description(const jd_rule_t *r); /* NULL if none */
  * borrowed. Returns the count. */
 size_t        jd_rule_signals(const jd_rule_t *r, const jd_signal_id_t **ids);
 
-/* 1 when the rule's condition holds on `sg`, else 0 (null -> false). */
+int64_t       jd_rule_for_ms(const jd_rule_t *r);   /* 0 without `for` */
+int           jd_rule_is_shadow(const jd_rule_t *r); /* mode: shadow */
+int           jd_rule_resolves(const jd_rule_t *r);  /* resolve: true */
+int32_t       jd_rule_priority(const jd_rule_t *r);
+
+/* 1 when the rule's condition holds on `sg`, else 0 (null -> false). The
+ * rule's segments are not checked here (jd_rules_decide does). */
 int jd_rule_eval(const jd_rule_t *r, const jd_signals_t *sg);
 
 /* Evaluates every rule against one account's signals and states (an array
  * of jd_rules_count() entries, updated in place), with now = the as_of
- * signal. For each rule whose state changed, changed[i] is set to 1 (else
- * 0; changed may be NULL). Each FIRE writes a trigger into out[] (up to
- * max_out; source_* fields left zero) with tr_id = jd_trigger_make_id(
- * account, rule id, new episode number), account, kind, severity, play,
- * rule id and version, segment (when the segment signal is not null),
- * fired_at = as_of, evidence (every numeric, non-null signal the rule
- * reads, by value, at most JD_EVIDENCE_MAX) and a reason sentence:
- *   "[DESCRIPTION. ]ID: WHEN held at AS_OF_ISO (sig=value, ...)".
- * When out[] is full, a rule that would fire is left untouched (its state
- * unchanged, changed[i] = 0) so it fires on a later evaluation: pass
- * max_out >= jd_rules_count() never to hit this. When as_of is null,
+ * signal, in two passes: first the rules without `suppressed_by`, then
+ * those with it, which are suppressed while an episode of an ACTIVE rule
+ * they name (by id or kind) is open after the first pass. A rule whose
+ * `segments` do not include the account's segment tier is evaluated as
+ * false (so an open episode ends when the account changes segment).
+ * jd_decide_ex() decides each rule (`for`, cooldown, suppression).
+ *
+ * For each rule whose state changed, changed[i] is set to 1 (else 0;
+ * changed may be NULL); decisions[i] (may be NULL) gets the decision.
+ * Each FIRE writes a trigger into out[] (up to max_out; source_* fields
+ * left zero; tr_shadow set for shadow rules) with tr_id =
+ * jd_trigger_make_id(account, rule id, episode), kind, severity,
+ * priority, play/owner/channel from the rule or the plays section for the
+ * account's tier, tr_segment = the account's segment value (its tier
+ * is in the reason), fired_at = as_of, evidence
+ * (every numeric, non-null signal the rule reads, then the score parts and
+ * `score` of a scored rule; at most JD_EVIDENCE_MAX), tr_level for a rule
+ * with levels, and a reason:
+ *   "usage_change_7d -0.52 <= -0.4 for 7d; segment mid_touch; play
+ *    scaled_outreach[; score 72 level needs_attention][. DESCRIPTION]"
+ * (the normalised condition with each signal followed by its value). The
+ * CLOSE of an episode that fired, for a rule with resolve: true, writes a
+ * RESOLVED trigger (id from rule id + "/resolved" and the same episode)
+ * whose reason starts "resolved: ... no longer holds".
+ * When out[] is full, a rule that would fire or resolve is left untouched
+ * (its state unchanged, changed[i] = 0) so it acts on a later evaluation:
+ * max_out >= jd_rules_count() never hits this. When as_of is null,
  * nothing is decided. Returns the number of triggers written. Allocates
  * nothing; any thread. */
+size_t jd_rules_decide_ex(const jd_ruleset_t *rs, const char *account,
+                          const jd_signals_t *sg, jd_rule_state_t *states,
+                          unsigned char *changed, jd_decision_t *decisions,
+                          jd_trigger_t *out, size_t max_out);
+
+/* jd_rules_decide_ex() without decisions. */
 size_t jd_rules_decide(const jd_ruleset_t *rs, const char *account,
                        const jd_signals_t *sg, jd_rule_state_t *states,
                        unsigned char *changed, jd_trigger_t *out,
                        size_t max_out);
+
+/* The next event time at which this account must be evaluated again even
+ * if it sends nothing (the timer index, docs/rules.md "Time"): the next
+ * multiple of tick_ms strictly after as_of (so "silent for 14 days" and
+ * "renewal in 90 days" are seen within one tick, at instants that do not
+ * depend on when the stream was read), or earlier, the instant a pending
+ * `for` elapses (rs_since + for). tick_ms <= 0: `for` deadlines only.
+ * INT64_MAX when there is none or as_of is null. Pure; any thread. */
+int64_t jd_rules_next_deadline(const jd_ruleset_t *rs, const jd_signals_t *sg,
+                               const jd_rule_state_t *states, int64_t tick_ms);
 
 #endif

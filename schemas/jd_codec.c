@@ -66,6 +66,12 @@ const jd_field_spec_t jd__codec_tf_spec[JD_TF__COUNT] = {
     [JD_TF_SOURCE_TOPIC] = {"source_topic", AVRO_STRING, AVRO_NULL, 1},
     [JD_TF_SOURCE_PARTITION] = {"source_partition", AVRO_INT32, AVRO_NULL, 1},
     [JD_TF_SOURCE_OFFSET] = {"source_offset", AVRO_INT64, AVRO_NULL, 1},
+    [JD_TF_STATUS] = {"status", AVRO_ENUM, AVRO_NULL, 1},
+    [JD_TF_PRIORITY] = {"priority", AVRO_INT32, AVRO_NULL, 1},
+    [JD_TF_OWNER] = {"owner", AVRO_UNION, AVRO_STRING, 1},
+    [JD_TF_CHANNEL] = {"channel", AVRO_UNION, AVRO_STRING, 1},
+    [JD_TF_LEVEL] = {"level", AVRO_UNION, AVRO_STRING, 1},
+    [JD_TF_SHADOW] = {"shadow", AVRO_BOOLEAN, AVRO_NULL, 1},
 };
 
 const char *jd_codec_product_schema_json(void)

@@ -50,6 +50,12 @@ typedef enum jd_tf {
     JD_TF_SOURCE_TOPIC,
     JD_TF_SOURCE_PARTITION,
     JD_TF_SOURCE_OFFSET,
+    JD_TF_STATUS,
+    JD_TF_PRIORITY,
+    JD_TF_OWNER,
+    JD_TF_CHANNEL,
+    JD_TF_LEVEL,
+    JD_TF_SHADOW,
     JD_TF__COUNT
 } jd_tf_t;
 

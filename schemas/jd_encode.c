@@ -318,11 +318,20 @@ int jd_encoder_trigger(jd_encoder_t *enc, const jd_trigger_t *tr,
               jd_set_str(r, ix[JD_TF_REASON], tr->tr_reason) ||
               jd_set_str(r, ix[JD_TF_SOURCE_TOPIC], tr->tr_source_topic) ||
               jd_set_long(r, ix[JD_TF_SOURCE_OFFSET], tr->tr_source_offset);
-    avro_value_t part;
+    avro_value_t part, prio, shadow;
     bad = bad ||
           avro_value_get_by_index(r, (size_t)ix[JD_TF_SOURCE_PARTITION], &part,
                                   NULL) ||
-          avro_value_set_int(&part, tr->tr_source_partition);
+          avro_value_set_int(&part, tr->tr_source_partition) ||
+          jd_set_enum(r, ix[JD_TF_STATUS], (int)tr->tr_status) ||
+          avro_value_get_by_index(r, (size_t)ix[JD_TF_PRIORITY], &prio, NULL) ||
+          avro_value_set_int(&prio, tr->tr_priority) ||
+          jd_set_opt_str(r, ix[JD_TF_OWNER], tr->tr_owner[0] ? tr->tr_owner : NULL) ||
+          jd_set_opt_str(r, ix[JD_TF_CHANNEL],
+                         tr->tr_channel[0] ? tr->tr_channel : NULL) ||
+          jd_set_opt_str(r, ix[JD_TF_LEVEL], tr->tr_level[0] ? tr->tr_level : NULL) ||
+          avro_value_get_by_index(r, (size_t)ix[JD_TF_SHADOW], &shadow, NULL) ||
+          avro_value_set_boolean(&shadow, tr->tr_shadow ? 1 : 0);
     if (bad)
         return jd_err_set(err, JD_ERR_FATAL, JD_E_INTERNAL,
                           "cannot fill trigger: %s", avro_strerror());
@@ -364,23 +373,39 @@ static int jd_get_str(avro_value_t *rec, const int *ix, jd_tf_t f, char *dst,
     return 0;
 }
 
-static int jd_get_segment(avro_value_t *rec, const int *ix, jd_trigger_t *tr)
+/* A ["null", string] field into dst[cap] ("" for null); *has (may be
+ * NULL) tells whether it was a string. */
+static int jd_get_opt_str(avro_value_t *rec, const int *ix, jd_tf_t f,
+                          char *dst, size_t cap, int *has)
 {
     avro_value_t u, b;
     int disc;
     const char *s = NULL;
     size_t size;
-    if (jd_get_field(rec, ix, JD_TF_SEGMENT, &u) ||
-        avro_value_get_discriminant(&u, &disc))
+    if (jd_get_field(rec, ix, f, &u) || avro_value_get_discriminant(&u, &disc))
         return 1;
-    tr->tr_has_segment = disc == 1;
+    if (has)
+        *has = disc == 1;
+    dst[0] = '\0';
     if (disc != 1)
         return 0;
     if (avro_value_get_current_branch(&u, &b) ||
         avro_value_get_string(&b, &s, &size) || !s)
         return 1;
-    jd_copy_cut(tr->tr_segment, sizeof tr->tr_segment, s);
+    jd_copy_cut(dst, cap, s);
     return 0;
+}
+
+static int jd_get_segment(avro_value_t *rec, const int *ix, jd_trigger_t *tr)
+{
+    return jd_get_opt_str(rec, ix, JD_TF_SEGMENT, tr->tr_segment,
+                          sizeof tr->tr_segment, &tr->tr_has_segment) ||
+           jd_get_opt_str(rec, ix, JD_TF_OWNER, tr->tr_owner,
+                          sizeof tr->tr_owner, NULL) ||
+           jd_get_opt_str(rec, ix, JD_TF_CHANNEL, tr->tr_channel,
+                          sizeof tr->tr_channel, NULL) ||
+           jd_get_opt_str(rec, ix, JD_TF_LEVEL, tr->tr_level,
+                          sizeof tr->tr_level, NULL);
 }
 
 static int jd_get_evidence(avro_value_t *rec, const int *ix, jd_trigger_t *tr,
@@ -413,8 +438,13 @@ static int jd_get_scalars(avro_value_t *r, const int *ix, jd_trigger_t *tr,
                           jd_err_t *err)
 {
     avro_value_t v;
-    int kind = -1, sev = -1;
-    int bad = jd_get_field(r, ix, JD_TF_KIND, &v) || avro_value_get_enum(&v, &kind) ||
+    int kind = -1, sev = -1, status = -1, shadow = 0;
+    int bad = jd_get_field(r, ix, JD_TF_STATUS, &v) || avro_value_get_enum(&v, &status) ||
+              jd_get_field(r, ix, JD_TF_PRIORITY, &v) ||
+              avro_value_get_int(&v, &tr->tr_priority) ||
+              jd_get_field(r, ix, JD_TF_SHADOW, &v) ||
+              avro_value_get_boolean(&v, &shadow) ||
+              jd_get_field(r, ix, JD_TF_KIND, &v) || avro_value_get_enum(&v, &kind) ||
               jd_get_field(r, ix, JD_TF_SEVERITY, &v) || avro_value_get_enum(&v, &sev) ||
               jd_get_field(r, ix, JD_TF_FIRED_AT, &v) ||
               avro_value_get_long(&v, &tr->tr_fired_at) ||
@@ -425,7 +455,10 @@ static int jd_get_scalars(avro_value_t *r, const int *ix, jd_trigger_t *tr,
     if (bad)
         return jd_err_set(err, JD_ERR_SKIP, JD_E_WRONG_TYPE,
                           "trigger: cannot read scalar fields");
-    if (kind < 0 || kind >= JD_KIND__COUNT || sev < 0 || sev >= JD_SEV__COUNT)
+    tr->tr_shadow = shadow != 0;
+    tr->tr_status = status == 1 ? JD_STATUS_RESOLVED : JD_STATUS_FIRED;
+    if (kind < 0 || kind >= JD_KIND__COUNT || sev < 0 || sev >= JD_SEV__COUNT ||
+        status < 0 || status > 1)
         return jd_err_set(err, JD_ERR_SKIP, JD_E_MALFORMED,
                           "trigger: kind %d or severity %d out of range", kind,
                           sev);

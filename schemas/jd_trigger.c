@@ -59,6 +59,11 @@ int jd_kind_parse(const char *s)
     return -1;
 }
 
+const char *jd_trigger_status_symbol(jd_trigger_status_t s)
+{
+    return s == JD_STATUS_RESOLVED ? "RESOLVED" : "FIRED";
+}
+
 const char *jd_severity_symbol(jd_severity_t s)
 {
     if ((int)s < 0 || s >= JD_SEV__COUNT)

@@ -31,6 +31,11 @@ typedef enum jd_severity {
 #define JD_TRIGGER_REASON_MAX 1024
 #define JD_EVIDENCE_MAX      32
 
+typedef enum jd_trigger_status {
+    JD_STATUS_FIRED = 0,
+    JD_STATUS_RESOLVED = 1,
+} jd_trigger_status_t;
+
 typedef struct jd_evidence {
     char   evd_name[64];
     double evd_value;
@@ -53,6 +58,12 @@ typedef struct jd_trigger {
     char          tr_source_topic[JD_TRIGGER_STR_MAX];
     int32_t       tr_source_partition;
     int64_t       tr_source_offset;
+    jd_trigger_status_t tr_status;
+    int32_t       tr_priority;
+    char          tr_owner[JD_TRIGGER_STR_MAX];   /* "" = null */
+    char          tr_channel[JD_TRIGGER_STR_MAX]; /* "" = null */
+    char          tr_level[64];                   /* "" = null */
+    int           tr_shadow;
 } jd_trigger_t;
 
 /* "RISK", "RENEWAL_READINESS", "EXPANSION" (the Avro enum symbols). */
@@ -67,8 +78,12 @@ const char *jd_severity_symbol(jd_severity_t s);
 /* Parses "low".."critical", case-insensitive; -1 if unknown. */
 int jd_severity_parse(const char *s);
 
+/* "FIRED" or "RESOLVED". */
+const char *jd_trigger_status_symbol(jd_trigger_status_t s);
+
 /* Deterministic trigger id: 32 hex chars of XXH3-128 over
- * account_id, rule_id and episode number. Writes JD_TRIGGER_ID_LEN+1 bytes. */
+ * account_id, rule_id and episode number. Writes JD_TRIGGER_ID_LEN+1 bytes.
+ * A RESOLVED trigger's id is made the same way with rule_id + "/resolved". */
 void jd_trigger_make_id(char *out, const char *account, const char *rule_id,
                         uint64_t episode);
 

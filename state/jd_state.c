@@ -962,13 +962,13 @@ static int st_apply_raw(const redisReply *r, jd_signals_raw_t *raw,
     return 0;
 }
 
-/* The stored as-of instant, from the meta pairs of a reply. */
-static int64_t st_reply_state_as_of(const redisReply *r)
+/* A decimal meta field of a reply (JD_SIGNALS_NO_TS when absent). */
+static int64_t st_reply_meta_i64(const redisReply *r, const char *name)
 {
     const redisReply *m = r->element[5];
     for (size_t i = 0; i + 1 < m->elements; i += 2)
         if (m->element[i]->type == REDIS_REPLY_STRING &&
-            strcmp(m->element[i]->str, "as_of") == 0 &&
+            strcmp(m->element[i]->str, name) == 0 &&
             m->element[i + 1]->type == REDIS_REPLY_STRING)
             return strtoll(m->element[i + 1]->str, NULL, 10);
     return JD_SIGNALS_NO_TS;
@@ -985,7 +985,8 @@ static int st_apply_reply(jd_state_t *st, size_t i, const redisReply *r,
     if ((rc = st_apply_raw(r, &raw, err)) != 0)
         return rc;
     jd_signals_derive(&ab->ab_signals, &raw, &st->st_signals);
-    ac->ac_state_as_of = st_reply_state_as_of(r);
+    ac->ac_state_as_of = st_reply_meta_i64(r, "as_of");
+    ab->ab_rules_at = st_reply_meta_i64(r, "rules_at");
     const redisReply *counts = r->element[2];
     ab->ab_applied = st_reply_count(counts->element[0]);
     ab->ab_duplicates = st_reply_count(counts->element[1]);
@@ -1000,6 +1001,17 @@ static int st_apply_reply(jd_state_t *st, size_t i, const redisReply *r,
     return 0;
 }
 
+/* Clears the outputs of a batch before a read. */
+static void st_batch_reset(jd_account_batch_t *abs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        abs[i].ab_applied = abs[i].ab_duplicates = 0;
+        abs[i].ab_late_dropped = abs[i].ab_rejected = 0;
+        abs[i].ab_rules_at = JD_SIGNALS_NO_TS;
+        jd_signals_clear(&abs[i].ab_signals);
+    }
+}
+
 int jd_state_apply(jd_state_t *st, jd_account_batch_t *abs, size_t n,
                    const char *const *rule_ids, size_t rule_cnt,
                    jd_err_t *err)
@@ -1008,11 +1020,7 @@ int jd_state_apply(jd_state_t *st, jd_account_batch_t *abs, size_t n,
                          JD_SIGNALS_NO_TS};
     st_ops_t ops = {n, st_apply_item, st_apply_reply, st_apply_index, &ac};
 
-    for (size_t i = 0; i < n; i++) {
-        abs[i].ab_applied = abs[i].ab_duplicates = 0;
-        abs[i].ab_late_dropped = abs[i].ab_rejected = 0;
-        jd_signals_clear(&abs[i].ab_signals);
-    }
+    st_batch_reset(abs, n);
     if (n == 0)
         return 0;
     return st_pipeline(st, &ops, err);
@@ -1443,5 +1451,215 @@ int jd_state_outbox_ack(jd_state_t *st, const char *const *accounts,
         rc = st_ack_unindex(st, empty, n_empty, err);
     free(pairs);
     free(empty);
+    return rc;
+}
+
+/* ---- timers ------------------------------------------------------------------
+ * The next-deadline index: <prefix>:timers, a sorted set of account ids
+ * scored by the event time (ms) at which each must be evaluated again
+ * (rules/jd_rules.h jd_rules_next_deadline). It is a global index like
+ * <prefix>:accounts (its own slot); each account's own deadline is also in
+ * its hash-tagged meta hash (field timer_at, 0 for none), with rules_at,
+ * the event time its rules were last decided at, so the index can be
+ * rebuilt from the accounts. Writes are idempotent. */
+
+int jd_state_read_at(jd_state_t *st, jd_account_batch_t *abs, size_t n,
+                     int64_t at_ms, const char *const *rule_ids,
+                     size_t rule_cnt, jd_err_t *err)
+{
+    st_apply_ctx_t ac = {abs, n, rule_ids, rule_cnt, 0, at_ms,
+                         JD_SIGNALS_NO_TS};
+    st_ops_t ops = {n, st_apply_item, st_apply_reply, NULL, &ac};
+
+    st_batch_reset(abs, n);
+    return n ? st_pipeline(st, &ops, err) : 0;
+}
+
+int jd_state_timers_set(jd_state_t *st, const char *const *accounts,
+                        const int64_t *deadlines, const int64_t *rules_at,
+                        size_t n, jd_err_t *err)
+{
+    redisReply **r;
+    int rc;
+
+    if (n == 0)
+        return 0;
+    if ((rc = st_ensure(st, err)) != 0)
+        return rc;
+    if (!(r = calloc(2 * n, sizeof *r)))
+        return jd_err_set(err, JD_ERR_RETRY, JD_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        int none = deadlines[i] == INT64_MAX;
+        st_push(st, none ? "ZREM" : "ZADD");
+        st_push(st, st_global_key(st, "timers"));
+        if (!none)
+            st_push_i64(st, "%lld", deadlines[i]);
+        st_push(st, accounts[i]);
+        if (st_send(st) < 0) {
+            free(r);
+            return st_oom_error(st, err, "timers");
+        }
+        st_push(st, "HSET");
+        st_push(st, st_key(st, accounts[i], "meta"));
+        st_push(st, "timer_at");
+        st_push_i64(st, "%lld", none ? 0 : deadlines[i]);
+        st_push(st, "rules_at");
+        st_push_i64(st, "%lld", rules_at[i]);
+        if (st_send(st) < 0) {
+            free(r);
+            return st_oom_error(st, err, "timers");
+        }
+    }
+    rc = st_roundtrip(st, r, 2 * n, "timers", err);
+    if (rc == 0)
+        st_free_replies(r, 2 * n);
+    free(r);
+    return rc;
+}
+
+int jd_state_timers_due(jd_state_t *st, int64_t upto, size_t max,
+                        jd_state_timer_fn fn, void *opaque, jd_err_t *err)
+{
+    redisReply *r = NULL;
+    int rc, n = 0;
+
+    if ((rc = st_ensure(st, err)) != 0)
+        return rc;
+    st_push(st, "ZRANGEBYSCORE");
+    st_push(st, st_global_key(st, "timers"));
+    st_push(st, "-inf");
+    st_push_i64(st, "%lld", upto);
+    st_push(st, "WITHSCORES");
+    st_push(st, "LIMIT");
+    st_push(st, "0");
+    st_push_i64(st, "%lld", (int64_t)max);
+    if (st_send(st) < 0)
+        return st_oom_error(st, err, "timers");
+    if ((rc = st_roundtrip(st, &r, 1, "timers", err)) != 0)
+        return rc;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2) {
+        freeReplyObject(r);
+        return jd_err_set(err, JD_ERR_RETRY, JD_E_REDIS,
+                          "redis timers: unexpected reply");
+    }
+    for (size_t i = 0; i + 1 < r->elements; i += 2, n++)
+        fn(r->element[i]->str, strtoll(r->element[i + 1]->str, NULL, 10),
+           opaque);
+    freeReplyObject(r);
+    return n;
+}
+
+int jd_state_drop_all(jd_state_t *st, jd_err_t *err)
+{
+    char cursor[32] = "0", *match;
+    int rc, dropped = 0;
+    size_t len = 2 * strlen(st->st_prefix) + 3, m = 0;
+
+    if ((rc = st_ensure(st, err)) != 0)
+        return rc;
+    if (!(match = malloc(len)))
+        return jd_err_set(err, JD_ERR_RETRY, JD_E_NOMEM, "out of memory");
+    for (const char *p = st->st_prefix; *p; p++) { /* glob characters match only themselves */
+        if (strchr("*?[]\\", *p))
+            match[m++] = '\\';
+        match[m++] = *p;
+    }
+    memcpy(match + m, ":*", 3);
+    do {
+        redisReply *r = NULL;
+        st_push(st, "SCAN");
+        st_push(st, cursor);
+        st_push(st, "MATCH");
+        st_push(st, match);
+        st_push(st, "COUNT");
+        st_push(st, "1000");
+        if (st_send(st) < 0 || (rc = st_roundtrip(st, &r, 1, "scan", err)) != 0) {
+            free(match);
+            return rc ? rc : st_oom_error(st, err, "scan");
+        }
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[1]->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(r);
+            free(match);
+            return jd_err_set(err, JD_ERR_RETRY, JD_E_REDIS, "redis scan: unexpected reply");
+        }
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        if (r->element[1]->elements) {
+            redisReply *u = NULL;
+            st_push(st, "UNLINK");
+            for (size_t i = 0; i < r->element[1]->elements; i++)
+                st_push(st, r->element[1]->element[i]->str);
+            dropped += (int)r->element[1]->elements;
+            if (st_send(st) < 0 || (rc = st_roundtrip(st, &u, 1, "unlink", err)) != 0) {
+                freeReplyObject(r);
+                free(match);
+                return rc ? rc : st_oom_error(st, err, "unlink");
+            }
+            freeReplyObject(u);
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    free(match);
+    return dropped;
+}
+
+/* ---- global sets (rule outcomes) ----------------------------------------------- */
+
+/* Sends `cmd <prefix>:<names[i]> [members[i]]` for each i in one pipelined
+ * round trip; *out gets the n replies (the caller frees them and it). */
+static int st_each(jd_state_t *st, const char *cmd, const char *const *names,
+                   const char *const *members, size_t n, redisReply ***out, jd_err_t *err)
+{
+    redisReply **r;
+    int rc;
+
+    *out = NULL;
+    if ((rc = st_ensure(st, err)) != 0)
+        return rc;
+    if (!(r = calloc(n, sizeof *r)))
+        return jd_err_set(err, JD_ERR_RETRY, JD_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        st_push(st, cmd);
+        st_push(st, st_global_key(st, names[i]));
+        if (members)
+            st_push(st, members[i]);
+        if (st_send(st) < 0) {
+            free(r);
+            return st_oom_error(st, err, cmd);
+        }
+    }
+    if ((rc = st_roundtrip(st, r, n, cmd, err)) != 0) {
+        free(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+int jd_state_sadd(jd_state_t *st, const char *const *names, const char *const *members,
+                  size_t n, jd_err_t *err)
+{
+    redisReply **r;
+    int rc = n ? st_each(st, "SADD", names, members, n, &r, err) : 0;
+
+    if (n && !rc) {
+        st_free_replies(r, n);
+        free(r);
+    }
+    return rc;
+}
+
+int jd_state_scard(jd_state_t *st, const char *const *names, size_t n, int64_t *out,
+                   jd_err_t *err)
+{
+    redisReply **r;
+    int rc = n ? st_each(st, "SCARD", names, NULL, n, &r, err) : 0;
+
+    if (n && !rc) {
+        for (size_t i = 0; i < n; i++)
+            out[i] = r[i]->type == REDIS_REPLY_INTEGER ? (int64_t)r[i]->integer : 0;
+        st_free_replies(r, n);
+        free(r);
+    }
     return rc;
 }

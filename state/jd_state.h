@@ -122,6 +122,9 @@ typedef struct jd_account_batch {
     size_t                   ab_late_dropped;
     size_t                   ab_rejected;
     jd_rule_state_t         *ab_rule_states;
+    int64_t                  ab_rules_at;  /* event time the account's rules
+                                              were last decided at (meta
+                                              rules_at), or JD_SIGNALS_NO_TS */
 } jd_account_batch_t;
 
 /* Applies every account's events and reads back its signals (derived, not
@@ -217,5 +220,47 @@ int64_t jd_state_account_count(jd_state_t *st, jd_err_t *err);
  * into buf, NUL-terminated and cut to cap. Returns the length it needed,
  * like snprintf. Pure. */
 size_t jd_state_key_tag(const char *account, char *buf, size_t cap);
+
+/* ---- timers (time-driven rules) ------------------------------------------ */
+
+/* Like jd_state_apply with no events and no writes: every account's
+ * signals evaluated at the instant at_ms (as jd_state_inspect_at) and the
+ * states of the rules named. An account without state reads as all null
+ * (as_of null). Returns 0 or a negative jd_err class. */
+int jd_state_read_at(jd_state_t *st, jd_account_batch_t *abs, size_t n,
+                     int64_t at_ms, const char *const *rule_ids,
+                     size_t rule_cnt, jd_err_t *err);
+
+/* Sets each account's next deadline in the timer index (<prefix>:timers,
+ * and the account's meta field timer_at; INT64_MAX removes it from the
+ * index) and the instant its rules were decided at (meta rules_at, read
+ * back as ab_rules_at). One pipelined round trip. Returns 0 or a negative
+ * jd_err class. */
+int jd_state_timers_set(jd_state_t *st, const char *const *accounts,
+                        const int64_t *deadlines, const int64_t *rules_at,
+                        size_t n, jd_err_t *err);
+
+/* Calls fn for up to max accounts whose deadline is <= upto, earliest
+ * first (the id is valid only during the call). Returns how many, or a
+ * negative jd_err class. */
+typedef void (*jd_state_timer_fn)(const char *account, int64_t deadline,
+                                  void *opaque);
+int jd_state_timers_due(jd_state_t *st, int64_t upto, size_t max,
+                        jd_state_timer_fn fn, void *opaque, jd_err_t *err);
+
+/* Deletes every key under this state's prefix ("<prefix>:*", SCAN +
+ * UNLINK): for scratch states only (journeyd replay). Returns the number
+ * of keys deleted or a negative jd_err class. */
+int jd_state_drop_all(jd_state_t *st, jd_err_t *err);
+
+/* Pipelined SADD <prefix>:<names[i]> members[i] (global sets, one slot
+ * each: the rule outcome sets). Returns 0 or a negative jd_err class. */
+int jd_state_sadd(jd_state_t *st, const char *const *names, const char *const *members,
+                  size_t n, jd_err_t *err);
+
+/* Pipelined SCARD of <prefix>:<names[i]> into out[i]. Returns 0 or a
+ * negative jd_err class. */
+int jd_state_scard(jd_state_t *st, const char *const *names, size_t n, int64_t *out,
+                   jd_err_t *err);
 
 #endif

@@ -7,6 +7,8 @@ decodes proves journeyd's triggers follow schemas/trigger_event.avsc.
   jdavro.py encode SCHEMA OUTDIR [--id N] < events.jsonl
       one file per JSON line, Avro binary with Confluent framing
       (0x00 + big-endian id) unless --id is -1 (plain Avro).
+  jdavro.py container SCHEMA FILE < events.jsonl
+      an Avro object container file (journeyd replay reads these).
   jdavro.py decode SCHEMA < kcat-stream
       reads kcat -f '%S:%s' output (size, colon, payload, repeated),
       strips the 5-byte framing, prints one JSON object per message.
@@ -67,6 +69,22 @@ def encode(schema_path, outdir, schema_id):
     print(n)
 
 
+def container(schema_path, path):
+    import avro.datafile
+    schema = load(schema_path)
+    n = 0
+    with open(path, "wb") as f:
+        w = avro.datafile.DataFileWriter(f, avro.io.DatumWriter(), schema)
+        for line in sys.stdin:
+            if line.strip():
+                rec = json.loads(line)
+                to_datetime(rec, "occurred_at")
+                w.append(rec)
+                n += 1
+        w.close()
+    print(n)
+
+
 def decode(schema_path):
     schema = load(schema_path)
     reader = avro.io.DatumReader(schema)
@@ -93,6 +111,8 @@ if __name__ == "__main__":
     if len(sys.argv) >= 4 and sys.argv[1] == "encode":
         sid = int(sys.argv[5]) if len(sys.argv) > 5 and sys.argv[4] == "--id" else 1
         encode(sys.argv[2], sys.argv[3], sid)
+    elif len(sys.argv) == 4 and sys.argv[1] == "container":
+        container(sys.argv[2], sys.argv[3])
     elif len(sys.argv) == 3 and sys.argv[1] == "decode":
         decode(sys.argv[2])
     else:

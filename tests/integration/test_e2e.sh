@@ -5,7 +5,8 @@
 # them against the embedded cluster and a real redis-server; then
 #  - `inspect --json` signals equal hand-computed values,
 #  - the triggers read back with kcat decode with python3-avro against
-#    schemas/trigger_event.avsc and are exactly the expected four,
+#    schemas/trigger_event.avsc and are exactly the expected eight, three
+#    of them fired by the timer clock for accounts that went quiet,
 #  - the dead-letter topic holds each malformed message with its reason,
 #  - replaying the whole log under a new consumer group changes nothing.
 # Needs JD_BIN, JD_ROOT, JD_TMP, JD_REDIS_PORT (tests/run.sh sets them).
@@ -129,24 +130,66 @@ $PY "$AVRO" decode "$SCH/trigger_event.avsc" <"$JD_TMP/triggers.bin" >"$JD_TMP/t
   || fail "triggers do not decode with python3-avro"
 cat "$JD_TMP/triggers.jsonl"
 $PY - "$JD_TMP/triggers.jsonl" <<'PYEOF'
-import json, re, sys
+import datetime as dt, json, re, sys
 trs = [json.loads(l) for l in open(sys.argv[1])]
 got = sorted((t["account_id"], t["kind"], t["rule_id"]) for t in trs)
-want = sorted([("acme", "RENEWAL_READINESS", "renewal_within_90d"),
-               ("globex", "EXPANSION", "expansion_high_utilization"),
-               ("initech", "RISK", "low_utilization"),
-               ("initech", "RISK", "no_first_value_30d")])
+def ms(s): return int(dt.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp() * 1000)
+got = sorted((t["account_id"], t["kind"], t["rule_id"], t["status"], t["fired_at"]) for t in trs)
+# Event-driven, at each account's latest event; then the timer clock (the
+# latest occurred_at, acme 2026-10-10T10:00, minus 1 h of lateness) wakes
+# the accounts that went quiet at each UTC midnight up to 2026-10-10T00:00:
+# initech (last usage 2026-09-15T08:00, u1 only):
+#  - 09-17: weekly users 1 vs the 4-week average 0.25: usage change +3 lifts
+#    health to (0x30 + 100x20 + 100x15 + 0x15)/80 = 43.75: health RESOLVED;
+#    from 09-22 no user in the week (change -1: health 18.75 again, inside
+#    the 30 day cooldown: no new firing);
+#  - usage change -1 from 09-22, held 7 days: usage_drop at 09-29T00:00;
+#  - 14 days without usage passed at 09-29T08:00: silence at 09-30T00:00.
+# globex (last event 10-05) is woken 10-06..10-10: nothing changes.
+want = sorted([("acme", "RENEWAL_READINESS", "renewal_60d", "FIRED", ms("2026-10-10T10:00:00Z")),
+               ("globex", "EXPANSION", "expansion_high_utilization", "FIRED", ms("2026-10-05T09:00:00Z")),
+               ("initech", "RISK", "low_utilization", "FIRED", ms("2026-09-15T08:00:00Z")),
+               ("initech", "RISK", "no_first_value_30d", "FIRED", ms("2026-09-15T08:00:00Z")),
+               ("initech", "RISK", "health_below_40", "FIRED", ms("2026-09-15T08:00:00Z")),
+               ("initech", "RISK", "health_below_40", "RESOLVED", ms("2026-09-17T00:00:00Z")),
+               ("initech", "RISK", "usage_drop", "FIRED", ms("2026-09-29T00:00:00Z")),
+               ("initech", "RISK", "silence", "FIRED", ms("2026-09-30T00:00:00Z"))])
 assert got == want, "triggers %s != %s" % (got, want)
+timer = [t for t in trs if t["source_offset"] == -1]
+assert sorted(t["rule_id"] for t in timer) == ["health_below_40", "silence", "usage_drop"], timer
+assert all(t["source_topic"] == "" and t["source_partition"] == -1 for t in timer), timer
 for t in trs:
     assert re.fullmatch(r"[0-9a-f]{32}", t["trigger_id"]), t
-    assert t["source_topic"] == "product-events" and t["source_offset"] >= 0, t
+    assert t in timer or (t["source_topic"] == "product-events" and t["source_offset"] >= 0), t
     assert t["evidence"] and t["reason"] and t["play"] and t["rule_version"], t
     assert t["_schema_id"] == 2, t
+    assert t["shadow"] is False, t
+sil = [t for t in trs if t["rule_id"] == "silence"][0]
+assert abs(sil["evidence"]["days_since_last_usage"] - (14 + 16 / 24)) < 1e-9, sil
+assert "days_since_last_usage 14.6667 > 14; segment mid_touch" in sil["reason"], sil
 low = [t for t in trs if t["rule_id"] == "low_utilization"][0]
 assert abs(low["evidence"]["utilization"] - 0.05) < 1e-9, low
 assert low["segment"] == "mid-market" and low["severity"] in ("HIGH", "MEDIUM", "CRITICAL", "LOW")
-assert len({t["trigger_id"] for t in trs}) == 4
-print("ok   4 triggers, decoded with python3-avro")
+# mid-market is the mid_touch tier: scaled outreach (rules/default.yaml plays)
+assert (low["play"], low["owner"], low["channel"]) == ("scaled_outreach", "scaled_cs", "email_sequence"), low
+assert "utilization 0.05 < 0.3" in low["reason"] and "segment mid_touch; play scaled_outreach" in low["reason"], low
+# initech's health: utilization 0.05 scores 0 (x30), no open case 100 (x15),
+# no first value 45 days in 0 (x15); usage change and NPS unknown: 1500/60 = 25
+hl = [t for t in trs if t["rule_id"] == "health_below_40"][0]
+assert abs(hl["evidence"]["health_score"] - 25) < 1e-9, hl
+# acme renews 2026-11-20, 40.6 days after its last event: the 60 day window.
+# Health (16.67x30 + 100x20 + 100x15 + 100x15) / 80 = 68.75 -> 27.5 points;
+# first value 10; no open case 15; no sponsor change 15: 67.5, needs_attention
+ren = [t for t in trs if t["rule_id"] == "renewal_60d"][0]
+assert ren["level"] == "needs_attention", ren
+assert abs(ren["evidence"]["score"] - 67.5) < 1e-6, ren
+assert abs(ren["evidence"]["score.health"] - 27.5) < 1e-6, ren
+assert ren["evidence"]["score.milestones"] == 10 and ren["evidence"]["score.support"] == 15, ren
+assert (ren["play"], ren["owner"]) == ("renewal_review_with_csm", "csm"), ren
+exp = [t for t in trs if t["rule_id"] == "expansion_high_utilization"][0]
+assert (exp["play"], exp["owner"]) == ("upgrade_offer_email", "digital"), exp
+assert len({t["trigger_id"] for t in trs}) == 8
+print("ok   8 triggers (3 from timers), decoded with python3-avro")
 PYEOF
 
 # ---- dead letters -------------------------------------------------------------
@@ -166,6 +209,7 @@ timeout 120 "$JD_BIN" run "${COMMON[@]}" --set kafka.group.id=replay --max-event
 # no-op: min/max/last-writer-wins), hence the state comparison below.
 grep -qE "decoded +19 " "$JD_TMP/run2.out" || { cat "$JD_TMP/run2.out"; fail "replay did not decode everything"; }
 grep -q "triggers published   0" "$JD_TMP/run2.out" || fail "replay published triggers again"
+grep -q "resolved published   0" "$JD_TMP/run2.out" || fail "replay resolved episodes again"
 for a in acme globex initech; do
   "$JD_BIN" inspect "$a" --json "${COMMON[@]}" | cmp -s - "$JD_TMP/$a.json" || fail "replay changed $a"
 done

@@ -37,9 +37,16 @@ for t in cs.trigger.risk cs.trigger.renewal cs.trigger.expansion; do
 done | $PY "$JD_ROOT/tests/integration/jdavro.py" decode "$JD_ROOT/schemas/trigger_event.avsc" \
   >"$JD_TMP/triggers.jsonl" || fail "triggers do not decode with python3-avro"
 PUBLISHED=$(awk '/^triggers published/ {print $3}' "$JD_TMP/run.out")
-[ "$(wc -l <"$JD_TMP/triggers.jsonl")" -eq "$PUBLISHED" ] || fail "topic holds a different number of triggers than published"
-UNIQUE=$($PY -c 'import json,sys; print(len({json.loads(l)["trigger_id"] for l in open(sys.argv[1])}))' "$JD_TMP/triggers.jsonl")
-[ "$UNIQUE" -eq "$PUBLISHED" ] \
+RESOLVED=$(awk '/^resolved published/ {print $3}' "$JD_TMP/run.out")
+# The trigger topics hold the FIRED triggers and the RESOLVED ones.
+read -r FIRED_N RESOLVED_N UNIQUE <<<"$($PY -c '
+import json, sys
+ts = [json.loads(l) for l in open(sys.argv[1])]
+print(sum(t["status"] == "FIRED" for t in ts), sum(t["status"] == "RESOLVED" for t in ts),
+      len({t["trigger_id"] for t in ts}))' "$JD_TMP/triggers.jsonl")"
+[ "$FIRED_N" -eq "$PUBLISHED" ] || fail "topics hold $FIRED_N FIRED triggers, $PUBLISHED published"
+[ "$RESOLVED_N" -eq "$RESOLVED" ] || fail "topics hold $RESOLVED_N RESOLVED triggers, $RESOLVED published"
+[ "$UNIQUE" -eq "$((PUBLISHED + RESOLVED))" ] \
   || fail "duplicate trigger ids"
 "$JD_BIN" inspect acct-00001 --json "${COMMON[@]}" | $PY -c 'import json,sys; d=json.load(sys.stdin); assert d["signals"]["seats"] > 0' \
   || fail "inspect acct-00001"

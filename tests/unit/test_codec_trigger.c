@@ -79,6 +79,12 @@ static jd_trigger_t sample_trigger(void)
     strcpy(tr.tr_source_topic, "product-events");
     tr.tr_source_partition = 7;
     tr.tr_source_offset = INT64_C(1234567890123);
+    tr.tr_status = JD_STATUS_RESOLVED;
+    tr.tr_priority = -12;
+    strcpy(tr.tr_owner, "csm");
+    strcpy(tr.tr_channel, "crm_task");
+    strcpy(tr.tr_level, "needs_attention");
+    tr.tr_shadow = 1;
     return tr;
 }
 
@@ -104,6 +110,12 @@ static void assert_trigger_eq(const jd_trigger_t *a, const jd_trigger_t *b)
     cr_assert_str_eq(a->tr_source_topic, b->tr_source_topic);
     cr_assert_eq(a->tr_source_partition, b->tr_source_partition);
     cr_assert_eq(a->tr_source_offset, b->tr_source_offset);
+    cr_assert_eq(a->tr_status, b->tr_status);
+    cr_assert_eq(a->tr_priority, b->tr_priority);
+    cr_assert_str_eq(a->tr_owner, b->tr_owner);
+    cr_assert_str_eq(a->tr_channel, b->tr_channel);
+    cr_assert_str_eq(a->tr_level, b->tr_level);
+    cr_assert_eq(a->tr_shadow, b->tr_shadow);
 }
 
 Test(trigger, roundtrip_plain_and_framed)
@@ -208,6 +220,7 @@ static const char py_read_trigger[] =
     "print(d['trigger_id'], d['account_id'], d['kind'], d['rule_id'], d['rule_version'],\n"
     "      d['severity'], d['play'], d['segment'], ms, ev, d['source_topic'],\n"
     "      d['source_partition'], d['source_offset'], sep='|')\n"
+    "print(d['status'], d['priority'], d['owner'], d['channel'], d['level'], d['shadow'], sep='|')\n"
     "print(d['reason'])\n";
 
 Test(trigger, python_avro_decodes_c_trigger)
@@ -231,7 +244,8 @@ Test(trigger, python_avro_decodes_c_trigger)
              "%s|acct-42|RISK|risk.admins_silent|2024-06-01.1|CRITICAL|"
              "exec_sponsor_outreach|enterprise|1717171717171|"
              "admin_logins_14d=0.0,days_to_renewal=45.0,nps_last=-1.5|"
-             "product-events|7|1234567890123\n%s\n",
+             "product-events|7|1234567890123\n"
+             "RESOLVED|-12|csm|crm_task|needs_attention|True\n%s\n",
              tr.tr_id, tr.tr_reason);
     cr_assert_str_eq(got, want);
     cr_assert(strstr(got, tr.tr_id) == got, "trigger_id first");

@@ -85,7 +85,7 @@ Test(decide, inside_cooldown_opens_quietly_and_never_fires)
 
 Test(decide, cooldown_boundary_is_inclusive)
 {
-    jd_rule_state_t a = {0, 0, T0, 1}, b = {0, 0, T0, 1};
+    jd_rule_state_t a = {0, 0, T0, 1, 0}, b = {0, 0, T0, 1, 0};
 
     cr_assert_eq(jd_decide(1, T0 + 14 * DAY - 1, 14 * DAY, &a),
                  JD_DECIDE_OPEN_QUIET);
@@ -104,13 +104,13 @@ Test(decide, never_fired_ignores_cooldown)
 
 Test(decide, extreme_times_do_not_overflow)
 {
-    jd_rule_state_t st = {0, 0, INT64_MIN, 1};
+    jd_rule_state_t st = {0, 0, INT64_MIN, 1, 0};
 
     cr_assert_eq(jd_decide(1, INT64_MAX, INT64_MAX, &st), JD_DECIDE_FIRE);
-    st = (jd_rule_state_t){0, 0, INT64_MAX, 1};
+    st = (jd_rule_state_t){0, 0, INT64_MAX, 1, 0};
     cr_assert_eq(jd_decide(1, INT64_MIN, 0, &st), JD_DECIDE_OPEN_QUIET);
     /* event time going backwards counts as inside the cooldown */
-    st = (jd_rule_state_t){0, 0, T0, 1};
+    st = (jd_rule_state_t){0, 0, T0, 1, 0};
     cr_assert_eq(jd_decide(1, T0 - 1, 0, &st), JD_DECIDE_OPEN_QUIET);
 }
 
@@ -118,7 +118,7 @@ Test(decide, extreme_times_do_not_overflow)
 
 Test(decide, format_exact_text)
 {
-    jd_rule_state_t st = {1, T0, T0 - DAY, 3};
+    jd_rule_state_t st = {1, T0, T0 - DAY, 3, 0};
     char buf[JD_RULE_STATE_TEXT_MAX];
     size_t n = jd_rule_state_format(&st, buf, sizeof buf);
 
@@ -131,7 +131,7 @@ Test(decide, format_exact_text)
 
 Test(decide, format_cut_returns_needed_length)
 {
-    jd_rule_state_t st = {1, T0, T0, 12};
+    jd_rule_state_t st = {1, T0, T0, 12, 0};
     char buf[8];
     size_t n = jd_rule_state_format(&st, buf, sizeof buf);
 
@@ -142,11 +142,11 @@ Test(decide, format_cut_returns_needed_length)
 Test(decide, round_trip)
 {
     const jd_rule_state_t cases[] = {
-        {0, 0, 0, 0},
-        {1, T0, T0, 1},
-        {0, 0, T0 - 5, 42},
-        {1, -1, -T0, 7},
-        {1, INT64_MIN, INT64_MAX, UINT64_MAX},
+        {0, 0, 0, 0, 0},
+        {1, T0, T0, 1, 0},
+        {0, 0, T0 - 5, 42, 0},
+        {1, -1, -T0, 7, 0},
+        {1, INT64_MIN, INT64_MAX, UINT64_MAX, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char buf[JD_RULE_STATE_TEXT_MAX];
@@ -161,11 +161,11 @@ Test(decide, round_trip)
 
 Test(decide, empty_parses_as_initial_state)
 {
-    jd_rule_state_t st = {1, 2, 3, 4};
+    jd_rule_state_t st = {1, 2, 3, 4, 0};
 
     cr_assert_eq(jd_rule_state_parse(NULL, &st), 0);
     assert_state(&st, 0, 0, 0, 0);
-    st = (jd_rule_state_t){1, 2, 3, 4};
+    st = (jd_rule_state_t){1, 2, 3, 4, 0};
     cr_assert_eq(jd_rule_state_parse("", &st), 0);
     assert_state(&st, 0, 0, 0, 0);
 }
@@ -173,13 +173,13 @@ Test(decide, empty_parses_as_initial_state)
 Test(decide, malformed_text_is_rejected_and_zeroes)
 {
     static const char *const bad[] = {
-        "x", "1", "1|2|3", "1|2|3|4|5", "2|0|0|0", "-1|0|0|0", "1|a|0|0",
+        "x", "1", "1|2|3", "1|2|3|4|5|6", "1|2|3|4|0", "1|2|3|4|", "2|0|0|0", "-1|0|0|0", "1|a|0|0",
         " 1|0|0|0", "1|0|0|0 ", "1|0|0|-1", "1|0|0|", "1||0|0", "1|0|0|4x",
         "+1|0|0|0", "1|+5|0|0", "1|99999999999999999999|0|0",
         "1|0|0|18446744073709551616", "1|0|-|0", "1|0x10|0|0", "1;0;0;0",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        jd_rule_state_t st = {1, 2, 3, 4};
+        jd_rule_state_t st = {1, 2, 3, 4, 0};
         cr_assert_eq(jd_rule_state_parse(bad[i], &st), -1, "'%s' accepted",
                      bad[i]);
         assert_state(&st, 0, 0, 0, 0);
@@ -195,4 +195,77 @@ Test(decide, parse_then_decide_continues_the_episode_count)
     cr_assert_eq(jd_decide(1, T0 + DAY, 0, &st), JD_DECIDE_FIRE);
     jd_rule_state_format(&st, buf, sizeof buf);
     cr_assert_str_eq(buf, "1|1767312000000|1767312000000|5");
+}
+
+/* ---- `for`, suppression, resolve -------------------------------------- */
+
+static jd_decision_t step(jd_rule_state_t *st, int cond, int supp, int64_t now,
+                          int64_t for_ms)
+{
+    jd_decide_in_t in = {cond, supp, now, 0, for_ms};
+    return jd_decide_ex(&in, st);
+}
+
+Test(decide, for_fires_only_after_the_duration)
+{
+    jd_rule_state_t st = {0};
+
+    cr_assert_eq(step(&st, 1, 0, T0, 7 * DAY), JD_DECIDE_PENDING);
+    cr_assert_eq(st.rs_since, T0);
+    cr_assert_eq(step(&st, 1, 0, T0 + 6 * DAY, 7 * DAY), JD_DECIDE_PENDING);
+    cr_assert_eq(step(&st, 1, 0, T0 + 7 * DAY - 1, 7 * DAY), JD_DECIDE_PENDING);
+    cr_assert_eq(step(&st, 1, 0, T0 + 7 * DAY, 7 * DAY), JD_DECIDE_FIRE);
+    assert_state(&st, 1, T0 + 7 * DAY, T0 + 7 * DAY, 1);
+}
+
+Test(decide, for_clock_restarts_when_the_condition_breaks)
+{
+    jd_rule_state_t st = {0};
+
+    step(&st, 1, 0, T0, 7 * DAY);
+    cr_assert_eq(step(&st, 0, 0, T0 + 3 * DAY, 7 * DAY), JD_DECIDE_NONE);
+    cr_assert_eq(st.rs_since, 0);
+    cr_assert_eq(step(&st, 1, 0, T0 + 4 * DAY, 7 * DAY), JD_DECIDE_PENDING);
+    cr_assert_eq(step(&st, 1, 0, T0 + 8 * DAY, 7 * DAY), JD_DECIDE_PENDING);
+    cr_assert_eq(step(&st, 1, 0, T0 + 11 * DAY, 7 * DAY), JD_DECIDE_FIRE);
+}
+
+Test(decide, suppression_blocks_opening_not_an_open_episode)
+{
+    jd_rule_state_t st = {0};
+
+    cr_assert_eq(step(&st, 1, 1, T0, 0), JD_DECIDE_SUPPRESSED);
+    assert_state(&st, 0, 0, 0, 0);
+    cr_assert_eq(step(&st, 1, 0, T0 + DAY, 0), JD_DECIDE_FIRE);
+    cr_assert_eq(step(&st, 1, 1, T0 + 2 * DAY, 0), JD_DECIDE_NONE);
+    cr_assert(st.rs_open);
+}
+
+Test(decide, fired_open_tells_fired_from_quiet)
+{
+    jd_rule_state_t st = {0};
+    jd_decide_in_t in = {1, 0, T0, 30 * DAY, 0};
+
+    cr_assert_eq(jd_decide_ex(&in, &st), JD_DECIDE_FIRE);
+    cr_assert(jd_rule_state_fired_open(&st));
+    in.di_cond = 0;
+    in.di_now = T0 + DAY;
+    cr_assert_eq(jd_decide_ex(&in, &st), JD_DECIDE_CLOSE);
+    cr_assert_not(jd_rule_state_fired_open(&st));
+    in.di_cond = 1;
+    in.di_now = T0 + 2 * DAY;
+    cr_assert_eq(jd_decide_ex(&in, &st), JD_DECIDE_OPEN_QUIET);
+    cr_assert_not(jd_rule_state_fired_open(&st));
+}
+
+Test(decide, since_round_trips_in_a_fifth_field)
+{
+    jd_rule_state_t st = {0, 0, 0, 2, T0}, back;
+    char buf[JD_RULE_STATE_TEXT_MAX];
+
+    jd_rule_state_format(&st, buf, sizeof buf);
+    cr_assert_str_eq(buf, "0|0|0|2|1767225600000");
+    cr_assert_eq(jd_rule_state_parse(buf, &back), 0);
+    assert_state(&back, 0, 0, 0, 2);
+    cr_assert_eq(back.rs_since, T0);
 }

@@ -679,3 +679,28 @@ Test(expr, long_minus_chain_normalises_to_compilable_text)
     jd_expr_destroy(again);
     jd_expr_destroy(e);
 }
+
+/* ---- if() ----------------------------------------------------------------- */
+
+Test(expr, if_chooses_by_its_condition)
+{
+    expect_num("if(1 < 2, 10, 20)", 10);
+    expect_num("if(1 > 2, 10, 20)", 20);
+    /* a null comparison is false, so the else branch is taken */
+    expect_num("if(seats > 3, 1, 0)", 0);
+    jd_signals_set_num(&sg, JD_SIG_SEATS, 5);
+    expect_num("if(seats > 3, 1, 0) + if(first_value_at is null, 0, 5)", 1);
+    expect_null("if(true, seats * null, 1)");
+    expect_bool("if(seats > 3, true, false)", 1);
+    expect_norm("if( seats>3 ,1,2 )", "if(seats > 3, 1, 2)");
+}
+
+Test(expr, if_type_errors_name_the_column)
+{
+    expect_error("if(seats, 1, 2)", 4, "column 4: if() condition needs "
+                 "true/false operands, but 'seats' is a number");
+    expect_error("if(seats > 1, 1, \"x\")", 18, "column 18: if() arguments "
+                 "must have one type, but '\"x\"' is a string, not a number");
+    expect_error("if(seats > 1, 1)", 1, "column 1: if() takes exactly 3 "
+                 "arguments, got 2");
+}

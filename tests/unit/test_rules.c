@@ -12,6 +12,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "jd_fixture.h"
 #include "jd_rules.h"
 
 #ifndef JD_SOURCE_DIR
@@ -132,33 +133,41 @@ static const char *fired(const jd_ruleset_t *rs, const jd_signals_t *sg)
 }
 
 /* ---- the default rules ------------------------------------------------- */
+/* Each default rule's behaviour is in its fixture table
+ * (tests/fixtures/rules/default/, run below and by `journeyd rules test`);
+ * these tests cover what the tables cannot: the file's shape and a
+ * healthy account. */
 
 Test(rules_default, loads_with_expected_rules)
 {
+    static const struct { const char *id; jd_kind_t kind; } want[] = {
+        {"usage_drop", JD_KIND_RISK}, {"low_utilization", JD_KIND_RISK},
+        {"silence", JD_KIND_RISK}, {"no_first_value_30d", JD_KIND_RISK},
+        {"detractor_nps", JD_KIND_RISK}, {"case_spike", JD_KIND_RISK},
+        {"sponsor_change", JD_KIND_RISK}, {"health_below_40", JD_KIND_RISK},
+        {"renewal_120d", JD_KIND_RENEWAL_READINESS},
+        {"renewal_90d", JD_KIND_RENEWAL_READINESS},
+        {"renewal_60d", JD_KIND_RENEWAL_READINESS},
+        {"expansion_high_utilization", JD_KIND_EXPANSION},
+        {"expansion_promoter", JD_KIND_EXPANSION},
+        {"expansion_power_users", JD_KIND_EXPANSION},
+        {"expansion_feature_breadth", JD_KIND_EXPANSION},
+    };
     jd_ruleset_t *rs = load_default();
     const jd_rule_t *r;
 
-    cr_assert_geq(jd_rules_count(rs), 4);
-    r = jd_rules_find(rs, "low_utilization");
-    cr_assert_not_null(r);
-    cr_assert_eq(jd_rule_kind(r), JD_KIND_RISK);
-    cr_assert_str_eq(jd_rule_when(r),
-                     "utilization < 0.3 and days_since_start >= 30");
-    cr_assert_eq(jd_rule_cooldown_ms(r), 30 * 86400000LL);
-    r = jd_rules_find(rs, "no_first_value_30d");
-    cr_assert_not_null(r);
-    cr_assert_eq(jd_rule_kind(r), JD_KIND_RISK);
-    r = jd_rules_find(rs, "renewal_within_90d");
-    cr_assert_not_null(r);
-    cr_assert_eq(jd_rule_kind(r), JD_KIND_RENEWAL_READINESS);
-    r = jd_rules_find(rs, "expansion_high_utilization");
-    cr_assert_not_null(r);
-    cr_assert_eq(jd_rule_kind(r), JD_KIND_EXPANSION);
-    for (size_t i = 0; i < jd_rules_count(rs); i++) {
-        r = jd_rules_at(rs, i);
+    cr_assert_eq(jd_rules_count(rs), sizeof want / sizeof want[0]);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        r = jd_rules_find(rs, want[i].id);
+        cr_assert_not_null(r, "%s", want[i].id);
+        cr_assert_eq(jd_rule_kind(r), want[i].kind, "%s", want[i].id);
         cr_assert_eq(strlen(jd_rule_version(r)), 16);
-        cr_assert(strlen(jd_rule_play(r)) > 0);
     }
+    r = jd_rules_find(rs, "usage_drop");
+    cr_assert_eq(jd_rule_for_ms(r), 7 * 86400000LL);
+    cr_assert(jd_rule_resolves(r));
+    cr_assert_str_eq(jd_rule_when(jd_rules_find(rs, "low_utilization")),
+                     "utilization < 0.3 and days_since_start >= 30");
     cr_assert_null(jd_rules_at(rs, jd_rules_count(rs)));
     cr_assert_null(jd_rules_find(rs, "no_such_rule"));
     jd_rules_destroy(rs);
@@ -174,67 +183,23 @@ Test(rules_default, nothing_fires_on_a_healthy_account)
     jd_rules_destroy(rs);
 }
 
-Test(rules_default, low_utilization_fires)
+Test(rules_default, fixture_tables_pass_and_cover_every_rule)
 {
     jd_ruleset_t *rs = load_default();
-    jd_signals_t sg;
+    unsigned char tested[32] = {0};
+    jd_fixture_report_t rep = {0};
+    char dir[4096];
+    jd_err_t err;
 
-    healthy(&sg);
-    jd_signals_set_num(&sg, JD_SIG_UTILIZATION, 0.12);
-    jd_signals_set_num(&sg, JD_SIG_DAYS_SINCE_START, 41);
-    cr_assert_str_eq(fired(rs, &sg), "low_utilization");
-    jd_signals_set_num(&sg, JD_SIG_DAYS_SINCE_START, 29); /* too early */
-    cr_assert_str_eq(fired(rs, &sg), "");
-    jd_signals_set_null(&sg, JD_SIG_UTILIZATION);         /* unknown */
-    jd_signals_set_num(&sg, JD_SIG_DAYS_SINCE_START, 41);
-    cr_assert_str_eq(fired(rs, &sg), "");
-    jd_rules_destroy(rs);
-}
-
-Test(rules_default, no_first_value_30d_fires)
-{
-    jd_ruleset_t *rs = load_default();
-    jd_signals_t sg;
-
-    healthy(&sg);
-    jd_signals_set_num(&sg, JD_SIG_DAYS_SINCE_START, 35);
-    jd_signals_set_null(&sg, JD_SIG_FIRST_VALUE_AT);
-    jd_signals_set_null(&sg, JD_SIG_TTFV_DAYS);
-    cr_assert_str_eq(fired(rs, &sg), "no_first_value_30d");
-    jd_signals_set_num(&sg, JD_SIG_DAYS_SINCE_START, 20);
-    cr_assert_str_eq(fired(rs, &sg), "");
-    jd_rules_destroy(rs);
-}
-
-Test(rules_default, renewal_within_90d_fires)
-{
-    jd_ruleset_t *rs = load_default();
-    jd_signals_t sg;
-
-    healthy(&sg);
-    jd_signals_set_num(&sg, JD_SIG_DAYS_TO_RENEWAL, 60);
-    cr_assert_str_eq(fired(rs, &sg), "renewal_within_90d");
-    jd_signals_set_num(&sg, JD_SIG_DAYS_TO_RENEWAL, 90);
-    cr_assert_str_eq(fired(rs, &sg), "renewal_within_90d");
-    jd_signals_set_num(&sg, JD_SIG_DAYS_TO_RENEWAL, 0);
-    cr_assert_str_eq(fired(rs, &sg), "renewal_within_90d");
-    jd_signals_set_num(&sg, JD_SIG_DAYS_TO_RENEWAL, -1); /* past */
-    cr_assert_str_eq(fired(rs, &sg), "");
-    jd_signals_set_num(&sg, JD_SIG_DAYS_TO_RENEWAL, 91);
-    cr_assert_str_eq(fired(rs, &sg), "");
-    jd_rules_destroy(rs);
-}
-
-Test(rules_default, expansion_high_utilization_fires)
-{
-    jd_ruleset_t *rs = load_default();
-    jd_signals_t sg;
-
-    healthy(&sg);
-    jd_signals_set_num(&sg, JD_SIG_UTILIZATION, 0.95);
-    cr_assert_str_eq(fired(rs, &sg), "expansion_high_utilization");
-    jd_signals_set_num(&sg, JD_SIG_UTILIZATION, 0.89);
-    cr_assert_str_eq(fired(rs, &sg), "");
+    rep.fr_tested = tested;
+    source_path(dir, sizeof dir, "tests/fixtures/rules/default");
+    cr_assert_eq(jd_fixture_run_dir(rs, dir, NULL, &rep, &err), 0, "%s",
+                 err.err_msg);
+    cr_assert_eq(rep.fr_failed, 0);
+    cr_assert_geq(rep.fr_cases, 2 * jd_rules_count(rs));
+    for (size_t i = 0; i < jd_rules_count(rs); i++)
+        cr_assert(tested[i], "no fixture for %s",
+                  jd_rule_id(jd_rules_at(rs, i)));
     jd_rules_destroy(rs);
 }
 
@@ -249,10 +214,14 @@ Test(rules_default, reason_explains_the_values)
     jd_signals_set_num(&sg, JD_SIG_UTILIZATION, 0.12);
     jd_signals_set_num(&sg, JD_SIG_DAYS_SINCE_START, 41);
     cr_assert_eq(jd_rules_decide(rs, "acme", &sg, st, NULL, tr, 16), 1);
-    cr_assert(strstr(tr[0].tr_reason, "low_utilization: utilization < 0.3 and "
-                     "days_since_start >= 30 held at 2026-03-04T00:00:00Z "
-                     "(utilization=0.12, days_since_start=41)"),
-              "reason: %s", tr[0].tr_reason);
+    cr_assert_str_eq(tr[0].tr_reason, "utilization 0.12 < 0.3 and "
+                     "days_since_start 41 >= 30; segment mid_touch; play "
+                     "scaled_outreach. Seat utilization is below 30% after "
+                     "the first month.");
+    cr_assert_str_eq(tr[0].tr_owner, "scaled_cs");
+    cr_assert_str_eq(tr[0].tr_channel, "email_sequence");
+    cr_assert_str_eq(tr[0].tr_segment, "mid_market");
+    cr_assert_eq(tr[0].tr_priority, 60);
     jd_rules_destroy(rs);
 }
 
@@ -262,7 +231,9 @@ Test(rules_errors, missing_required_key)
 {
     expect_error("rules:\n  - id: a\n    kind: risk\n    when: seats > 1\n"
                  "    severity: low\n",
-                 "t.yaml:2:5: rule 'a': missing required key 'play'");
+                 "t.yaml:2:9: rule 'a': no play: give the rule a 'play', or "
+                 "add a plays entry for rule 'a' or kind 'risk' without a "
+                 "segment");
     expect_error("rules:\n  - kind: risk\n    when: seats > 1\n"
                  "    severity: low\n    play: p\n",
                  "t.yaml:2:5: rule #1: missing required key 'id'");
@@ -272,7 +243,9 @@ Test(rules_errors, unknown_key_is_named)
 {
     expect_error("rules:\n" RULE("a", "seats > 1", "    colour: red\n"),
                  "t.yaml:7:5: rule 'a': unknown key 'colour' (allowed: id, "
-                 "kind, when, severity, play, cooldown, description)");
+                 "kind, when, severity, play, cooldown, description, for, "
+                 "priority, segments, resolve, suppressed_by, mode, score, "
+                 "levels)");
 }
 
 Test(rules_errors, duplicate_key)
@@ -442,15 +415,15 @@ Test(rules_errors, file_level_errors)
                  "a top-level 'rules' list)");
     expect_error("rules: 3\n", "t.yaml:1:8: 'rules' must be a list of rules");
     expect_error("rulez:\n  - id: a\n",
-                 "t.yaml:1:1: unknown top-level key 'rulez' (expected "
-                 "'rules')");
+                 "t.yaml:1:1: unknown top-level key 'rulez' (expected rules, "
+                 "segments, default_segment or plays)");
     expect_error("- a\n- b\n", "t.yaml:1:1: expected a mapping with a 'rules' "
                  "list at the top level");
     expect_error("rules:\n  - just a string\n", "t.yaml:2:5: rule #1: expected "
-                 "a mapping with keys id, kind, when, severity, play");
+                 "a mapping with keys id, kind, when, severity");
     expect_error("rules:\n" RULE("a", "seats > 1", "") "extra: 1\n",
-                 "t.yaml:7:1: unknown top-level key 'extra' (expected "
-                 "'rules')");
+                 "t.yaml:7:1: unknown top-level key 'extra' (expected rules, "
+                 "segments, default_segment or plays)");
     expect_error("rules:\n" RULE("a", "seats > 1", "") "---\nrules: []\n",
                  "t.yaml:8:1: only one YAML document is allowed in a rules "
                  "file");
@@ -703,10 +676,10 @@ Test(rules_decide, trigger_contents)
     cr_assert_str_eq(tr.tr_evidence[1].evd_name, "as_of");
     cr_assert_eq(tr.tr_evidence[1].evd_value, T0 + 1234);
     cr_assert_str_eq(tr.tr_reason,
-                     "Ready to grow. mixed: utilization > 0.5 and segment == "
-                     "\"smb\" and first_value_at is null and now > 0 held at "
-                     "2026-03-04T00:00:01.234Z (utilization=0.75, "
-                     "segment=\"smb\", first_value_at=null)");
+                     "utilization 0.75 > 0.5 and segment \"smb\" == \"smb\" "
+                     "and first_value_at null is null and now "
+                     "2026-03-04T00:00:01.234Z > 0; segment smb; play "
+                     "seat_expansion_offer. Ready to grow.");
     cr_assert_str_empty(tr.tr_source_topic);
     cr_assert_eq(tr.tr_source_offset, 0);
     jd_rules_destroy(rs);
@@ -724,9 +697,8 @@ Test(rules_decide, reason_without_description_and_timestamps_as_iso)
     jd_signals_set_num(&sg, JD_SIG_AS_OF, T0);
     jd_signals_set_num(&sg, JD_SIG_LAST_EVENT_AT, T0 - 15 * DAY);
     cr_assert_eq(jd_rules_decide(rs, "a", &sg, &st, NULL, &tr, 1), 1);
-    cr_assert_str_eq(tr.tr_reason, "quiet: now - last_event_at >= 14d held at "
-                     "2026-03-04T00:00:00Z (last_event_at="
-                     "2026-02-17T00:00:00Z)");
+    cr_assert_str_eq(tr.tr_reason, "now 2026-03-04T00:00:00Z - last_event_at "
+                     "2026-02-17T00:00:00Z >= 14d; segment unknown; play p");
     cr_assert_eq(tr.tr_has_segment, 0);
     jd_rules_destroy(rs);
 }
@@ -794,5 +766,286 @@ Test(rules_decide, rule_eval_null_is_false)
     cr_assert_eq(jd_rule_eval(jd_rules_at(rs, 0), &sg), 0);
     jd_signals_set_num(&sg, JD_SIG_UTILIZATION, 0.2);
     cr_assert_eq(jd_rule_eval(jd_rules_at(rs, 0), &sg), 1);
+    jd_rules_destroy(rs);
+}
+
+/* ---- for, segments, plays, suppression, shadow, resolve, score ---------- */
+
+static const char *const touch_model =
+    "segments:\n"
+    "  high_touch: [enterprise]\n"
+    "  low_touch: [smb]\n"
+    "default_segment: low_touch\n"
+    "plays:\n"
+    "  - {kind: risk, segment: high_touch, play: csm_task, owner: csm, "
+    "channel: crm_task}\n"
+    "  - {kind: risk, play: auto_email, owner: digital, channel: email}\n"
+    "  - {rule: r2, play: special}\n"
+    "  - {kind: expansion, play: upsell}\n";
+
+static void acct(jd_signals_t *sg, double at, const char *segment)
+{
+    jd_signals_clear(sg);
+    jd_signals_set_num(sg, JD_SIG_AS_OF, at);
+    if (segment)
+        jd_signals_set_str(sg, JD_SIG_SEGMENT, segment);
+}
+
+Test(rules_features, plays_by_tier_and_rule)
+{
+    char yaml[2048];
+    snprintf(yaml, sizeof yaml, "%srules:\n"
+             "  - {id: r1, kind: risk, severity: low, when: seats > 1}\n"
+             "  - {id: r2, kind: risk, severity: low, when: seats > 1}\n",
+             touch_model);
+    jd_ruleset_t *rs = load_ok(yaml);
+    jd_rule_state_t st[2] = {0};
+    jd_trigger_t tr[2];
+    jd_signals_t sg;
+
+    acct(&sg, T0, "enterprise");
+    jd_signals_set_num(&sg, JD_SIG_SEATS, 5);
+    cr_assert_eq(jd_rules_decide(rs, "a", &sg, st, NULL, tr, 2), 2);
+    cr_assert_str_eq(tr[0].tr_play, "csm_task");
+    cr_assert_str_eq(tr[0].tr_owner, "csm");
+    cr_assert_str_eq(tr[0].tr_channel, "crm_task");
+    cr_assert_str_eq(tr[1].tr_play, "special");
+    cr_assert_str_empty(tr[1].tr_owner);
+    cr_assert(strstr(tr[0].tr_reason, "; segment high_touch; play csm_task"));
+    memset(st, 0, sizeof st);
+    acct(&sg, T0, "Unlisted Co");  /* the default tier */
+    jd_signals_set_num(&sg, JD_SIG_SEATS, 5);
+    cr_assert_eq(jd_rules_decide(rs, "a", &sg, st, NULL, tr, 2), 2);
+    cr_assert_str_eq(tr[0].tr_play, "auto_email");
+    cr_assert(strstr(tr[0].tr_reason, "; segment low_touch; play auto_email"),
+              "%s", tr[0].tr_reason);
+    cr_assert_str_eq(tr[0].tr_segment, "Unlisted Co");
+    jd_rules_destroy(rs);
+}
+
+Test(rules_features, segments_restrict_a_rule)
+{
+    char yaml[2048];
+    snprintf(yaml, sizeof yaml, "%srules:\n"
+             "  - {id: r1, kind: risk, severity: low, when: seats > 1, "
+             "segments: [high_touch]}\n"
+             "  - {id: r2, kind: risk, severity: low, when: seats > 1, "
+             "segments: [smb]}\n", touch_model);
+    jd_ruleset_t *rs = load_ok(yaml);
+    jd_rule_state_t st[2] = {0};
+    jd_trigger_t tr[2];
+    jd_signals_t sg;
+
+    acct(&sg, T0, "smb"); /* a segment value matches too */
+    jd_signals_set_num(&sg, JD_SIG_SEATS, 5);
+    cr_assert_eq(jd_rules_decide(rs, "a", &sg, st, NULL, tr, 2), 1);
+    cr_assert_str_eq(tr[0].tr_rule_id, "r2");
+    acct(&sg, T0 + DAY, "enterprise"); /* r2 closes, r1 opens */
+    jd_signals_set_num(&sg, JD_SIG_SEATS, 5);
+    cr_assert_eq(jd_rules_decide(rs, "a", &sg, st, NULL, tr, 2), 1);
+    cr_assert_str_eq(tr[0].tr_rule_id, "r1");
+    cr_assert_eq(st[1].rs_open, 0);
+    jd_rules_destroy(rs);
+}
+
+Test(rules_features, suppressed_by_kind_and_rule_and_not_by_shadow)
+{
+    jd_ruleset_t *rs = load_ok(
+        "rules:\n"
+        "  - {id: risky, kind: risk, severity: low, play: p, when: seats > 10}\n"
+        "  - {id: shadowy, kind: risk, severity: low, play: p, mode: shadow,"
+        " when: seats > 1}\n"
+        "  - {id: grow, kind: expansion, severity: low, play: p, when: seats > 1,"
+        " suppressed_by: [risk]}\n"
+        "  - {id: grow2, kind: expansion, severity: low, play: p, when: seats > 1,"
+        " suppressed_by: risky}\n");
+    jd_rule_state_t st[4] = {0};
+    jd_decision_t d[4];
+    jd_trigger_t tr[4];
+    jd_signals_t sg;
+    size_t n;
+
+    acct(&sg, T0, NULL);
+    jd_signals_set_num(&sg, JD_SIG_SEATS, 20); /* risky opens now */
+    n = jd_rules_decide_ex(rs, "a", &sg, st, NULL, d, tr, 4);
+    cr_assert_eq(n, 2);
+    cr_assert_str_eq(tr[0].tr_rule_id, "risky");
+    cr_assert_str_eq(tr[1].tr_rule_id, "shadowy");
+    cr_assert(tr[1].tr_shadow);
+    cr_assert_eq(d[2], JD_DECIDE_SUPPRESSED);
+    cr_assert_eq(d[3], JD_DECIDE_SUPPRESSED);
+    acct(&sg, T0 + DAY, NULL);
+    jd_signals_set_num(&sg, JD_SIG_SEATS, 5); /* risky closes; shadow open */
+    n = jd_rules_decide_ex(rs, "a", &sg, st, NULL, d, tr, 4);
+    cr_assert_eq(n, 2, "a shadow episode never suppresses");
+    cr_assert_str_eq(tr[0].tr_rule_id, "grow");
+    cr_assert_str_eq(tr[1].tr_rule_id, "grow2");
+    jd_rules_destroy(rs);
+}
+
+Test(rules_features, for_and_resolve)
+{
+    jd_ruleset_t *rs = load_ok(
+        "rules:\n"
+        "  - {id: r, kind: risk, severity: low, play: p, when: seats > 1,"
+        " for: 2d, resolve: true}\n");
+    jd_rule_state_t st = {0};
+    jd_trigger_t tr;
+    jd_signals_t sg;
+    char id[JD_TRIGGER_ID_LEN + 1];
+
+    acct(&sg, T0, NULL);
+    jd_signals_set_num(&sg, JD_SIG_SEATS, 5);
+    cr_assert_eq(jd_rules_decide(rs, "a", &sg, &st, NULL, &tr, 1), 0);
+    jd_signals_set_num(&sg, JD_SIG_AS_OF, T0 + 2 * DAY - 1);
+    cr_assert_eq(jd_rules_decide(rs, "a", &sg, &st, NULL, &tr, 1), 0);
+    jd_signals_set_num(&sg, JD_SIG_AS_OF, T0 + 2 * DAY);
+    cr_assert_eq(jd_rules_decide(rs, "a", &sg, &st, NULL, &tr, 1), 1);
+    cr_assert_eq(tr.tr_status, JD_STATUS_FIRED);
+    cr_assert(strstr(tr.tr_reason, "seats 5 > 1 for 2d;"), "%s", tr.tr_reason);
+    jd_signals_set_num(&sg, JD_SIG_AS_OF, T0 + 3 * DAY);
+    jd_signals_set_num(&sg, JD_SIG_SEATS, 1);
+    cr_assert_eq(jd_rules_decide(rs, "a", &sg, &st, NULL, &tr, 1), 1);
+    cr_assert_eq(tr.tr_status, JD_STATUS_RESOLVED);
+    cr_assert_eq(tr.tr_fired_at, (int64_t)(T0 + 3 * DAY));
+    jd_trigger_make_id(id, "a", "r/resolved", 1);
+    cr_assert_str_eq(tr.tr_id, id);
+    cr_assert(!strncmp(tr.tr_reason, "resolved: seats 1 > 1 no longer holds",
+                       37), "%s", tr.tr_reason);
+    jd_rules_destroy(rs);
+}
+
+Test(rules_features, score_levels_and_priority)
+{
+    jd_ruleset_t *rs = load_ok(
+        "rules:\n"
+        "  - id: r\n    kind: renewal_readiness\n    severity: low\n"
+        "    play: p\n    priority: 7\n    when: seats > 0\n"
+        "    score:\n      a: seats * 10\n      b: if(arr > 100, 5, 0)\n"
+        "      c: arr * null\n"
+        "    levels: {ok: 50, meh: 20, bad: 0}\n");
+    jd_rule_state_t st = {0};
+    jd_trigger_t tr;
+    jd_signals_t sg;
+
+    acct(&sg, T0, NULL);
+    jd_signals_set_num(&sg, JD_SIG_SEATS, 3);
+    jd_signals_set_num(&sg, JD_SIG_ARR, 500);
+    cr_assert_eq(jd_rules_decide(rs, "a", &sg, &st, NULL, &tr, 1), 1);
+    cr_assert_eq(tr.tr_priority, 7);
+    cr_assert_str_eq(tr.tr_level, "meh");
+    cr_assert(strstr(tr.tr_reason, "; score 35 level meh"), "%s",
+              tr.tr_reason);
+    /* evidence: seats, arr, then the parts (a null part scores 0), score */
+    cr_assert_eq(tr.tr_evidence_cnt, 6);
+    cr_assert_str_eq(tr.tr_evidence[2].evd_name, "score.a");
+    cr_assert_eq(tr.tr_evidence[2].evd_value, 30);
+    cr_assert_str_eq(tr.tr_evidence[4].evd_name, "score.c");
+    cr_assert_eq(tr.tr_evidence[4].evd_value, 0);
+    cr_assert_str_eq(tr.tr_evidence[5].evd_name, "score");
+    cr_assert_eq(tr.tr_evidence[5].evd_value, 35);
+    jd_rules_destroy(rs);
+}
+
+Test(rules_features, new_keys_change_the_version)
+{
+    const char *base = "rules:\n  - {id: r, kind: risk, severity: low, "
+                       "play: p, when: seats > 1%s}\n";
+    const char *extra[] = {"", ", for: 1d", ", priority: 3", ", resolve: true",
+                           ", segments: [x]", ", score: {a: seats}"};
+    char v[6][17], yaml[512];
+
+    for (int i = 0; i < 6; i++) {
+        snprintf(yaml, sizeof yaml, base, extra[i]);
+        jd_ruleset_t *rs = load_ok(yaml);
+        snprintf(v[i], sizeof v[i], "%s", jd_rule_version(jd_rules_at(rs, 0)));
+        jd_rules_destroy(rs);
+        for (int j = 0; j < i; j++)
+            cr_assert_str_neq(v[i], v[j], "'%s' keeps the version", extra[i]);
+    }
+}
+
+Test(rules_errors, feature_errors_point_at_the_node)
+{
+    expect_error("rules:\n" RULE("a", "seats > 1", "    for: 7 days\n"),
+                 "t.yaml:7:10: rule 'a': bad duration '7 days' for 'for' "
+                 "(expected a number with a unit d, h, m or s, such as 14d, "
+                 "12h, 30m, 10s; or 0)");
+    expect_error("rules:\n" RULE("a", "seats > 1", "    mode: draft\n"),
+                 "t.yaml:7:11: rule 'a': 'mode' must be active or shadow, "
+                 "not 'draft'");
+    expect_error("rules:\n" RULE("a", "seats > 1", "    resolve: yes\n"),
+                 "t.yaml:7:14: rule 'a': 'resolve' must be false or true, "
+                 "not 'yes'");
+    expect_error("rules:\n" RULE("a", "seats > 1", "    priority: high\n"),
+                 "t.yaml:7:15: rule 'a': 'priority' must be a whole number "
+                 "from -1000000 to 1000000, not 'high'");
+    expect_error("rules:\n" RULE("a", "seats > 1",
+                                 "    suppressed_by: [risk, nope]\n"),
+                 "t.yaml:7:27: rule 'a': 'suppressed_by' names 'nope', which "
+                 "is neither a kind (risk, renewal_readiness, expansion) nor "
+                 "the id of another rule");
+    expect_error("rules:\n" RULE("a", "seats > 1",
+                                 "    score: {x: seats > 1}\n"),
+                 "t.yaml:7:16: rule 'a': 'x' must be a number, but 'seats > "
+                 "1' is a condition (true/false)");
+    expect_error("rules:\n" RULE("a", "seats > 1",
+                                 "    score: {x: seets}\n"),
+                 "t.yaml:7:16: rule 'a': unknown signal 'seets' (did you "
+                 "mean 'seats'?)");
+    expect_error("rules:\n" RULE("a", "seats > 1",
+                                 "    levels: {ok: 1}\n"),
+                 "t.yaml:7:13: rule 'a': 'levels' needs a 'score' to grade");
+    expect_error("segments: {hi: [enterprise]}\nrules:\n"
+                 RULE("a", "seats > 1", "    segments: [lo]\n"),
+                 "t.yaml:3:9: rule 'a': unknown segment 'lo' (the segments "
+                 "section defines hi)");
+    expect_error("plays:\n  - {kind: risk, play: x}\n  - {rule: zz, play: y}\n"
+                 "rules:\n" RULE("a", "seats > 1", ""),
+                 "t.yaml:3:5: plays entry for unknown rule 'zz'");
+    expect_error("plays:\n  - {kind: risk, rule: a, play: x}\nrules:\n"
+                 RULE("a", "seats > 1", ""),
+                 "t.yaml:2:5: a plays entry needs exactly one of 'kind' and "
+                 "'rule'");
+    expect_error("plays:\n  - {kind: risk, play: x, colour: red}\nrules:\n"
+                 RULE("a", "seats > 1", ""),
+                 "t.yaml:2:27: unknown key 'colour' in a plays entry (allowed: "
+                 "kind, rule, segment, play, owner, channel)");
+    expect_error("segments: {hi: [a], hi: [b]}\nrules:\n" RULE("a", "seats > 1", ""),
+                 "t.yaml:1:21: duplicate segment tier 'hi'");
+    expect_error("segments: {hi: [a]}\ndefault_segment: lo\nrules:\n"
+                 RULE("a", "seats > 1", ""),
+                 "t.yaml:2:18: unknown segment 'lo' (the segments section "
+                 "defines hi)");
+    expect_error("plays:\n  - {kind: risk, segment: hi, play: x}\nrules:\n"
+                 "  - {id: a, kind: risk, severity: low, when: seats > 1}\n",
+                 "t.yaml:4:10: rule 'a': no play: give the rule a 'play', or "
+                 "add a plays entry for rule 'a' or kind 'risk' without a "
+                 "segment");
+}
+
+Test(rules_features, next_deadline_is_the_next_tick_or_a_pending_for)
+{
+    jd_ruleset_t *rs = load_ok(
+        "rules:\n"
+        "  - {id: r, kind: risk, severity: low, play: p, when: seats > 1,"
+        " for: 6h}\n");
+    jd_rule_state_t st = {0};
+    jd_signals_t sg;
+
+    acct(&sg, T0 + 5 * HOUR, NULL); /* T0 is a UTC midnight */
+    cr_assert_eq(jd_rules_next_deadline(rs, &sg, &st, (int64_t)DAY),
+                 (int64_t)(T0 + DAY));
+    cr_assert_eq(jd_rules_next_deadline(rs, &sg, &st, 0), INT64_MAX);
+    jd_signals_set_num(&sg, JD_SIG_SEATS, 5);
+    cr_assert_eq(jd_rules_decide(rs, "a", &sg, &st, NULL, NULL, 0), 0);
+    cr_assert_eq(st.rs_since, (int64_t)(T0 + 5 * HOUR));
+    cr_assert_eq(jd_rules_next_deadline(rs, &sg, &st, (int64_t)DAY),
+                 (int64_t)(T0 + 11 * HOUR));
+    acct(&sg, T0 + DAY, NULL); /* exactly on a tick: the next one */
+    cr_assert_eq(jd_rules_next_deadline(rs, &sg, &st, (int64_t)DAY),
+                 (int64_t)(T0 + 2 * DAY));
+    jd_signals_set_null(&sg, JD_SIG_AS_OF);
+    cr_assert_eq(jd_rules_next_deadline(rs, &sg, &st, (int64_t)DAY), INT64_MAX);
     jd_rules_destroy(rs);
 }

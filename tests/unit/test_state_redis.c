@@ -925,8 +925,8 @@ Test(state, rules_and_outbox_round_trip)
     static const unsigned char p1[] = {0, 1, 'A', 'B', 0, 0xff};
     unsigned char p2[1000];
     const char *rule_ids[] = {"r.low_usage", "r:renewal {x}"};
-    jd_rule_state_t states[2] = {{1, 1700000000000, 1690000000000, 3},
-                                 {0, 0, 1600000000000, 1}};
+    jd_rule_state_t states[2] = {{1, 1700000000000, 1690000000000, 3, 0},
+                                 {0, 0, 1600000000000, 1, 0}};
     const char *tids[] = {"tid-1", "tid-2"}, *tids_b[] = {"tid-3"};
     const unsigned char *pls[] = {p1, p2}, *pls_b[] = {p2};
     size_t lens[] = {sizeof p1, sizeof p2}, lens_b[] = {17};
@@ -1152,7 +1152,7 @@ Test(state, noscript_reloads_and_resends_once)
 
     freeReplyObject(redisCommand(c, "SCRIPT FLUSH"));
     const char *rid[] = {"r"};
-    jd_rule_state_t rs = {1, 5, 5, 1};
+    jd_rule_state_t rs = {1, 5, 5, 1, 0};
     jd_state_commit_t cm = {"a1", 1, rid, &rs, 0, NULL, NULL, NULL, NULL};
     cr_assert_eq(jd_state_commit(st, &cm, 1, &err), 0, "%s", err.err_msg);
     redisFree(c);
