@@ -8,8 +8,6 @@
  *   full      the journeyd pipeline, in-process (jd_pipeline_run)
  *   latency   fixed-rate producer + trigger consumer, against a running
  *             pipeline
- *   broker    the embedded cluster of `journeyd broker`, optionally with
- *             TCP_NODELAY (a diagnosis of the trigger-publish wait)
  *
  * The micro-benchmarks (decode, rules, state apply) are jd_bench_micro.
  * Main thread; subcommands start their own threads where they say so.
@@ -21,7 +19,7 @@
 
 static void jd_bench_usage(FILE *f)
 {
-    fprintf(f, "usage: jd_bench produce|consume|full|latency|broker [options]  (--help per command)\n"
+    fprintf(f, "usage: jd_bench produce|consume|full|latency [options]  (--help per command)\n"
                "The bench suite's driver; see bench/README.md, or just run bench/run.sh.\n");
 }
 
@@ -35,7 +33,6 @@ int main(int argc, char **argv)
         {"consume", jd_bench_cmd_consume},
         {"full", jd_bench_cmd_full},
         {"latency", jd_bench_cmd_latency},
-        {"broker", jd_bench_cmd_broker},
     };
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         jd_bench_usage(argc < 2 ? stderr : stdout);

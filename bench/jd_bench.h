@@ -204,6 +204,5 @@ int jd_bench_cmd_produce(int argc, char **argv);
 int jd_bench_cmd_consume(int argc, char **argv);
 int jd_bench_cmd_full(int argc, char **argv);
 int jd_bench_cmd_latency(int argc, char **argv);
-int jd_bench_cmd_broker(int argc, char **argv);
 
 #endif

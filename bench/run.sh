@@ -215,17 +215,6 @@ if [ "$KNOBS" = 1 ]; then
   latency_run "knob/pipeline.batch_timeout_ms=5" bench-klat-2 10000 --set pipeline.batch_timeout_ms=5
   latency_run "knob/kafka.fetch.wait.max.ms=10" bench-klat-3 10000 --set kafka.fetch.wait.max.ms=10
   latency_run "knob/kafka.linger.ms=0" bench-klat-4 10000 --set kafka.linger.ms=0
-  log "diagnosis: the same with TCP_NODELAY on the embedded broker's sockets"
-  "$JB" broker --partitions "$PARTS" --nodelay --set topics.input=bench-nd-1,bench-nd-2 \
-    >"$RUN_DIR/nd.out" 2>"$RUN_DIR/nd.log" &
-  JD_PIDS+=($!)
-  for _ in $(seq 1 100); do [ -s "$RUN_DIR/nd.out" ] && break; sleep 0.05; done
-  C_SAVE=("${C[@]}")
-  C=(--brokers "$(head -n1 "$RUN_DIR/nd.out")" --redis "127.0.0.1:$JD_REDIS_PORT")
-  latency_run "knob/nodelay-broker" bench-nd-1 10000
-  latency_run "knob/nodelay-broker,batch_timeout_ms=5,fetch.wait.max.ms=10" bench-nd-2 10000 \
-    --set pipeline.batch_timeout_ms=5 --set kafka.fetch.wait.max.ms=10
-  C=("${C_SAVE[@]}")
 fi
 
 # ---- report ----------------------------------------------------------------------------------------
