@@ -86,7 +86,7 @@ fi
 GNUPLOT=0
 if [ "$PLOT" = 1 ]; then ensure_gnuplot && GNUPLOT=1 || log "gnuplot not available: table and JSON only"; fi
 
-TOPICS="bench-thr"
+TOPICS="bench-thr,bench-cost"
 for r in "${RATES[@]}"; do TOPICS="$TOPICS,bench-lat-$r,bench-raw-$r"; done
 [ "$KNOBS" = 1 ] && TOPICS="$TOPICS,bench-klat-1,bench-klat-2,bench-klat-3,bench-klat-4,bench-klat-5,bench-klat-6"
 trap jd_cleanup EXIT
@@ -156,9 +156,16 @@ for i in $(seq 1 "$RUNS"); do
 done
 
 # ---- 3. Redis commands the client sends (MONITOR, untimed) ----------------------------
-log "Redis cost run ($MON_EVENTS events, MONITOR on: client vs in-script commands)"
+# On warm state: the last throughput round left the state of its events in
+# Redis; the cost run continues the same jd_sim stream (the next
+# $MON_EVENTS events), so it counts what a running journeyd sends per
+# event, not the burst of first-time stage events of 10k new accounts (the
+# throughput runs, from empty state, report that one).
+log "Redis cost run (the next $MON_EVENTS events on warm state, MONITOR on)"
+"$JB" produce "${C[@]}" --topic bench-cost --accounts 10000 --days 2 \
+  --skip $((THR_SKIP + THR_EVENTS)) --max-events "$MON_EVENTS" >>"$RES" 2>>"$RUN_DIR/produce.log"
 next_group
-"$JB" full "${C[@]}" "${SETS[@]}" --set topics.input=bench-thr --set "$G" --flush \
+"$JB" full "${C[@]}" "${SETS[@]}" --set topics.input=bench-cost --set "$G" \
   --max-events "$MON_EVENTS" --max-seconds "$THR_MAX_S" --monitor --label cost >>"$RES" 2>>"$RUN_DIR/full.log"
 
 # ---- 4. latency at fixed offered rates ---------------------------------------------------
