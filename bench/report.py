@@ -187,6 +187,11 @@ def targets(s, rc, lat, mic, acc):
     p = l50["journeyd"]["p99_ms"] if l50 and "journeyd" in l50 else None
     add("p99 event-to-trigger <= 50 ms at 50k events/s offered", p, TARGETS["p99_ms_at_50k"],
         p is not None and p <= 50 and l50.get("sustained"), "ms")
+    if p is None and l50 and l50.get("achieved_events_per_s") and not l50.get("sustained"):
+        # no trigger got through inside the run's time bound: the backlog
+        # grew from the start, which fails the target whatever the p99
+        t[-1]["met"] = False
+        t[-1]["note"] = "not sustained: %.0f events/s achieved" % l50["achieved_events_per_s"]
     rss = acc["peak_rss_mib"] if acc else None
     add("peak RSS <= 256 MB with 1M accounts", rss, TARGETS["rss_mib_1m"],
         rss is not None and rss <= 256, "MiB")
@@ -260,9 +265,9 @@ def table(res):
         days = st["by_day"]
         first, last = days[min(1, len(days) - 1)], days[-1]
         L.append("micro: state apply, %d accounts, batch %d: per account and batch %.0f us at day %d "
-                 "-> %.0f us at day %d; SUNION %.0f -> %.0f us, Lua's own %.0f -> %.0f us" % (
+                 "-> %.0f us at day %d (%.0f events each); Lua's own %.0f -> %.0f us" % (
                      st["accounts"], st["batch_size"], first[3], first[0], last[3], last[0],
-                     first[5], last[5], first[8], last[8]))
+                     last[2], first[8], last[8]))
     if w:
         L.append("micro: windows 1d/7d/28d per account: SCARD+SUNION %.1f us vs ZCOUNT x3 %.1f us" % (
             w["sunion_us_per_account"], w["zcount_us_per_account"]))
@@ -282,7 +287,7 @@ def table(res):
     L.append("targets")
     for t in res["targets"]:
         v = t["value"]
-        shown = "not measured" if v is None else (
+        shown = t.get("note") or "not measured" if v is None else (
             "{:,.3f}".format(v) if v < 10 else "{:,.0f}".format(v)) + (" " + t["unit"] if t["unit"] else "")
         mark = "n/a" if t["met"] is None else ("MET" if t["met"] else "NOT MET")
         L.append("  [%-7s] %-58s %s" % (mark, t["target"], shown))
