@@ -5,6 +5,20 @@
  * handle with no bootstrap servers serves, and must outlive the cluster.
  * Topics are created explicitly (the mock has no admin API) so consumers
  * that subscribe before anything is produced see every partition.
+ *
+ * TCP_NODELAY. Real Kafka brokers disable Nagle's algorithm on their
+ * sockets; librdkafka 2.0.2's mock leaves it on. Walk through a trigger
+ * publish: the producer has produce requests for several partitions in
+ * flight on one connection; the mock answers the first, and its answer to
+ * the second is a small write behind an unacknowledged one, so the kernel
+ * holds it until the client's delayed ACK, ~40 ms later. Every batch that
+ * publishes triggers then waits ~40-50 ms in rd_kafka_flush (measured with
+ * bench/run.sh: 48 ms per such batch, 3-8 ms without Nagle). The mock has
+ * no socket option hook, so this file defines accept(): the dynamic
+ * linker binds librdkafka's call to it (the executable comes first), and
+ * once a cluster has been started in this process every accepted TCP
+ * connection gets TCP_NODELAY. Before that it is accept4(..., 0), which is
+ * what glibc's accept() does.
  */
 #include "jd_broker.h"
 
@@ -12,13 +26,29 @@
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 struct jd_broker {
     rd_kafka_t              *bk_rk;
     rd_kafka_mock_cluster_t *bk_mcluster;
 };
+
+static volatile int jd_broker_nodelay;
+
+int accept(int fd, struct sockaddr *addr, socklen_t *len);
+int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+    int s = accept4(fd, addr, len, 0);
+    if (s >= 0 && jd_broker_nodelay) {
+        int one = 1;
+        (void)setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* not TCP: ignored */
+    }
+    return s;
+}
 
 static int jd_broker_topic(jd_broker_t *b, const char *topic, int partitions,
                            jd_err_t *err)
@@ -70,6 +100,7 @@ jd_broker_t *jd_broker_new(const jd_config_t *cf, int brokers, int partitions,
         free(b);
         return NULL;
     }
+    jd_broker_nodelay = 1;
     b->bk_mcluster = rd_kafka_mock_cluster_new(b->bk_rk, brokers);
     if (!b->bk_mcluster) {
         jd_err_set(err, JD_ERR_FATAL, JD_E_KAFKA, "embedded cluster: cannot start");

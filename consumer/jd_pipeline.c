@@ -1256,6 +1256,10 @@ static int jd_pipeline_setup(jd_pipeline_t *pl, const char *bootstrap, jd_err_t 
     pl->pl_producer = jd_producer_new(pl->pl_cf, bootstrap, err);
     if (!pl->pl_producer || !(pl->pl_outcomes = jd_outcomes_new(pl->pl_cf, pl->pl_rs, err)))
         return -1;
+    const char *out[] = {pl->pl_cf->cf_topic_risk, pl->pl_cf->cf_topic_renewal,
+                         pl->pl_cf->cf_topic_expansion, pl->pl_cf->cf_topic_stage,
+                         pl->pl_cf->cf_topic_dlq};
+    jd_producer_warm(pl->pl_producer, out, sizeof out / sizeof *out, 2000);
     if (jd_pipeline_republish(pl))
         return jd_err_set(err, JD_ERR_FATAL, JD_E_KAFKA,
                           "could not re-publish the trigger outbox");

@@ -144,6 +144,26 @@ int jd_producer_send(jd_producer_t *p, const char *topic, const char *key,
     return 0;
 }
 
+void jd_producer_warm(jd_producer_t *p, const char *const *topics, size_t n,
+                      int timeout_ms)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(p->pr_rk, topics[i], NULL);
+        rd_kafka_resp_err_t e =
+            rkt ? rd_kafka_metadata(p->pr_rk, 0, rkt, &md, timeout_ms)
+                : rd_kafka_last_error();
+        if (e)
+            JD_DEBUG("producer", "metadata of %s: %s", topics[i], rd_kafka_err2str(e));
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        if (rkt)
+            rd_kafka_topic_destroy(rkt);
+        if (e == RD_KAFKA_RESP_ERR__TIMED_OUT)
+            break; /* Kafka is not there yet: do not wait once per topic */
+    }
+}
+
 int jd_producer_wait(jd_producer_t *p, int timeout_ms, jd_err_t *err)
 {
     rd_kafka_resp_err_t e = rd_kafka_flush(p->pr_rk, timeout_ms);
