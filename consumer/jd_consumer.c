@@ -144,6 +144,12 @@ int jd_consumer_store(jd_consumer_t *c, rd_kafka_message_t *const *msgs, size_t 
     return 0;
 }
 
+rd_kafka_topic_partition_list_t *jd_consumer_assignment(jd_consumer_t *c)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    return rd_kafka_assignment(c->cs_rk, &parts) ? NULL : parts;
+}
+
 int jd_consumer_assigned(const jd_consumer_t *c)
 {
     return c->cs_assigned;

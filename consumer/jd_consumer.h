@@ -41,6 +41,10 @@ int jd_consumer_store(jd_consumer_t *c, rd_kafka_message_t *const *msgs,
 /* Number of partitions currently assigned. */
 int jd_consumer_assigned(const jd_consumer_t *c);
 
+/* The partitions currently assigned (rd_kafka_assignment), or NULL;
+ * the caller destroys the list. */
+rd_kafka_topic_partition_list_t *jd_consumer_assignment(jd_consumer_t *c);
+
 /* Commits stored offsets, leaves the group and frees; NULL is accepted. */
 void jd_consumer_close(jd_consumer_t *c);
 

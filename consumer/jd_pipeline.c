@@ -35,6 +35,7 @@
 #include <xxhash.h>
 
 #include "jd_arena.h"
+#include "jd_clock.h"
 #include "jd_codec.h"
 #include "jd_consumer.h"
 #include "jd_log.h"
@@ -110,7 +111,8 @@ typedef struct jd_pipeline {
     size_t               pl_nouts, pl_outs_cap;
     jd_delivery_t       *pl_dlq_dl;     /* one per message */
     jd_err_t            *pl_dlq_err;    /* one per message */
-    int64_t              pl_max_seen;   /* latest occurred_at consumed */
+    jd_clock_t          *pl_clock;      /* per-partition event time: timers */
+    int                  pl_ended;      /* --max-events reached: input ends */
     unsigned char       *pl_skip;       /* per account: rules not decided
                                            (already decided at a later
                                            event time, by a timer) */
@@ -188,7 +190,8 @@ static int jd_pipeline_alloc(jd_pipeline_t *pl, jd_err_t *err)
     jd_arena_init(&pl->pl_arena, 256 * 1024);
     jd_arena_init(&pl->pl_tarena, 16 * 1024);
     pl->pl_hold = calloc(n, sizeof *pl->pl_hold);
-    if (!pl->pl_hold)
+    pl->pl_clock = jd_clock_new();
+    if (!pl->pl_hold || !pl->pl_clock)
         return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
     return 0;
 }
@@ -313,6 +316,12 @@ static void jd_pipeline_dead_letter(jd_pipeline_t *pl, size_t mi, const jd_err_t
     jd_pipeline_dlq_send(pl, mi);
 }
 
+static void jd_pipeline_clock(jd_pipeline_t *pl, const rd_kafka_message_t *m, int64_t at)
+{
+    if (m->rkt)
+        jd_clock_message(pl->pl_clock, rd_kafka_topic_name(m->rkt), m->partition, m->offset, at);
+}
+
 static void jd_pipeline_decode(jd_pipeline_t *pl)
 {
     jd_arena_reset(&pl->pl_arena);
@@ -326,19 +335,21 @@ static void jd_pipeline_decode(jd_pipeline_t *pl)
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 JD_WARN("consumer", "consume error: %s", rd_kafka_message_errstr(m));
+            else if (m->rkt)
+                jd_clock_eof(pl->pl_clock, rd_kafka_topic_name(m->rkt), m->partition, m->offset);
             continue;
         }
         pl->pl_stats->ps_messages++;
         jd_ops_consumed(m->rkt ? rd_kafka_topic_name(m->rkt) : "", (int)m->partition);
         if (jd_decoder_decode(pl->pl_decoder, m->payload, m->len, &pl->pl_arena, ev, &err)) {
+            jd_pipeline_clock(pl, m, JD_CLOCK_NO_TIME);
             jd_pipeline_dead_letter(pl, i, &err);
             continue;
         }
+        jd_pipeline_clock(pl, m, ev->ev_occurred_at);
         jd_ops_event_time(ev->ev_occurred_at);
         if (ev->ev_type == JD_EV_UNKNOWN)
             pl->pl_stats->ps_unknown_types++;
-        if (ev->ev_occurred_at > pl->pl_max_seen)
-            pl->pl_max_seen = ev->ev_occurred_at;
         pl->pl_ev_msg[pl->pl_nevents++] = i;
     }
     pl->pl_stats->ps_events += pl->pl_nevents;
@@ -952,10 +963,12 @@ static int jd_pipeline_republish(jd_pipeline_t *pl)
  *
  * After each batch every touched account's next deadline goes into the
  * timer index (jd_rules_next_deadline: the next tick of event time, or a
- * pending `for`). The clock is the event-time watermark: the latest
- * occurred_at consumed minus timers.allowed_lateness_s (optionally the wall
- * clock, minus the same lateness, after timers.wall_clock_idle_s without
- * messages). Every account whose deadline is at or before the watermark
+ * pending `for`). The clock is the event-time watermark of the assigned
+ * partitions (jd_clock: the earliest latest-time among partitions still
+ * behind, so a backlog read unevenly cannot run the clock past events
+ * still waiting on a slower partition) minus timers.allowed_lateness_s
+ * (optionally the wall clock, minus the same lateness, after
+ * timers.wall_clock_idle_s without messages). Every account whose deadline is at or before the watermark
  * is read at its deadline (not at the watermark: the instant depends on
  * the account's own history only, so a replay of the same log decides the
  * same things at the same event times), decided, committed and published
@@ -1176,24 +1189,52 @@ static int jd_pipeline_timers_before(jd_pipeline_t *pl)
     return rc;
 }
 
+/* The event-time watermark over the assigned partitions (jd_clock.h);
+ * 0, or -1 when there is none yet. */
+static int jd_pipeline_watermark(jd_pipeline_t *pl, int64_t *out)
+{
+    rd_kafka_topic_partition_list_t *parts = jd_consumer_assignment(pl->pl_consumer);
+    jd_clock_tp_t *tps;
+    int rc = -1;
+
+    if (!parts)
+        return -1;
+    if ((tps = calloc(parts->cnt ? (size_t)parts->cnt : 1, sizeof *tps))) {
+        for (int i = 0; i < parts->cnt; i++) {
+            tps[i].tp_topic = parts->elems[i].topic;
+            tps[i].tp_partition = parts->elems[i].partition;
+        }
+        rc = (pl->pl_ended ? jd_clock_latest : jd_clock_watermark)(pl->pl_clock, tps,
+                                                                    (size_t)parts->cnt, out);
+        free(tps);
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+    return rc;
+}
+
 /* Evaluates every account whose deadline the clock has passed. */
 static int jd_pipeline_timers(jd_pipeline_t *pl, int wall)
 {
     const jd_config_t *cf = pl->pl_cf;
-    int64_t watermark = pl->pl_max_seen - (int64_t)cf->cf_timers_lateness_s * 1000;
-    int rc = 0;
+    int64_t lateness = (int64_t)cf->cf_timers_lateness_s * 1000, watermark;
+    int have = 0, rc = 0;
 
     if (!cf->cf_timers_enabled || !pl->pl_rule_cnt)
         return 0;
+    if (!jd_pipeline_watermark(pl, &watermark)) {
+        watermark -= lateness;
+        have = 1;
+    }
     if (wall) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t w = (int64_t)ts.tv_sec * 1000 - (int64_t)cf->cf_timers_lateness_s * 1000;
-        if (w > watermark)
+        int64_t w = (int64_t)ts.tv_sec * 1000 - lateness;
+        if (!have || w > watermark)
             watermark = w;
+        have = 1;
     }
-    if (!pl->pl_max_seen && !wall)
-        return 0; /* no event time yet */
+    if (!have)
+        return 0; /* no event time yet, or a partition not heard from */
     while (!jd_pipeline_stopping && (rc = jd_pipeline_timer_round(pl, watermark)) > 0)
         ;
     return rc < 0 ? rc : 0;
@@ -1221,6 +1262,7 @@ static void jd_pipeline_teardown(jd_pipeline_t *pl)
     jd_arena_destroy(&pl->pl_arena);
     jd_arena_destroy(&pl->pl_tarena);
     free(pl->pl_hold);
+    jd_clock_destroy(pl->pl_clock);
     for (size_t i = 0; i < pl->pl_outs_cap; i++)
         jd_buf_free(&pl->pl_outs[i].ot_payload);
     free(pl->pl_outs);
@@ -1321,8 +1363,13 @@ static int jd_pipeline_loop(jd_pipeline_t *pl)
         if (rc)
             break;
         jd_pipeline_count_accounts(pl, done, &accounts_at);
-        if (po->po_max_events && (int64_t)pl->pl_stats->ps_messages >= po->po_max_events)
+        if (po->po_max_events && (int64_t)pl->pl_stats->ps_messages >= po->po_max_events) {
+            /* The input ends here: timers run to the latest event time read
+             * rather than wait for end-of-partition notices. */
+            pl->pl_ended = 1;
+            rc = jd_pipeline_timers(pl, 0);
             break;
+        }
     }
     if (!rc && first)
         jd_outcomes_publish(pl->pl_outcomes, pl->pl_state, pl->pl_producer, 1);

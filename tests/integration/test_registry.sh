@@ -168,7 +168,8 @@ $PY - "$JD_TMP/triggers.jsonl" "$TID" <<'PYEOF'
 import json, sys
 trs = [json.loads(l) for l in open(sys.argv[1])]
 assert all(t["_schema_id"] == int(sys.argv[2]) for t in trs), [t["_schema_id"] for t in trs]
-assert ("reg-a", "renewal_within_90d") in [(t["account_id"], t["rule_id"]) for t in trs], trs
+# reg-a renews 47.6 days after its latest event: the 60-day readiness rule
+assert ("reg-a", "renewal_60d") in [(t["account_id"], t["rule_id"]) for t in trs], trs
 print("ok   %d renewal trigger(s) framed with registry id %s" % (len(trs), sys.argv[2]))
 PYEOF
 # ---- TLS: a registry speaking HTTPS with a self-signed certificate --------------------------
