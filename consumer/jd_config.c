@@ -114,6 +114,9 @@ static const jd_config_key_t jd_config_keys[] = {
      "Cap of the exponential back-off while Redis or Kafka is unavailable."},
     {"pipeline.flush_timeout_ms", JD_CFG_INT, "30000", JD_OFF(cf_flush_timeout_ms), 100, 3600000, NULL,
      "Longest wait for trigger and dead-letter deliveries of one batch."},
+    {"pipeline.shutdown_timeout_ms", JD_CFG_INT, "15000", JD_OFF(cf_shutdown_timeout_ms), 0, 3600000, NULL,
+     "On SIGTERM/SIGINT: longest time spent finishing the batch in flight before "
+     "giving it up (it is then replayed on restart)."},
     {"log.level", JD_CFG_STR, "info", JD_OFF(cf_log_level), 0, 0, "error|warn|info|debug",
      "Log level."},
 };

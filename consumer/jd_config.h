@@ -85,6 +85,7 @@ typedef struct jd_config {
     int   cf_batch_timeout_ms;
     int   cf_retry_backoff_max_ms;
     int   cf_flush_timeout_ms;
+    int   cf_shutdown_timeout_ms;
     /* log.* */
     char *cf_log_level;
 } jd_config_t;

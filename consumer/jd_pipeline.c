@@ -21,6 +21,23 @@
  * stored, so it decides nothing again; an undelivered event is re-sent
  * from the outbox with its deterministic id.
  *
+ * A dependency down mid-batch (Redis unreachable, Kafka not acknowledging):
+ * the step is retried with capped exponential back-off, and meanwhile the
+ * assigned partitions are paused and the consumer keeps being polled
+ * (jd_consumer_keepalive), so the instance stays in its group and serves
+ * rebalances; nothing new is fetched, so memory stays at one batch. The
+ * partitions are resumed before the next poll. A revoke served while paused
+ * gives the partitions up at once (their offsets for the batch in flight are
+ * not stored, so the new owner replays it: state updates are idempotent and
+ * trigger ids deterministic); outside an outage a revoke can only be served
+ * between batches, i.e. after the batch is finished, flushed and stored.
+ *
+ * Stop (SIGTERM/SIGINT): the batch in flight is finished - applied,
+ * committed, published, acknowledged, its offsets stored - and the consumer
+ * closes with a synchronous commit. If that takes longer than
+ * pipeline.shutdown_timeout_ms (a dependency is down), the batch is given up
+ * and replayed by the next run; either way the exit status is 0.
+ *
  * Memory is bounded by pipeline.batch_size: messages, decoded events (in an
  * arena reset per batch) and per-account slices are sized for one batch and
  * reused. Runs on one thread; librdkafka's threads only call back into
@@ -96,6 +113,7 @@ typedef struct jd_pipeline {
     jd_delivery_t       *pl_dlq_dl;     /* one per message */
     jd_err_t            *pl_dlq_err;    /* one per message */
     int                  pl_backoff_ms;
+    int64_t              pl_stop_deadline; /* set at the first check after a stop */
 } jd_pipeline_t;
 
 static int64_t jd_now_ms(void)
@@ -111,6 +129,48 @@ static void jd_sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* True once a stop was requested and pipeline.shutdown_timeout_ms has
+ * passed since: retry loops then give the batch in flight up. */
+static int jd_pipeline_give_up(jd_pipeline_t *pl)
+{
+    int64_t now;
+    if (!jd_pipeline_stopping)
+        return 0;
+    now = jd_now_ms();
+    if (!pl->pl_stop_deadline) {
+        pl->pl_stop_deadline = now + pl->pl_cf->cf_shutdown_timeout_ms;
+        JD_INFO("pipeline", "stopping: finishing the batch in flight (at most %d ms)",
+                pl->pl_cf->cf_shutdown_timeout_ms);
+    }
+    return now >= pl->pl_stop_deadline;
+}
+
+/* Milliseconds a wait may last: `ms`, or less when a stop is pending. */
+static int jd_pipeline_wait_bound(jd_pipeline_t *pl, int ms)
+{
+    int64_t left;
+    if (!jd_pipeline_stopping || jd_pipeline_give_up(pl))
+        return jd_pipeline_stopping ? 0 : ms;
+    left = pl->pl_stop_deadline - jd_now_ms();
+    return left < ms ? (int)left : ms;
+}
+
+/* Waits ms: sleeping before the consumer exists; afterwards with the
+ * partitions paused, polling the consumer so the group keeps us. */
+static void jd_pipeline_wait(jd_pipeline_t *pl, int ms)
+{
+    int64_t end = jd_now_ms() + ms, now;
+    if (!pl->pl_consumer) {
+        jd_sleep_ms(ms);
+        return;
+    }
+    jd_consumer_pause(pl->pl_consumer);
+    while ((now = jd_now_ms()) < end && !jd_pipeline_give_up(pl)) {
+        int slice = end - now < 200 ? (int)(end - now) : 200; /* notice a stop soon */
+        jd_consumer_keepalive(pl->pl_consumer, jd_pipeline_wait_bound(pl, slice));
+    }
+}
+
 /* Exponential back-off for dependencies that are down; reset on success. */
 static void jd_pipeline_backoff(jd_pipeline_t *pl, const char *what, const jd_err_t *err)
 {
@@ -118,7 +178,7 @@ static void jd_pipeline_backoff(jd_pipeline_t *pl, const char *what, const jd_er
     if (pl->pl_backoff_ms > pl->pl_cf->cf_retry_backoff_max_ms)
         pl->pl_backoff_ms = pl->pl_cf->cf_retry_backoff_max_ms;
     JD_WARN("pipeline", "%s: %s; retrying in %d ms", what, err->err_msg, pl->pl_backoff_ms);
-    jd_sleep_ms(pl->pl_backoff_ms);
+    jd_pipeline_wait(pl, jd_pipeline_wait_bound(pl, pl->pl_backoff_ms));
 }
 
 /* ---- set-up ------------------------------------------------------------ */
@@ -335,7 +395,7 @@ static void jd_pipeline_group(jd_pipeline_t *pl)
     do {                                                                    \
         jd_err_t err_;                                                      \
         int rc_;                                                            \
-        while ((rc_ = (call)) == JD_ERR_RETRY && !jd_pipeline_stopping)     \
+        while ((rc_ = (call)) == JD_ERR_RETRY && !jd_pipeline_give_up(pl)) \
             jd_pipeline_backoff((pl), (what), &err_);                       \
         if (rc_ == 0)                                                       \
             (pl)->pl_backoff_ms = 0;                                        \
@@ -565,7 +625,7 @@ static int jd_pipeline_commit(jd_pipeline_t *pl)
         do {
             jd_err_t err_;
             while ((rc = jd_state_commit(pl->pl_state, cb.cb_cms, ncm, &err_)) ==
-                       JD_ERR_RETRY && !jd_pipeline_stopping)
+                       JD_ERR_RETRY && !jd_pipeline_give_up(pl))
                 jd_pipeline_backoff(pl, "committing rule states to Redis", &err_);
             if (rc && rc != JD_ERR_RETRY)
                 JD_ERROR("pipeline", "committing rule states: %s", err_.err_msg);
@@ -610,12 +670,13 @@ static int jd_pipeline_publish(jd_pipeline_t *pl)
                              jd_out_account(o), o->ot_payload.b_data, o->ot_payload.b_len,
                              NULL, 0, &o->ot_dl, &err);
         }
-        int rc = jd_producer_wait(pl->pl_producer, pl->pl_cf->cf_flush_timeout_ms, &err);
+        int rc = jd_producer_wait(pl->pl_producer,
+                                  jd_pipeline_wait_bound(pl, pl->pl_cf->cf_flush_timeout_ms), &err);
         if (rc == 0)
             break;
         if (rc == JD_ERR_FATAL)
             return rc;
-        if (jd_pipeline_stopping)
+        if (jd_pipeline_give_up(pl))
             return JD_ERR_RETRY;
         if (rc == JD_ERR_RETRY) {
             jd_pipeline_backoff(pl, "waiting for Kafka acknowledgements", &err);
@@ -650,7 +711,7 @@ static int jd_pipeline_ack(jd_pipeline_t *pl)
     int rc;
     jd_err_t err;
     while ((rc = jd_state_outbox_ack(pl->pl_state, accts, tids, pl->pl_nouts, &err)) ==
-               JD_ERR_RETRY && !jd_pipeline_stopping)
+               JD_ERR_RETRY && !jd_pipeline_give_up(pl))
         jd_pipeline_backoff(pl, "removing delivered triggers from the outbox", &err);
     free(accts);
     free(tids);
@@ -710,7 +771,7 @@ static int jd_pipeline_batch(jd_pipeline_t *pl)
     t3 = jd_now_ms();
     jd_pipeline_count_triggers(pl);
     while ((rc = jd_consumer_store(pl->pl_consumer, pl->pl_msgs, pl->pl_nmsgs, &err)) ==
-               JD_ERR_RETRY && !jd_pipeline_stopping)
+               JD_ERR_RETRY && !jd_pipeline_give_up(pl))
         jd_pipeline_backoff(pl, "storing offsets", &err);
     pl->pl_stats->ps_batches++;
     t4 = jd_now_ms();
@@ -777,7 +838,7 @@ static int jd_pipeline_republish(jd_pipeline_t *pl)
     pl->pl_nouts = 0;
     pl->pl_nmsgs = 0;
     while ((n = jd_state_outbox_scan(pl->pl_state, jd_pipeline_outbox_entry, pl, &err)) ==
-               JD_ERR_RETRY && !jd_pipeline_stopping) {
+               JD_ERR_RETRY && !jd_pipeline_give_up(pl)) {
         pl->pl_nouts = 0;
         jd_pipeline_backoff(pl, "reading the outbox", &err);
     }
@@ -856,20 +917,25 @@ static int jd_pipeline_loop(jd_pipeline_t *pl)
 {
     const jd_pipeline_opts_t *po = pl->pl_opts;
     int64_t first = 0, last_msg = jd_now_ms(), done = 0;
+    unsigned rebalances = 0;
     int rc = 0;
 
     while (!jd_pipeline_stopping) {
         size_t want = pl->pl_max;
         if (po->po_max_events && (int64_t)pl->pl_stats->ps_messages + (int64_t)want > po->po_max_events)
             want = (size_t)(po->po_max_events - (int64_t)pl->pl_stats->ps_messages);
+        jd_consumer_resume(pl->pl_consumer);
         pl->pl_nmsgs = jd_consumer_poll(pl->pl_consumer, pl->pl_msgs, want,
                                         pl->pl_cf->cf_batch_timeout_ms);
         int64_t now = jd_now_ms();
         if (!pl->pl_nmsgs) {
-            /* Idle time counts only while partitions are assigned: joining
-             * the group can take seconds, and that is not idleness. */
-            if (!jd_consumer_assigned(pl->pl_consumer))
+            /* Idle time counts only while partitions are assigned and the
+             * group is settled: joining or rebalancing can take seconds,
+             * and that is not idleness. */
+            unsigned reb = jd_consumer_rebalances(pl->pl_consumer);
+            if (!jd_consumer_assigned(pl->pl_consumer) || reb != rebalances)
                 last_msg = now;
+            rebalances = reb;
             if (po->po_exit_idle_ms && now - last_msg >= po->po_exit_idle_ms) {
                 JD_INFO("pipeline", "idle for %d ms: stopping", po->po_exit_idle_ms);
                 break;
@@ -881,7 +947,7 @@ static int jd_pipeline_loop(jd_pipeline_t *pl)
         last_msg = now;
         rc = jd_pipeline_batch(pl);
         jd_pipeline_free_msgs(pl);
-        done = jd_now_ms();
+        done = last_msg = jd_now_ms(); /* a long batch (an outage) is not idleness */
         if (rc)
             break;
         if (po->po_max_events && (int64_t)pl->pl_stats->ps_messages >= po->po_max_events)
