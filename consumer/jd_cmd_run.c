@@ -19,6 +19,7 @@
 #include "jd_cli.h"
 #include "jd_cmd.h"
 #include "jd_faults.h"
+#include "jd_kconf.h"
 #include "jd_log.h"
 #include "jd_pipeline.h"
 
@@ -88,6 +89,10 @@ int jd_cmd_run(int argc, char **argv)
     }
     if (jd_cli_config(&cli) || jd_run_opts(&po) || !(rs = jd_cli_rules(&cli)))
         goto out;
+    if (jd_kconf_check(cli.cl_cf, &err)) { /* nothing is started yet */
+        fprintf(stderr, "journeyd run: configuration error: %s\n", err.err_msg);
+        goto out;
+    }
     if (!jd_config_kafka(cli.cl_cf, "bootstrap.servers")[0]) {
         broker = jd_broker_new(cli.cl_cf, 1, cli.cl_cf->cf_embedded_partitions, &err);
         if (!broker) {

@@ -82,6 +82,9 @@ static const jd_config_key_t jd_config_keys[] = {
      "Longest string field (ids, names, attribute values) accepted."},
     {"limits.max_attributes", JD_CFG_INT, "64", JD_OFF(cf_max_attributes), 0, 4096, NULL,
      "Most entries accepted in an event's attributes map."},
+    {"limits.max_batch_bytes", JD_CFG_INT, "67108864", JD_OFF(cf_max_batch_bytes), 1024, INT_MAX, NULL,
+     "Most message bytes in one batch (with pipeline.batch_size, bounds the memory in flight); "
+     "a batch is cut before the message that would pass it."},
     {"state.retention_days", JD_CFG_INT, "35", JD_OFF(cf_retention_days), 35, 3650, NULL,
      "Days of per-day state kept up to the as-of day; older late usage events do not count "
      "in windows (35 covers every window)."},

@@ -59,6 +59,7 @@ typedef struct jd_config {
     int   cf_max_message_bytes;
     int   cf_max_string_bytes;
     int   cf_max_attributes;
+    int   cf_max_batch_bytes;
     /* state.* */
     int   cf_retention_days;
     char *cf_value_features;        /* comma-separated */

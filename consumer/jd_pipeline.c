@@ -38,7 +38,9 @@
  * pipeline.shutdown_timeout_ms (a dependency is down), the batch is given up
  * and replayed by the next run; either way the exit status is 0.
  *
- * Memory is bounded by pipeline.batch_size: messages, decoded events (in an
+ * Memory is bounded by pipeline.batch_size and limits.max_batch_bytes (a
+ * batch is cut before the message that would pass it; the rest wait in
+ * pl_msgs for the next batch, in order, their offsets not stored): messages, decoded events (in an
  * arena reset per batch) and per-account slices are sized for one batch and
  * reused. Runs on one thread; librdkafka's threads only call back into
  * jd_producer inside jd_producer_wait().
@@ -93,6 +95,7 @@ typedef struct jd_pipeline {
     size_t               pl_max;        /* batch size */
     rd_kafka_message_t **pl_msgs;
     size_t               pl_nmsgs;
+    size_t               pl_nleft;      /* polled, cut off the batch: after pl_nmsgs */
     jd_event_t          *pl_events;
     size_t              *pl_ev_msg;     /* event -> message index */
     size_t              *pl_ev_acct;    /* event -> account index */
@@ -858,15 +861,31 @@ static int jd_pipeline_republish(jd_pipeline_t *pl)
 
 /* ---- the loop ----------------------------------------------------------- */
 
+/* Frees the batch's messages and moves those cut off it to the front. */
 static void jd_pipeline_free_msgs(jd_pipeline_t *pl)
 {
     for (size_t i = 0; i < pl->pl_nmsgs; i++)
         rd_kafka_message_destroy(pl->pl_msgs[i]);
+    memmove(pl->pl_msgs, pl->pl_msgs + pl->pl_nmsgs, pl->pl_nleft * sizeof *pl->pl_msgs);
     pl->pl_nmsgs = 0;
+}
+
+/* Takes n polled messages as the batch, cut at limits.max_batch_bytes
+ * (never below one message). */
+static void jd_pipeline_cut(jd_pipeline_t *pl, size_t n)
+{
+    size_t k = 0, bytes = 0, max = (size_t)pl->pl_cf->cf_max_batch_bytes;
+    while (k < n && (k == 0 || bytes + pl->pl_msgs[k]->len <= max))
+        bytes += pl->pl_msgs[k++]->len;
+    pl->pl_nmsgs = k;
+    pl->pl_nleft = n - k;
 }
 
 static void jd_pipeline_teardown(jd_pipeline_t *pl)
 {
+    jd_pipeline_free_msgs(pl);
+    pl->pl_nmsgs = pl->pl_nleft; /* cut off and never processed: replayed next run */
+    pl->pl_nleft = 0;
     jd_pipeline_free_msgs(pl);
     jd_consumer_close(pl->pl_consumer);
     jd_producer_destroy(pl->pl_producer);
@@ -924,9 +943,12 @@ static int jd_pipeline_loop(jd_pipeline_t *pl)
         size_t want = pl->pl_max;
         if (po->po_max_events && (int64_t)pl->pl_stats->ps_messages + (int64_t)want > po->po_max_events)
             want = (size_t)(po->po_max_events - (int64_t)pl->pl_stats->ps_messages);
+        size_t left = pl->pl_nleft;
         jd_consumer_resume(pl->pl_consumer);
-        pl->pl_nmsgs = jd_consumer_poll(pl->pl_consumer, pl->pl_msgs, want,
-                                        pl->pl_cf->cf_batch_timeout_ms);
+        jd_pipeline_cut(pl, left + (left >= want ? 0
+                                    : jd_consumer_poll(pl->pl_consumer, pl->pl_msgs + left,
+                                                       want - left,
+                                                       left ? 0 : pl->pl_cf->cf_batch_timeout_ms)));
         int64_t now = jd_now_ms();
         if (!pl->pl_nmsgs) {
             /* Idle time counts only while partitions are assigned and the
