@@ -68,6 +68,13 @@ static const jd_config_key_t jd_config_keys[] = {
      "Prefix of every Redis key journeyd writes."},
     {"redis.timeout_ms", JD_CFG_INT, "2000", JD_OFF(cf_redis_timeout_ms), 10, 600000, NULL,
      "Redis connect and command timeout."},
+    {"redis.user", JD_CFG_STR, "", JD_OFF(cf_redis_user), 0, 0, NULL,
+     "Redis ACL user to AUTH as (with redis.password); empty = the default user."},
+    {"redis.password", JD_CFG_STR, "", JD_OFF(cf_redis_password), 0, 0, NULL,
+     "Redis AUTH password; better from JOURNEYD_REDIS_PASSWORD or redis.password_file. "
+     "Never printed."},
+    {"redis.password_file", JD_CFG_STR, "", JD_OFF(cf_redis_password_file), 0, 0, NULL,
+     "File whose first line is the Redis AUTH password (e.g. a mounted secret)."},
     {"schemas.wire_format", JD_CFG_STR, "auto", JD_OFF(cf_wire_format), 0, 0, "auto|confluent|plain",
      "Inbound framing: auto (0x00 = Confluent, else plain Avro), confluent, plain."},
     {"schemas.product_schema_id", JD_CFG_INT, "1", JD_OFF(cf_product_schema_id), 0, INT_MAX, NULL,
@@ -486,9 +493,16 @@ int jd_config_load_env(jd_config_t *cf, jd_err_t *err)
         if (v && jd_config_set(cf, jd_config_keys[i].ck_name, v, name, err))
             return JD_ERR_FATAL;
     }
-    for (size_t i = 0; i < sizeof jd_config_kafka_defaults / sizeof jd_config_kafka_defaults[0]; i++) {
+    /* librdkafka properties read from the environment: the defaults above
+     * and the credentials, which belong in the environment, not in a file
+     * kept in git. */
+    static const char *const secrets[] = {"sasl.username", "sasl.password",
+        "ssl.key.password", "ssl.keystore.password", "sasl.oauthbearer.client.secret"};
+    size_t nd = sizeof jd_config_kafka_defaults / sizeof jd_config_kafka_defaults[0];
+    for (size_t i = 0; i < nd + sizeof secrets / sizeof *secrets; i++) {
         char key[128];
-        snprintf(key, sizeof key, "kafka.%s", jd_config_kafka_defaults[i][0]);
+        snprintf(key, sizeof key, "kafka.%s",
+                 i < nd ? jd_config_kafka_defaults[i][0] : secrets[i - nd]);
         jd_config_env_name(key, name, sizeof name);
         const char *v = getenv(name);
         if (v && jd_config_set(cf, key, v, name, err))
@@ -506,6 +520,16 @@ int jd_config_validate(const jd_config_t *cf, jd_err_t *err)
         return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
                           "rules.file: cannot read %s: %s", cf->cf_rules_file,
                           strerror(errno));
+    if (cf->cf_redis_password[0] && cf->cf_redis_password_file[0])
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
+                          "redis.password and redis.password_file are both set: keep one");
+    if (cf->cf_redis_password_file[0] && access(cf->cf_redis_password_file, R_OK) != 0)
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
+                          "redis.password_file: cannot read %s: %s",
+                          cf->cf_redis_password_file, strerror(errno));
+    if (cf->cf_redis_user[0] && !cf->cf_redis_password[0] && !cf->cf_redis_password_file[0])
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
+                          "redis.user is set without redis.password or redis.password_file");
     for (size_t i = 0; i < cf->cf_schema_id_cnt; i++)
         if (access(cf->cf_schema_ids[i].kv_val, R_OK) != 0)
             return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
@@ -534,6 +558,9 @@ void jd_config_state(const jd_config_t *cf, jd_state_conf_t *sc)
     sc->sc_port = cf->cf_redis_port;
     sc->sc_unix_path = cf->cf_redis_socket[0] ? cf->cf_redis_socket : NULL;
     sc->sc_prefix = cf->cf_redis_prefix;
+    sc->sc_user = cf->cf_redis_user;
+    sc->sc_password = cf->cf_redis_password;
+    sc->sc_password_file = cf->cf_redis_password_file;
     sc->sc_timeout_ms = cf->cf_redis_timeout_ms;
     sc->sc_retention_days = cf->cf_retention_days;
     sc->sc_value_features = (const char *const *)cf->cf_value_feature_v;
@@ -580,10 +607,16 @@ static void jd_config_print_health(const char *key, double v, void *opaque)
     fprintf((FILE *)opaque, "%s: %.15g\n", key, v);
 }
 
+/* Keys whose values are never printed: passwords (not password file
+ * paths), secrets, private keys, OAuth configuration. */
 static int jd_config_secret(const char *key)
 {
+    size_t n = strlen(key);
+    if (n >= 5 && strcmp(key + n - 5, "_file") == 0)
+        return 0;
     return strcasestr(key, "password") || strcasestr(key, "secret") ||
-           strcasestr(key, "sasl.oauthbearer.config");
+           strcasestr(key, "sasl.oauthbearer.config") || strcasestr(key, "ssl.key.pem") ||
+           strcasestr(key, "ssl_key") || strcasestr(key, "sasl.jaas");
 }
 
 void jd_config_print(const jd_config_t *cf, FILE *out)
@@ -596,7 +629,9 @@ void jd_config_print(const jd_config_t *cf, FILE *out)
         else if (ck->ck_type == JD_CFG_NUM)
             fprintf(out, "%s: %.15g\n", ck->ck_name, *(const double *)(const void *)base);
         else
-            fprintf(out, "%s: \"%s\"\n", ck->ck_name, *(char *const *)base);
+            fprintf(out, "%s: \"%s\"\n", ck->ck_name,
+                    jd_config_secret(ck->ck_name) && **(char *const *)base
+                        ? "*****" : *(char *const *)base);
     }
     for (size_t i = 0; i < cf->cf_kafka_cnt; i++)
         fprintf(out, "kafka.%s: \"%s\"\n", cf->cf_kafka[i].kv_key,

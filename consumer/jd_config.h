@@ -47,6 +47,9 @@ typedef struct jd_config {
     int   cf_redis_port;
     char *cf_redis_socket;
     char *cf_redis_prefix;
+    char *cf_redis_user;
+    char *cf_redis_password;
+    char *cf_redis_password_file;
     int   cf_redis_timeout_ms;
     /* schemas.* */
     char *cf_wire_format;           /* auto | confluent | plain */
