@@ -253,6 +253,10 @@ int jd_cmd_simulate(int argc, char **argv)
                 topic, secs,
                 secs > 0 ? (double)sr.sr_sent / secs : 0.0,
                 failed ? " - some deliveries FAILED" : "");
+        if (failed < 0)
+            fprintf(stderr, "journeyd simulate: %s\n", err.err_msg);
+        else if (failed > 0)
+            fprintf(stderr, "journeyd simulate: %d deliveries failed\n", failed);
         rc = failed ? 1 : 0;
     }
 out:
