@@ -119,6 +119,11 @@ const char *jd_broker_bootstraps(const jd_broker_t *b)
     return rd_kafka_mock_cluster_bootstraps(b->bk_mcluster);
 }
 
+rd_kafka_mock_cluster_t *jd_broker_mock(jd_broker_t *b)
+{
+    return b->bk_mcluster;
+}
+
 void jd_broker_destroy(jd_broker_t *b)
 {
     if (!b)

@@ -22,6 +22,9 @@ jd_broker_t *jd_broker_new(const jd_config_t *cf, int brokers, int partitions,
 /* "127.0.0.1:PORT,..." valid while the broker lives. */
 const char *jd_broker_bootstraps(const jd_broker_t *b);
 
+/* The mock cluster itself, for fault injection (jd_faults); owned by b. */
+struct rd_kafka_mock_cluster_s *jd_broker_mock(jd_broker_t *b);
+
 void jd_broker_destroy(jd_broker_t *b);
 
 #endif

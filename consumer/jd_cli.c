@@ -219,9 +219,18 @@ void jd_cli_usage(const char *cmd, const char *usage, const char *summary,
 {
     printf("usage: journeyd %s %s\n\n%s\n\noptions:\n", cmd, usage, summary);
     for (size_t i = 0; i < nflags; i++) {
-        char left[64];
-        snprintf(left, sizeof left, "--%s%s", flags[i].fl_name, flags[i].fl_has_arg ? " N" : "");
-        printf("  %-20s %s\n", left, flags[i].fl_help);
+        /* A help text "WORD: ..." names the argument WORD instead of N. */
+        const char *help = flags[i].fl_help, *arg = "N";
+        char left[64], word[16];
+        size_t wl = strspn(help, "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+        if (flags[i].fl_has_arg && wl && wl < sizeof word && help[wl] == ':') {
+            snprintf(word, sizeof word, "%.*s", (int)wl, help);
+            arg = word;
+            help += wl + 1 + (help[wl + 1] == ' ');
+        }
+        snprintf(left, sizeof left, "--%s%s%s", flags[i].fl_name,
+                 flags[i].fl_has_arg ? " " : "", flags[i].fl_has_arg ? arg : "");
+        printf("  %-20s %s\n", left, help);
     }
     fputs(jd_cli_common_help, stdout);
 }

@@ -18,6 +18,8 @@
 #include "jd_broker.h"
 #include "jd_cli.h"
 #include "jd_cmd.h"
+#include "jd_faults.h"
+#include "jd_kconf.h"
 #include "jd_log.h"
 #include "jd_ops.h"
 #include "jd_pipeline.h"
@@ -90,6 +92,10 @@ int jd_cmd_run(int argc, char **argv)
     }
     if (jd_cli_config(&cli) || jd_run_opts(&po) || !(rs = jd_cli_rules(&cli)))
         goto out;
+    if (jd_kconf_check(cli.cl_cf, &err)) { /* nothing is started yet */
+        fprintf(stderr, "journeyd run: configuration error: %s\n", err.err_msg);
+        goto out;
+    }
     if (!jd_config_kafka(cli.cl_cf, "bootstrap.servers")[0]) {
         broker = jd_broker_new(cli.cl_cf, 1, cli.cl_cf->cf_embedded_partitions, &err);
         if (!broker) {
@@ -135,11 +141,21 @@ out:
 static volatile sig_atomic_t jd_broker_stopping;
 static void jd_broker_stop(void) { jd_broker_stopping = 1; }
 
-static const char *jd_broker_parts, *jd_broker_count;
+#define JD_BROKER_IND "                       " /* continues a flag's help */
+static const char *jd_broker_parts, *jd_broker_count, *jd_broker_faults;
 static const jd_cli_flag_t jd_broker_flags[] = {
     {"partitions", 1, &jd_broker_parts, "partitions per topic (topics.embedded_partitions)"},
     {"broker-count", 1, &jd_broker_count, "number of brokers in the cluster (default 1)"},
+    {"faults", 1, &jd_broker_faults,
+     "FILE: fault injection for tests. When FILE appears (write it elsewhere,"
+     "\n" JD_BROKER_IND "then mv), its lines are applied and it is deleted:"
+     "\n" JD_BROKER_IND "  errors API COUNT [ERROR]  fail the next COUNT requests of API"
+     "\n" JD_BROKER_IND "     (produce, fetch, offsetcommit, heartbeat, joingroup, ...) with ERROR"
+     "\n" JD_BROKER_IND "     (a librdkafka name, e.g. NOT_LEADER_FOR_PARTITION)"
+     "\n" JD_BROKER_IND "  down BROKER SECONDS  take broker BROKER (1..N) down that long"
+     "\n" JD_BROKER_IND "  up BROKER            bring it back now"},
 };
+#define JD_BROKER_NFLAGS (sizeof jd_broker_flags / sizeof jd_broker_flags[0])
 
 int jd_cmd_broker(int argc, char **argv)
 {
@@ -148,13 +164,13 @@ int jd_cmd_broker(int argc, char **argv)
     long long parts, count = 1;
     jd_broker_t *b;
 
-    if (jd_cli_parse(&cli, "broker", argc, argv, jd_broker_flags, 2))
+    if (jd_cli_parse(&cli, "broker", argc, argv, jd_broker_flags, JD_BROKER_NFLAGS))
         return 2;
     if (cli.cl_help) {
         jd_cli_usage("broker", "[options]",
                      "Run the embedded Kafka cluster and print its bootstrap address on stdout.\n"
                      "In memory, no SSL/SASL: for demos, tests and the bench only.",
-                     jd_broker_flags, 2);
+                     jd_broker_flags, JD_BROKER_NFLAGS);
         return 0;
     }
     if (jd_cli_config(&cli))
@@ -173,13 +189,20 @@ int jd_cmd_broker(int argc, char **argv)
         jd_cli_free(&cli);
         return 1;
     }
+    jd_faults_t *fs = jd_broker_faults ? jd_faults_new(b, jd_broker_faults) : NULL;
     jd_cmd_on_signal(jd_broker_stop);
     printf("%s\n", jd_broker_bootstraps(b));
     fflush(stdout);
     JD_INFO("broker", "embedded cluster at %s, %lld partition(s) per topic; stop with SIGTERM",
             jd_broker_bootstraps(b), parts);
-    while (!jd_broker_stopping)
+    while (!jd_broker_stopping) {
         usleep(100 * 1000);
+        if (fs)
+            jd_faults_tick(fs);
+    }
+    if (fs)
+        JD_INFO("faults", "%d fault(s) injected", jd_faults_count(fs));
+    jd_faults_destroy(fs);
     jd_broker_destroy(b);
     jd_cli_free(&cli);
     return 0;

@@ -5,6 +5,8 @@
  * keyed by account_id, at a target rate or as fast as possible, with a
  * progress line every second. `--poison N` mixes N malformed messages of
  * six kinds (see jd_sim_poison_msg) into the stream, for trying out the dead-letter path.
+ * `--corpus DIR` mixes in every message listed in DIR/MANIFEST (jd_corpus),
+ * keyed by its name, spread the same way, the rest sent at the end.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include "jd_cli.h"
 #include "jd_cmd.h"
 #include "jd_codec.h"
+#include "jd_corpus.h"
 #include "jd_log.h"
 #include "jd_producer.h"
 #include "jd_sim.h"
@@ -22,7 +25,7 @@ static volatile int jd_sim_stopping;
 static void jd_sim_stop(void) { jd_sim_stopping = 1; }
 
 static const char *jd_sim_accounts, *jd_sim_days, *jd_sim_seed, *jd_sim_rate,
-    *jd_sim_wire, *jd_sim_poison, *jd_sim_topic, *jd_sim_end;
+    *jd_sim_wire, *jd_sim_poison, *jd_sim_topic, *jd_sim_end, *jd_sim_corpus;
 static const jd_cli_flag_t jd_sim_flags[] = {
     {"accounts", 1, &jd_sim_accounts, "number of accounts (default 150)"},
     {"days", 1, &jd_sim_days, "days of history to generate (default 60)"},
@@ -32,6 +35,8 @@ static const jd_cli_flag_t jd_sim_flags[] = {
     {"wire", 1, &jd_sim_wire, "confluent (default) or plain"},
     {"poison", 1, &jd_sim_poison, "mix N malformed messages into the stream (default 0)"},
     {"topic", 1, &jd_sim_topic, "topic to produce to (default: first of topics.input)"},
+    {"corpus", 1, &jd_sim_corpus,
+     "DIR: also send each message listed in DIR/MANIFEST (DIR/NAME.bin, key NAME)"},
 };
 #define JD_SIM_NFLAGS (sizeof jd_sim_flags / sizeof *jd_sim_flags)
 
@@ -117,7 +122,22 @@ typedef struct jd_sim_run {
     int32_t        sr_schema_id;
     long long      sr_rate, sr_poison, sr_poison_every, sr_poisoned;
     uint64_t       sr_sent;
+    jd_corpus_t   *sr_corpus;
+    size_t         sr_corpus_sent;
+    uint64_t       sr_corpus_every;
 } jd_sim_run_t;
+
+/* Sends the next corpus message, if any is left. */
+static void jd_sim_corpus_next(jd_sim_run_t *sr)
+{
+    jd_err_t err;
+    if (!sr->sr_corpus || sr->sr_corpus_sent == sr->sr_corpus->cp_cnt)
+        return;
+    const jd_corpus_msg_t *cm = &sr->sr_corpus->cp_msgs[sr->sr_corpus_sent++];
+    while (jd_producer_send(sr->sr_prod, sr->sr_topic, cm->cm_name, cm->cm_data, cm->cm_len,
+                            NULL, 0, NULL, &err) == JD_ERR_RETRY)
+        ;
+}
 
 static int jd_sim_send(jd_sim_run_t *sr, const jd_event_t *ev, jd_buf_t *buf)
 {
@@ -135,6 +155,8 @@ static int jd_sim_send(jd_sim_run_t *sr, const jd_event_t *ev, jd_buf_t *buf)
             ;
         jd_buf_free(&bad);
     }
+    if (sr->sr_corpus_every && sr->sr_sent % sr->sr_corpus_every == sr->sr_corpus_every / 2)
+        jd_sim_corpus_next(sr);
     while (jd_producer_send(sr->sr_prod, sr->sr_topic, ev->ev_account, buf->b_data,
                             buf->b_len, NULL, 0, NULL, &err) == JD_ERR_RETRY)
         ; /* queue full: jd_producer_send already polled for room */
@@ -211,21 +233,34 @@ int jd_cmd_simulate(int argc, char **argv)
         fprintf(stderr, "journeyd simulate: %s\n", sim ? err.err_msg : "out of memory");
         goto out;
     }
-    /* spread the poison over roughly the first 20k events */
+    if (jd_sim_corpus && !(sr.sr_corpus = jd_corpus_load(jd_sim_corpus, &err))) {
+        fprintf(stderr, "journeyd simulate: %s\n", err.err_msg);
+        goto out;
+    }
+    /* spread the poison and the corpus over roughly the first 20k events */
     sr.sr_poison_every = sr.sr_poison ? 1 + 20000 / (sr.sr_poison + 1) : 0;
+    sr.sr_corpus_every = sr.sr_corpus ? 1 + 20000 / (sr.sr_corpus->cp_cnt + 1) : 0;
     jd_cmd_on_signal(jd_sim_stop);
     double t0 = jd_sim_now();
     if (jd_sim_loop(&sr, sim) == 0) {
+        while (sr.sr_corpus && sr.sr_corpus_sent < sr.sr_corpus->cp_cnt)
+            jd_sim_corpus_next(&sr);
         int failed = jd_producer_wait(sr.sr_prod, 60000, &err);
         double secs = jd_sim_now() - t0;
         fprintf(stderr, "simulate: %llu events and %lld malformed messages to %s in %.2f s "
                         "(%.0f events/s)%s\n",
-                (unsigned long long)sr.sr_sent, sr.sr_poisoned, topic, secs,
+                (unsigned long long)sr.sr_sent, sr.sr_poisoned + (long long)sr.sr_corpus_sent,
+                topic, secs,
                 secs > 0 ? (double)sr.sr_sent / secs : 0.0,
                 failed ? " - some deliveries FAILED" : "");
+        if (failed < 0)
+            fprintf(stderr, "journeyd simulate: %s\n", err.err_msg);
+        else if (failed > 0)
+            fprintf(stderr, "journeyd simulate: %d deliveries failed\n", failed);
         rc = failed ? 1 : 0;
     }
 out:
+    jd_corpus_destroy(sr.sr_corpus);
     jd_producer_destroy(sr.sr_prod);
     jd_encoder_destroy(sr.sr_enc);
     jd_sim_destroy(sim);

@@ -73,6 +73,13 @@ static const jd_config_key_t jd_config_keys[] = {
      "Prefix of every Redis key journeyd writes."},
     {"redis.timeout_ms", JD_CFG_INT, "2000", JD_OFF(cf_redis_timeout_ms), 10, 600000, NULL,
      "Redis connect and command timeout."},
+    {"redis.user", JD_CFG_STR, "", JD_OFF(cf_redis_user), 0, 0, NULL,
+     "Redis ACL user to AUTH as (with redis.password); empty = the default user."},
+    {"redis.password", JD_CFG_STR, "", JD_OFF(cf_redis_password), 0, 0, NULL,
+     "Redis AUTH password; better from JOURNEYD_REDIS_PASSWORD or redis.password_file. "
+     "Never printed."},
+    {"redis.password_file", JD_CFG_STR, "", JD_OFF(cf_redis_password_file), 0, 0, NULL,
+     "File whose first line is the Redis AUTH password (e.g. a mounted secret)."},
     {"schemas.wire_format", JD_CFG_STR, "auto", JD_OFF(cf_wire_format), 0, 0, "auto|confluent|plain",
      "Inbound framing: auto (0x00 = Confluent, else plain Avro), confluent, plain."},
     {"schemas.product_schema_id", JD_CFG_INT, "1", JD_OFF(cf_product_schema_id), 0, INT_MAX, NULL,
@@ -112,6 +119,9 @@ static const jd_config_key_t jd_config_keys[] = {
      "Longest string field (ids, names, attribute values) accepted."},
     {"limits.max_attributes", JD_CFG_INT, "64", JD_OFF(cf_max_attributes), 0, 4096, NULL,
      "Most entries accepted in an event's attributes map."},
+    {"limits.max_batch_bytes", JD_CFG_INT, "67108864", JD_OFF(cf_max_batch_bytes), 1024, INT_MAX, NULL,
+     "Most message bytes in one batch (with pipeline.batch_size, bounds the memory in flight); "
+     "a batch is cut before the message that would pass it."},
     {"state.retention_days", JD_CFG_INT, "35", JD_OFF(cf_retention_days), 35, 3650, NULL,
      "Days of per-day state kept up to the as-of day; older late usage events do not count "
      "in windows (35 covers every window)."},
@@ -160,6 +170,9 @@ static const jd_config_key_t jd_config_keys[] = {
      "run); 0: never."},
     {"schemas.outcome_schema_id", JD_CFG_INT, "4", JD_OFF(cf_outcome_schema_id), 0, INT_MAX, NULL,
      "Schema id written in the Confluent frame of rule outcome records."},
+    {"pipeline.shutdown_timeout_ms", JD_CFG_INT, "15000", JD_OFF(cf_shutdown_timeout_ms), 0, 3600000, NULL,
+     "On SIGTERM/SIGINT: longest time spent finishing the batch in flight before "
+     "giving it up (it is then replayed on restart)."},
     {"log.level", JD_CFG_STR, "info", JD_OFF(cf_log_level), 0, 0, "error|warn|info|debug",
      "Log level."},
     {"log.format", JD_CFG_STR, "text", JD_OFF(cf_log_format), 0, 0, "text|json",
@@ -583,6 +596,16 @@ int jd_config_validate(const jd_config_t *cf, jd_err_t *err)
         return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
                           "rules.file: cannot read %s: %s", cf->cf_rules_file,
                           strerror(errno));
+    if (cf->cf_redis_password[0] && cf->cf_redis_password_file[0])
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
+                          "redis.password and redis.password_file are both set: keep one");
+    if (cf->cf_redis_password_file[0] && access(cf->cf_redis_password_file, R_OK) != 0)
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
+                          "redis.password_file: cannot read %s: %s",
+                          cf->cf_redis_password_file, strerror(errno));
+    if (cf->cf_redis_user[0] && !cf->cf_redis_password[0] && !cf->cf_redis_password_file[0])
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
+                          "redis.user is set without redis.password or redis.password_file");
     for (size_t i = 0; i < cf->cf_schema_id_cnt; i++)
         if (access(cf->cf_schema_ids[i].kv_val, R_OK) != 0)
             return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
@@ -619,6 +642,9 @@ void jd_config_state(const jd_config_t *cf, jd_state_conf_t *sc)
     sc->sc_port = cf->cf_redis_port;
     sc->sc_unix_path = cf->cf_redis_socket[0] ? cf->cf_redis_socket : NULL;
     sc->sc_prefix = cf->cf_redis_prefix;
+    sc->sc_user = cf->cf_redis_user;
+    sc->sc_password = cf->cf_redis_password;
+    sc->sc_password_file = cf->cf_redis_password_file;
     sc->sc_timeout_ms = cf->cf_redis_timeout_ms;
     sc->sc_retention_days = cf->cf_retention_days;
     sc->sc_value_features = (const char *const *)cf->cf_value_feature_v;
@@ -682,10 +708,16 @@ static void jd_config_print_health(const char *key, double v, void *opaque)
     fprintf((FILE *)opaque, "%s: %.15g\n", key, v);
 }
 
+/* Keys whose values are never printed: passwords (not password file
+ * paths), secrets, private keys, OAuth configuration. */
 static int jd_config_secret(const char *key)
 {
+    size_t n = strlen(key);
+    if (n >= 5 && strcmp(key + n - 5, "_file") == 0)
+        return 0;
     return strcasestr(key, "password") || strcasestr(key, "secret") ||
-           strcasestr(key, "sasl.oauthbearer.config");
+           strcasestr(key, "sasl.oauthbearer.config") || strcasestr(key, "ssl.key.pem") ||
+           strcasestr(key, "ssl_key") || strcasestr(key, "sasl.jaas");
 }
 
 void jd_config_print(const jd_config_t *cf, FILE *out)

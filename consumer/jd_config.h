@@ -56,6 +56,9 @@ typedef struct jd_config {
     int   cf_redis_port;
     char *cf_redis_socket;
     char *cf_redis_prefix;
+    char *cf_redis_user;
+    char *cf_redis_password;
+    char *cf_redis_password_file;
     int   cf_redis_timeout_ms;
     /* schemas.* */
     char *cf_wire_format;           /* auto | confluent | plain */
@@ -78,6 +81,7 @@ typedef struct jd_config {
     int   cf_max_message_bytes;
     int   cf_max_string_bytes;
     int   cf_max_attributes;
+    int   cf_max_batch_bytes;
     /* state.* */
     int   cf_retention_days;
     char *cf_value_features;        /* comma-separated */
@@ -106,6 +110,7 @@ typedef struct jd_config {
     int   cf_batch_timeout_ms;
     int   cf_retry_backoff_max_ms;
     int   cf_flush_timeout_ms;
+    int   cf_shutdown_timeout_ms;
     /* log.* */
     char *cf_log_level;
     char *cf_log_format;            /* text | json */

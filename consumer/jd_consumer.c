@@ -10,6 +10,17 @@
  * partition starts from the last auto-commit, up to auto.commit.interval.ms
  * old, and re-processes events whose state is already in Redis - harmless
  * for state (updates are idempotent) but wasted work.
+ *
+ * Pause (a dependency is down while a batch is in flight): every assigned
+ * partition is paused and the pipeline keeps calling
+ * jd_consumer_keepalive(), so the group still sees a live member (past
+ * max.poll.interval.ms without a poll it would leave the group) and
+ * rebalances are still served. Partitions assigned while paused are
+ * paused at once. Pausing makes librdkafka drop what it had fetched for
+ * those partitions and fetch again from the application's position on
+ * resume, so nothing is consumed twice and memory stays at one batch. Should
+ * a message still arrive while paused, it is dropped and its partition
+ * rewound to it on resume (cs_rewind), so it is not lost either.
  */
 #include "jd_consumer.h"
 
@@ -23,6 +34,9 @@ struct jd_consumer {
     rd_kafka_t       *cs_rk;
     rd_kafka_queue_t *cs_queue;
     int               cs_assigned;
+    int               cs_paused;
+    unsigned          cs_rebalances;  /* assign and revoke events served */
+    rd_kafka_topic_partition_list_t *cs_rewind; /* offsets to seek back to on resume */
 };
 
 static void jd_consumer_log_parts(const char *what, rd_kafka_topic_partition_list_t *parts)
@@ -42,6 +56,8 @@ static void jd_consumer_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     jd_consumer_t *c = opaque;
     int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
 
+    c->cs_rebalances++;
+
     if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         jd_consumer_log_parts("assigned", parts);
         if (coop)
@@ -49,10 +65,15 @@ static void jd_consumer_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
         else
             rd_kafka_assign(rk, parts);
         c->cs_assigned = coop ? c->cs_assigned + parts->cnt : parts->cnt;
+        if (c->cs_paused)
+            rd_kafka_pause_partitions(rk, parts);
         return;
     }
     jd_consumer_log_parts("revoked", parts);
-    rd_kafka_commit(rk, NULL, 0);
+    rd_kafka_resp_err_t ce = rd_kafka_commit(rk, NULL, 0);
+    if (ce && ce != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        JD_WARN("consumer", "commit before giving partitions up: %s (the new owner "
+                "replays from the previous commit)", rd_kafka_err2str(ce));
     if (coop) {
         rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
         c->cs_assigned -= parts->cnt;
@@ -150,6 +171,74 @@ rd_kafka_topic_partition_list_t *jd_consumer_assignment(jd_consumer_t *c)
     return rd_kafka_assignment(c->cs_rk, &parts) ? NULL : parts;
 }
 
+int jd_consumer_pause(jd_consumer_t *c)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (c->cs_paused)
+        return 0;
+    if (rd_kafka_assignment(c->cs_rk, &parts) == 0) {
+        rd_kafka_pause_partitions(c->cs_rk, parts);
+        JD_WARN("consumer", "paused %d partition(s) until the batch in flight completes",
+                parts->cnt);
+        rd_kafka_topic_partition_list_destroy(parts);
+    }
+    c->cs_paused = 1;
+    return 1;
+}
+
+/* Remembers the lowest offset per partition of a message that arrived
+ * while paused, to seek back to it on resume. */
+static void jd_consumer_rewind_add(jd_consumer_t *c, const rd_kafka_message_t *m)
+{
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    rd_kafka_topic_partition_t *tp;
+    if (!c->cs_rewind)
+        c->cs_rewind = rd_kafka_topic_partition_list_new(4);
+    tp = rd_kafka_topic_partition_list_find(c->cs_rewind, topic, m->partition);
+    if (!tp) {
+        tp = rd_kafka_topic_partition_list_add(c->cs_rewind, topic, m->partition);
+        tp->offset = m->offset;
+    } else if (m->offset < tp->offset)
+        tp->offset = m->offset;
+}
+
+void jd_consumer_keepalive(jd_consumer_t *c, int timeout_ms)
+{
+    rd_kafka_message_t *msgs[16];
+    ssize_t n = rd_kafka_consume_batch_queue(c->cs_queue, timeout_ms, msgs, 16);
+    for (ssize_t i = 0; i < n; i++) {
+        if (!msgs[i]->err && msgs[i]->rkt)
+            jd_consumer_rewind_add(c, msgs[i]);
+        rd_kafka_message_destroy(msgs[i]);
+    }
+}
+
+void jd_consumer_resume(jd_consumer_t *c)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (!c->cs_paused)
+        return;
+    if (c->cs_rewind) {
+        rd_kafka_error_t *e = rd_kafka_seek_partitions(c->cs_rk, c->cs_rewind, 5000);
+        JD_WARN("consumer", "rewound %d partition(s) to messages fetched while paused%s%s",
+                c->cs_rewind->cnt, e ? ": " : "", e ? rd_kafka_error_string(e) : "");
+        rd_kafka_error_destroy(e);
+        rd_kafka_topic_partition_list_destroy(c->cs_rewind);
+        c->cs_rewind = NULL;
+    }
+    if (rd_kafka_assignment(c->cs_rk, &parts) == 0) {
+        rd_kafka_resume_partitions(c->cs_rk, parts);
+        JD_INFO("consumer", "resumed %d partition(s)", parts->cnt);
+        rd_kafka_topic_partition_list_destroy(parts);
+    }
+    c->cs_paused = 0;
+}
+
+unsigned jd_consumer_rebalances(const jd_consumer_t *c)
+{
+    return c->cs_rebalances;
+}
+
 int jd_consumer_assigned(const jd_consumer_t *c)
 {
     return c->cs_assigned;
@@ -161,6 +250,8 @@ void jd_consumer_close(jd_consumer_t *c)
         return;
     if (c->cs_queue)
         rd_kafka_queue_destroy(c->cs_queue);
+    if (c->cs_rewind)
+        rd_kafka_topic_partition_list_destroy(c->cs_rewind);
     if (c->cs_rk) {
         /* Asynchronous: a synchronous commit has no bound when the
          * brokers are gone, and the close below commits what is stored

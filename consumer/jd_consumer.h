@@ -38,6 +38,20 @@ size_t jd_consumer_poll(jd_consumer_t *c, rd_kafka_message_t **msgs, size_t max,
 int jd_consumer_store(jd_consumer_t *c, rd_kafka_message_t *const *msgs,
                       size_t n, jd_err_t *err);
 
+/* Pauses every assigned partition (and any assigned later, until
+ * jd_consumer_resume). Returns 1 when it paused, 0 when already paused. */
+int jd_consumer_pause(jd_consumer_t *c);
+
+/* While paused: serves the group (heartbeat, rebalances) for up to
+ * timeout_ms. Returns early when an event arrives; call it in a loop. */
+void jd_consumer_keepalive(jd_consumer_t *c, int timeout_ms);
+
+/* Resumes what jd_consumer_pause paused; no-op when not paused. */
+void jd_consumer_resume(jd_consumer_t *c);
+
+/* Number of rebalance events (assign or revoke) served so far. */
+unsigned jd_consumer_rebalances(const jd_consumer_t *c);
+
 /* Number of partitions currently assigned. */
 int jd_consumer_assigned(const jd_consumer_t *c);
 

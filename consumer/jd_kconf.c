@@ -86,3 +86,15 @@ rd_kafka_conf_t *jd_kconf_new(const jd_config_t *cf, jd_kconf_role_t role,
     }
     return conf;
 }
+
+int jd_kconf_check(const jd_config_t *cf, jd_err_t *err)
+{
+    static const jd_kconf_role_t roles[] = {JD_KCONF_CONSUMER, JD_KCONF_PRODUCER};
+    for (size_t i = 0; i < sizeof roles / sizeof *roles; i++) {
+        rd_kafka_conf_t *conf = jd_kconf_new(cf, roles[i], NULL, err);
+        if (!conf)
+            return -1;
+        rd_kafka_conf_destroy(conf);
+    }
+    return 0;
+}

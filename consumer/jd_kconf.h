@@ -32,4 +32,9 @@ void jd_kconf_log(const rd_kafka_t *rk, int level, const char *fac, const char *
 int jd_kconf_set(rd_kafka_conf_t *conf, const char *key, const char *val,
                  jd_err_t *err);
 
+/* Builds (and drops) the consumer and producer configurations, so a bad
+ * kafka.* property is reported at start-up, before anything connects.
+ * Returns 0, or -1 with err naming the property. */
+int jd_kconf_check(const jd_config_t *cf, jd_err_t *err);
+
 #endif

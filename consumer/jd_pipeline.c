@@ -21,7 +21,26 @@
  * stored, so it decides nothing again; an undelivered event is re-sent
  * from the outbox with its deterministic id.
  *
- * Memory is bounded by pipeline.batch_size: messages, decoded events (in an
+ * A dependency down mid-batch (Redis unreachable, Kafka not acknowledging):
+ * the step is retried with capped exponential back-off, and meanwhile the
+ * assigned partitions are paused and the consumer keeps being polled
+ * (jd_consumer_keepalive), so the instance stays in its group and serves
+ * rebalances; nothing new is fetched, so memory stays at one batch. The
+ * partitions are resumed before the next poll. A revoke served while paused
+ * gives the partitions up at once (their offsets for the batch in flight are
+ * not stored, so the new owner replays it: state updates are idempotent and
+ * trigger ids deterministic); outside an outage a revoke can only be served
+ * between batches, i.e. after the batch is finished, flushed and stored.
+ *
+ * Stop (SIGTERM/SIGINT): the batch in flight is finished - applied,
+ * committed, published, acknowledged, its offsets stored - and the consumer
+ * closes with a synchronous commit. If that takes longer than
+ * pipeline.shutdown_timeout_ms (a dependency is down), the batch is given up
+ * and replayed by the next run; either way the exit status is 0.
+ *
+ * Memory is bounded by pipeline.batch_size and limits.max_batch_bytes (a
+ * batch is cut before the message that would pass it; the rest wait in
+ * pl_msgs for the next batch, in order, their offsets not stored): messages, decoded events (in an
  * arena reset per batch) and per-account slices are sized for one batch and
  * reused. Runs on one thread; librdkafka's threads only call back into
  * jd_producer inside jd_producer_wait().
@@ -92,6 +111,7 @@ typedef struct jd_pipeline {
     size_t               pl_max;        /* batch size */
     rd_kafka_message_t **pl_msgs;
     size_t               pl_nmsgs;
+    size_t               pl_nleft;      /* polled, cut off the batch: after pl_nmsgs */
     jd_event_t          *pl_events;
     size_t              *pl_ev_msg;     /* event -> message index */
     size_t              *pl_ev_acct;    /* event -> account index */
@@ -121,6 +141,7 @@ typedef struct jd_pipeline {
     jd_rule_state_t     *pl_before;     /* one account's states before deciding */
     jd_decision_t       *pl_dec;        /* and each rule's decision */
     int                  pl_backoff_ms;
+    int64_t              pl_stop_deadline; /* set at the first check after a stop */
 } jd_pipeline_t;
 
 static int64_t jd_now_ms(void)
@@ -144,6 +165,48 @@ static void jd_sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* True once a stop was requested and pipeline.shutdown_timeout_ms has
+ * passed since: retry loops then give the batch in flight up. */
+static int jd_pipeline_give_up(jd_pipeline_t *pl)
+{
+    int64_t now;
+    if (!jd_pipeline_stopping)
+        return 0;
+    now = jd_now_ms();
+    if (!pl->pl_stop_deadline) {
+        pl->pl_stop_deadline = now + pl->pl_cf->cf_shutdown_timeout_ms;
+        JD_INFO("pipeline", "stopping: finishing the batch in flight (at most %d ms)",
+                pl->pl_cf->cf_shutdown_timeout_ms);
+    }
+    return now >= pl->pl_stop_deadline;
+}
+
+/* Milliseconds a wait may last: `ms`, or less when a stop is pending. */
+static int jd_pipeline_wait_bound(jd_pipeline_t *pl, int ms)
+{
+    int64_t left;
+    if (!jd_pipeline_stopping || jd_pipeline_give_up(pl))
+        return jd_pipeline_stopping ? 0 : ms;
+    left = pl->pl_stop_deadline - jd_now_ms();
+    return left < ms ? (int)left : ms;
+}
+
+/* Waits ms: sleeping before the consumer exists; afterwards with the
+ * partitions paused, polling the consumer so the group keeps us. */
+static void jd_pipeline_wait(jd_pipeline_t *pl, int ms)
+{
+    int64_t end = jd_now_ms() + ms, now;
+    if (!pl->pl_consumer) {
+        jd_sleep_ms(ms);
+        return;
+    }
+    jd_consumer_pause(pl->pl_consumer);
+    while ((now = jd_now_ms()) < end && !jd_pipeline_give_up(pl)) {
+        int slice = end - now < 200 ? (int)(end - now) : 200; /* notice a stop soon */
+        jd_consumer_keepalive(pl->pl_consumer, jd_pipeline_wait_bound(pl, slice));
+    }
+}
+
 /* Exponential back-off for dependencies that are down; reset on success. */
 static void jd_pipeline_backoff(jd_pipeline_t *pl, const char *what, const jd_err_t *err)
 {
@@ -151,7 +214,7 @@ static void jd_pipeline_backoff(jd_pipeline_t *pl, const char *what, const jd_er
     if (pl->pl_backoff_ms > pl->pl_cf->cf_retry_backoff_max_ms)
         pl->pl_backoff_ms = pl->pl_cf->cf_retry_backoff_max_ms;
     JD_WARN("pipeline", "%s: %s; retrying in %d ms", what, err->err_msg, pl->pl_backoff_ms);
-    jd_sleep_ms(pl->pl_backoff_ms);
+    jd_pipeline_wait(pl, jd_pipeline_wait_bound(pl, pl->pl_backoff_ms));
 }
 
 /* ---- set-up ------------------------------------------------------------ */
@@ -239,7 +302,7 @@ static int jd_pipeline_registry(jd_pipeline_t *pl, jd_err_t *err)
         jd_decoder_set_fetch(pl->pl_decoder, jd_registry_fetch_cb, pl->pl_registry);
     }
     while ((rc = jd_registry_outbound_ids(pl->pl_registry, pl->pl_cf, &pl->pl_ids, err)) ==
-               JD_ERR_RETRY && !jd_pipeline_stopping)
+               JD_ERR_RETRY && !jd_pipeline_give_up(pl))
         jd_pipeline_backoff(pl, "registering outbound schemas", err);
     pl->pl_backoff_ms = 0;
     return rc ? -1 : 0;
@@ -410,7 +473,7 @@ static void jd_pipeline_group(jd_pipeline_t *pl)
     do {                                                                    \
         jd_err_t err_;                                                      \
         int rc_;                                                            \
-        while ((rc_ = (call)) == JD_ERR_RETRY && !jd_pipeline_stopping)     \
+        while ((rc_ = (call)) == JD_ERR_RETRY && !jd_pipeline_give_up(pl)) \
             jd_pipeline_backoff((pl), (what), &err_);                       \
         if (rc_ == 0)                                                       \
             (pl)->pl_backoff_ms = 0;                                        \
@@ -685,7 +748,7 @@ static int jd_pipeline_commit(jd_pipeline_t *pl)
     do {
         jd_err_t err_;
         while ((rc = jd_outcomes_flush(pl->pl_outcomes, pl->pl_state, &err_)) == JD_ERR_RETRY &&
-               !jd_pipeline_stopping)
+               !jd_pipeline_give_up(pl))
             jd_pipeline_backoff(pl, "recording rule outcomes", &err_);
     } while (0);
     if (rc) {
@@ -699,7 +762,7 @@ static int jd_pipeline_commit(jd_pipeline_t *pl)
             struct timespec t0;
             clock_gettime(CLOCK_MONOTONIC, &t0);
             while ((rc = jd_state_commit(pl->pl_state, cb.cb_cms, ncm, &err_)) ==
-                       JD_ERR_RETRY && !jd_pipeline_stopping) {
+                       JD_ERR_RETRY && !jd_pipeline_give_up(pl)) {
                 jd_ops_redis("commit", 0, 0);
                 jd_pipeline_backoff(pl, "committing rule states to Redis", &err_);
                 clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -750,12 +813,13 @@ static int jd_pipeline_publish(jd_pipeline_t *pl)
                              jd_out_account(o), o->ot_payload.b_data, o->ot_payload.b_len,
                              NULL, 0, &o->ot_dl, &err);
         }
-        int rc = jd_producer_wait(pl->pl_producer, pl->pl_cf->cf_flush_timeout_ms, &err);
+        int rc = jd_producer_wait(pl->pl_producer,
+                                  jd_pipeline_wait_bound(pl, pl->pl_cf->cf_flush_timeout_ms), &err);
         if (rc == 0)
             break;
         if (rc == JD_ERR_FATAL)
             return rc;
-        if (jd_pipeline_stopping)
+        if (jd_pipeline_give_up(pl))
             return JD_ERR_RETRY;
         if (rc == JD_ERR_RETRY) {
             jd_pipeline_backoff(pl, "waiting for Kafka acknowledgements", &err);
@@ -790,7 +854,7 @@ static int jd_pipeline_ack(jd_pipeline_t *pl)
     int rc;
     jd_err_t err;
     while ((rc = jd_state_outbox_ack(pl->pl_state, accts, tids, pl->pl_nouts, &err)) ==
-               JD_ERR_RETRY && !jd_pipeline_stopping)
+               JD_ERR_RETRY && !jd_pipeline_give_up(pl))
         jd_pipeline_backoff(pl, "removing delivered triggers from the outbox", &err);
     free(accts);
     free(tids);
@@ -873,7 +937,7 @@ static int jd_pipeline_batch(jd_pipeline_t *pl)
     jd_ops_dead_letters_delivered();
     jd_pipeline_count_triggers(pl);
     while ((rc = jd_consumer_store(pl->pl_consumer, pl->pl_msgs, pl->pl_nmsgs, &err)) ==
-               JD_ERR_RETRY && !jd_pipeline_stopping)
+               JD_ERR_RETRY && !jd_pipeline_give_up(pl))
         jd_pipeline_backoff(pl, "storing offsets", &err);
     pl->pl_stats->ps_batches++;
     jd_ops_batch(pl->pl_nmsgs);
@@ -941,7 +1005,7 @@ static int jd_pipeline_republish(jd_pipeline_t *pl)
     pl->pl_nouts = 0;
     pl->pl_nmsgs = 0;
     while ((n = jd_state_outbox_scan(pl->pl_state, jd_pipeline_outbox_entry, pl, &err)) ==
-               JD_ERR_RETRY && !jd_pipeline_stopping) {
+               JD_ERR_RETRY && !jd_pipeline_give_up(pl)) {
         pl->pl_nouts = 0;
         jd_pipeline_backoff(pl, "reading the outbox", &err);
     }
@@ -968,8 +1032,8 @@ static int jd_pipeline_republish(jd_pipeline_t *pl)
  * behind, so a backlog read unevenly cannot run the clock past events
  * still waiting on a slower partition) minus timers.allowed_lateness_s
  * (optionally the wall clock, minus the same lateness, after
- * timers.wall_clock_idle_s without messages). Every account whose deadline is at or before the watermark
- * is read at its deadline (not at the watermark: the instant depends on
+ * timers.wall_clock_idle_s without messages). Every account whose
+ * deadline is at or before the watermark is read at its deadline (not at the watermark: the instant depends on
  * the account's own history only, so a replay of the same log decides the
  * same things at the same event times), decided, committed and published
  * like a batch, with source_topic "" and partition/offset -1, and gets its
@@ -1025,7 +1089,7 @@ static int jd_pipeline_deadlines(jd_pipeline_t *pl)
     }
     jd_err_t err;
     while (!rc && (rc = jd_state_timers_set(pl->pl_state, accts, dl, ra, pl->pl_naccts,
-                                            &err)) == JD_ERR_RETRY && !jd_pipeline_stopping)
+                                            &err)) == JD_ERR_RETRY && !jd_pipeline_give_up(pl))
         jd_pipeline_backoff(pl, "updating the timer index", &err);
     free(sg);
     free(accts);
@@ -1135,7 +1199,7 @@ static int jd_pipeline_timer_round(jd_pipeline_t *pl, int64_t watermark)
     jd_arena_reset(&pl->pl_tarena);
     pl->pl_naccts = 0;
     while ((n = jd_state_timers_due(pl->pl_state, watermark, pl->pl_max, jd_pipeline_due_one,
-                                    &du, &err)) == JD_ERR_RETRY && !jd_pipeline_stopping) {
+                                    &du, &err)) == JD_ERR_RETRY && !jd_pipeline_give_up(pl)) {
         pl->pl_naccts = 0;
         du.du_seen = 0;
         jd_pipeline_backoff(pl, "reading the timer index", &err);
@@ -1242,15 +1306,31 @@ static int jd_pipeline_timers(jd_pipeline_t *pl, int wall)
 
 /* ---- the loop ----------------------------------------------------------- */
 
+/* Frees the batch's messages and moves those cut off it to the front. */
 static void jd_pipeline_free_msgs(jd_pipeline_t *pl)
 {
     for (size_t i = 0; i < pl->pl_nmsgs; i++)
         rd_kafka_message_destroy(pl->pl_msgs[i]);
+    memmove(pl->pl_msgs, pl->pl_msgs + pl->pl_nmsgs, pl->pl_nleft * sizeof *pl->pl_msgs);
     pl->pl_nmsgs = 0;
+}
+
+/* Takes n polled messages as the batch, cut at limits.max_batch_bytes
+ * (never below one message). */
+static void jd_pipeline_cut(jd_pipeline_t *pl, size_t n)
+{
+    size_t k = 0, bytes = 0, max = (size_t)pl->pl_cf->cf_max_batch_bytes;
+    while (k < n && (k == 0 || bytes + pl->pl_msgs[k]->len <= max))
+        bytes += pl->pl_msgs[k++]->len;
+    pl->pl_nmsgs = k;
+    pl->pl_nleft = n - k;
 }
 
 static void jd_pipeline_teardown(jd_pipeline_t *pl)
 {
+    jd_pipeline_free_msgs(pl);
+    pl->pl_nmsgs = pl->pl_nleft; /* cut off and never processed: replayed next run */
+    pl->pl_nleft = 0;
     jd_pipeline_free_msgs(pl);
     jd_consumer_close(pl->pl_consumer);
     jd_producer_destroy(pl->pl_producer);
@@ -1326,20 +1406,28 @@ static int jd_pipeline_loop(jd_pipeline_t *pl)
 {
     const jd_pipeline_opts_t *po = pl->pl_opts;
     int64_t first = 0, last_msg = jd_now_ms(), done = 0, accounts_at = 0;
+    unsigned rebalances = 0;
     int rc = 0;
 
     while (!jd_pipeline_stopping) {
         size_t want = pl->pl_max;
         if (po->po_max_events && (int64_t)pl->pl_stats->ps_messages + (int64_t)want > po->po_max_events)
             want = (size_t)(po->po_max_events - (int64_t)pl->pl_stats->ps_messages);
-        pl->pl_nmsgs = jd_consumer_poll(pl->pl_consumer, pl->pl_msgs, want,
-                                        pl->pl_cf->cf_batch_timeout_ms);
+        size_t left = pl->pl_nleft;
+        jd_consumer_resume(pl->pl_consumer);
+        jd_pipeline_cut(pl, left + (left >= want ? 0
+                                    : jd_consumer_poll(pl->pl_consumer, pl->pl_msgs + left,
+                                                       want - left,
+                                                       left ? 0 : pl->pl_cf->cf_batch_timeout_ms)));
         int64_t now = jd_now_ms();
         if (!pl->pl_nmsgs) {
-            /* Idle time counts only while partitions are assigned: joining
-             * the group can take seconds, and that is not idleness. */
-            if (!jd_consumer_assigned(pl->pl_consumer))
+            /* Idle time counts only while partitions are assigned and the
+             * group is settled: joining or rebalancing can take seconds,
+             * and that is not idleness. */
+            unsigned reb = jd_consumer_rebalances(pl->pl_consumer);
+            if (!jd_consumer_assigned(pl->pl_consumer) || reb != rebalances)
                 last_msg = now;
+            rebalances = reb;
             if (pl->pl_cf->cf_timers_wall_idle_s &&
                 now - last_msg >= (int64_t)pl->pl_cf->cf_timers_wall_idle_s * 1000 &&
                 (rc = jd_pipeline_timers(pl, 1)))
@@ -1359,7 +1447,7 @@ static int jd_pipeline_loop(jd_pipeline_t *pl)
             rc = jd_pipeline_timers(pl, 0);
         if (!rc)
             jd_outcomes_publish(pl->pl_outcomes, pl->pl_state, pl->pl_producer, 0);
-        done = jd_now_ms();
+        done = last_msg = jd_now_ms(); /* a long batch (an outage) is not idleness */
         if (rc)
             break;
         jd_pipeline_count_accounts(pl, done, &accounts_at);

@@ -40,6 +40,7 @@
  * jd_state_t per thread.
  */
 #include "jd_state.h"
+#include "jd_redis_auth.h"
 
 #include <hiredis.h>
 #include <math.h>
@@ -75,6 +76,8 @@ struct jd_state {
     int           st_port;
     char         *st_unix_path;
     char         *st_prefix;
+    char         *st_user;          /* AUTH user, or NULL */
+    char         *st_password;      /* AUTH password, or NULL; wiped on free */
     int           st_timeout_ms;
     int           st_retention_days;
     char        **st_features;      /* value features */
@@ -320,6 +323,10 @@ static int st_oom_error(jd_state_t *st, jd_err_t *err, const char *what)
 
 static int st_reply_error(const redisReply *r, jd_err_t *err, const char *what)
 {
+    if (jd_redis_is_noauth(r->str, r->len)) /* a configuration error, not an outage */
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
+                          "redis %s: %.*s: set redis.password (or redis.password_file, or "
+                          "JOURNEYD_REDIS_PASSWORD)", what, (int)r->len, r->str);
     return jd_err_set(err, JD_ERR_RETRY, JD_E_REDIS, "redis %s: %.*s", what,
                       (int)r->len, r->str ? r->str : "");
 }
@@ -393,6 +400,13 @@ static int st_connect(jd_state_t *st, jd_err_t *err)
         return st_io_error(st, err, "connect");
     if (redisSetTimeout(st->st_rc, tv) != REDIS_OK)
         return st_io_error(st, err, "set timeout");
+    int rc = jd_redis_auth(st->st_rc, st->st_user, st->st_password, err);
+    if (rc == JD_ERR_RETRY)
+        return st_io_error(st, err, "AUTH");
+    if (rc) {
+        st_disconnect(st);
+        return rc;
+    }
     return st_load_scripts(st, err);
 }
 
@@ -481,8 +495,12 @@ static int st_copy_conf(jd_state_t *st, const jd_state_conf_t *sc)
     st->st_prefix = st_strdup(sc->sc_prefix);
     st->st_timeout_ms = sc->sc_timeout_ms;
     st->st_retention_days = sc->sc_retention_days;
+    st->st_user = sc->sc_user && *sc->sc_user ? st_strdup(sc->sc_user) : NULL;
+    st->st_password = sc->sc_password && *sc->sc_password ? st_strdup(sc->sc_password) : NULL;
     if ((sc->sc_host && !st->st_host) || (sc->sc_unix_path &&
-        !st->st_unix_path) || !st->st_prefix)
+        !st->st_unix_path) || !st->st_prefix ||
+        (sc->sc_user && *sc->sc_user && !st->st_user) ||
+        (sc->sc_password && *sc->sc_password && !st->st_password))
         return -1;
     st->st_idle_ms = sc->sc_idle_expiry_ms;
     st->st_signals = sc->sc_signals;
@@ -515,6 +533,12 @@ jd_state_t *jd_state_new(const jd_state_conf_t *sc, jd_err_t *err)
         jd_state_destroy(st);
         return NULL;
     }
+    if (sc->sc_password_file && *sc->sc_password_file && !st->st_password &&
+        !(st->st_password = jd_redis_password_file("redis.password_file",
+                                                    sc->sc_password_file, err))) {
+        jd_state_destroy(st);
+        return NULL;
+    }
     if (st_connect(st, err) != 0) {
         jd_state_destroy(st);
         return NULL;
@@ -534,6 +558,8 @@ void jd_state_destroy(jd_state_t *st)
     free(st->st_host);
     free(st->st_unix_path);
     free(st->st_prefix);
+    free(st->st_user);
+    jd_redis_secret_free(st->st_password);
     free(st->st_argv);
     free(st->st_argvlen);
     free(st);

@@ -57,6 +57,9 @@ typedef struct jd_state_conf {
     int          sc_port;          /* default 6379 */
     const char  *sc_unix_path;     /* used instead of host:port when set */
     const char  *sc_prefix;        /* key prefix, default "jd" */
+    const char  *sc_user;          /* ACL user for AUTH, or NULL/"" */
+    const char  *sc_password;      /* AUTH password, or NULL/"" = no AUTH */
+    const char  *sc_password_file; /* read at jd_state_new when set */
     int          sc_timeout_ms;    /* connect/command timeout, default 2000 */
     int          sc_retention_days;/* R: per-day keys kept for the days
                                       [D-R+1, D]; older usage events are

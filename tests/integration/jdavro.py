@@ -85,16 +85,20 @@ def container(schema_path, path):
     print(n)
 
 
-def decode(schema_path):
-    schema = load(schema_path)
-    reader = avro.io.DatumReader(schema)
-    data = sys.stdin.buffer.read()
+def kcat_records(data):
+    """Payloads of kcat -f '%S:%s' output (size, colon, payload, repeated)."""
     pos = 0
     while pos < len(data):
         colon = data.index(b":", pos)
         size = int(data[pos:colon])
-        payload = data[colon + 1:colon + 1 + size]
+        yield data[colon + 1:colon + 1 + size]
         pos = colon + 1 + size
+
+
+def decode(schema_path):
+    schema = load(schema_path)
+    reader = avro.io.DatumReader(schema)
+    for payload in kcat_records(sys.stdin.buffer.read()):
         if payload[:1] != b"\x00" or len(payload) < 5:
             raise SystemExit("message without Confluent framing")
         schema_id = struct.unpack(">i", payload[1:5])[0]

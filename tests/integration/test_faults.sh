@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Fault tests: one log of >= 100k simulated events, processed once without
+# interruption (the baseline), then again under each fault, each time into
+# its own Redis prefix, consumer group and trigger topics:
+#   kill     SIGKILL at three random points (restarted each time), then a
+#            SIGTERM mid-batch (must exit 0), then a run to the end;
+#   outage   redis-server shut down mid-batch and SIGTERM sent while it is
+#            down (must exit 0 within pipeline.shutdown_timeout_ms), then a
+#            new run whose Redis is shut down for 15 s mid-run and
+#            restarted with its data (appendonly);
+#   broker   the embedded cluster's error injection (journeyd broker
+#            --faults): Produce, Fetch and OffsetCommit errors, then the
+#            broker down for 4 s;
+#   rebalance a second instance joins the group (cooperative-sticky)
+#            mid-run and leaves with SIGTERM.
+# After each: `inspect --all --json` of every account and the set of
+# published trigger_ids equal the baseline's, every duplicate trigger is a
+# byte-identical copy (tests/integration/fault_compare.py). Ends with one
+# line of counts.
+# Needs JD_BIN, JD_ROOT, JD_TMP (tests/run.sh sets them); starts its own
+# redis-server and broker. JD_FAULTS="kill outage broker rebalance" (the
+# default) chooses the scenarios.
+set -euo pipefail
+. "$JD_ROOT/deploy/lib.sh"
+PY=/usr/bin/python3
+rm -rf "$JD_TMP"; mkdir -p "$JD_TMP"
+trap jd_cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+SCHEMA="$JD_ROOT/schemas/trigger_event.avsc"
+TOPICS=(risk renewal expansion)
+KILLS=0; FAULTS=0; LOST=0; DIFFS=0; DUPS=0
+
+jd_start_redis "$JD_TMP/redis" "" --appendonly yes --appendfsync always
+RPORT=$JD_REDIS_PORT
+jd_start_broker "$JD_BIN" "$JD_TMP/broker" --partitions 8 --faults "$JD_TMP/faults.ctl"
+"$JD_BIN" simulate --brokers "$JD_BROKERS" --redis "127.0.0.1:$RPORT" --accounts 120 --days 45 \
+  2>"$JD_TMP/sim.log"
+EVENTS=$(sed -n 's/^simulate: \([0-9]*\) events and.*/\1/p' "$JD_TMP/sim.log")
+[ "${EVENTS:-0}" -ge 100000 ] || fail "the log holds only ${EVENTS:-0} events"
+echo "log: $EVENTS events"
+
+# opts NAME: the flags of one scenario (its own prefix, group and topics).
+opts() {
+  OPTS=(--brokers "$JD_BROKERS" --redis "127.0.0.1:$RPORT" --set "redis.prefix=$1"
+        --set "kafka.group.id=$1-$$" --set "topics.dead_letter=$1.dlq"
+        --set "topics.risk=$1.risk" --set "topics.renewal_readiness=$1.renewal"
+        --set "topics.expansion=$1.expansion" --set "topics.journey_stage=$1.stage"
+        --set pipeline.batch_size=200 --set pipeline.retry_backoff_max_ms=1000
+        --set kafka.session.timeout.ms=6000 --set kafka.heartbeat.interval.ms=500)
+}
+# start NAME TAG [flags]: journeyd run in the background -> RUN_PID.
+start() {
+  local name="$1" tag="$2"; shift 2
+  opts "$name"; mkdir -p "$JD_TMP/$name"
+  "$JD_BIN" run "${OPTS[@]}" --exit-idle 5 "$@" >"$JD_TMP/$name/$tag.out" 2>"$JD_TMP/$name/$tag.log" &
+  RUN_PID=$!
+}
+# wait_for LOG PATTERN: until the log shows it (60 s at most).
+wait_for() {
+  for _ in $(seq 1 600); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  fail "$1: no '$2' within 60 s"
+}
+# finish PID LOG: waits for a run, which must exit 0.
+finish() {
+  local rc=0
+  timeout 300 tail --pid="$1" -f /dev/null || fail "$2: still running after 300 s"
+  wait "$1" || rc=$?
+  [ "$rc" -eq 0 ] || { tail -n 20 "$2"; fail "$2: exit $rc"; }
+}
+consumed() { awk '/^events consumed/ {print $3}' "$1"; }
+rand_ms() { $PY -c "import random; print('%.2f' % random.uniform($1, $2))"; }
+# check NAME: compares with the baseline, adds up the counts.
+check() {
+  local d="$JD_TMP/$1" line
+  opts "$1"
+  "$JD_BIN" inspect --all --json "${OPTS[@]}" >"$d/state.jsonl"
+  for t in "${TOPICS[@]}"; do kcat -C -b "$JD_BROKERS" -t "$1.$t" -e -q -f '%S:%s'; done >"$d/triggers.raw"
+  [ "$1" = base ] && return 0
+  line=$($PY "$JD_ROOT/tests/integration/fault_compare.py" "$SCHEMA" "$JD_TMP/base" "$d") \
+    || { echo "$line"; fail "$1 differs from the baseline"; }
+  echo "$1: $line"
+  LOST=$((LOST + $(sed -n 's/.*lost \([0-9]*\),.*/\1/p' <<<"$line")))
+  DIFFS=$((DIFFS + $(sed -n 's/.*state differences \([0-9]*\).*/\1/p' <<<"$line")))
+  DUPS=$((DUPS + $(sed -n 's/.*(\([0-9]*\) duplicate copies.*/\1/p' <<<"$line")))
+}
+
+# ---- baseline
+start base run; finish $RUN_PID "$JD_TMP/base/run.log"
+[ "$(consumed "$JD_TMP/base/run.out")" -eq "$EVENTS" ] || fail "baseline did not consume every event"
+check base
+echo "baseline: $(awk '/^triggers published/ {print $3}' "$JD_TMP/base/run.out") triggers"
+
+want() { [[ " ${JD_FAULTS:-kill outage broker rebalance} " == *" $1 "* ]]; }
+
+# ---- kill -9 at three random points, then SIGTERM, then to the end
+if want kill; then
+for k in 1 2 3; do
+  start kill "run$k"; wait_for "$JD_TMP/kill/run$k.log" "assigned"
+  sleep "$(rand_ms 0.3 2.5)"
+  kill -0 $RUN_PID 2>/dev/null || fail "kill run $k ended before its SIGKILL"
+  kill -9 $RUN_PID; wait $RUN_PID 2>/dev/null || true
+  KILLS=$((KILLS + 1))
+done
+start kill term; wait_for "$JD_TMP/kill/term.log" "assigned"; sleep "$(rand_ms 0.3 1.5)"
+kill -TERM $RUN_PID; finish $RUN_PID "$JD_TMP/kill/term.log"
+start kill last; finish $RUN_PID "$JD_TMP/kill/last.log"
+[ "$(consumed "$JD_TMP/kill/last.out")" -gt 0 ] || fail "the kills left nothing to the last run"
+check kill
+fi
+
+# ---- Redis outage: SIGTERM while Redis is down, then a 15 s outage
+if want outage; then
+start outage stop --set pipeline.shutdown_timeout_ms=2000
+wait_for "$JD_TMP/outage/stop.log" "assigned"; sleep 0.5
+jd_stop_redis "$RPORT"; sleep 2
+kill -TERM $RUN_PID; finish $RUN_PID "$JD_TMP/outage/stop.log"
+grep -q "paused" "$JD_TMP/outage/stop.log" || fail "partitions were not paused during the outage"
+jd_start_redis "$JD_TMP/redis" "$RPORT" --appendonly yes --appendfsync always
+start outage run; wait_for "$JD_TMP/outage/run.log" "assigned"; sleep "$(rand_ms 0.5 1.5)"
+kill -0 $RUN_PID 2>/dev/null || fail "outage run ended before the outage"
+jd_stop_redis "$RPORT"; sleep 15
+jd_start_redis "$JD_TMP/redis" "$RPORT" --appendonly yes --appendfsync always
+finish $RUN_PID "$JD_TMP/outage/run.log"
+grep -q "resumed" "$JD_TMP/outage/run.log" || fail "partitions were not resumed after the outage"
+check outage
+fi
+
+# ---- broker faults
+if want broker; then
+start broker run; wait_for "$JD_TMP/broker/run.log" "assigned"; sleep 0.5
+printf 'errors produce 5\nerrors fetch 5\nerrors offsetcommit 5\n' >"$JD_TMP/faults.tmp"
+mv "$JD_TMP/faults.tmp" "$JD_TMP/faults.ctl"; sleep 2
+echo 'down 1 4' >"$JD_TMP/faults.tmp"; mv "$JD_TMP/faults.tmp" "$JD_TMP/faults.ctl"
+finish $RUN_PID "$JD_TMP/broker/run.log"
+FAULTS=$(grep -cE 'faults: (next|broker [0-9]+ is down)' "$JD_TMP/broker/broker.log" || true)
+[ "$FAULTS" -eq 4 ] || fail "expected 4 faults applied by the broker, saw $FAULTS"
+check broker
+fi
+
+# ---- rebalance: a second instance joins mid-run and leaves. The first
+# waits longer when idle: it gets the partitions back only after the
+# second has left (cooperative-sticky moves partitions in two rebalances).
+# Small batches make the run last long enough for the join (~6 s).
+if want rebalance; then
+COOP=(--set kafka.partition.assignment.strategy=cooperative-sticky --set pipeline.batch_size=40)
+start rebalance a "${COOP[@]}" --exit-idle 12; A=$RUN_PID
+wait_for "$JD_TMP/rebalance/a.log" "assigned [1-9]"; sleep 0.5
+start rebalance b "${COOP[@]}"; B=$RUN_PID
+wait_for "$JD_TMP/rebalance/b.log" "assigned [1-9]"; sleep 1
+kill -TERM $B; finish $B "$JD_TMP/rebalance/b.log"
+finish $A "$JD_TMP/rebalance/a.log"
+grep -q "revoked [1-9]" "$JD_TMP/rebalance/a.log" || fail "the first instance gave nothing up"
+echo "rebalance: first instance consumed $(consumed "$JD_TMP/rebalance/a.out"), second $(consumed "$JD_TMP/rebalance/b.out")"
+[ "$(consumed "$JD_TMP/rebalance/b.out")" -gt 0 ] || fail "the second instance consumed nothing"
+check rebalance
+fi
+
+echo "ok   events $EVENTS, kills survived $KILLS, faults injected $FAULTS (+1 Redis outage, 2 SIGTERM), duplicates $DUPS (identical), triggers lost $LOST, state differences $DIFFS"

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Redis AUTH: a redis-server with requirepass and an ACL user. journeyd
+# must refuse to start without credentials or with wrong ones (a clear
+# error naming the keys, non-zero exit, no retry loop), work with the
+# password from JOURNEYD_REDIS_PASSWORD and as the ACL user with
+# redis.password_file, and never print a secret: not in logs, not in
+# `config show` (Kafka secrets such as kafka.sasl.password included).
+# Needs JD_BIN, JD_ROOT, JD_TMP (tests/run.sh sets them).
+set -euo pipefail
+. "$JD_ROOT/deploy/lib.sh"
+rm -rf "$JD_TMP"; mkdir -p "$JD_TMP"
+trap jd_cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+PW="pw-$$-Default-secret"; UPW="pw-$$-User-secret"; KPW="pw-$$-Kafka-secret"
+jd_start_redis "$JD_TMP/redis" "" --requirepass "$PW"
+rcli() { redis-cli -p "$JD_REDIS_PORT" --no-auth-warning -a "$PW" "$@"; }
+rcli ping | grep -q PONG || fail "redis-server with requirepass did not start"
+rcli ACL SETUSER jduser on ">$UPW" '~*' '&*' +@all | grep -q OK || fail "ACL SETUSER"
+jd_start_broker "$JD_BIN" "$JD_TMP" --partitions 2
+COMMON=(--brokers "$JD_BROKERS" --redis "127.0.0.1:$JD_REDIS_PORT" --set "redis.prefix=auth$$"
+        --set kafka.sasl.password="$KPW" --set pipeline.retry_backoff_max_ms=200)
+"$JD_BIN" simulate "${COMMON[@]}" --accounts 10 --days 5 2>"$JD_TMP/sim.log"
+EVENTS=$(sed -n 's/^simulate: \([0-9]*\) events and.*/\1/p' "$JD_TMP/sim.log")
+
+# refused: no credentials, wrong password, wrong ACL user password
+refused() {
+  local name="$1" pat="$2" rc=0; shift 2
+  env "$@" timeout 60 "$JD_BIN" run "${COMMON[@]}" --exit-idle 5 >"$JD_TMP/$name.out" 2>"$JD_TMP/$name.log" || rc=$?
+  [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "$name: exit $rc (expected a refusal, not success or a hang)"
+  grep -qE "$pat" "$JD_TMP/$name.log" || { tail -5 "$JD_TMP/$name.log"; fail "$name: no '$pat' in the error"; }
+  echo "ok   $name refused: $(grep -E "$pat" "$JD_TMP/$name.log" | head -n1 | cut -c1-160)"
+}
+refused no_password "NOAUTH.*redis.password"
+refused wrong_password "AUTH as the default user refused" JOURNEYD_REDIS_PASSWORD=wrong-$$
+echo "wrong-$$-user" >"$JD_TMP/badpw"
+refused wrong_user_password "AUTH as user 'jduser' refused" JOURNEYD_REDIS_USER=jduser \
+  JOURNEYD_REDIS_PASSWORD_FILE="$JD_TMP/badpw"
+
+# accepted: as the ACL user with a password file, then inspect with the env password
+echo "$UPW" >"$JD_TMP/userpw"; chmod 600 "$JD_TMP/userpw"
+timeout 120 "$JD_BIN" run "${COMMON[@]}" --set redis.user=jduser --set redis.password_file="$JD_TMP/userpw" \
+  --max-events "$EVENTS" >"$JD_TMP/run.out" 2>"$JD_TMP/run.log" || { tail "$JD_TMP/run.log"; fail "run as jduser"; }
+grep -q "^events consumed      $EVENTS " "$JD_TMP/run.out" || fail "run as jduser did not consume $EVENTS events"
+JOURNEYD_REDIS_PASSWORD="$PW" "$JD_BIN" inspect --all --json "${COMMON[@]}" >"$JD_TMP/inspect.jsonl" \
+  2>"$JD_TMP/inspect.log" || fail "inspect with JOURNEYD_REDIS_PASSWORD"
+[ "$(wc -l <"$JD_TMP/inspect.jsonl")" -eq 10 ] || fail "inspect did not list the 10 accounts"
+echo "ok   run as ACL user (password file) consumed $EVENTS events; inspect with JOURNEYD_REDIS_PASSWORD read 10 accounts"
+
+# secrets never printed
+JOURNEYD_REDIS_PASSWORD="$PW" "$JD_BIN" config show "${COMMON[@]}" --set kafka.ssl.key.password="$KPW" \
+  >"$JD_TMP/show.txt"
+grep -q '^redis.password: "\*\*\*\*\*"' "$JD_TMP/show.txt" || fail "config show does not redact redis.password"
+grep -q '^kafka.sasl.password: "\*\*\*\*\*"' "$JD_TMP/show.txt" || fail "config show does not redact kafka.sasl.password"
+JOURNEYD_KAFKA_SASL_PASSWORD="$KPW" JOURNEYD_REDIS_PASSWORD_FILE="$JD_TMP/userpw" \
+  "$JD_BIN" config show >"$JD_TMP/show-env.txt"
+grep -q '^kafka.sasl.password: "\*\*\*\*\*"' "$JD_TMP/show-env.txt" || fail "JOURNEYD_KAFKA_SASL_PASSWORD not read or not redacted"
+grep -q "^redis.password_file: \"$JD_TMP/userpw\"" "$JD_TMP/show-env.txt" || fail "redis.password_file path not shown"
+LEAKS=$(grep -lF -e "$PW" -e "$UPW" -e "$KPW" "$JD_TMP"/*.log "$JD_TMP"/*.out "$JD_TMP"/*.txt 2>/dev/null || true)
+[ -z "$LEAKS" ] || fail "a secret was printed in: $LEAKS"
+echo "ok   no secret in any log, output or config show"
