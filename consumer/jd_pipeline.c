@@ -1088,9 +1088,10 @@ static int jd_pipeline_deadlines(jd_pipeline_t *pl)
             ra[a] = 0;
     }
     jd_err_t err;
-    while (!rc && (rc = jd_state_timers_set(pl->pl_state, accts, dl, ra, pl->pl_naccts,
-                                            &err)) == JD_ERR_RETRY && !jd_pipeline_give_up(pl))
-        jd_pipeline_backoff(pl, "updating the timer index", &err);
+    if (!rc)
+        while ((rc = jd_state_timers_set(pl->pl_state, accts, dl, ra, pl->pl_naccts, &err)) ==
+                   JD_ERR_RETRY && !jd_pipeline_give_up(pl))
+            jd_pipeline_backoff(pl, "updating the timer index", &err);
     free(sg);
     free(accts);
     free(dl);
