@@ -1463,6 +1463,12 @@ static int jd_pipeline_loop(jd_pipeline_t *pl)
     if (!rc && first)
         jd_outcomes_publish(pl->pl_outcomes, pl->pl_state, pl->pl_producer, 1);
     pl->pl_stats->ps_seconds = first ? (double)(done - first) / 1000.0 : 0.0;
+    if (rc == JD_ERR_RETRY && !jd_pipeline_stopping) {
+        /* only a stop may give a batch up: anything else is a bug, and
+         * exiting 0 would hide it */
+        JD_ERROR("pipeline", "a batch was given up without a stop request");
+        return JD_ERR_FATAL;
+    }
     return rc == JD_ERR_RETRY ? 0 : rc;
 }
 
