@@ -1113,7 +1113,11 @@ static int jd_pipeline_deadlines(jd_pipeline_t *pl)
          * say it (every reader takes the later of them) */
         if (!pl->pl_timer_pass || pl->pl_skip[a])
             ra[a] = -1;
-        prev[a] = ab->ab_timer_at;
+        /* a timer round always rewrites the entry it read: with unkeyed
+         * input the account's meta timer_at may come from another
+         * partition's index, and skipping the write would leave this
+         * entry due for ever */
+        prev[a] = pl->pl_timer_pass ? JD_SIGNALS_NO_TS : ab->ab_timer_at;
         idx[a] = jd_pipeline_timer_index(pl, a);
     }
     jd_err_t err;
