@@ -3,11 +3,20 @@
 
   fault_compare.py SCHEMA BASE_DIR RUN_DIR
 
-Each DIR holds state.jsonl (`journeyd inspect --all --json`) and
-triggers.raw (kcat -f '%S:%s' of the trigger topics). Checks: the set of
-trigger_ids is the same (none lost, none unexpected), every duplicate is a
-byte-identical copy, and every account's state equals the baseline's.
-Prints one line of counts; exit status 1 on any difference.
+Each DIR holds state.jsonl (`journeyd inspect --all --json`),
+triggers.raw (kcat -f '%S:%s' of the trigger topics) and rules.tsv (each
+account's rule-state hash: KEY, then RULE and STATE fields, tab-separated).
+Checks, exit status 1 on any failure:
+- every account's state equals the baseline's;
+- no trigger lost: per account and rule, the distinct FIRED trigger_ids
+  published equal the episodes the rule state records as fired (the
+  fourth field of jd_rule_state_format), no fewer (lost) and no more;
+- every duplicate is a byte-identical copy.
+Trigger_ids that differ from the baseline's are counted ("decided
+differently by batch cuts"), not failed: rules are decided at the latest
+event of each account-batch, so where batches are cut decides whether a
+condition that holds only between two events of an account is seen
+(docs/reliability.md). Prints one line of counts.
 
 The journey stage bookkeeping (stage_changed_at, previous_stage) is left
 out of the state comparison and only counted: a stage change is observed
@@ -28,11 +37,25 @@ import jdavro
 IGNORED = ("stage_changed_at", "stage_changed_at_iso", "previous_stage")
 
 
-def triggers(path, reader):
+def triggers(path, reader, fired=None):
     out = collections.defaultdict(list)
     for payload in jdavro.kcat_records(open(path, "rb").read()):
         rec = reader.read(avro.io.BinaryDecoder(io.BytesIO(payload[5:])))
         out[rec["trigger_id"]].append(payload)
+        if fired is not None and rec["status"] == "FIRED":
+            fired[(rec["account_id"], rec["rule_id"])].add(rec["trigger_id"])
+    return out
+
+
+def episodes(path):
+    """(account, rule) -> episodes fired, from the rule-state hashes."""
+    out = {}
+    for line in open(path):
+        f = line.rstrip("\n").rstrip("\t").split("\t")
+        key, fields = f[0], f[1:]
+        account = key[key.index("{") + 1:key.rindex("}")]
+        for rule, st in zip(fields[0::2], fields[1::2]):
+            out[(account, rule)] = int(st.split("|")[3])
     return out
 
 
@@ -56,9 +79,14 @@ def main():
     reader = avro.io.DatumReader(schema)
     base_dir, run_dir = sys.argv[2], sys.argv[3]
     bt = triggers(base_dir + "/triggers.raw", reader)
-    rt = triggers(run_dir + "/triggers.raw", reader)
-    lost = sorted(set(bt) - set(rt))
-    extra = sorted(set(rt) - set(bt))
+    fired = collections.defaultdict(set)
+    rt = triggers(run_dir + "/triggers.raw", reader, fired)
+    eps = episodes(run_dir + "/rules.tsv")
+    lost = sorted("%s/%s (%d of %d)" % (a, r, len(fired.get((a, r), ())), n)
+                  for (a, r), n in eps.items() if len(fired.get((a, r), ())) < n)
+    extra = sorted("%s/%s (%d of %d)" % (a, r, len(ids), eps.get((a, r), 0))
+                   for (a, r), ids in fired.items() if len(ids) > eps.get((a, r), 0))
+    cuts = len(set(bt) ^ set(rt))
     dups = sum(len(v) - 1 for v in rt.values())
     unequal = sorted(t for t, v in rt.items() if len(set(v)) > 1)
     bs, rs = state(base_dir + "/state.jsonl"), state(run_dir + "/state.jsonl")
@@ -66,11 +94,14 @@ def main():
     diffs = sorted(a for a in set(bs) | set(rs) if bs.get(a, none)[0] != rs.get(a, none)[0])
     books = sum(1 for a in set(bs) & set(rs) if bs[a][1] != rs[a][1])
     print("triggers: baseline %d, published %d (%d duplicate copies, %d not identical), "
-          "lost %d, unexpected %d; accounts %d, state differences %d "
-          "(stage bookkeeping differs in %d, not compared)"
+          "lost %d, unrecorded %d; accounts %d, state differences %d "
+          "(stage bookkeeping differs in %d, not compared); decided differently "
+          "by batch cuts: %d"
           % (len(bt), sum(len(v) for v in rt.values()), dups, len(unequal), len(lost),
-             len(extra), len(bs), len(diffs), books))
-    for what, ids in (("lost", lost), ("unexpected", extra), ("not identical", unequal),
+             len(extra), len(bs), len(diffs), books, cuts))
+    for what, ids in (("lost", lost), ("unrecorded", extra), ("not identical", unequal),
+                      ("only in the baseline", sorted(set(bt) - set(rt))),
+                      ("only in this run", sorted(set(rt) - set(bt))),
                       ("state differs", diffs)):
         if ids:
             print("  %s: %s" % (what, " ".join(ids[:10])))
