@@ -6,7 +6,8 @@
 #   base     by one instance on a single redis-server (the reference);
 #   cluster  by three instances in one group over the cluster
 #            (redis.cluster=on), one of them killed (SIGKILL) mid-run: the
-#            group rebalances its partitions to the other two;
+#            group rebalances its partitions to the other two; then 2000
+#            slots move between masters while they write (ASK, MOVED);
 #   restart  by three instances over the cluster while one master is shut
 #            down and restarted with its data (appendonly) mid-run: the
 #            clients reconnect and read the slot map again.
@@ -160,13 +161,20 @@ start base run single --exit-idle 5; finish $RUN_PID "$JD_TMP/base/run.log"
 check base single
 echo "reference: $(awk '/^triggers published/ {print $3}' "$JD_TMP/base/run.out") triggers"
 
-# ---- three instances over the cluster; c is killed mid-run. The others
+# ---- three instances over the cluster; c is killed mid-run, then slots
+# are resharded while a and b keep writing. The others
 # wait long enough when idle to get c's partitions after the session
 # timeout (6 s) and the rebalance.
 three cluster 15
 sleep 1
 kill -0 "${PIDS[2]}" 2>/dev/null || fail "instance c ended before its SIGKILL"
 kill -9 "${PIDS[2]}"; wait "${PIDS[2]}" 2>/dev/null || true
+# move 2000 slots from the first master to the third while a and b write:
+# the clients get ASK during the migration and MOVED after it
+redis-cli --cluster reshard "127.0.0.1:${PORTS[0]}" --cluster-from "$(redis-cli -p "${PORTS[0]}" cluster myid)" \
+  --cluster-to "$(redis-cli -p "${PORTS[2]}" cluster myid)" --cluster-slots 2000 --cluster-yes \
+  >"$JD_TMP/reshard.log" 2>&1 || { tail -n 20 "$JD_TMP/reshard.log"; fail "reshard"; }
+grep -q '^Moving slot' "$JD_TMP/reshard.log" || fail "the reshard moved no slot"
 finish "${PIDS[0]}" "$JD_TMP/cluster/a.log"; finish "${PIDS[1]}" "$JD_TMP/cluster/b.log"
 grep -qE "assigned [1-9]" "$JD_TMP/cluster/a.log" || fail "instance a got no partitions"
 [ "$(grep -c 'assigned [1-9]' "$JD_TMP/cluster/a.log" "$JD_TMP/cluster/b.log" | awk -F: '{s+=$2} END {print s}')" -ge 3 ] \
@@ -188,4 +196,4 @@ K=0; for k in a b c; do finish "${PIDS[$K]}" "$JD_TMP/restart/$k.log"; K=$((K + 
 grep -q "127.0.0.1:${PORTS[1]}" "$JD_TMP"/restart/[abc].log || fail "no instance saw the master go"
 check restart cluster
 
-echo "ok   events $EVENTS, 3 instances x 2 runs over 3 masters (1 instance killed, 1 master restarted), duplicates $DUPS (identical), triggers lost $LOST, state differences $DIFFS, decided differently by batch cuts $CUTS"
+echo "ok   events $EVENTS, 3 instances x 2 runs over 3 masters (1 instance killed, 2000 slots resharded mid-run, 1 master restarted), duplicates $DUPS (identical), triggers lost $LOST, state differences $DIFFS, decided differently by batch cuts $CUTS"
