@@ -1060,7 +1060,7 @@ static int jd_pipeline_deadlines(jd_pipeline_t *pl)
 {
     const jd_config_t *cf = pl->pl_cf;
     const char **accts;
-    int64_t *dl, *ra;
+    int64_t *dl, *ra, *prev;
     jd_signals_t *sg = malloc(sizeof *sg);
     int rc = 0;
 
@@ -1071,7 +1071,8 @@ static int jd_pipeline_deadlines(jd_pipeline_t *pl)
     accts = calloc(pl->pl_naccts, sizeof *accts);
     dl = calloc(pl->pl_naccts, sizeof *dl);
     ra = calloc(pl->pl_naccts, sizeof *ra);
-    if (!sg || !accts || !dl || !ra)
+    prev = calloc(pl->pl_naccts, sizeof *prev);
+    if (!sg || !accts || !dl || !ra || !prev)
         rc = JD_ERR_FATAL;
     for (size_t a = 0; !rc && a < pl->pl_naccts; a++) {
         jd_account_batch_t *ab = &pl->pl_abs[a];
@@ -1086,15 +1087,24 @@ static int jd_pipeline_deadlines(jd_pipeline_t *pl)
                                        (int64_t)cf->cf_timers_tick_s * 1000);
         if (ra[a] == JD_SIGNALS_NO_TS)
             ra[a] = 0;
+        /* rules_at is only worth a write when a timer decided the account
+         * past its latest event; otherwise as_of and last_event_at already
+         * say it (every reader takes the later of them) */
+        if (!pl->pl_timer_pass || pl->pl_skip[a])
+            ra[a] = -1;
+        prev[a] = ab->ab_timer_at;
     }
     jd_err_t err;
-    while (!rc && (rc = jd_state_timers_set(pl->pl_state, accts, dl, ra, pl->pl_naccts,
-                                            &err)) == JD_ERR_RETRY && !jd_pipeline_give_up(pl))
-        jd_pipeline_backoff(pl, "updating the timer index", &err);
+    if (!rc)
+        while ((rc = jd_state_timers_set(pl->pl_state, accts, dl, prev, ra, pl->pl_naccts,
+                                         &err)) ==
+                   JD_ERR_RETRY && !jd_pipeline_give_up(pl))
+            jd_pipeline_backoff(pl, "updating the timer index", &err);
     free(sg);
     free(accts);
     free(dl);
     free(ra);
+    free(prev);
     return rc;
 }
 
@@ -1462,6 +1472,12 @@ static int jd_pipeline_loop(jd_pipeline_t *pl)
     if (!rc && first)
         jd_outcomes_publish(pl->pl_outcomes, pl->pl_state, pl->pl_producer, 1);
     pl->pl_stats->ps_seconds = first ? (double)(done - first) / 1000.0 : 0.0;
+    if (rc == JD_ERR_RETRY && !jd_pipeline_stopping) {
+        /* only a stop may give a batch up: anything else is a bug, and
+         * exiting 0 would hide it */
+        JD_ERROR("pipeline", "a batch was given up without a stop request");
+        return JD_ERR_FATAL;
+    }
     return rc == JD_ERR_RETRY ? 0 : rc;
 }
 

@@ -994,6 +994,7 @@ static int st_apply_reply(jd_state_t *st, size_t i, const redisReply *r,
     jd_signals_derive(&ab->ab_signals, &raw, &st->st_signals);
     ac->ac_state_as_of = st_reply_meta_i64(r, "as_of");
     ab->ab_rules_at = st_reply_meta_i64(r, "rules_at");
+    ab->ab_timer_at = st_reply_meta_i64(r, "timer_at");
     const redisReply *counts = r->element[2];
     ab->ab_applied = st_reply_count(counts->element[0]);
     ab->ab_duplicates = st_reply_count(counts->element[1]);
@@ -1014,7 +1015,7 @@ static void st_batch_reset(jd_account_batch_t *abs, size_t n)
     for (size_t i = 0; i < n; i++) {
         abs[i].ab_applied = abs[i].ab_duplicates = 0;
         abs[i].ab_late_dropped = abs[i].ab_rejected = 0;
-        abs[i].ab_rules_at = JD_SIGNALS_NO_TS;
+        abs[i].ab_rules_at = abs[i].ab_timer_at = JD_SIGNALS_NO_TS;
         jd_signals_clear(&abs[i].ab_signals);
     }
 }
@@ -1482,11 +1483,46 @@ int jd_state_read_at(jd_state_t *st, jd_account_batch_t *abs, size_t n,
     return n ? st_pipeline(st, &ops, err) : 0;
 }
 
+/* Queues the writes of account i; returns how many commands (0-2), or -1
+ * when out of memory. */
+static int st_timer_push(jd_state_t *st, const char *account, int64_t deadline, int64_t prev,
+                         int64_t rules_at)
+{
+    int none = deadline == INT64_MAX, cmds = 0;
+    int64_t stored = none ? 0 : deadline;
+
+    if (prev == JD_SIGNALS_NO_TS || prev != stored) {
+        st_push(st, none ? "ZREM" : "ZADD");
+        st_push(st, st_global_key(st, "timers"));
+        if (!none)
+            st_push_i64(st, "%lld", deadline);
+        st_push(st, account);
+        if (st_send(st) < 0)
+            return -1;
+        cmds++;
+    }
+    if (cmds || rules_at >= 0) {
+        st_push(st, "HSET");
+        st_push(st, st_key(st, account, "meta"));
+        st_push(st, "timer_at");
+        st_push_i64(st, "%lld", stored);
+        if (rules_at >= 0) {
+            st_push(st, "rules_at");
+            st_push_i64(st, "%lld", rules_at);
+        }
+        if (st_send(st) < 0)
+            return -1;
+        cmds++;
+    }
+    return cmds;
+}
+
 int jd_state_timers_set(jd_state_t *st, const char *const *accounts,
-                        const int64_t *deadlines, const int64_t *rules_at,
-                        size_t n, jd_err_t *err)
+                        const int64_t *deadlines, const int64_t *prev,
+                        const int64_t *rules_at, size_t n, jd_err_t *err)
 {
     redisReply **r;
+    size_t cmds = 0;
     int rc;
 
     if (n == 0)
@@ -1496,30 +1532,17 @@ int jd_state_timers_set(jd_state_t *st, const char *const *accounts,
     if (!(r = calloc(2 * n, sizeof *r)))
         return jd_err_set(err, JD_ERR_RETRY, JD_E_NOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
-        int none = deadlines[i] == INT64_MAX;
-        st_push(st, none ? "ZREM" : "ZADD");
-        st_push(st, st_global_key(st, "timers"));
-        if (!none)
-            st_push_i64(st, "%lld", deadlines[i]);
-        st_push(st, accounts[i]);
-        if (st_send(st) < 0) {
+        int c = st_timer_push(st, accounts[i], deadlines[i], prev ? prev[i] : JD_SIGNALS_NO_TS,
+                              rules_at[i]);
+        if (c < 0) {
             free(r);
             return st_oom_error(st, err, "timers");
         }
-        st_push(st, "HSET");
-        st_push(st, st_key(st, accounts[i], "meta"));
-        st_push(st, "timer_at");
-        st_push_i64(st, "%lld", none ? 0 : deadlines[i]);
-        st_push(st, "rules_at");
-        st_push_i64(st, "%lld", rules_at[i]);
-        if (st_send(st) < 0) {
-            free(r);
-            return st_oom_error(st, err, "timers");
-        }
+        cmds += (size_t)c;
     }
-    rc = st_roundtrip(st, r, 2 * n, "timers", err);
+    rc = cmds ? st_roundtrip(st, r, cmds, "timers", err) : 0;
     if (rc == 0)
-        st_free_replies(r, 2 * n);
+        st_free_replies(r, cmds);
     free(r);
     return rc;
 }

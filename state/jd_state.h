@@ -133,6 +133,9 @@ typedef struct jd_account_batch {
     int64_t                  ab_rules_at;  /* event time the account's rules
                                               were last decided at (meta
                                               rules_at), or JD_SIGNALS_NO_TS */
+    int64_t                  ab_timer_at;  /* its stored next deadline (meta
+                                              timer_at, 0 for none), or
+                                              JD_SIGNALS_NO_TS */
 } jd_account_batch_t;
 
 /* Applies every account's events and reads back its signals (derived, not
@@ -242,11 +245,14 @@ int jd_state_read_at(jd_state_t *st, jd_account_batch_t *abs, size_t n,
 /* Sets each account's next deadline in the timer index (<prefix>:timers,
  * and the account's meta field timer_at; INT64_MAX removes it from the
  * index) and the instant its rules were decided at (meta rules_at, read
- * back as ab_rules_at). One pipelined round trip. Returns 0 or a negative
- * jd_err class. */
+ * back as ab_rules_at). prev[i] is the deadline stored now (ab_timer_at:
+ * 0 for none, JD_SIGNALS_NO_TS when unknown; prev may be NULL): an
+ * unchanged deadline is not written again. rules_at[i] < 0 leaves rules_at
+ * as it is. One pipelined round trip, none when nothing changes. Returns
+ * 0 or a negative jd_err class. */
 int jd_state_timers_set(jd_state_t *st, const char *const *accounts,
-                        const int64_t *deadlines, const int64_t *rules_at,
-                        size_t n, jd_err_t *err);
+                        const int64_t *deadlines, const int64_t *prev,
+                        const int64_t *rules_at, size_t n, jd_err_t *err);
 
 /* Calls fn for up to max accounts whose deadline is <= upto, earliest
  * first (the id is valid only during the call). Returns how many, or a
