@@ -11,10 +11,11 @@
  * deterministic and the interesting logic is unit-tested in C.
  *
  * Round trips. Every public call is one pipelined round trip in the common
- * case: all commands are appended with redisAppendCommandArgv, then the
- * replies are read in order (st_pipeline). A NOSCRIPT reply (script cache
- * flushed, failover to a replica that never saw SCRIPT LOAD) reloads both
- * scripts and re-sends only the items that failed, once.
+ * case (per node in a cluster): all commands are appended with
+ * jd_redis_append, then the replies are read in order (st_pipeline).
+ * jd_redis answers NOSCRIPT itself (SCRIPT LOAD on that node, re-send);
+ * should one still come back, both scripts are reloaded and only the items
+ * that failed are re-sent, once.
  *
  * Connection. Commands go through jd_redis (state/jd_redis.h), which
  * routes each one to the node serving its key's slot, one Redis or a Redis
