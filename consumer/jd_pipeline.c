@@ -89,6 +89,8 @@ typedef struct jd_hold {
     int64_t     h_from;
 } jd_hold_t;
 
+#define JD_PIPELINE_TIDX 300 /* "timers:" + a topic name (<= 249) + ":" + partition */
+
 typedef struct jd_pipeline {
     const jd_config_t   *pl_cf;
     const jd_ruleset_t  *pl_rs;
@@ -132,6 +134,9 @@ typedef struct jd_pipeline {
     jd_delivery_t       *pl_dlq_dl;     /* one per message */
     jd_err_t            *pl_dlq_err;    /* one per message */
     jd_clock_t          *pl_clock;      /* per-partition event time: timers */
+    char               (*pl_tidx)[JD_PIPELINE_TIDX]; /* per account: its timer
+                                           index, "timers:TOPIC:PARTITION" */
+    const char          *pl_round_idx;  /* the index a timer round reads */
     int                  pl_ended;      /* --max-events reached: input ends */
     unsigned char       *pl_skip;       /* per account: rules not decided
                                            (already decided at a later
@@ -254,7 +259,8 @@ static int jd_pipeline_alloc(jd_pipeline_t *pl, jd_err_t *err)
     jd_arena_init(&pl->pl_tarena, 16 * 1024);
     pl->pl_hold = calloc(n, sizeof *pl->pl_hold);
     pl->pl_clock = jd_clock_new();
-    if (!pl->pl_hold || !pl->pl_clock)
+    pl->pl_tidx = calloc(n, sizeof *pl->pl_tidx);
+    if (!pl->pl_hold || !pl->pl_clock || !pl->pl_tidx)
         return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
     return 0;
 }
@@ -1056,10 +1062,24 @@ static int64_t jd_pipeline_rules_at(const jd_pipeline_t *pl, size_t a)
     return ab->ab_rules_at != JD_SIGNALS_NO_TS && ab->ab_rules_at > at ? ab->ab_rules_at : at;
 }
 
+/* The timer index of account a: in a timer round, the index it was read
+ * from; after a batch, the partition of its first event's message. */
+static const char *jd_pipeline_timer_index(jd_pipeline_t *pl, size_t a)
+{
+    const jd_account_batch_t *ab = &pl->pl_abs[a];
+    if (!pl->pl_timer_pass && ab->ab_event_cnt) {
+        const rd_kafka_message_t *m =
+            pl->pl_msgs[pl->pl_ev_msg[ab->ab_events[0] - pl->pl_events]];
+        snprintf(pl->pl_tidx[a], sizeof pl->pl_tidx[a], "timers:%s:%d",
+                 m->rkt ? rd_kafka_topic_name(m->rkt) : "", (int)m->partition);
+    }
+    return pl->pl_tidx[a];
+}
+
 static int jd_pipeline_deadlines(jd_pipeline_t *pl)
 {
     const jd_config_t *cf = pl->pl_cf;
-    const char **accts;
+    const char **accts, **idx;
     int64_t *dl, *ra, *prev;
     jd_signals_t *sg = malloc(sizeof *sg);
     int rc = 0;
@@ -1072,7 +1092,8 @@ static int jd_pipeline_deadlines(jd_pipeline_t *pl)
     dl = calloc(pl->pl_naccts, sizeof *dl);
     ra = calloc(pl->pl_naccts, sizeof *ra);
     prev = calloc(pl->pl_naccts, sizeof *prev);
-    if (!sg || !accts || !dl || !ra || !prev)
+    idx = calloc(pl->pl_naccts, sizeof *idx);
+    if (!sg || !accts || !dl || !ra || !prev || !idx)
         rc = JD_ERR_FATAL;
     for (size_t a = 0; !rc && a < pl->pl_naccts; a++) {
         jd_account_batch_t *ab = &pl->pl_abs[a];
@@ -1093,10 +1114,11 @@ static int jd_pipeline_deadlines(jd_pipeline_t *pl)
         if (!pl->pl_timer_pass || pl->pl_skip[a])
             ra[a] = -1;
         prev[a] = ab->ab_timer_at;
+        idx[a] = jd_pipeline_timer_index(pl, a);
     }
     jd_err_t err;
     if (!rc)
-        while ((rc = jd_state_timers_set(pl->pl_state, accts, dl, prev, ra, pl->pl_naccts,
+        while ((rc = jd_state_timers_set(pl->pl_state, accts, idx, dl, prev, ra, pl->pl_naccts,
                                          &err)) ==
                    JD_ERR_RETRY && !jd_pipeline_give_up(pl))
             jd_pipeline_backoff(pl, "updating the timer index", &err);
@@ -1105,6 +1127,7 @@ static int jd_pipeline_deadlines(jd_pipeline_t *pl)
     free(dl);
     free(ra);
     free(prev);
+    free(idx);
     return rc;
 }
 
@@ -1143,6 +1166,7 @@ static void jd_pipeline_due_one(const char *account, int64_t deadline, void *opa
         !(copy = jd_arena_alloc(&pl->pl_tarena, len)))
         return;
     memcpy(copy, account, len);
+    snprintf(pl->pl_tidx[pl->pl_naccts], sizeof pl->pl_tidx[0], "%s", pl->pl_round_idx);
     du->du_at[pl->pl_naccts] = deadline;
     ab = &pl->pl_abs[pl->pl_naccts++];
     memset(ab, 0, sizeof *ab);
@@ -1208,8 +1232,9 @@ static int jd_pipeline_timer_round(jd_pipeline_t *pl, int64_t watermark)
         return JD_ERR_FATAL;
     jd_arena_reset(&pl->pl_tarena);
     pl->pl_naccts = 0;
-    while ((n = jd_state_timers_due(pl->pl_state, watermark, pl->pl_max, jd_pipeline_due_one,
-                                    &du, &err)) == JD_ERR_RETRY && !jd_pipeline_give_up(pl)) {
+    while ((n = jd_state_timers_due(pl->pl_state, pl->pl_round_idx, watermark, pl->pl_max,
+                                    jd_pipeline_due_one, &du, &err)) == JD_ERR_RETRY &&
+           !jd_pipeline_give_up(pl)) {
         pl->pl_naccts = 0;
         du.du_seen = 0;
         jd_pipeline_backoff(pl, "reading the timer index", &err);
@@ -1263,39 +1288,41 @@ static int jd_pipeline_timers_before(jd_pipeline_t *pl)
     return rc;
 }
 
-/* The event-time watermark over the assigned partitions (jd_clock.h);
- * 0, or -1 when there is none yet. */
-static int jd_pipeline_watermark(jd_pipeline_t *pl, int64_t *out)
+/* The event-time watermark over the assigned partitions `parts`
+ * (jd_clock.h); 0, or -1 when there is none yet. */
+static int jd_pipeline_watermark(jd_pipeline_t *pl, const rd_kafka_topic_partition_list_t *parts,
+                                 int64_t *out)
 {
-    rd_kafka_topic_partition_list_t *parts = jd_consumer_assignment(pl->pl_consumer);
-    jd_clock_tp_t *tps;
+    jd_clock_tp_t *tps = calloc(parts->cnt ? (size_t)parts->cnt : 1, sizeof *tps);
     int rc = -1;
 
-    if (!parts)
+    if (!tps)
         return -1;
-    if ((tps = calloc(parts->cnt ? (size_t)parts->cnt : 1, sizeof *tps))) {
-        for (int i = 0; i < parts->cnt; i++) {
-            tps[i].tp_topic = parts->elems[i].topic;
-            tps[i].tp_partition = parts->elems[i].partition;
-        }
-        rc = (pl->pl_ended ? jd_clock_latest : jd_clock_watermark)(pl->pl_clock, tps,
-                                                                    (size_t)parts->cnt, out);
-        free(tps);
+    for (int i = 0; i < parts->cnt; i++) {
+        tps[i].tp_topic = parts->elems[i].topic;
+        tps[i].tp_partition = parts->elems[i].partition;
     }
-    rd_kafka_topic_partition_list_destroy(parts);
+    rc = (pl->pl_ended ? jd_clock_latest : jd_clock_watermark)(pl->pl_clock, tps,
+                                                                (size_t)parts->cnt, out);
+    free(tps);
     return rc;
 }
 
-/* Evaluates every account whose deadline the clock has passed. */
+/* Evaluates every account whose deadline the clock has passed, in the
+ * timer indexes of the partitions this instance owns (another instance
+ * owns the others' accounts, and its clock, not ours, knows how far
+ * their events have been read). */
 static int jd_pipeline_timers(jd_pipeline_t *pl, int wall)
 {
     const jd_config_t *cf = pl->pl_cf;
     int64_t lateness = (int64_t)cf->cf_timers_lateness_s * 1000, watermark;
+    rd_kafka_topic_partition_list_t *parts;
     int have = 0, rc = 0;
 
-    if (!cf->cf_timers_enabled || !pl->pl_rule_cnt)
+    if (!cf->cf_timers_enabled || !pl->pl_rule_cnt ||
+        !(parts = jd_consumer_assignment(pl->pl_consumer)))
         return 0;
-    if (!jd_pipeline_watermark(pl, &watermark)) {
+    if (!jd_pipeline_watermark(pl, parts, &watermark)) {
         watermark -= lateness;
         have = 1;
     }
@@ -1307,11 +1334,19 @@ static int jd_pipeline_timers(jd_pipeline_t *pl, int wall)
             watermark = w;
         have = 1;
     }
-    if (!have)
-        return 0; /* no event time yet, or a partition not heard from */
-    while (!jd_pipeline_stopping && (rc = jd_pipeline_timer_round(pl, watermark)) > 0)
-        ;
-    return rc < 0 ? rc : 0;
+    /* none: no event time yet, or a partition not heard from */
+    for (int i = 0; have && i < parts->cnt && !rc; i++) {
+        char idx[JD_PIPELINE_TIDX];
+        snprintf(idx, sizeof idx, "timers:%s:%d", parts->elems[i].topic,
+                 (int)parts->elems[i].partition);
+        pl->pl_round_idx = idx;
+        while (!jd_pipeline_stopping && (rc = jd_pipeline_timer_round(pl, watermark)) > 0)
+            ;
+        pl->pl_round_idx = NULL;
+        rc = rc < 0 ? rc : 0;
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+    return rc;
 }
 
 /* ---- the loop ----------------------------------------------------------- */
@@ -1353,6 +1388,7 @@ static void jd_pipeline_teardown(jd_pipeline_t *pl)
     jd_arena_destroy(&pl->pl_tarena);
     free(pl->pl_hold);
     jd_clock_destroy(pl->pl_clock);
+    free(pl->pl_tidx);
     for (size_t i = 0; i < pl->pl_outs_cap; i++)
         jd_buf_free(&pl->pl_outs[i].ot_payload);
     free(pl->pl_outs);

@@ -1464,10 +1464,12 @@ int jd_state_outbox_ack(jd_state_t *st, const char *const *accounts,
 }
 
 /* ---- timers ------------------------------------------------------------------
- * The next-deadline index: <prefix>:timers, a sorted set of account ids
- * scored by the event time (ms) at which each must be evaluated again
- * (rules/jd_rules.h jd_rules_next_deadline). It is a global index like
- * <prefix>:accounts (its own slot); each account's own deadline is also in
+ * The next-deadline indexes: <prefix>:timers:TOPIC:PARTITION, one sorted
+ * set per input partition (the one the account's events came from), of
+ * account ids scored by the event time (ms) at which each must be
+ * evaluated again (rules/jd_rules.h jd_rules_next_deadline). Each is a
+ * global key like <prefix>:accounts (its own slot), so an instance reads
+ * only the indexes of the partitions it owns; each account's deadline is also in
  * its hash-tagged meta hash (field timer_at, 0 for none), with rules_at,
  * the event time its rules were last decided at, so the index can be
  * rebuilt from the accounts. Writes are idempotent. */
@@ -1486,15 +1488,15 @@ int jd_state_read_at(jd_state_t *st, jd_account_batch_t *abs, size_t n,
 
 /* Queues the writes of account i; returns how many commands (0-2), or -1
  * when out of memory. */
-static int st_timer_push(jd_state_t *st, const char *account, int64_t deadline, int64_t prev,
-                         int64_t rules_at)
+static int st_timer_push(jd_state_t *st, const char *account, const char *index,
+                         int64_t deadline, int64_t prev, int64_t rules_at)
 {
     int none = deadline == INT64_MAX, cmds = 0;
     int64_t stored = none ? 0 : deadline;
 
     if (prev == JD_SIGNALS_NO_TS || prev != stored) {
         st_push(st, none ? "ZREM" : "ZADD");
-        st_push(st, st_global_key(st, "timers"));
+        st_push(st, st_global_key(st, index));
         if (!none)
             st_push_i64(st, "%lld", deadline);
         st_push(st, account);
@@ -1519,8 +1521,9 @@ static int st_timer_push(jd_state_t *st, const char *account, int64_t deadline, 
 }
 
 int jd_state_timers_set(jd_state_t *st, const char *const *accounts,
-                        const int64_t *deadlines, const int64_t *prev,
-                        const int64_t *rules_at, size_t n, jd_err_t *err)
+                        const char *const *indexes, const int64_t *deadlines,
+                        const int64_t *prev, const int64_t *rules_at, size_t n,
+                        jd_err_t *err)
 {
     redisReply **r;
     size_t cmds = 0;
@@ -1533,8 +1536,8 @@ int jd_state_timers_set(jd_state_t *st, const char *const *accounts,
     if (!(r = calloc(2 * n, sizeof *r)))
         return jd_err_set(err, JD_ERR_RETRY, JD_E_NOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
-        int c = st_timer_push(st, accounts[i], deadlines[i], prev ? prev[i] : JD_SIGNALS_NO_TS,
-                              rules_at[i]);
+        int c = st_timer_push(st, accounts[i], indexes[i], deadlines[i],
+                              prev ? prev[i] : JD_SIGNALS_NO_TS, rules_at[i]);
         if (c < 0) {
             free(r);
             return st_oom_error(st, err, "timers");
@@ -1548,7 +1551,7 @@ int jd_state_timers_set(jd_state_t *st, const char *const *accounts,
     return rc;
 }
 
-int jd_state_timers_due(jd_state_t *st, int64_t upto, size_t max,
+int jd_state_timers_due(jd_state_t *st, const char *index, int64_t upto, size_t max,
                         jd_state_timer_fn fn, void *opaque, jd_err_t *err)
 {
     redisReply *r = NULL;
@@ -1557,7 +1560,7 @@ int jd_state_timers_due(jd_state_t *st, int64_t upto, size_t max,
     if ((rc = st_ensure(st, err)) != 0)
         return rc;
     st_push(st, "ZRANGEBYSCORE");
-    st_push(st, st_global_key(st, "timers"));
+    st_push(st, st_global_key(st, index));
     st_push(st, "-inf");
     st_push_i64(st, "%lld", upto);
     st_push(st, "WITHSCORES");

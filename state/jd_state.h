@@ -242,8 +242,10 @@ int jd_state_read_at(jd_state_t *st, jd_account_batch_t *abs, size_t n,
                      int64_t at_ms, const char *const *rule_ids,
                      size_t rule_cnt, jd_err_t *err);
 
-/* Sets each account's next deadline in the timer index (<prefix>:timers,
- * and the account's meta field timer_at; INT64_MAX removes it from the
+/* Sets each account's next deadline in its timer index (<prefix>:INDEX,
+ * indexes[i]: one per input partition, "timers:TOPIC:PARTITION", so an
+ * instance evaluates only the accounts of the partitions it owns), and the
+ * account's meta field timer_at; INT64_MAX removes it from the
  * index) and the instant its rules were decided at (meta rules_at, read
  * back as ab_rules_at). prev[i] is the deadline stored now (ab_timer_at:
  * 0 for none, JD_SIGNALS_NO_TS when unknown; prev may be NULL): an
@@ -251,15 +253,16 @@ int jd_state_read_at(jd_state_t *st, jd_account_batch_t *abs, size_t n,
  * as it is. One pipelined round trip, none when nothing changes. Returns
  * 0 or a negative jd_err class. */
 int jd_state_timers_set(jd_state_t *st, const char *const *accounts,
-                        const int64_t *deadlines, const int64_t *prev,
-                        const int64_t *rules_at, size_t n, jd_err_t *err);
+                        const char *const *indexes, const int64_t *deadlines,
+                        const int64_t *prev, const int64_t *rules_at, size_t n,
+                        jd_err_t *err);
 
 /* Calls fn for up to max accounts whose deadline is <= upto, earliest
  * first (the id is valid only during the call). Returns how many, or a
  * negative jd_err class. */
 typedef void (*jd_state_timer_fn)(const char *account, int64_t deadline,
                                   void *opaque);
-int jd_state_timers_due(jd_state_t *st, int64_t upto, size_t max,
+int jd_state_timers_due(jd_state_t *st, const char *index, int64_t upto, size_t max,
                         jd_state_timer_fn fn, void *opaque, jd_err_t *err);
 
 /* Deletes every key under this state's prefix ("<prefix>:*", SCAN +

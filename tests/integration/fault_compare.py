@@ -13,10 +13,11 @@ Checks, exit status 1 on any failure:
   fourth field of jd_rule_state_format), no fewer (lost) and no more;
 - every duplicate is a byte-identical copy.
 Trigger_ids that differ from the baseline's are counted ("decided
-differently by batch cuts"), not failed: rules are decided at the latest
-event of each account-batch, so where batches are cut decides whether a
-condition that holds only between two events of an account is seen
-(docs/reliability.md). Prints one line of counts.
+differently by batch cuts") and fail only above 5% of the baseline's:
+rules are decided at the latest event of each account-batch, so where
+batches are cut decides whether a condition that holds only between two
+events of an account is seen (docs/reliability.md). Prints one line of
+counts.
 
 The journey stage bookkeeping (stage_changed_at, previous_stage) is left
 out of the state comparison and only counted: a stage change is observed
@@ -108,7 +109,14 @@ def main():
     if len(bt) == 0 or any(len(v) > 1 for v in bt.values()):
         print("  baseline is unusable (no triggers, or duplicates)")
         return 1
-    return 1 if lost or extra or unequal or diffs else 0
+    # Flicker differences measured 1-6 of ~355 (<= 2%); a systematic
+    # error (a clock running ahead, another instance's accounts judged
+    # silent: 244 of 354 before it was fixed) is far above this bound.
+    too_many = cuts > 0.05 * len(bt)
+    if too_many:
+        print("  more than 5%% of the baseline's triggers decided differently: "
+              "not batch cuts alone")
+    return 1 if lost or extra or unequal or diffs or too_many else 0
 
 
 if __name__ == "__main__":
