@@ -80,6 +80,10 @@ static const jd_config_key_t jd_config_keys[] = {
      "Never printed."},
     {"redis.password_file", JD_CFG_STR, "", JD_OFF(cf_redis_password_file), 0, 0, NULL,
      "File whose first line is the Redis AUTH password (e.g. a mounted secret)."},
+    {"redis.cluster", JD_CFG_STR, "auto", JD_OFF(cf_redis_cluster), 0, 0, "auto|on|off",
+     "Redis Cluster: auto (asks CLUSTER SLOTS at connect time), on (required), off (one node)."},
+    {"redis.nodes", JD_CFG_STR, "", JD_OFF(cf_redis_nodes), 0, 0, NULL,
+     "More Redis Cluster seed nodes, \"host:port,host:port\" (redis.host:port is tried first)."},
     {"schemas.wire_format", JD_CFG_STR, "auto", JD_OFF(cf_wire_format), 0, 0, "auto|confluent|plain",
      "Inbound framing: auto (0x00 = Confluent, else plain Avro), confluent, plain."},
     {"schemas.product_schema_id", JD_CFG_INT, "1", JD_OFF(cf_product_schema_id), 0, INT_MAX, NULL,
@@ -645,6 +649,10 @@ void jd_config_state(const jd_config_t *cf, jd_state_conf_t *sc)
     sc->sc_user = cf->cf_redis_user;
     sc->sc_password = cf->cf_redis_password;
     sc->sc_password_file = cf->cf_redis_password_file;
+    sc->sc_cluster = strcmp(cf->cf_redis_cluster, "on") == 0    ? JD_REDIS_CLUSTER
+                     : strcmp(cf->cf_redis_cluster, "off") == 0 ? JD_REDIS_SINGLE
+                                                                : JD_REDIS_AUTO;
+    sc->sc_seeds = cf->cf_redis_nodes[0] ? cf->cf_redis_nodes : NULL;
     sc->sc_timeout_ms = cf->cf_redis_timeout_ms;
     sc->sc_retention_days = cf->cf_retention_days;
     sc->sc_value_features = (const char *const *)cf->cf_value_feature_v;

@@ -59,6 +59,8 @@ typedef struct jd_config {
     char *cf_redis_user;
     char *cf_redis_password;
     char *cf_redis_password_file;
+    char *cf_redis_cluster;
+    char *cf_redis_nodes;
     int   cf_redis_timeout_ms;
     /* schemas.* */
     char *cf_wire_format;           /* auto | confluent | plain */

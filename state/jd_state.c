@@ -11,15 +11,20 @@
  * deterministic and the interesting logic is unit-tested in C.
  *
  * Round trips. Every public call is one pipelined round trip in the common
- * case: all commands are appended with redisAppendCommandArgv, then the
- * replies are read in order (st_pipeline). A NOSCRIPT reply (script cache
- * flushed, failover to a replica that never saw SCRIPT LOAD) reloads both
- * scripts and re-sends only the items that failed, once.
+ * case (per node in a cluster): all commands are appended with
+ * jd_redis_append, then the replies are read in order (st_pipeline).
+ * jd_redis answers NOSCRIPT itself (SCRIPT LOAD on that node, re-send);
+ * should one still come back, both scripts are reloaded and only the items
+ * that failed are re-sent, once.
  *
- * Connection. st_rc is NULL while disconnected. Any I/O error or timeout
- * frees the context (its output buffer may hold half-sent commands, so it
- * can never be reused) and returns JD_ERR_RETRY; the next call reconnects
- * and reloads the scripts. Redis error replies leave the connection usable.
+ * Connection. Commands go through jd_redis (state/jd_redis.h), which
+ * routes each one to the node serving its key's slot, one Redis or a Redis
+ * Cluster alike; every command here has one key (scripts: one account's
+ * keys, all in the account's slot), so nothing is ever cross-slot. Any I/O
+ * error or timeout drops the connections (an output buffer may hold
+ * half-sent commands, so it can never be reused) and returns
+ * JD_ERR_RETRY; the next call reconnects and reloads the scripts. Redis
+ * error replies leave the connection usable.
  *
  * The outbox index race. <prefix>:outbox (a set of account ids) lives in a
  * different slot from the account's outbox hash, so "remove the account
@@ -40,6 +45,7 @@
  * jd_state_t per thread.
  */
 #include "jd_state.h"
+#include "jd_redis.h"
 #include "jd_redis_auth.h"
 
 #include <hiredis.h>
@@ -91,7 +97,7 @@ struct jd_state {
     jd_window_spec_t  st_specs[JD_W__COUNT];
     char          st_spec_arg[JD_W__COUNT * 24]; /* the specs as apply.lua
                                                     reads them, built once */
-    redisContext *st_rc;            /* NULL while disconnected */
+    jd_redis_t   *st_rd;            /* the node(s); see jd_redis.h */
     char          st_apply_sha[ST_SHA_LEN + 1];
     char          st_commit_sha[ST_SHA_LEN + 1];
     jd_arena_t    st_arena;         /* argument strings of one command */
@@ -264,14 +270,17 @@ static void st_set_i64(jd_state_t *st, size_t at, int64_t v)
     st->st_argv[at] = s;
 }
 
-/* Appends the command built so far to the pipeline and starts a new one.
- * Returns 1 (one command appended) or -1 (out of memory). */
-static int st_send(jd_state_t *st)
+/* Appends the command built so far to the pipeline (to the k-th master
+ * when k >= 0: keyless commands) and starts a new one. Returns 1 (one
+ * command appended) or -1 (out of memory). */
+static int st_send_to(jd_state_t *st, int k)
 {
     int rc = -1;
     if (!st->st_oom &&
-        redisAppendCommandArgv(st->st_rc, (int)st->st_argc, st->st_argv,
-                               st->st_argvlen) == REDIS_OK)
+        (k < 0 ? jd_redis_append(st->st_rd, (int)st->st_argc, st->st_argv,
+                                 st->st_argvlen)
+               : jd_redis_append_to(st->st_rd, k, (int)st->st_argc,
+                                    st->st_argv, st->st_argvlen)) == 0)
         rc = 1;
     st->st_argc = 0;
     st->st_oom = 0;
@@ -279,37 +288,20 @@ static int st_send(jd_state_t *st)
     return rc;
 }
 
+static int st_send(jd_state_t *st)
+{
+    return st_send_to(st, -1);
+}
+
 /* ---- Connection ---------------------------------------------------------- */
 
 static void st_disconnect(jd_state_t *st)
 {
-    redisFree(st->st_rc);
-    st->st_rc = NULL;
+    if (st->st_rd)
+        jd_redis_disconnect(st->st_rd);
     st->st_argc = 0;
     st->st_oom = 0;
     jd_arena_reset(&st->st_arena);
-}
-
-static int st_io_error(jd_state_t *st, jd_err_t *err, const char *what)
-{
-    const char *why = st->st_rc && st->st_rc->errstr[0] ? st->st_rc->errstr
-                                                        : "connection lost";
-    char where[300];
-
-    if (st->st_unix_path)
-        snprintf(where, sizeof where, "%s", st->st_unix_path);
-    else
-        snprintf(where, sizeof where, "%s:%d", st->st_host, st->st_port);
-    /* a socket timeout surfaces as EAGAIN's text: say what it means */
-    if (strstr(why, "temporarily unavailable"))
-        jd_err_set(err, JD_ERR_RETRY, JD_E_REDIS,
-                   "redis %s: %s: timed out after %d ms", where, what,
-                   st->st_timeout_ms);
-    else
-        jd_err_set(err, JD_ERR_RETRY, JD_E_REDIS, "redis %s: %s: %s", where,
-                   what, why);
-    st_disconnect(st);
-    return JD_ERR_RETRY;
 }
 
 /* Out of memory while building commands: the pipeline may hold part of a
@@ -336,13 +328,14 @@ static int st_read(jd_state_t *st, redisReply **replies, size_t n,
                    jd_err_t *err)
 {
     for (size_t i = 0; i < n; i++) {
-        void *r = NULL;
-        if (redisGetReply(st->st_rc, &r) != REDIS_OK || !r) {
+        redisReply *r = NULL;
+        if (jd_redis_read(st->st_rd, &r, err) != 0) {
             for (size_t j = 0; j < i; j++) {
                 freeReplyObject(replies[j]);
                 replies[j] = NULL;
             }
-            return st_io_error(st, err, "read");
+            st_disconnect(st);
+            return JD_ERR_RETRY;
         }
         replies[i] = r;
     }
@@ -386,33 +379,13 @@ static int st_load_scripts(jd_state_t *st, jd_err_t *err)
 
 static int st_connect(jd_state_t *st, jd_err_t *err)
 {
-    struct timeval tv = {st->st_timeout_ms / 1000,
-                         (st->st_timeout_ms % 1000) * 1000};
-
-    if (st->st_unix_path)
-        st->st_rc = redisConnectUnixWithTimeout(st->st_unix_path, tv);
-    else
-        st->st_rc = redisConnectWithTimeout(st->st_host, st->st_port, tv);
-    if (!st->st_rc)
-        return jd_err_set(err, JD_ERR_RETRY, JD_E_NOMEM,
-                          "redis: cannot allocate a connection");
-    if (st->st_rc->err)
-        return st_io_error(st, err, "connect");
-    if (redisSetTimeout(st->st_rc, tv) != REDIS_OK)
-        return st_io_error(st, err, "set timeout");
-    int rc = jd_redis_auth(st->st_rc, st->st_user, st->st_password, err);
-    if (rc == JD_ERR_RETRY)
-        return st_io_error(st, err, "AUTH");
-    if (rc) {
-        st_disconnect(st);
-        return rc;
-    }
-    return st_load_scripts(st, err);
+    int rc = jd_redis_connect(st->st_rd, err);
+    return rc ? rc : st_load_scripts(st, err);
 }
 
 static int st_ensure(jd_state_t *st, jd_err_t *err)
 {
-    return st->st_rc ? 0 : st_connect(st, err);
+    return jd_redis_connected(st->st_rd) ? 0 : st_connect(st, err);
 }
 
 /* ---- Life cycle ------------------------------------------------------------ */
@@ -517,6 +490,15 @@ static int st_copy_conf(jd_state_t *st, const jd_state_conf_t *sc)
                         sc->sc_core_feature_cnt) ? -1 : 0;
 }
 
+static jd_redis_t *st_redis_new(const jd_state_t *st, const jd_state_conf_t *sc,
+                                jd_err_t *err)
+{
+    jd_redis_conf_t rc = {st->st_host, st->st_port, st->st_unix_path,
+                          sc->sc_seeds, st->st_user, st->st_password,
+                          st->st_timeout_ms, sc->sc_cluster};
+    return jd_redis_new(&rc, err);
+}
+
 jd_state_t *jd_state_new(const jd_state_conf_t *sc, jd_err_t *err)
 {
     jd_state_t *st;
@@ -539,7 +521,7 @@ jd_state_t *jd_state_new(const jd_state_conf_t *sc, jd_err_t *err)
         jd_state_destroy(st);
         return NULL;
     }
-    if (st_connect(st, err) != 0) {
+    if (!(st->st_rd = st_redis_new(st, sc, err)) || st_connect(st, err) != 0) {
         jd_state_destroy(st);
         return NULL;
     }
@@ -550,7 +532,7 @@ void jd_state_destroy(jd_state_t *st)
 {
     if (!st)
         return;
-    st_disconnect(st);
+    jd_redis_destroy(st->st_rd);
     jd_arena_destroy(&st->st_arena);
     st_free_list(st->st_features, st->st_feature_cnt);
     st_free_list(st->st_usage, st->st_usage_cnt);
@@ -629,7 +611,7 @@ static int st_pipeline_recv(jd_state_t *st, const st_ops_t *ops,
     int rc = 0;
     *again = 0;
     for (int k = 0; k < head; k++)
-        if ((rc = st_index_reply(st, rc, err)) == JD_ERR_RETRY && !st->st_rc)
+        if ((rc = st_index_reply(st, rc, err)) == JD_ERR_RETRY && !jd_redis_connected(st->st_rd))
             return rc;
     for (size_t i = 0; i < ops->so_n; i++) {
         redisReply *r = NULL;
@@ -650,7 +632,7 @@ static int st_pipeline_recv(jd_state_t *st, const st_ops_t *ops,
         freeReplyObject(r);
     }
     for (int k = 0; k < tail; k++)
-        if ((rc = st_index_reply(st, rc, err)) == JD_ERR_RETRY && !st->st_rc)
+        if ((rc = st_index_reply(st, rc, err)) == JD_ERR_RETRY && !jd_redis_connected(st->st_rd))
             return rc;
     return rc;
 }
@@ -673,7 +655,7 @@ static int st_pipeline(jd_state_t *st, const st_ops_t *ops, jd_err_t *err)
         rc = st_pipeline_recv(st, ops, todo, head, tail, attempt == 0,
                               &again, first ? NULL : err);
         first = first ? first : rc;
-        if (!st->st_rc || !again)
+        if (!jd_redis_connected(st->st_rd) || !again)
             break;
         if ((rc = st_load_scripts(st, err)) != 0) /* NOSCRIPT: reload */
             break;
@@ -1601,9 +1583,68 @@ int jd_state_timers_due(jd_state_t *st, const char *index, int64_t upto, size_t 
     return n;
 }
 
+/* UNLINK of every key of one SCAN reply, one command per key (keys of
+ * several slots: one multi-key UNLINK would be CROSSSLOT in a cluster). */
+static int st_unlink_keys(jd_state_t *st, const redisReply *keys, jd_err_t *err)
+{
+    redisReply **u;
+    size_t n = keys->elements;
+    int rc;
+
+    if (!n)
+        return 0;
+    if (!(u = calloc(n, sizeof *u)))
+        return jd_err_set(err, JD_ERR_RETRY, JD_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        st_push(st, "UNLINK");
+        st_push_mem(st, keys->element[i]->str, keys->element[i]->len);
+        if (st_send(st) < 0) {
+            free(u);
+            return st_oom_error(st, err, "unlink");
+        }
+    }
+    if ((rc = st_roundtrip(st, u, n, "unlink", err)) == 0)
+        st_free_replies(u, n);
+    free(u);
+    return rc ? rc : (int)n;
+}
+
+/* SCAN MATCH on the k-th master, unlinking what it finds. */
+static int st_drop_node(jd_state_t *st, int k, const char *match, jd_err_t *err)
+{
+    char cursor[32] = "0";
+    int rc, dropped = 0;
+
+    do {
+        redisReply *r = NULL;
+        st_push(st, "SCAN");
+        st_push(st, cursor);
+        st_push(st, "MATCH");
+        st_push(st, match);
+        st_push(st, "COUNT");
+        st_push(st, "1000");
+        if (st_send_to(st, k) < 0)
+            return st_oom_error(st, err, "scan");
+        if ((rc = st_roundtrip(st, &r, 1, "scan", err)) != 0)
+            return rc;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[1]->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(r);
+            return jd_err_set(err, JD_ERR_RETRY, JD_E_REDIS, "redis scan: unexpected reply");
+        }
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        rc = st_unlink_keys(st, r->element[1], err);
+        freeReplyObject(r);
+        if (rc < 0)
+            return rc;
+        dropped += rc;
+    } while (strcmp(cursor, "0") != 0);
+    return dropped;
+}
+
 int jd_state_drop_all(jd_state_t *st, jd_err_t *err)
 {
-    char cursor[32] = "0", *match;
+    char *match;
     int rc, dropped = 0;
     size_t len = 2 * strlen(st->st_prefix) + 3, m = 0;
 
@@ -1617,42 +1658,12 @@ int jd_state_drop_all(jd_state_t *st, jd_err_t *err)
         match[m++] = *p;
     }
     memcpy(match + m, ":*", 3);
-    do {
-        redisReply *r = NULL;
-        st_push(st, "SCAN");
-        st_push(st, cursor);
-        st_push(st, "MATCH");
-        st_push(st, match);
-        st_push(st, "COUNT");
-        st_push(st, "1000");
-        if (st_send(st) < 0 || (rc = st_roundtrip(st, &r, 1, "scan", err)) != 0) {
-            free(match);
-            return rc ? rc : st_oom_error(st, err, "scan");
-        }
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-            r->element[1]->type != REDIS_REPLY_ARRAY) {
-            freeReplyObject(r);
-            free(match);
-            return jd_err_set(err, JD_ERR_RETRY, JD_E_REDIS, "redis scan: unexpected reply");
-        }
-        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
-        if (r->element[1]->elements) {
-            redisReply *u = NULL;
-            st_push(st, "UNLINK");
-            for (size_t i = 0; i < r->element[1]->elements; i++)
-                st_push(st, r->element[1]->element[i]->str);
-            dropped += (int)r->element[1]->elements;
-            if (st_send(st) < 0 || (rc = st_roundtrip(st, &u, 1, "unlink", err)) != 0) {
-                freeReplyObject(r);
-                free(match);
-                return rc ? rc : st_oom_error(st, err, "unlink");
-            }
-            freeReplyObject(u);
-        }
-        freeReplyObject(r);
-    } while (strcmp(cursor, "0") != 0);
+    /* every master holds part of the keys (one in single mode) */
+    for (int k = 0; k < jd_redis_master_count(st->st_rd) && rc >= 0; k++)
+        if ((rc = st_drop_node(st, k, match, err)) >= 0)
+            dropped += rc;
     free(match);
-    return dropped;
+    return rc < 0 ? rc : dropped;
 }
 
 /* ---- global sets (rule outcomes) ----------------------------------------------- */

@@ -49,6 +49,7 @@
 
 #include "jd_decide.h"
 #include "jd_err.h"
+#include "jd_redis.h"
 #include "jd_event.h"
 #include "jd_signals.h"
 
@@ -78,6 +79,10 @@ typedef struct jd_state_conf {
     int64_t      sc_idle_expiry_ms;/* TTL of per-day keys after their last
                                       write (wall clock); 0 = never;
                                       default 35 days */
+    jd_redis_mode_t sc_cluster;    /* Redis Cluster: auto (default:
+                                      asked at connect time), on, off */
+    const char  *sc_seeds;         /* more cluster seed nodes,
+                                      "host:port,..." (NULL: none) */
     jd_signals_conf_t sc_signals;  /* thresholds of the derivation; its
                                       sgc_core_feature_cnt is set from
                                       sc_core_feature_cnt by jd_state_new */

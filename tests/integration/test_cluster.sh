@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# Scale-out test: several journeyd instances in one consumer group over a
+# three-master Redis Cluster give the same result as one instance on one
+# redis-server. One simulated log on a 12-partition embedded broker is
+# processed
+#   base     by one instance on a single redis-server (the reference);
+#   cluster  by three instances in one group over the cluster
+#            (redis.cluster=on), one of them killed (SIGKILL) mid-run: the
+#            group rebalances its partitions to the other two; then 2000
+#            slots move between masters while they write (ASK, MOVED);
+#   restart  by three instances over the cluster while one master is shut
+#            down and restarted with its data (appendonly) mid-run: the
+#            clients reconnect and read the slot map again.
+# After each, with the criterion of the fault tests
+# (tests/integration/fault_compare.py): `inspect --all --json` of every
+# account equals the reference's, no trigger is lost (per account and rule
+# the FIRED trigger_ids published equal the episodes Redis records), every
+# duplicate is a byte-identical copy; trigger_ids decided differently by
+# batch cuts are counted (fault_compare fails above 5% of them). The cluster's keys are spread over all three
+# masters. Ends with one line of counts.
+# Needs JD_BIN, JD_ROOT, JD_TMP (tests/run.sh sets them).
+set -euo pipefail
+. "$JD_ROOT/deploy/lib.sh"
+PY=/usr/bin/python3
+rm -rf "$JD_TMP"; mkdir -p "$JD_TMP"
+trap jd_cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+SCHEMA="$JD_ROOT/schemas/trigger_event.avsc"
+TOPICS=(risk renewal expansion)
+CLUSTER_OPTS=(--cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 5000
+              --appendonly yes --appendfsync always)
+
+# cluster_port: a free loopback port <= 55535 whose bus port (+10000) is
+# free too
+cluster_port() {
+  $PY - <<'PY'
+import random, socket
+for _ in range(1000):
+    p = random.randint(20000, 55535)
+    try:
+        for q in (p, p + 10000):
+            s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()
+        print(p); break
+    except OSError:
+        pass
+PY
+}
+
+# ---- a three-master Redis Cluster and a single redis-server
+PORTS=()
+for i in 1 2 3; do
+  jd_start_redis "$JD_TMP/node$i" "$(cluster_port)" "${CLUSTER_OPTS[@]}"
+  PORTS+=("$JD_REDIS_PORT")
+done
+redis-cli --cluster create "127.0.0.1:${PORTS[0]}" "127.0.0.1:${PORTS[1]}" "127.0.0.1:${PORTS[2]}" \
+  --cluster-replicas 0 --cluster-yes >"$JD_TMP/cluster-create.log" 2>&1 \
+  || { cat "$JD_TMP/cluster-create.log"; fail "redis-cli --cluster create"; }
+# cluster_ok: every node says cluster_state:ok (30 s at most)
+cluster_ok() {
+  for _ in $(seq 1 300); do
+    local ok=0 p
+    for p in "${PORTS[@]}"; do
+      redis-cli -p "$p" cluster info 2>/dev/null | grep -q '^cluster_state:ok' && ok=$((ok + 1))
+    done
+    [ "$ok" -eq 3 ] && return 0
+    sleep 0.1
+  done
+  fail "the cluster did not reach cluster_state:ok"
+}
+cluster_ok
+# the slot function agrees with the server's (CLUSTER KEYSLOT)
+[ "$(redis-cli -p "${PORTS[0]}" cluster keyslot 'jd:{acct-7}:meta')" = \
+  "$(redis-cli -p "${PORTS[0]}" cluster keyslot acct-7)" ] || fail "hash tags do not share a slot"
+jd_start_redis "$JD_TMP/single" ""
+SPORT=$JD_REDIS_PORT
+SEEDS="127.0.0.1:${PORTS[1]},127.0.0.1:${PORTS[2]}"
+
+jd_start_broker "$JD_BIN" "$JD_TMP/broker" --partitions 12
+"$JD_BIN" simulate --brokers "$JD_BROKERS" --redis "127.0.0.1:$SPORT" --accounts 90 --days 40 \
+  --set topics.embedded_partitions=12 2>"$JD_TMP/sim.log"
+EVENTS=$(sed -n 's/^simulate: \([0-9]*\) events and.*/\1/p' "$JD_TMP/sim.log")
+[ "${EVENTS:-0}" -ge 50000 ] || fail "the log holds only ${EVENTS:-0} events"
+echo "log: $EVENTS events on 12 partitions"
+
+# opts NAME [cluster]: the flags of one scenario (own prefix, group, topics).
+opts() {
+  OPTS=(--brokers "$JD_BROKERS" --set "redis.prefix=$1"
+        --set "kafka.group.id=$1-$$" --set "topics.dead_letter=$1.dlq"
+        --set "topics.risk=$1.risk" --set "topics.renewal_readiness=$1.renewal"
+        --set "topics.expansion=$1.expansion" --set "topics.journey_stage=$1.stage"
+        --set pipeline.batch_size=200 --set pipeline.retry_backoff_max_ms=1000
+        --set kafka.session.timeout.ms=6000 --set kafka.heartbeat.interval.ms=500)
+  if [ "${2:-}" = cluster ]; then
+    OPTS+=(--redis "127.0.0.1:${PORTS[0]}" --set redis.cluster=on --set "redis.nodes=$SEEDS")
+  else
+    OPTS+=(--redis "127.0.0.1:$SPORT" --set redis.cluster=off)
+  fi
+}
+# start NAME TAG MODE [flags]: journeyd run in the background -> RUN_PID.
+start() {
+  local name="$1" tag="$2" mode="$3"; shift 3
+  opts "$name" "$mode"; mkdir -p "$JD_TMP/$name"
+  "$JD_BIN" run "${OPTS[@]}" "$@" >"$JD_TMP/$name/$tag.out" 2>"$JD_TMP/$name/$tag.log" &
+  RUN_PID=$!
+}
+wait_for() {
+  for _ in $(seq 1 600); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  fail "$1: no '$2' within 60 s"
+}
+finish() {
+  local rc=0
+  timeout 300 tail --pid="$1" -f /dev/null || fail "$2: still running after 300 s"
+  wait "$1" || rc=$?
+  [ "$rc" -eq 0 ] || { tail -n 20 "$2"; fail "$2: exit $rc"; }
+}
+consumed() { awk '/^events consumed/ {s += $3} END {print s + 0}' "$@"; }
+LOST=0; DIFFS=0; DUPS=0; CUTS=0
+# rules_tsv PREFIX PORT...: every account's rule-state hash on these nodes
+rules_tsv() {
+  local prefix="$1" p k; shift
+  for p in "$@"; do
+    redis-cli -h 127.0.0.1 -p "$p" --scan --pattern "$prefix:*:rules" | while read -r k; do
+      printf '%s\t' "$k"; redis-cli -h 127.0.0.1 -p "$p" hgetall "$k" | tr '\n' '\t'; echo
+    done
+  done
+}
+check() {
+  local d="$JD_TMP/$1" line
+  opts "$1" "$2"
+  "$JD_BIN" inspect --all --json "${OPTS[@]}" >"$d/state.jsonl"
+  for t in "${TOPICS[@]}"; do kcat -C -b "$JD_BROKERS" -t "$1.$t" -e -q -f '%S:%s'; done >"$d/triggers.raw"
+  if [ "$2" = cluster ]; then rules_tsv "$1" "${PORTS[@]}"; else rules_tsv "$1" "$SPORT"; fi >"$d/rules.tsv"
+  [ -s "$d/rules.tsv" ] || fail "$1: no rule states in Redis"
+  [ "$1" = base ] && return 0
+  line=$($PY "$JD_ROOT/tests/integration/fault_compare.py" "$SCHEMA" "$JD_TMP/base" "$d") \
+    || { echo "$line"; fail "$1 differs from the single-instance run"; }
+  echo "$1: $line"
+  LOST=$((LOST + $(sed -n 's/.*lost \([0-9]*\),.*/\1/p' <<<"$line")))
+  CUTS=$((CUTS + $(sed -n 's/.*batch cuts: \([0-9]*\).*/\1/p' <<<"$line")))
+  DIFFS=$((DIFFS + $(sed -n 's/.*state differences \([0-9]*\).*/\1/p' <<<"$line")))
+  DUPS=$((DUPS + $(sed -n 's/.*(\([0-9]*\) duplicate copies.*/\1/p' <<<"$line")))
+}
+# three NAME IDLE: three instances in one group -> PIDS[0..2]; they stop
+# after IDLE, IDLE+5 and IDLE+10 s without messages (one at a time: each
+# leave is a rebalance, which the mock cluster takes ~3 s to settle)
+three() {
+  local idle="$2"
+  PIDS=()
+  for k in a b c; do
+    start "$1" "$k" cluster --exit-idle "$idle"; PIDS+=("$RUN_PID"); idle=$((idle + 5))
+  done
+  for k in a b c; do wait_for "$JD_TMP/$1/$k.log" "assigned [1-9]"; done
+}
+
+# ---- the reference: one instance, one redis-server
+start base run single --exit-idle 5; finish $RUN_PID "$JD_TMP/base/run.log"
+[ "$(consumed "$JD_TMP/base/run.out")" -eq "$EVENTS" ] || fail "the reference did not consume every event"
+check base single
+echo "reference: $(awk '/^triggers published/ {print $3}' "$JD_TMP/base/run.out") triggers"
+
+# ---- three instances over the cluster; c is killed mid-run, then slots
+# are resharded while a and b keep writing. The others
+# wait long enough when idle to get c's partitions after the session
+# timeout (6 s) and the rebalance.
+three cluster 15
+sleep 1
+kill -0 "${PIDS[2]}" 2>/dev/null || fail "instance c ended before its SIGKILL"
+kill -9 "${PIDS[2]}"; wait "${PIDS[2]}" 2>/dev/null || true
+# move 2000 slots from the first master to the third while a and b write:
+# the clients get ASK during the migration and MOVED after it
+redis-cli --cluster reshard "127.0.0.1:${PORTS[0]}" --cluster-from "$(redis-cli -p "${PORTS[0]}" cluster myid)" \
+  --cluster-to "$(redis-cli -p "${PORTS[2]}" cluster myid)" --cluster-slots 2000 --cluster-yes \
+  >"$JD_TMP/reshard.log" 2>&1 || { tail -n 20 "$JD_TMP/reshard.log"; fail "reshard"; }
+grep -q '^Moving slot' "$JD_TMP/reshard.log" || fail "the reshard moved no slot"
+finish "${PIDS[0]}" "$JD_TMP/cluster/a.log"; finish "${PIDS[1]}" "$JD_TMP/cluster/b.log"
+grep -qE "assigned [1-9]" "$JD_TMP/cluster/a.log" || fail "instance a got no partitions"
+[ "$(grep -c 'assigned [1-9]' "$JD_TMP/cluster/a.log" "$JD_TMP/cluster/b.log" | awk -F: '{s+=$2} END {print s}')" -ge 3 ] \
+  || fail "no rebalance after the kill"
+[ "$(consumed "$JD_TMP/cluster/a.out" "$JD_TMP/cluster/b.out")" -gt 0 ] || fail "nothing consumed"
+for p in "${PORTS[@]}"; do
+  n=$(redis-cli -p "$p" dbsize); [ "$n" -gt 0 ] || fail "master $p holds no keys"
+  echo "master $p: $n keys"
+done
+check cluster cluster
+
+# ---- three instances over the cluster; the second master restarts
+three restart 10
+sleep 0.5
+jd_stop_redis "${PORTS[1]}"; sleep 2
+jd_start_redis "$JD_TMP/node2" "${PORTS[1]}" "${CLUSTER_OPTS[@]}"
+cluster_ok
+K=0; for k in a b c; do finish "${PIDS[$K]}" "$JD_TMP/restart/$k.log"; K=$((K + 1)); done
+grep -q "127.0.0.1:${PORTS[1]}" "$JD_TMP"/restart/[abc].log || fail "no instance saw the master go"
+check restart cluster
+
+echo "ok   events $EVENTS, 3 instances x 2 runs over 3 masters (1 instance killed, 2000 slots resharded mid-run, 1 master restarted), duplicates $DUPS (identical), triggers lost $LOST, state differences $DIFFS, decided differently by batch cuts $CUTS"
