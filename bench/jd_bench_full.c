@@ -7,11 +7,16 @@
  * applies. Around it, this file only observes:
  *   - a sampler thread reads the pipeline's message counter every 20 ms
  *     to take the CPU and broker-CPU baselines at the first message (the
- *     group join before it is idle time, not work) and to print progress;
+ *     group join before it is idle time, not work), to print progress and,
+ *     with --count-file, to write the count to a file for a caller that
+ *     stops several instances together once they have the whole log (an
+ *     instance leaving the group alone would make the others rebalance);
  *   - INFO snapshots before and after give Redis commands per event
  *     (commandstats counts the commands scripts run too), Redis CPU and
  *     memory; with --monitor, a MONITOR reader counts what the client
- *     sends (see jd_bench_util.c).
+ *     sends (see jd_bench_util.c). With --no-redis-stats there are none:
+ *     with a cluster or several instances one server's INFO is not this
+ *     process's cost, so the caller (bench/scale.sh) measures every node.
  * Throughput is the pipeline's own figure: messages / (first message to
  * last batch acknowledged), as in the summary of `journeyd run`.
  *
@@ -31,7 +36,8 @@
 #include "jd_pipeline.h"
 
 static const char *jd_bench_f_max, *jd_bench_f_idle, *jd_bench_f_label, *jd_bench_f_monitor,
-    *jd_bench_f_watch, *jd_bench_f_flush, *jd_bench_f_progress, *jd_bench_f_max_s;
+    *jd_bench_f_watch, *jd_bench_f_flush, *jd_bench_f_progress, *jd_bench_f_max_s,
+    *jd_bench_f_no_redis, *jd_bench_f_count;
 static const jd_cli_flag_t jd_bench_f_flags[] = {
     {"max-events", 1, &jd_bench_f_max, "stop after N messages"},
     {"exit-idle", 1, &jd_bench_f_idle, "stop after N seconds without messages (default 10)"},
@@ -42,6 +48,10 @@ static const jd_cli_flag_t jd_bench_f_flags[] = {
     {"progress", 0, &jd_bench_f_progress, "print progress every 2 s on stderr"},
     {"max-seconds", 1, &jd_bench_f_max_s,
      "stop N seconds after the first message (a bound for slow runs)"},
+    {"no-redis-stats", 0, &jd_bench_f_no_redis,
+     "no Redis INFO figures (the caller measures Redis: a cluster, or several instances)"},
+    {"count-file", 1, &jd_bench_f_count,
+     "write the messages consumed so far to FILE every 100 ms (to stop instances together)"},
 };
 #define JD_BENCH_F_NFLAGS (sizeof jd_bench_f_flags / sizeof *jd_bench_f_flags)
 
@@ -50,15 +60,30 @@ typedef struct jd_bench_sampler {
     const jd_pipeline_stats_t *sa_ps;
     volatile int               sa_stop;
     int                        sa_watch, sa_progress;
+    const char                *sa_count;              /* --count-file, or NULL */
     double                     sa_max_s;              /* 0: no deadline */
     double                     sa_t0, sa_cpu0, sa_w0; /* at the first message */
     int64_t                    sa_wall0;              /* wall us of the first message */
 } jd_bench_sampler_t;
 
+/* Writes n to path through a renamed temporary file, so a reader never
+ * sees a partial number. */
+static void jd_bench_count_write(const char *path, uint64_t n)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return;
+    fprintf(f, "%llu\n", (unsigned long long)n);
+    if (fclose(f) == 0)
+        rename(tmp, path);
+}
+
 static void *jd_bench_sampler_main(void *arg)
 {
     jd_bench_sampler_t *sa = arg;
-    double last = 0;
+    double last = 0, counted = 0;
     while (!sa->sa_stop) {
         uint64_t n = __atomic_load_n(&sa->sa_ps->ps_messages, __ATOMIC_RELAXED);
         double now = jd_bench_now();
@@ -77,6 +102,10 @@ static void *jd_bench_sampler_main(void *arg)
             fprintf(stderr, "bench: full: %llu events (%.0f/s)\n", (unsigned long long)n,
                     (double)n / (now - sa->sa_t0));
             last = now;
+        }
+        if (sa->sa_count && now - counted >= 0.1) {
+            jd_bench_count_write(sa->sa_count, n);
+            counted = now;
         }
         jd_bench_sleep(0.02);
     }
@@ -163,7 +192,7 @@ static int jd_bench_full_run(jd_cli_t *cli, jd_ruleset_t *rs, long long max, lon
     jd_bench_rstat_t ra, rb;
     jd_bench_monitor_t *mo = NULL;
     jd_err_t err;
-    redisContext *rc = jd_bench_redis_connect(cli->cl_cf);
+    redisContext *rc = jd_bench_f_no_redis ? NULL : jd_bench_redis_connect(cli->cl_cf);
     int have = rc != NULL;
 
     if (rc && jd_bench_f_flush) {
@@ -179,6 +208,7 @@ static int jd_bench_full_run(jd_cli_t *cli, jd_ruleset_t *rs, long long max, lon
     sa.sa_ps = &ps;
     sa.sa_watch = (int)watch;
     sa.sa_progress = jd_bench_f_progress != NULL;
+    sa.sa_count = jd_bench_f_count;
     sa.sa_max_s = (double)max_s;
     pthread_create(&sa.sa_thread, NULL, jd_bench_sampler_main, &sa);
     jd_cmd_on_signal(jd_pipeline_stop);

@@ -294,6 +294,139 @@ def table(res):
     return "\n".join(L)
 
 
+SCALE_NAMES = {
+    "single/1": "(a) 1 instance, 1 redis-server",
+    "single/2": "(b) 2 instances, 1 redis-server",
+    "cluster/1": "(c) 1 instance, 3-master cluster",
+    "cluster/2": "(d) 2 instances, 3-master cluster",
+}
+
+
+def scale_round(rows, scen, rnd, produced):
+    """One run of a scale-out scenario: its instances' full lines and the
+    redis_node snapshots before/after, combined."""
+    label = "scale/%s/%d" % (scen, rnd)
+    inst = [r for r in pick(rows, "full") if r.get("label", "").startswith(label + "/")]
+    if not inst:
+        return None
+    events = sum(r["events"] for r in inst)
+    span = max(r["t_end"] for r in inst) - min(r["t_first"] for r in inst)
+    snap = {}
+    for r in pick(rows, "redis_node", label=label):
+        snap.setdefault(r["port"], {})[r["phase"]] = r
+    ev = events or 1
+    nodes = []
+    for port in sorted(snap):
+        a, b = snap[port].get("before"), snap[port].get("after")
+        if not a or not b:
+            continue
+        nodes.append({"port": port,
+                      "cpu_us_per_event": (b["cpu_s"] - a["cpu_s"]) * 1e6 / ev,
+                      "cmdstat_us_per_event": (b["usec"] - a["usec"]) / ev,
+                      "calls_per_event": (b["calls"] - a["calls"]) / ev,
+                      "evalsha_per_event": (b["evalsha_calls"] - a["evalsha_calls"]) / ev})
+    run = next((r for r in pick(rows, "scale_run", label=label)), {})
+    busy, total = (run.get("machine_jiffies") or [0, 0])[:2]
+    jd_us = sum(r["cpu_s_per_m"] * r["events"] for r in inst) / ev   # s per M = us per event
+    redis_us = sum(n["cpu_us_per_event"] for n in nodes)
+    broker_us = run.get("broker_cpu_s", 0) * 1e6 / ev
+    cpus = os.cpu_count() or 1
+    return {"round": rnd, "events": events, "complete": events == produced,
+            "events_per_s": events / span if span > 0 else None,
+            "journeyd_cpu_us_per_event": jd_us,
+            "broker_cpu_us_per_event": broker_us,
+            "cpu_us_per_event": jd_us + redis_us + broker_us,
+            # events/s if every CPU of the machine ran only these processes
+            "cpu_ceiling_events_per_s": cpus * 1e6 / (jd_us + redis_us + broker_us) if jd_us else None,
+            "machine_busy": busy / total if total else None,
+            "events_per_batch": med(inst, "events_per_batch"),
+            "instances": [{k: r.get(k) for k in ("events", "events_per_s", "cpu_s_per_m",
+                                                 "events_per_batch", "peak_rss_mib")} for r in inst],
+            "assignments": run.get("assignments"), "exit_codes": run.get("exit_codes"),
+            "redis_nodes": nodes, "redis_cpu_us_per_event": redis_us}
+
+
+def scale(rows):
+    prod = pick(rows, "produce", label="bench-scale")
+    produced = prod[0]["events"] if prod else None
+    rounds = sorted({int(r["label"].split("/")[3]) for r in pick(rows, "scale_run")})
+    out = {"events": produced, "scenarios": {}}
+    for scen in SCALE_NAMES:
+        rs = [x for x in (scale_round(rows, scen, i, produced) for i in rounds) if x]
+        if not rs:
+            continue
+        nn = max(len(x["redis_nodes"]) for x in rs)
+        out["scenarios"][scen] = {
+            "name": SCALE_NAMES[scen], "runs": rs,
+            "events_per_s": med(rs, "events_per_s"),
+            "events_per_s_all": [round(x["events_per_s"] or 0) for x in rs],
+            "incomplete_runs": sum(1 for x in rs if not x["complete"]),
+            "rebalanced_runs": sum(1 for x in rs if any(a != 1 for a in x["assignments"] or [])),
+            "journeyd_cpu_us_per_event": med(rs, "journeyd_cpu_us_per_event"),
+            "broker_cpu_us_per_event": med(rs, "broker_cpu_us_per_event"),
+            "cpu_us_per_event": med(rs, "cpu_us_per_event"),
+            "cpu_ceiling_events_per_s": med(rs, "cpu_ceiling_events_per_s"),
+            "machine_busy": med(rs, "machine_busy"),
+            "events_per_batch": med(rs, "events_per_batch"),
+            "redis_cpu_us_per_event": med(rs, "redis_cpu_us_per_event"),
+            "redis_cpu_us_per_event_by_node": [
+                statistics.median([x["redis_nodes"][i]["cpu_us_per_event"] for x in rs
+                                   if len(x["redis_nodes"]) > i]) for i in range(nn)],
+            "evalsha_per_event": statistics.median(
+                [sum(n["evalsha_per_event"] for n in x["redis_nodes"]) for x in rs]),
+        }
+    base = out["scenarios"].get("single/1", {})
+    for scen, e in out["scenarios"].items():
+        b = base.get("events_per_s")
+        e["ratio"] = e["events_per_s"] / b if b and e["events_per_s"] else None
+        # paired: this scenario over (a) of the same round
+        pairs = [x["events_per_s"] / y["events_per_s"] for x in e["runs"] for y in base.get("runs", [])
+                 if x["round"] == y["round"] and x["events_per_s"] and y["events_per_s"]]
+        e["ratio_paired"] = statistics.median(pairs) if pairs else None
+    return out
+
+
+def scale_table(res):
+    m, sc = res["meta"], res["scale"]
+    L = ["journeyd bench (%s) rev %s, %s, %d CPUs, %s" % (
+        m["mode"], m["rev"], m["cpu"], m["cpus"], m["stamp"])]
+    if m.get("sets"):
+        L.append("settings: " + m["sets"])
+    first = next(iter(sc["scenarios"].values()), {"runs": []})
+    L.append("same %s events (jd_sim, 10k accounts), 12 partitions, from empty state; "
+             "median of %d interleaved rounds" % (fmt(sc["events"]), len(first["runs"])))
+    L.append("")
+    hdr = "%-34s %9s %6s %6s | %6s %-20s %6s %6s %6s | %8s %5s %7s"
+    L.append(hdr % ("", "", "", "", "CPU us", "per event:", "", "", "", "CPU", "busy", "EVALSHA"))
+    L.append(hdr % ("scale-out", "events/s", "vs (a)", "paired", "jd", "Redis by node", "Redis",
+                    "broker", "sum", "ceiling", "CPUs", "/event"))
+    for e in sc["scenarios"].values():
+        L.append(hdr % (
+            e["name"], fmt(e["events_per_s"]), fmt(e["ratio"], "{:.2f}"),
+            fmt(e["ratio_paired"], "{:.2f}"), fmt(e["journeyd_cpu_us_per_event"], "{:.1f}"),
+            " / ".join("%.1f" % v for v in e["redis_cpu_us_per_event_by_node"]),
+            fmt(e["redis_cpu_us_per_event"], "{:.1f}"), fmt(e["broker_cpu_us_per_event"], "{:.1f}"),
+            fmt(e["cpu_us_per_event"], "{:.1f}"), fmt(e["cpu_ceiling_events_per_s"]),
+            fmt(e["machine_busy"], "{:.0%}"), fmt(e["evalsha_per_event"], "{:.3f}")))
+    L.append("")
+    for e in sc["scenarios"].values():
+        notes = []
+        if e["incomplete_runs"]:
+            notes.append("%d run(s) did not process every event" % e["incomplete_runs"])
+        if e["rebalanced_runs"]:
+            notes.append("%d run(s) with a rebalance" % e["rebalanced_runs"])
+        L.append("  %s runs: %s events/s%s" % (e["name"][:3], ", ".join(fmt(v) for v in e["events_per_s_all"]),
+                                               ("  (" + "; ".join(notes) + ")") if notes else ""))
+    L.append("  vs (a): ratio of the medians; paired: median of each round's ratio to (a)'s run")
+    L.append("  CPU us per event: jd = every instance from its first message; Redis = INFO used_cpu of each")
+    L.append("  redis-server, broker = the journeyd broker process, both over the whole run (join included)")
+    L.append("  CPU ceiling = %d CPUs / (CPU per event): the rate if the machine ran only these processes;"
+             % m["cpus"])
+    L.append("  busy = the machine's CPUs in use from the first message to the end (other users included)."
+             " See bench/README.md")
+    return "\n".join(L)
+
+
 def plot(res, out, stamp, script):
     lat = [e for e in res["latency"] if "journeyd" in e]
     if not lat:
@@ -330,6 +463,21 @@ def cpu_name():
     return platform.processor() or "unknown CPU"
 
 
+def write(out, base, latest, res, text):
+    """base.json, latest (a copy) and base.txt in out; prints the table."""
+    path = os.path.join(out, base + ".json")
+    os.makedirs(out, exist_ok=True)
+    for p in (path, os.path.join(out, latest)):
+        with open(p, "w") as f:
+            json.dump(res, f, indent=1)
+    with open(os.path.join(out, base + ".txt"), "w") as f:
+        f.write(text + "\n")
+    print(text)
+    print("")
+    print("results: %s" % path)
+    return path
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", required=True)
@@ -344,6 +492,11 @@ def main():
     rows = load(a.results)
     res = {"meta": {"stamp": a.stamp, "mode": a.mode, "rev": a.rev, "cpu": cpu_name(),
                     "cpus": os.cpu_count(), "sets": a.sets.strip()}}
+    if a.mode.startswith("scale"):
+        res["scale"] = scale(rows)
+        res["raw_results"] = rows
+        write(a.out, "bench-scale-%s" % a.stamp, "latest-scale.json", res, scale_table(res))
+        return
     res["throughput"] = throughput(rows)
     res["redis"] = redis_cost(rows)
     res["latency"] = latency(rows)
@@ -357,15 +510,7 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     png = plot(res, a.out, a.stamp, a.plot_script) if a.gnuplot == "1" else None
     res["plot"] = png
-    path = os.path.join(a.out, "bench-%s.json" % a.stamp)
-    for p in (path, os.path.join(a.out, "latest.json")):
-        with open(p, "w") as f:
-            json.dump(res, f, indent=1)
-    with open(os.path.join(a.out, "bench-%s.txt" % a.stamp), "w") as f:
-        f.write(text + "\n")
-    print(text)
-    print("")
-    print("results: %s" % path)
+    path = write(a.out, "bench-%s" % a.stamp, "latest.json", res, text)
     if png:
         print("plot:    %s" % png)
     elif a.gnuplot != "1":

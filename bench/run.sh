@@ -16,18 +16,22 @@
 #   bench/run.sh --quick          under a minute: 3 rounds, 2 rates
 #   bench/run.sh                  the full run (~11 min, progress shown)
 #   bench/run.sh --set pipeline.batch_size=8000 --quick   try a knob
+#   bench/run.sh --scale [--quick]   scale-out: 1 or 2 instances, on one
+#                 redis-server or a 3-master Redis Cluster (bench/scale.sh;
+#                 ~2 min quick, ~10 min)
 # Options: --runs N, --out DIR, --no-build, --no-plot, --set KEY=VALUE (any
 # journeyd key, applied to raw, decode and full alike), --help.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 . "$ROOT/deploy/lib.sh"
 
-MODE=full RUNS="" OUT_DIR="$ROOT/bench/results" BUILD=1 PLOT=1
+MODE=full RUNS="" OUT_DIR="$ROOT/bench/results" BUILD=1 PLOT=1 SCALE=0
 SETS=()
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) MODE=quick ;;
+    --scale) SCALE=1 ;;
     --runs) RUNS="$2"; shift ;;
     --out) OUT_DIR="$2"; shift ;;
     --no-build) BUILD=0 ;;
@@ -41,7 +45,12 @@ done
 
 # ---- sizes --------------------------------------------------------------
 PARTS=16
-if [ "$MODE" = quick ]; then
+if [ "$SCALE" = 1 ]; then
+  # the scale-out mode (bench/scale.sh): events of one log, rounds
+  if [ "$MODE" = quick ]; then MODE=scale-quick RUNS="${RUNS:-3}" SCALE_EVENTS=40000 SCALE_MAX_S=60
+  else MODE=scale RUNS="${RUNS:-5}" SCALE_EVENTS=200000 SCALE_MAX_S=120; fi
+  PLOT=0
+elif [ "$MODE" = quick ]; then
   RUNS="${RUNS:-3}" THR_EVENTS=30000 THR_SKIP=20000 MON_EVENTS=20000
   RATES=(10000 50000) LAT_SECS=2 DRAIN=1 LAT_MAX_S=4 THR_MAX_S=6
   MICRO=(--events 100000 --accounts 60 --days 12)
@@ -58,6 +67,10 @@ BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
 BIN="$BUILD_DIR/journeyd" JB="$BUILD_DIR/bench/jd_bench" JM="$BUILD_DIR/bench/jd_bench_micro"
 RES="$RUN_DIR/results.jsonl"
 log() { printf '[%3ds] %s\n' "$SECONDS" "$*" >&2; }
+# A fresh consumer group per pipeline run (a reused group would resume from
+# its committed offsets). next_group sets G; call it, then use "$G".
+GROUP=0
+next_group() { GROUP=$((GROUP + 1)); G="kafka.group.id=bench-$$-$GROUP"; }
 
 # ---- set-up ------------------------------------------------------------------
 # gnuplot-nox for the PNG: installed here (not by install-deps.sh) when
@@ -86,10 +99,12 @@ fi
 GNUPLOT=0
 if [ "$PLOT" = 1 ]; then ensure_gnuplot && GNUPLOT=1 || log "gnuplot not available: table and JSON only"; fi
 
+trap jd_cleanup EXIT
+if [ "$SCALE" = 1 ]; then . "$ROOT/bench/scale.sh"; exit 0; fi
+
 TOPICS="bench-thr,bench-cost"
 for r in "${RATES[@]}"; do TOPICS="$TOPICS,bench-lat-$r,bench-raw-$r"; done
 [ "$KNOBS" = 1 ] && TOPICS="$TOPICS,bench-klat-1,bench-klat-2,bench-klat-3,bench-klat-4,bench-klat-5,bench-klat-6"
-trap jd_cleanup EXIT
 jd_start_redis "$RUN_DIR/redis"
 REDIS_PID="${JD_PIDS[-1]}"
 jd_start_broker "$BIN" "$RUN_DIR" --partitions "$PARTS" --set "topics.input=$TOPICS"
@@ -99,11 +114,6 @@ log "redis-server 127.0.0.1:$JD_REDIS_PORT, embedded Kafka $JD_BROKERS ($PARTS p
 : >"$RES"
 
 # ---- helpers -------------------------------------------------------------------
-# A fresh consumer group per pipeline run (a reused group would resume from
-# its committed offsets). next_group sets G; call it, then use "$G".
-GROUP=0
-next_group() { GROUP=$((GROUP + 1)); G="kafka.group.id=bench-$$-$GROUP"; }
-
 # wait_assigned LOG: until the pipeline has its partitions (the group join
 # takes ~3 s on the embedded broker; no event is produced before that).
 wait_assigned() {

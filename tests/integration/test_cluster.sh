@@ -27,53 +27,17 @@ trap jd_cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 SCHEMA="$JD_ROOT/schemas/trigger_event.avsc"
 TOPICS=(risk renewal expansion)
-CLUSTER_OPTS=(--cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 5000
-              --appendonly yes --appendfsync always)
-
-# cluster_port: a free loopback port <= 55535 whose bus port (+10000) is
-# free too
-cluster_port() {
-  $PY - <<'PY'
-import random, socket
-for _ in range(1000):
-    p = random.randint(20000, 55535)
-    try:
-        for q in (p, p + 10000):
-            s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()
-        print(p); break
-    except OSError:
-        pass
-PY
-}
-
-# ---- a three-master Redis Cluster and a single redis-server
-PORTS=()
-for i in 1 2 3; do
-  jd_start_redis "$JD_TMP/node$i" "$(cluster_port)" "${CLUSTER_OPTS[@]}"
-  PORTS+=("$JD_REDIS_PORT")
-done
-redis-cli --cluster create "127.0.0.1:${PORTS[0]}" "127.0.0.1:${PORTS[1]}" "127.0.0.1:${PORTS[2]}" \
-  --cluster-replicas 0 --cluster-yes >"$JD_TMP/cluster-create.log" 2>&1 \
-  || { cat "$JD_TMP/cluster-create.log"; fail "redis-cli --cluster create"; }
-# cluster_ok: every node says cluster_state:ok (30 s at most)
-cluster_ok() {
-  for _ in $(seq 1 300); do
-    local ok=0 p
-    for p in "${PORTS[@]}"; do
-      redis-cli -p "$p" cluster info 2>/dev/null | grep -q '^cluster_state:ok' && ok=$((ok + 1))
-    done
-    [ "$ok" -eq 3 ] && return 0
-    sleep 0.1
-  done
-  fail "the cluster did not reach cluster_state:ok"
-}
-cluster_ok
+# ---- a three-master Redis Cluster (deploy/lib.sh; appendonly, so a
+# restarted master keeps its data) and a single redis-server
+jd_start_cluster "$JD_TMP/cluster-nodes" --appendonly yes --appendfsync always \
+  || fail "the Redis Cluster did not start"
+PORTS=("${JD_CLUSTER_PORTS[@]}")
 # the slot function agrees with the server's (CLUSTER KEYSLOT)
 [ "$(redis-cli -p "${PORTS[0]}" cluster keyslot 'jd:{acct-7}:meta')" = \
   "$(redis-cli -p "${PORTS[0]}" cluster keyslot acct-7)" ] || fail "hash tags do not share a slot"
 jd_start_redis "$JD_TMP/single" ""
 SPORT=$JD_REDIS_PORT
-SEEDS="127.0.0.1:${PORTS[1]},127.0.0.1:${PORTS[2]}"
+SEEDS="$JD_CLUSTER_SEEDS"
 
 jd_start_broker "$JD_BIN" "$JD_TMP/broker" --partitions 12
 "$JD_BIN" simulate --brokers "$JD_BROKERS" --redis "127.0.0.1:$SPORT" --accounts 90 --days 40 \
@@ -187,8 +151,8 @@ check cluster cluster
 three restart 10
 sleep 0.5
 jd_stop_redis "${PORTS[1]}"; sleep 2
-jd_start_redis "$JD_TMP/node2" "${PORTS[1]}" "${CLUSTER_OPTS[@]}"
-cluster_ok
+jd_start_cluster_node 2 || fail "master 2 did not start again"
+jd_cluster_ok || fail "the cluster did not recover after the restart"
 K=0; for k in a b c; do finish "${PIDS[$K]}" "$JD_TMP/restart/$k.log"; K=$((K + 1)); done
 grep -q "127.0.0.1:${PORTS[1]}" "$JD_TMP"/restart/[abc].log || fail "no instance saw the master go"
 check restart cluster
