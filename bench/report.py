@@ -355,13 +355,18 @@ def scale(rows):
         rs = [x for x in (scale_round(rows, scen, i, produced) for i in rounds) if x]
         if not rs:
             continue
+        for x in rs:
+            x["clean"] = x["complete"] and all(a == 1 for a in x["assignments"] or [0]) \
+                and not any(x["exit_codes"] or [1])
+        all_rs, rs = rs, [x for x in rs if x["clean"]] or rs
         nn = max(len(x["redis_nodes"]) for x in rs)
         out["scenarios"][scen] = {
-            "name": SCALE_NAMES[scen], "runs": rs,
+            "name": SCALE_NAMES[scen], "runs": all_rs,
+            "left_out": sum(1 for x in all_rs if not x["clean"]) if rs is not all_rs else 0,
             "events_per_s": med(rs, "events_per_s"),
-            "events_per_s_all": [round(x["events_per_s"] or 0) for x in rs],
-            "incomplete_runs": sum(1 for x in rs if not x["complete"]),
-            "rebalanced_runs": sum(1 for x in rs if any(a != 1 for a in x["assignments"] or [])),
+            "events_per_s_all": [round(x["events_per_s"] or 0) for x in all_rs],
+            "incomplete_runs": sum(1 for x in all_rs if not x["complete"]),
+            "rebalanced_runs": sum(1 for x in all_rs if any(a != 1 for a in x["assignments"] or [])),
             "journeyd_cpu_us_per_event": med(rs, "journeyd_cpu_us_per_event"),
             "broker_cpu_us_per_event": med(rs, "broker_cpu_us_per_event"),
             "cpu_us_per_event": med(rs, "cpu_us_per_event"),
@@ -381,7 +386,7 @@ def scale(rows):
         e["ratio"] = e["events_per_s"] / b if b and e["events_per_s"] else None
         # paired: this scenario over (a) of the same round
         pairs = [x["events_per_s"] / y["events_per_s"] for x in e["runs"] for y in base.get("runs", [])
-                 if x["round"] == y["round"] and x["events_per_s"] and y["events_per_s"]]
+                 if x["round"] == y["round"] and x["clean"] and y["clean"]]
         e["ratio_paired"] = statistics.median(pairs) if pairs else None
     return out
 
@@ -415,8 +420,13 @@ def scale_table(res):
             notes.append("%d run(s) did not process every event" % e["incomplete_runs"])
         if e["rebalanced_runs"]:
             notes.append("%d run(s) with a rebalance" % e["rebalanced_runs"])
+        if e["left_out"]:
+            notes.append("%d left out of the median" % e["left_out"])
+        elif e["incomplete_runs"] or e["rebalanced_runs"]:
+            notes.append("no clean run: median of all")
         L.append("  %s runs: %s events/s%s" % (e["name"][:3], ", ".join(fmt(v) for v in e["events_per_s_all"]),
                                                ("  (" + "; ".join(notes) + ")") if notes else ""))
+    L.append("  medians of the clean runs (every event once, one assignment per instance, exit 0)")
     L.append("  vs (a): ratio of the medians; paired: median of each round's ratio to (a)'s run")
     L.append("  CPU us per event: jd = every instance from its first message; Redis = INFO used_cpu of each")
     L.append("  redis-server, broker = the journeyd broker process, both over the whole run (join included)")

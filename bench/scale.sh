@@ -23,6 +23,10 @@
 SCALE_PARTS=12
 SCALE_IDLE=30   # a bound only: runs end by SIGTERM once the log is done
 SCENARIOS=(single/1 single/2 cluster/1 cluster/2)
+# As in test_cluster.sh: a member the mock broker lost is noticed in
+# seconds, not after the default 45 s (runs with a rebalance are flagged
+# and left out of the medians anyway).
+SCALE_KAFKA=(--set kafka.session.timeout.ms=6000 --set kafka.heartbeat.interval.ms=500)
 
 jd_start_redis "$RUN_DIR/redis"
 SPORT=$JD_REDIS_PORT
@@ -75,6 +79,19 @@ scale_wait() {
   m1=$(machine_jiffies); m0=${m0:-$m1}
   MACHINE="$(echo "$m0 $m1" | awk '{print $3 - $1 "," $4 - $2}')"
   for k in "$@"; do kill -TERM "$k" 2>/dev/null || true; done
+  for _ in $(seq 1 600); do   # 60 s for the stop, then SIGKILL (and no result)
+    c=0; for k in "$@"; do kill -0 "$k" 2>/dev/null && c=1; done
+    [ "$c" = 1 ] || break
+    sleep 0.1
+  done
+  for k in "$@"; do
+    kill -0 "$k" 2>/dev/null || continue
+    log "  pid $k did not stop within 60 s of SIGTERM: killed (stacks in $RUN_DIR/$name-$k.stacks)"
+    if command -v gdb >/dev/null; then
+      timeout 30 gdb -batch -p "$k" -ex "thread apply all bt 25" >"$RUN_DIR/$name-$k.stacks" 2>&1 || true
+    fi
+    kill -KILL "$k" 2>/dev/null || true
+  done
   RCS=()
   for k in "$@"; do c=0; wait "$k" || c=$?; RCS+=("$c"); done
   jd_forget_pids "$@"
@@ -96,7 +113,7 @@ scale_run() {
   next_group
   for k in $(seq 1 "$n"); do
     "$JB" full --brokers "$JD_BROKERS" "${r[@]}" "${SETS[@]}" --set topics.input=bench-scale \
-      --set "$G" --no-redis-stats --max-seconds "$SCALE_MAX_S" --exit-idle "$SCALE_IDLE" \
+      --set "$G" "${SCALE_KAFKA[@]}" --no-redis-stats --max-seconds "$SCALE_MAX_S" --exit-idle "$SCALE_IDLE" \
       --count-file "$RUN_DIR/$name-$k.count" --label "$label/$k" \
       >"$RUN_DIR/$name-$k.json" 2>"$RUN_DIR/$name-$k.log" &
     pids+=($!); JD_PIDS+=($!)

@@ -35,6 +35,7 @@ struct jd_consumer {
     rd_kafka_queue_t *cs_queue;
     int               cs_assigned;
     int               cs_paused;
+    int               cs_closing;     /* inside rd_kafka_consumer_close */
     unsigned          cs_rebalances;  /* assign and revoke events served */
     rd_kafka_topic_partition_list_t *cs_rewind; /* offsets to seek back to on resume */
 };
@@ -70,7 +71,12 @@ static void jd_consumer_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
         return;
     }
     jd_consumer_log_parts("revoked", parts);
-    rd_kafka_resp_err_t ce = rd_kafka_commit(rk, NULL, 0);
+    /* While closing, asynchronous: the close commits what is stored
+     * itself, and a synchronous commit here waited forever when another
+     * member left the group at the same moment (two instances stopped
+     * together: the group is rebalancing and the commit waits for a
+     * coordinator the closing consumer no longer looks for). */
+    rd_kafka_resp_err_t ce = rd_kafka_commit(rk, NULL, c->cs_closing);
     if (ce && ce != RD_KAFKA_RESP_ERR__NO_OFFSET)
         JD_WARN("consumer", "commit before giving partitions up: %s (the new owner "
                 "replays from the previous commit)", rd_kafka_err2str(ce));
@@ -257,6 +263,7 @@ void jd_consumer_close(jd_consumer_t *c)
          * brokers are gone, and the close below commits what is stored
          * and waits for it, bounded by session.timeout.ms. */
         rd_kafka_commit(c->cs_rk, NULL, 1);
+        c->cs_closing = 1;
         rd_kafka_consumer_close(c->cs_rk);
         rd_kafka_destroy(c->cs_rk);
     }
