@@ -15,10 +15,13 @@
 # (--count-file) add up to the log: one leaving the group alone would make
 # the other rebalance, which on the mock broker takes up to ~45 s. The
 # combined rate is every event / (first message of any instance .. last
-# batch of any); the stop comes after that and is not in it. A run whose
-# events do not add up to the log (a rebalance re-read some) is flagged. Before and after each run every Redis node's
-# INFO cpu and commandstats are recorded (redis_node lines), so Redis CPU
-# per event is per node. bench/report.py --mode scale* makes the table.
+# batch of any); the stop comes after that and is not in it. A run with a
+# rebalance, a failed instance or events that do not add up to the log is
+# flagged and left out of the medians (bench/report.py). Before and after
+# each run every Redis node's INFO cpu and commandstats are recorded
+# (redis_node lines), so Redis CPU per event is per node; a scale_run line
+# adds the assignments, exit codes, broker CPU and the machine's busy time.
+# bench/report.py --mode scale* makes the table.
 
 SCALE_PARTS=12
 SCALE_IDLE=30   # a bound only: runs end by SIGTERM once the log is done
@@ -97,10 +100,31 @@ scale_wait() {
   jd_forget_pids "$@"
 }
 
+# scale_record NAME LABEL N B0: the scale_run line of a finished run (B0:
+# the broker's CPU jiffies at its start) and its progress line.
+scale_record() {
+  local name="$1" label="$2" n="$3" b0="$4" k assigned=() broker
+  # how often each instance was assigned partitions (1 = no rebalance)
+  for k in $(seq 1 "$n"); do
+    assigned+=("$(grep -c 'consumer: assigned [1-9]' "$RUN_DIR/$name-$k.log" || true)")
+  done
+  broker=$(awk -v a="$b0" -v b="$(proc_jiffies "$BROKER_PID")" -v hz="$HZ" 'BEGIN {print (b - a) / hz}')
+  printf '{"mode":"scale_run","label":"%s","instances":%d,"exit_codes":[%s],"assignments":[%s],%s}\n' \
+    "$label" "$n" "$(IFS=,; echo "${RCS[*]}")" "$(IFS=,; echo "${assigned[*]}")" \
+    "\"machine_jiffies\":[$MACHINE],\"broker_cpu_s\":$broker" >>"$RES"
+  [[ "${RCS[*]}" =~ [1-9] ]] && log "  $label: an instance failed (exit ${RCS[*]}; see $RUN_DIR/$name-*.log)"
+  log "  ${label#scale/}: $(cat "$RUN_DIR/$name"-*.json | python3 -c '
+import json, sys
+r = [json.loads(l) for l in sys.stdin if l.startswith("{")]
+n = sum(x["events"] for x in r)
+span = max(x["t_end"] for x in r) - min(x["t_first"] for x in r) if r else 0
+print("%d events, %.0f events/s" % (n, n / span if span > 0 else 0))')"
+}
+
 # scale_run SCENARIO ROUND: one run of a scenario (see the top).
 scale_run() {
   local where="${1%/*}" n="${1#*/}" label="scale/$1/$2" name="scale-${1//\//-}-$2"
-  local ports=() r=() pids=() k b0 assigned=()
+  local ports=() r=() pids=() k b0
   if [ "$where" = single ]; then
     ports=("$SPORT"); r=(--redis "127.0.0.1:$SPORT" --set redis.cluster=off)
   else
@@ -113,29 +137,15 @@ scale_run() {
   next_group
   for k in $(seq 1 "$n"); do
     "$JB" full --brokers "$JD_BROKERS" "${r[@]}" "${SETS[@]}" --set topics.input=bench-scale \
-      --set "$G" "${SCALE_KAFKA[@]}" --no-redis-stats --max-seconds "$SCALE_MAX_S" --exit-idle "$SCALE_IDLE" \
-      --count-file "$RUN_DIR/$name-$k.count" --label "$label/$k" \
+      --set "$G" "${SCALE_KAFKA[@]}" --no-redis-stats --max-seconds "$SCALE_MAX_S" \
+      --exit-idle "$SCALE_IDLE" --count-file "$RUN_DIR/$name-$k.count" --label "$label/$k" \
       >"$RUN_DIR/$name-$k.json" 2>"$RUN_DIR/$name-$k.log" &
     pids+=($!); JD_PIDS+=($!)
   done
   scale_wait "$name" "$n" "${pids[@]}"
   redis_snap "$label" after "${ports[@]}" >>"$RES"
   cat "$RUN_DIR/$name"-*.json >>"$RES"
-  # how often each instance was assigned partitions (1 = no rebalance)
-  for k in $(seq 1 "$n"); do
-    assigned+=("$(grep -c 'consumer: assigned [1-9]' "$RUN_DIR/$name-$k.log" || true)")
-  done
-  printf '{"mode":"scale_run","label":"%s","instances":%d,"exit_codes":[%s],"assignments":[%s],%s}\n' \
-    "$label" "$n" "$(IFS=,; echo "${RCS[*]}")" "$(IFS=,; echo "${assigned[*]}")" \
-    "\"machine_jiffies\":[$MACHINE],\"broker_cpu_s\":$(awk -v a="$b0" -v b="$(proc_jiffies "$BROKER_PID")" \
-      -v hz="$HZ" 'BEGIN {print (b - a) / hz}')" >>"$RES"
-  [[ "${RCS[*]}" =~ [1-9] ]] && log "  $1 round $2: an instance failed (exit ${RCS[*]}; see $RUN_DIR/$name-*.log)"
-  log "  $1: $(cat "$RUN_DIR/$name"-*.json | python3 -c '
-import json, sys
-r = [json.loads(l) for l in sys.stdin if l.startswith("{")]
-n = sum(x["events"] for x in r)
-span = max(x["t_end"] for x in r) - min(x["t_first"] for x in r) if r else 0
-print("%d events, %.0f events/s" % (n, n / span if span > 0 else 0))')"
+  scale_record "$name" "$label" "$n" "$b0"
 }
 
 log "producing $SCALE_EVENTS events (jd_sim, 10000 accounts) on $SCALE_PARTS partitions"

@@ -72,10 +72,9 @@ static void jd_consumer_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     }
     jd_consumer_log_parts("revoked", parts);
     /* While closing, asynchronous: the close commits what is stored
-     * itself, and a synchronous commit here waited forever when another
-     * member left the group at the same moment (two instances stopped
-     * together: the group is rebalancing and the commit waits for a
-     * coordinator the closing consumer no longer looks for). */
+     * itself, and a synchronous commit here was seen to wait without end
+     * (rd_kafka_consumer_close -> this callback -> rd_kafka_commit) when
+     * two instances of one group were stopped at the same moment. */
     rd_kafka_resp_err_t ce = rd_kafka_commit(rk, NULL, c->cs_closing);
     if (ce && ce != RD_KAFKA_RESP_ERR__NO_OFFSET)
         JD_WARN("consumer", "commit before giving partitions up: %s (the new owner "
