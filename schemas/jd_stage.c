@@ -9,7 +9,7 @@
  * Decoding goes through the structural scan and allocation guard of
  * jd_codec.c like every other input.
  *
- * The event id is frozen like the trigger id (jd_trigger.c): XXH3-128
+ * The event id is frozen like the trigger id (jd_trigger_hash_id): XXH3-128
  * (seed 0) over account_id 0x1f decimal(sequence) 0x1f stage 0x1f
  * decimal(changed_at), 32 lowercase hex digits, high 64 bits first. The
  * sequence is there because (account, stage, changed_at) alone is not
@@ -20,14 +20,12 @@
  *
  * Thread: one codec per thread.
  */
-#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include "jd_stage.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 #include "jd_codec_int.h"
 #include "journey_stage_avsc.h"
@@ -71,27 +69,16 @@ struct jd_stage_codec {
     jd_codec_io_t  sc_io;
 };
 
+_Static_assert(JD_STAGE_ID_LEN == JD_TRIGGER_ID_LEN, "stage ids are made like trigger ids");
+
 void jd_stage_event_make_id(char *out, const char *account, int64_t sequence,
                             const char *stage, int64_t changed_at)
 {
-    static const char sep = 0x1f;
     char num[24], seq[24];
-    int numlen = snprintf(num, sizeof num, "%" PRId64, changed_at);
-    int seqlen = snprintf(seq, sizeof seq, "%" PRId64, sequence);
-    XXH3_state_t st;
-
-    XXH3_INITSTATE(&st);
-    XXH3_128bits_reset(&st);
-    XXH3_128bits_update(&st, account ? account : "", account ? strlen(account) : 0);
-    XXH3_128bits_update(&st, &sep, 1);
-    XXH3_128bits_update(&st, seq, (size_t)seqlen);
-    XXH3_128bits_update(&st, &sep, 1);
-    XXH3_128bits_update(&st, stage ? stage : "", stage ? strlen(stage) : 0);
-    XXH3_128bits_update(&st, &sep, 1);
-    XXH3_128bits_update(&st, num, (size_t)numlen);
-    XXH128_hash_t h = XXH3_128bits_digest(&st);
-    snprintf(out, JD_STAGE_ID_LEN + 1, "%016" PRIx64 "%016" PRIx64,
-             (uint64_t)h.high64, (uint64_t)h.low64);
+    snprintf(num, sizeof num, "%" PRId64, changed_at);
+    snprintf(seq, sizeof seq, "%" PRId64, sequence);
+    const char *parts[] = {account, seq, stage, num};
+    jd_trigger_hash_id(out, parts, 4);
 }
 
 const char *jd_stage_schema_json(void)
