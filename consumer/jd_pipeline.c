@@ -56,6 +56,7 @@
 #include "jd_arena.h"
 #include "jd_codec.h"
 #include "jd_consumer.h"
+#include "jd_decoder_conf.h"
 #include "jd_log.h"
 #include "jd_ops.h"
 #include "jd_outcomes.h"
@@ -328,30 +329,8 @@ static int jd_pipeline_alloc(jd_pipeline_t *pl, jd_err_t *err)
 
 static int jd_pipeline_decoder(jd_pipeline_t *pl, jd_err_t *err)
 {
-    const jd_config_t *cf = pl->pl_cf;
-    jd_limits_t lim;
-    jd_wire_t wire = strcmp(cf->cf_wire_format, "confluent") == 0 ? JD_WIRE_CONFLUENT
-                   : strcmp(cf->cf_wire_format, "plain") == 0     ? JD_WIRE_PLAIN
-                                                                  : JD_WIRE_AUTO;
-    jd_limits_default(&lim);
-    lim.lim_max_message_bytes = (size_t)cf->cf_max_message_bytes;
-    lim.lim_max_string_bytes = (size_t)cf->cf_max_string_bytes;
-    lim.lim_max_attributes = (size_t)cf->cf_max_attributes;
-    pl->pl_decoder = jd_decoder_new(wire, &lim, err);
-    if (!pl->pl_decoder)
+    if (!(pl->pl_decoder = jd_decoder_from_config(pl->pl_cf, err)))
         return -1;
-    jd_decoder_set_mapping(pl->pl_decoder, cf->cf_mapping);
-    if (!cf->cf_registry_url[0] &&
-        jd_decoder_add_schema(pl->pl_decoder, cf->cf_product_schema_id,
-                              jd_codec_product_schema_json(), err))
-        return -1;
-    for (size_t i = 0; i < cf->cf_schema_id_cnt; i++) {
-        int32_t id = (int32_t)strtol(cf->cf_schema_ids[i].kv_key, NULL, 10);
-        if (jd_decoder_add_schema_file(pl->pl_decoder, id, cf->cf_schema_ids[i].kv_val, err)) {
-            jd_err_prefix(err, "schemas.ids.%d", id);
-            return -1;
-        }
-    }
     pl->pl_encoder = jd_encoder_new(err);
     if (pl->pl_encoder)
         pl->pl_stage_codec = jd_stage_codec_new(err);

@@ -270,6 +270,14 @@ static void st_set_i64(jd_state_t *st, size_t at, int64_t v)
     st->st_argv[at] = s;
 }
 
+/* Drops the command built so far (nothing is sent). */
+static void st_drop(jd_state_t *st)
+{
+    st->st_argc = 0;
+    st->st_oom = 0;
+    jd_arena_reset(&st->st_arena);
+}
+
 /* Appends the command built so far to the pipeline (to the k-th master
  * when k >= 0: keyless commands) and starts a new one. Returns 1 (one
  * command appended) or -1 (out of memory). */
@@ -282,9 +290,7 @@ static int st_send_to(jd_state_t *st, int k)
                : jd_redis_append_to(st->st_rd, k, (int)st->st_argc,
                                     st->st_argv, st->st_argvlen)) == 0)
         rc = 1;
-    st->st_argc = 0;
-    st->st_oom = 0;
-    jd_arena_reset(&st->st_arena);
+    st_drop(st);
     return rc;
 }
 
@@ -299,9 +305,7 @@ static void st_disconnect(jd_state_t *st)
 {
     if (st->st_rd)
         jd_redis_disconnect(st->st_rd);
-    st->st_argc = 0;
-    st->st_oom = 0;
-    jd_arena_reset(&st->st_arena);
+    st_drop(st);
 }
 
 /* Out of memory while building commands: the pipeline may hold part of a
@@ -902,8 +906,7 @@ static int st_apply_index(jd_state_t *st, int tail, void *vctx)
         }
     }
     if (!added) {
-        st->st_argc = 0;
-        jd_arena_reset(&st->st_arena);
+        st_drop(st); /* a SADD with no member */
         return 0;
     }
     return st_send(st);
@@ -1171,8 +1174,7 @@ static int st_commit_index(jd_state_t *st, int tail, void *vctx)
         }
     }
     if (!added) {
-        st->st_argc = 0;
-        jd_arena_reset(&st->st_arena);
+        st_drop(st); /* a SADD with no member */
         return 0;
     }
     return st_send(st);
