@@ -107,9 +107,11 @@ void jd_bench_monitor_stop(jd_bench_monitor_t *mo, uint64_t *client, uint64_t *i
 
 /* ---- decoding ------------------------------------------------------------- */
 
-/* A decoder set up as jd_pipeline sets up its own (schemas.wire_format,
- * limits.*, product_event.avsc under schemas.product_schema_id); NULL on
- * error (printed). Free with jd_decoder_destroy(). */
+/* A decoder set up as jd_pipeline sets up its own (jd_decoder_from_config:
+ * schemas.wire_format, limits.*, mapping, product_event.avsc under
+ * schemas.product_schema_id, schemas.ids.*), without a schema registry
+ * client; NULL on error (printed). Free with jd_decoder_destroy(); cf
+ * must outlive it. */
 jd_decoder_t *jd_bench_decoder(const jd_config_t *cf);
 
 /* ---- Kafka helpers ------------------------------------------------------- */

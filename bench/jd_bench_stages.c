@@ -156,15 +156,15 @@ int __wrap_jd_state_outbox_ack(jd_state_t *st, const char *const *accounts,
     return rc;
 }
 
-int __real_jd_consumer_store(jd_consumer_t *c, rd_kafka_message_t *const *msgs, size_t n,
-                             jd_err_t *err);
-int __wrap_jd_consumer_store(jd_consumer_t *c, rd_kafka_message_t *const *msgs, size_t n,
-                             jd_err_t *err);
-int __wrap_jd_consumer_store(jd_consumer_t *c, rd_kafka_message_t *const *msgs, size_t n,
-                             jd_err_t *err)
+int __real_jd_consumer_store_offsets(jd_consumer_t *c, rd_kafka_topic_partition_list_t *tl,
+                                     jd_err_t *err);
+int __wrap_jd_consumer_store_offsets(jd_consumer_t *c, rd_kafka_topic_partition_list_t *tl,
+                                     jd_err_t *err);
+int __wrap_jd_consumer_store_offsets(jd_consumer_t *c, rd_kafka_topic_partition_list_t *tl,
+                                     jd_err_t *err)
 {
     int rc;
-    JD_BENCH_TIMED(JD_ST_STORE, rc = __real_jd_consumer_store(c, msgs, n, err));
+    JD_BENCH_TIMED(JD_ST_STORE, rc = __real_jd_consumer_store_offsets(c, tl, err));
     return rc;
 }
 

@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jd_decoder_conf.h"
+
 /* ---- clocks and resources ---------------------------------------------- */
 
 double jd_bench_now(void)
@@ -398,25 +400,13 @@ void jd_bench_monitor_stop(jd_bench_monitor_t *mo, uint64_t *client, uint64_t *i
 
 /* ---- the decoder of jd_pipeline ----------------------------------------------- */
 
-/* The decoder of jd_pipeline: wire format, limits and the product schema
- * under its configured id. */
+/* The decoder of jd_pipeline (jd_decoder_from_config); without its
+ * schema registry client, so benchmark topics carry the embedded product
+ * schema under schemas.product_schema_id. */
 jd_decoder_t *jd_bench_decoder(const jd_config_t *cf)
 {
-    jd_limits_t lim;
     jd_err_t err;
-    jd_wire_t wire = !strcmp(cf->cf_wire_format, "confluent") ? JD_WIRE_CONFLUENT
-                   : !strcmp(cf->cf_wire_format, "plain")     ? JD_WIRE_PLAIN
-                                                               : JD_WIRE_AUTO;
-    jd_limits_default(&lim);
-    lim.lim_max_message_bytes = (size_t)cf->cf_max_message_bytes;
-    lim.lim_max_string_bytes = (size_t)cf->cf_max_string_bytes;
-    lim.lim_max_attributes = (size_t)cf->cf_max_attributes;
-    jd_decoder_t *dec = jd_decoder_new(wire, &lim, &err);
-    if (dec && jd_decoder_add_schema(dec, cf->cf_product_schema_id,
-                                     jd_codec_product_schema_json(), &err)) {
-        jd_decoder_destroy(dec);
-        dec = NULL;
-    }
+    jd_decoder_t *dec = jd_decoder_from_config(cf, &err);
     if (!dec)
         fprintf(stderr, "bench: decoder: %s\n", err.err_msg);
     return dec;

@@ -177,6 +177,13 @@ static const jd_config_key_t jd_config_keys[] = {
     {"pipeline.shutdown_timeout_ms", JD_CFG_INT, "15000", JD_OFF(cf_shutdown_timeout_ms), 0, 3600000, NULL,
      "On SIGTERM/SIGINT: longest time spent finishing the batch in flight before "
      "giving it up (it is then replayed on restart)."},
+    {"pipeline.decision_interval", JD_CFG_INT, "1000", JD_OFF(cf_decision_interval), 1,
+     1000000000, NULL,
+     "Rules and journey stage are decided for the accounts with new events at fixed points "
+     "of each input partition: before every offset that is a multiple of this, and where "
+     "the consumer reaches the end of the partition. A restart or a rebalance re-reads "
+     "from the last such point and decides the same triggers; larger: fewer Redis round "
+     "trips, decisions later under a backlog (docs/reliability.md)."},
     {"log.level", JD_CFG_STR, "info", JD_OFF(cf_log_level), 0, 0, "error|warn|info|debug",
      "Log level."},
     {"log.format", JD_CFG_STR, "text", JD_OFF(cf_log_format), 0, 0, "text|json",

@@ -113,6 +113,7 @@ typedef struct jd_config {
     int   cf_retry_backoff_max_ms;
     int   cf_flush_timeout_ms;
     int   cf_shutdown_timeout_ms;
+    int   cf_decision_interval;
     /* log.* */
     char *cf_log_level;
     char *cf_log_format;            /* text | json */

@@ -144,30 +144,70 @@ size_t jd_consumer_poll(jd_consumer_t *c, rd_kafka_message_t **msgs, size_t max,
     return n < 0 ? 0 : (size_t)n;
 }
 
-int jd_consumer_store(jd_consumer_t *c, rd_kafka_message_t *const *msgs, size_t n,
-                      jd_err_t *err)
+int jd_consumer_store_offsets(jd_consumer_t *c, rd_kafka_topic_partition_list_t *tl,
+                              jd_err_t *err)
 {
-    rd_kafka_topic_partition_list_t *tl = rd_kafka_topic_partition_list_new(8);
-    for (size_t i = 0; i < n; i++) {
-        const rd_kafka_message_t *m = msgs[i];
-        if (m->err || !m->rkt)
-            continue;
-        const char *topic = rd_kafka_topic_name(m->rkt);
-        rd_kafka_topic_partition_t *tp =
-            rd_kafka_topic_partition_list_find(tl, topic, m->partition);
-        if (!tp)
-            tp = rd_kafka_topic_partition_list_add(tl, topic, m->partition);
-        if (m->offset + 1 > tp->offset)
-            tp->offset = m->offset + 1;
-    }
-    rd_kafka_resp_err_t e = tl->cnt ? rd_kafka_offsets_store(c->cs_rk, tl) : 0;
-    rd_kafka_topic_partition_list_destroy(tl);
+    rd_kafka_topic_partition_list_t *ok = rd_kafka_topic_partition_list_new(tl->cnt);
+    for (int i = 0; i < tl->cnt; i++)
+        if (tl->elems[i].offset >= 0)
+            rd_kafka_topic_partition_list_add(ok, tl->elems[i].topic, tl->elems[i].partition)
+                ->offset = tl->elems[i].offset;
+    rd_kafka_resp_err_t e = ok->cnt ? rd_kafka_offsets_store(c->cs_rk, ok) : 0;
+    rd_kafka_topic_partition_list_destroy(ok);
     /* _STATE: the partition was revoked meanwhile; its new owner replays
      * from the last commit, which is safe because updates are idempotent. */
     if (e && e != RD_KAFKA_RESP_ERR__STATE)
         return jd_err_set(err, JD_ERR_RETRY, JD_E_KAFKA, "offsets store: %s",
                           rd_kafka_err2str(e));
     return 0;
+}
+
+/* Appends every partition of `topic` with its end offset to out. */
+static int jd_consumer_topic_ends(jd_consumer_t *c, const char *topic,
+                                  const rd_kafka_topic_partition_list_t *mine,
+                                  rd_kafka_topic_partition_list_t *out, int timeout_ms)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(c->cs_rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    int rc = -1;
+
+    if (rkt && rd_kafka_metadata(c->cs_rk, 0, rkt, &md, timeout_ms) == 0 &&
+        md->topic_cnt == 1 && !md->topics[0].err) {
+        for (int p = 0; p < md->topics[0].partition_cnt; p++) {
+            int32_t id = md->topics[0].partitions[p].id;
+            int64_t lo = -1, hi = -1;
+            if (mine && rd_kafka_topic_partition_list_find(mine, topic, id))
+                rd_kafka_get_watermark_offsets(c->cs_rk, topic, id, &lo, &hi);
+            else if (rd_kafka_query_watermark_offsets(c->cs_rk, topic, id, &lo, &hi, timeout_ms))
+                hi = -1;
+            rd_kafka_topic_partition_list_add(out, topic, id)->offset = hi;
+        }
+        rc = 0;
+    }
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (rkt)
+        rd_kafka_topic_destroy(rkt);
+    return rc;
+}
+
+rd_kafka_topic_partition_list_t *jd_consumer_ends(jd_consumer_t *c, int timeout_ms)
+{
+    rd_kafka_topic_partition_list_t *subs = NULL, *mine = jd_consumer_assignment(c);
+    rd_kafka_topic_partition_list_t *out = rd_kafka_topic_partition_list_new(16);
+    int rc = rd_kafka_subscription(c->cs_rk, &subs) ? -1 : 0;
+
+    for (int i = 0; !rc && i < subs->cnt; i++)
+        rc = jd_consumer_topic_ends(c, subs->elems[i].topic, mine, out, timeout_ms);
+    if (subs)
+        rd_kafka_topic_partition_list_destroy(subs);
+    if (mine)
+        rd_kafka_topic_partition_list_destroy(mine);
+    if (rc) {
+        rd_kafka_topic_partition_list_destroy(out);
+        return NULL;
+    }
+    return out;
 }
 
 rd_kafka_topic_partition_list_t *jd_consumer_assignment(jd_consumer_t *c)

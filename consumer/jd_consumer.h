@@ -1,8 +1,9 @@
 /*
  * jd_consumer: the group consumer of product events.
  *
- * Offsets are stored only by jd_consumer_store(), which the pipeline calls
- * after a batch's Redis writes and Kafka deliveries are acknowledged;
+ * Offsets are stored only by jd_consumer_store_offsets(), which the
+ * pipeline calls after a batch's Redis writes and Kafka deliveries are
+ * acknowledged (up to each partition's open decision segment);
  * librdkafka's auto-commit then commits stored offsets in the background,
  * and jd_consumer_close() commits synchronously. On a rebalance, stored
  * offsets are committed before partitions are given up; the pipeline
@@ -34,9 +35,10 @@ jd_consumer_t *jd_consumer_new(const jd_config_t *cf, const char *bootstrap,
 size_t jd_consumer_poll(jd_consumer_t *c, rd_kafka_message_t **msgs, size_t max,
                         int timeout_ms);
 
-/* Stores offset+1 of the highest message per partition among msgs. */
-int jd_consumer_store(jd_consumer_t *c, rd_kafka_message_t *const *msgs,
-                      size_t n, jd_err_t *err);
+/* Stores the offsets given in tl (the next offset to read per partition;
+ * entries below 0 are skipped). tl stays the caller's. */
+int jd_consumer_store_offsets(jd_consumer_t *c, rd_kafka_topic_partition_list_t *tl,
+                              jd_err_t *err);
 
 /* Pauses every assigned partition (and any assigned later, until
  * jd_consumer_resume). Returns 1 when it paused, 0 when already paused. */
@@ -59,6 +61,11 @@ int jd_consumer_assigned(const jd_consumer_t *c);
  * the caller destroys the list. */
 rd_kafka_topic_partition_list_t *jd_consumer_assignment(jd_consumer_t *c);
 
+/* Every partition of the subscribed topics, assigned or not, with its
+ * end (high watermark) offset in .offset: from the last fetch for the
+ * assigned ones, asked of the brokers for the others (-1: unknown). The
+ * caller destroys the list; NULL when the metadata cannot be read. */
+rd_kafka_topic_partition_list_t *jd_consumer_ends(jd_consumer_t *c, int timeout_ms);
 /* Commits stored offsets, leaves the group and frees; NULL is accepted. */
 void jd_consumer_close(jd_consumer_t *c);
 

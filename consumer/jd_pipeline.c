@@ -54,14 +54,15 @@
 #include <xxhash.h>
 
 #include "jd_arena.h"
-#include "jd_clock.h"
 #include "jd_codec.h"
 #include "jd_consumer.h"
+#include "jd_decoder_conf.h"
 #include "jd_log.h"
 #include "jd_ops.h"
 #include "jd_outcomes.h"
 #include "jd_producer.h"
 #include "jd_registry.h"
+#include "jd_segment.h"
 #include "jd_stage.h"
 #include "jd_state.h"
 #include "jd_window.h"
@@ -84,10 +85,30 @@ typedef struct jd_out {
     size_t           ot_account;    /* index into pl_abs */
 } jd_out_t;
 
-typedef struct jd_hold {
-    const char *h_acct;
-    int64_t     h_from;
-} jd_hold_t;
+/* The message a decision names as its source. */
+typedef struct jd_src {
+    const char *sr_topic;
+    int32_t     sr_partition;
+    int64_t     sr_offset;
+} jd_src_t;
+
+/* A segment that closes after the round being planned, and the timer
+ * watermark its partition's timers then run to (JD_SEG_NO_TIME: none). */
+typedef struct jd_close {
+    jd_seg_t *cl_seg;
+    int64_t   cl_position;   /* the first offset after the cut */
+    int64_t   cl_clock;      /* the partition's clock before it */
+    int64_t   cl_watermark;
+    int       cl_done;       /* completed by an earlier owner: no decisions */
+} jd_close_t;
+
+/* A partition of the batch. */
+typedef struct jd_touch {
+    jd_seg_t *tc_seg;
+    int       tc_begun;  /* a message of it was read */
+    int       tc_stop;   /* the round being planned ends for it */
+    int64_t   tc_from;   /* its first offset in the batch */
+} jd_touch_t;
 
 #define JD_PIPELINE_TIDX 300 /* "timers:" + a topic name (<= 249) + ":" + partition */
 
@@ -106,10 +127,6 @@ typedef struct jd_pipeline {
     jd_registry_ids_t    pl_ids;        /* framing ids of outbound records */
     jd_arena_t           pl_arena;
     jd_arena_t           pl_tarena;     /* account ids of a timer round */
-    struct jd_hold      *pl_hold;       /* accounts of the batch being read,
-                                           sorted, with their earliest event:
-                                           their timers wait for it */
-    size_t               pl_nhold;
     size_t               pl_max;        /* batch size */
     rd_kafka_message_t **pl_msgs;
     size_t               pl_nmsgs;
@@ -120,7 +137,10 @@ typedef struct jd_pipeline {
     size_t               pl_nevents;
     const jd_event_t   **pl_ev_sorted;  /* events grouped by account */
     jd_account_batch_t  *pl_abs;
-    size_t              *pl_ab_last_msg;/* account -> its last message */
+    size_t              *pl_cursor;     /* per account: grouping cursor */
+    size_t               pl_acap;       /* capacity of the per-account arrays */
+    unsigned char       *pl_decide;     /* per account: decided this round */
+    jd_src_t            *pl_src;        /* per account: its decision's source */
     size_t               pl_naccts;
     size_t              *pl_slots;      /* open addressing: account index+1 */
     size_t               pl_nslots;
@@ -133,11 +153,25 @@ typedef struct jd_pipeline {
     size_t               pl_nouts, pl_outs_cap;
     jd_delivery_t       *pl_dlq_dl;     /* one per message */
     jd_err_t            *pl_dlq_err;    /* one per message */
-    jd_clock_t          *pl_clock;      /* per-partition event time: timers */
+    jd_segs_t           *pl_segs;       /* per-partition decision points */
+    jd_seg_t           **pl_msg_seg;    /* message -> its partition's segment */
+    size_t              *pl_msg_round;  /* message -> round of the batch
+                                           (SIZE_MAX: not planned yet) */
+    size_t              *pl_msg_ev;     /* message -> event (SIZE_MAX: none) */
+    size_t               pl_nrounds;
+    jd_close_t          *pl_closes;     /* segments closing after the round */
+    size_t               pl_nclose, pl_close_cap;
+    jd_touch_t          *pl_touch;      /* partitions of this batch */
+    size_t               pl_ntouch;
+    unsigned             pl_rebalances; /* jd_consumer_rebalances at the last plan */
+    size_t               pl_out0;       /* first out of the decision in progress */
     char               (*pl_tidx)[JD_PIPELINE_TIDX]; /* per account: its timer
                                            index, "timers:TOPIC:PARTITION" */
     const char          *pl_round_idx;  /* the index a timer round reads */
-    int                  pl_ended;      /* --max-events reached: input ends */
+    int                  pl_group_wait; /* caught up, waiting for the group's
+                                           other partitions (timers_all) */
+    int                  pl_ended;      /* --max-events reached: input ends;
+                                           every open segment closes */
     unsigned char       *pl_skip;       /* per account: rules not decided
                                            (already decided at a later
                                            event time, by a timer) */
@@ -224,73 +258,79 @@ static void jd_pipeline_backoff(jd_pipeline_t *pl, const char *what, const jd_er
 
 /* ---- set-up ------------------------------------------------------------ */
 
+/* Grows a per-account array of `each`-byte items from old to cap items. */
+static int jd_grow(void *pp, size_t each, size_t old, size_t cap)
+{
+    void **p = pp;
+    unsigned char *np = realloc(*p, cap * each);
+    if (!np)
+        return -1;
+    memset(np + old * each, 0, (cap - old) * each);
+    *p = np;
+    return 0;
+}
+
+/* Makes room for `need` accounts in one round: the per-account arrays and
+ * the hash table (emptied: call before grouping). */
+static int jd_pipeline_reserve(jd_pipeline_t *pl, size_t need)
+{
+    size_t old = pl->pl_acap, cap = old, rc = pl->pl_rule_cnt ? pl->pl_rule_cnt : 1;
+    if (need <= old)
+        return 0;
+    while (cap < need)
+        cap = cap ? 2 * cap : 64;
+    if (jd_grow(&pl->pl_abs, sizeof *pl->pl_abs, old, cap) ||
+        jd_grow(&pl->pl_cursor, sizeof *pl->pl_cursor, old, cap) ||
+        jd_grow(&pl->pl_rstates, rc * sizeof *pl->pl_rstates, old, cap) ||
+        jd_grow(&pl->pl_changed, rc, old, cap) ||
+        jd_grow(&pl->pl_journey, sizeof *pl->pl_journey, old, cap) ||
+        jd_grow(&pl->pl_tidx, sizeof *pl->pl_tidx, old, cap) ||
+        jd_grow(&pl->pl_skip, 1, old, cap) || jd_grow(&pl->pl_decide, 1, old, cap) ||
+        jd_grow(&pl->pl_src, sizeof *pl->pl_src, old, cap))
+        return JD_ERR_FATAL;
+    pl->pl_acap = cap;
+    free(pl->pl_slots);
+    for (pl->pl_nslots = 1; pl->pl_nslots < 2 * cap;)
+        pl->pl_nslots <<= 1;
+    pl->pl_slots = calloc(pl->pl_nslots, sizeof *pl->pl_slots);
+    return pl->pl_slots ? 0 : JD_ERR_FATAL;
+}
+
 static int jd_pipeline_alloc(jd_pipeline_t *pl, jd_err_t *err)
 {
     size_t n = pl->pl_max, rc = pl->pl_rule_cnt ? pl->pl_rule_cnt : 1;
-    pl->pl_nslots = 1;
-    while (pl->pl_nslots < 2 * n)
-        pl->pl_nslots <<= 1;
     pl->pl_msgs = calloc(n, sizeof *pl->pl_msgs);
     pl->pl_events = calloc(n, sizeof *pl->pl_events);
     pl->pl_ev_msg = calloc(n, sizeof *pl->pl_ev_msg);
     pl->pl_ev_sorted = calloc(n, sizeof *pl->pl_ev_sorted);
     pl->pl_ev_acct = calloc(n, sizeof *pl->pl_ev_acct);
-    pl->pl_abs = calloc(n, sizeof *pl->pl_abs);
-    pl->pl_ab_last_msg = calloc(n, sizeof *pl->pl_ab_last_msg);
-    pl->pl_slots = calloc(pl->pl_nslots, sizeof *pl->pl_slots);
-    pl->pl_rstates = calloc(n * rc, sizeof *pl->pl_rstates);
-    pl->pl_changed = calloc(n * rc, 1);
-    pl->pl_journey = calloc(n, sizeof *pl->pl_journey);
+    pl->pl_msg_seg = calloc(n, sizeof *pl->pl_msg_seg);
+    pl->pl_msg_round = calloc(n, sizeof *pl->pl_msg_round);
+    pl->pl_msg_ev = calloc(n, sizeof *pl->pl_msg_ev);
+    pl->pl_touch = calloc(n, sizeof *pl->pl_touch);
     pl->pl_rule_ids = calloc(rc, sizeof *pl->pl_rule_ids);
     pl->pl_dlq_dl = calloc(n, sizeof *pl->pl_dlq_dl);
     pl->pl_dlq_err = calloc(n, sizeof *pl->pl_dlq_err);
-    pl->pl_skip = calloc(n, 1);
     pl->pl_before = calloc(rc, sizeof *pl->pl_before);
     pl->pl_dec = calloc(rc, sizeof *pl->pl_dec);
-    if (!pl->pl_skip || !pl->pl_before || !pl->pl_dec || !pl->pl_msgs || !pl->pl_events || !pl->pl_ev_msg || !pl->pl_ev_sorted || !pl->pl_ev_acct ||
-        !pl->pl_abs || !pl->pl_ab_last_msg || !pl->pl_slots || !pl->pl_rstates ||
-        !pl->pl_changed || !pl->pl_journey || !pl->pl_rule_ids || !pl->pl_dlq_dl ||
-        !pl->pl_dlq_err)
+    pl->pl_segs = jd_segs_new(pl->pl_cf->cf_decision_interval);
+    if (!pl->pl_before || !pl->pl_dec || !pl->pl_msgs || !pl->pl_events || !pl->pl_ev_msg ||
+        !pl->pl_ev_sorted || !pl->pl_ev_acct || !pl->pl_msg_seg || !pl->pl_msg_round ||
+        !pl->pl_touch || !pl->pl_rule_ids || !pl->pl_dlq_dl || !pl->pl_dlq_err ||
+        !pl->pl_msg_ev || !pl->pl_segs || jd_pipeline_reserve(pl, n))
         return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM,
                           "out of memory for a batch of %zu", n);
     for (size_t i = 0; i < pl->pl_rule_cnt; i++)
         pl->pl_rule_ids[i] = jd_rule_id(jd_rules_at(pl->pl_rs, i));
     jd_arena_init(&pl->pl_arena, 256 * 1024);
     jd_arena_init(&pl->pl_tarena, 16 * 1024);
-    pl->pl_hold = calloc(n, sizeof *pl->pl_hold);
-    pl->pl_clock = jd_clock_new();
-    pl->pl_tidx = calloc(n, sizeof *pl->pl_tidx);
-    if (!pl->pl_hold || !pl->pl_clock || !pl->pl_tidx)
-        return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
     return 0;
 }
 
 static int jd_pipeline_decoder(jd_pipeline_t *pl, jd_err_t *err)
 {
-    const jd_config_t *cf = pl->pl_cf;
-    jd_limits_t lim;
-    jd_wire_t wire = strcmp(cf->cf_wire_format, "confluent") == 0 ? JD_WIRE_CONFLUENT
-                   : strcmp(cf->cf_wire_format, "plain") == 0     ? JD_WIRE_PLAIN
-                                                                  : JD_WIRE_AUTO;
-    jd_limits_default(&lim);
-    lim.lim_max_message_bytes = (size_t)cf->cf_max_message_bytes;
-    lim.lim_max_string_bytes = (size_t)cf->cf_max_string_bytes;
-    lim.lim_max_attributes = (size_t)cf->cf_max_attributes;
-    pl->pl_decoder = jd_decoder_new(wire, &lim, err);
-    if (!pl->pl_decoder)
+    if (!(pl->pl_decoder = jd_decoder_from_config(pl->pl_cf, err)))
         return -1;
-    jd_decoder_set_mapping(pl->pl_decoder, cf->cf_mapping);
-    if (!cf->cf_registry_url[0] &&
-        jd_decoder_add_schema(pl->pl_decoder, cf->cf_product_schema_id,
-                              jd_codec_product_schema_json(), err))
-        return -1;
-    for (size_t i = 0; i < cf->cf_schema_id_cnt; i++) {
-        int32_t id = (int32_t)strtol(cf->cf_schema_ids[i].kv_key, NULL, 10);
-        if (jd_decoder_add_schema_file(pl->pl_decoder, id, cf->cf_schema_ids[i].kv_val, err)) {
-            jd_err_prefix(err, "schemas.ids.%d", id);
-            return -1;
-        }
-    }
     pl->pl_encoder = jd_encoder_new(err);
     if (pl->pl_encoder)
         pl->pl_stage_codec = jd_stage_codec_new(err);
@@ -385,12 +425,6 @@ static void jd_pipeline_dead_letter(jd_pipeline_t *pl, size_t mi, const jd_err_t
     jd_pipeline_dlq_send(pl, mi);
 }
 
-static void jd_pipeline_clock(jd_pipeline_t *pl, const rd_kafka_message_t *m, int64_t at)
-{
-    if (m->rkt)
-        jd_clock_message(pl->pl_clock, rd_kafka_topic_name(m->rkt), m->partition, m->offset, at);
-}
-
 static void jd_pipeline_decode(jd_pipeline_t *pl)
 {
     jd_arena_reset(&pl->pl_arena);
@@ -404,18 +438,14 @@ static void jd_pipeline_decode(jd_pipeline_t *pl)
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 JD_WARN("consumer", "consume error: %s", rd_kafka_message_errstr(m));
-            else if (m->rkt)
-                jd_clock_eof(pl->pl_clock, rd_kafka_topic_name(m->rkt), m->partition, m->offset);
             continue;
         }
         pl->pl_stats->ps_messages++;
         jd_ops_consumed(m->rkt ? rd_kafka_topic_name(m->rkt) : "", (int)m->partition);
         if (jd_decoder_decode(pl->pl_decoder, m->payload, m->len, &pl->pl_arena, ev, &err)) {
-            jd_pipeline_clock(pl, m, JD_CLOCK_NO_TIME);
             jd_pipeline_dead_letter(pl, i, &err);
             continue;
         }
-        jd_pipeline_clock(pl, m, ev->ev_occurred_at);
         jd_ops_event_time(ev->ev_occurred_at);
         if (ev->ev_type == JD_EV_UNKNOWN)
             pl->pl_stats->ps_unknown_types++;
@@ -437,6 +467,8 @@ static size_t jd_pipeline_account_index(jd_pipeline_t *pl, const char *account)
             pl->pl_slots[h] = idx + 1;
             memset(&pl->pl_abs[idx], 0, sizeof pl->pl_abs[idx]);
             pl->pl_abs[idx].ab_account = account;
+            pl->pl_abs[idx].ab_rule_states = &pl->pl_rstates[idx * pl->pl_rule_cnt];
+            pl->pl_decide[idx] = 0;
             return idx;
         }
         if (strcmp(pl->pl_abs[s - 1].ab_account, account) == 0)
@@ -444,32 +476,32 @@ static size_t jd_pipeline_account_index(jd_pipeline_t *pl, const char *account)
     }
 }
 
-/* Counting sort of the batch's events by account, keeping arrival order
- * within an account. */
-static void jd_pipeline_group(jd_pipeline_t *pl)
+/* Counting sort of round r's events by account, keeping arrival order
+ * within an account (ev_acct is SIZE_MAX for events of other rounds). */
+static void jd_pipeline_group(jd_pipeline_t *pl, size_t r)
 {
-    size_t *acct_of = pl->pl_ab_last_msg; /* cursor per account, then last msg */
-    size_t *ev_acct = pl->pl_ev_acct;
+    size_t *cursor = pl->pl_cursor, *ev_acct = pl->pl_ev_acct;
 
     memset(pl->pl_slots, 0, pl->pl_nslots * sizeof *pl->pl_slots);
     pl->pl_naccts = 0;
     for (size_t i = 0; i < pl->pl_nevents; i++) {
+        if (pl->pl_msg_round[pl->pl_ev_msg[i]] != r) {
+            ev_acct[i] = SIZE_MAX;
+            continue;
+        }
         size_t a = jd_pipeline_account_index(pl, pl->pl_events[i].ev_account);
         ev_acct[i] = a;
         pl->pl_abs[a].ab_event_cnt++;
     }
     size_t off = 0;
     for (size_t a = 0; a < pl->pl_naccts; a++) {
-        acct_of[a] = off;
+        cursor[a] = off;
         pl->pl_abs[a].ab_events = &pl->pl_ev_sorted[off];
         off += pl->pl_abs[a].ab_event_cnt;
     }
     for (size_t i = 0; i < pl->pl_nevents; i++)
-        pl->pl_ev_sorted[acct_of[ev_acct[i]]++] = &pl->pl_events[i];
-    for (size_t i = 0; i < pl->pl_nevents; i++)
-        acct_of[ev_acct[i]] = pl->pl_ev_msg[i]; /* last message per account */
-    for (size_t a = 0; a < pl->pl_naccts; a++)
-        pl->pl_abs[a].ab_rule_states = &pl->pl_rstates[a * pl->pl_rule_cnt];
+        if (ev_acct[i] != SIZE_MAX)
+            pl->pl_ev_sorted[cursor[ev_acct[i]]++] = &pl->pl_events[i];
 }
 
 /* ---- state and decisions ----------------------------------------------- */
@@ -549,7 +581,7 @@ static void jd_pipeline_stage_evidence(const jd_signals_t *sg, jd_stage_event_t 
 }
 
 /* Builds and encodes account a's stage event (its journey changed stage). */
-static int jd_pipeline_stage_out(jd_pipeline_t *pl, size_t a, const rd_kafka_message_t *src)
+static int jd_pipeline_stage_out(jd_pipeline_t *pl, size_t a, const jd_src_t *src)
 {
     const jd_account_batch_t *ab = &pl->pl_abs[a];
     const jd_signals_change_t *ch = &pl->pl_journey[a];
@@ -579,10 +611,9 @@ static int jd_pipeline_stage_out(jd_pipeline_t *pl, size_t a, const rd_kafka_mes
     if ((se->se_has_segment = seg->type == JD_VAL_STR))
         snprintf(se->se_segment, sizeof se->se_segment, "%s", seg->str);
     jd_pipeline_stage_evidence(&ab->ab_signals, se);
-    snprintf(se->se_source_topic, sizeof se->se_source_topic, "%s",
-             rd_kafka_topic_name(src->rkt));
-    se->se_source_partition = src->partition;
-    se->se_source_offset = src->offset;
+    snprintf(se->se_source_topic, sizeof se->se_source_topic, "%s", src->sr_topic);
+    se->se_source_partition = src->sr_partition;
+    se->se_source_offset = src->sr_offset;
     if (jd_stage_encode(pl->pl_stage_codec, se, pl->pl_ids.ri_stage,
                         &o->ot_payload, &err)) {
         JD_ERROR("pipeline", "encoding stage event %s: %s", se->se_id, err.err_msg);
@@ -609,7 +640,7 @@ static void jd_pipeline_shadow_only(jd_pipeline_t *pl, const jd_trigger_t *tr)
 static int jd_pipeline_decide_account(jd_pipeline_t *pl, size_t a, jd_trigger_t *tmp)
 {
     jd_account_batch_t *ab = &pl->pl_abs[a];
-    rd_kafka_message_t *src = pl->pl_timer_pass ? NULL : pl->pl_msgs[pl->pl_ab_last_msg[a]];
+    const jd_src_t *src = pl->pl_timer_pass ? NULL : &pl->pl_src[a];
     int rc;
 
     memset(&pl->pl_journey[a], 0, sizeof pl->pl_journey[a]);
@@ -645,9 +676,9 @@ static int jd_pipeline_decide_account(jd_pipeline_t *pl, size_t a, jd_trigger_t 
         o->ot_account = a;
         snprintf(o->ot_oid, sizeof o->ot_oid, "%s", o->ot_tr.tr_id);
         snprintf(o->ot_tr.tr_source_topic, sizeof o->ot_tr.tr_source_topic, "%s",
-                 src ? rd_kafka_topic_name(src->rkt) : "");
-        o->ot_tr.tr_source_partition = src ? src->partition : -1;
-        o->ot_tr.tr_source_offset = src ? src->offset : -1;
+                 src ? src->sr_topic : "");
+        o->ot_tr.tr_source_partition = src ? src->sr_partition : -1;
+        o->ot_tr.tr_source_offset = src ? src->sr_offset : -1;
         if (jd_encoder_trigger(pl->pl_encoder, &o->ot_tr, pl->pl_ids.ri_trigger[o->ot_tr.tr_kind],
                                &o->ot_payload, &err)) {
             JD_ERROR("pipeline", "encoding trigger %s: %s", o->ot_tr.tr_id, err.err_msg);
@@ -657,12 +688,19 @@ static int jd_pipeline_decide_account(jd_pipeline_t *pl, size_t a, jd_trigger_t 
     return 0;
 }
 
+/* Decides the accounts of the closing segments (pl_decide); the others
+ * of the round wait for their own segment to close. */
 static int jd_pipeline_decide(jd_pipeline_t *pl)
 {
     jd_trigger_t *tmp = calloc(pl->pl_rule_cnt ? pl->pl_rule_cnt : 1, sizeof *tmp);
     int rc = tmp ? 0 : JD_ERR_FATAL;
-    pl->pl_nouts = 0;
+    pl->pl_out0 = pl->pl_nouts;
     for (size_t a = 0; a < pl->pl_naccts && !rc; a++) {
+        if (!pl->pl_decide[a]) {
+            memset(&pl->pl_changed[a * pl->pl_rule_cnt], 0, pl->pl_rule_cnt);
+            memset(&pl->pl_journey[a], 0, sizeof pl->pl_journey[a]);
+            continue;
+        }
         /* rules move forward in event time only: a timer decided this
          * account at a later instant; these late events count at the next
          * deadline */
@@ -701,7 +739,7 @@ static void jd_commit_buf_free(jd_commit_buf_t *cb)
  * changed, or that has events for the outbox. */
 static size_t jd_pipeline_commits(jd_pipeline_t *pl, jd_commit_buf_t *cb)
 {
-    size_t nr = 0, nt = 0, ncm = 0, o = 0;
+    size_t nr = 0, nt = 0, ncm = 0, o = pl->pl_out0;
     for (size_t a = 0; a < pl->pl_naccts; a++) {
         jd_state_commit_t *cm = &cb->cb_cms[ncm];
         memset(cm, 0, sizeof *cm);
@@ -735,7 +773,7 @@ static size_t jd_pipeline_commits(jd_pipeline_t *pl, jd_commit_buf_t *cb)
 static int jd_pipeline_commit(jd_pipeline_t *pl)
 {
     size_t cap = pl->pl_naccts * (pl->pl_rule_cnt ? pl->pl_rule_cnt : 1);
-    size_t nouts = pl->pl_nouts ? pl->pl_nouts : 1;
+    size_t nouts = pl->pl_nouts - pl->pl_out0 ? pl->pl_nouts - pl->pl_out0 : 1;
     jd_commit_buf_t cb = {
         calloc(pl->pl_naccts ? pl->pl_naccts : 1, sizeof *cb.cb_cms),
         calloc(cap ? cap : 1, sizeof *cb.cb_rule_ids),
@@ -915,44 +953,316 @@ static void jd_pipeline_count_triggers(jd_pipeline_t *pl)
 }
 
 static int jd_pipeline_deadlines(jd_pipeline_t *pl);
-static int jd_pipeline_timers_before(jd_pipeline_t *pl);
+static int jd_pipeline_load(jd_pipeline_t *pl, jd_seg_t **segs, const int64_t *from, size_t n);
+static int jd_pipeline_record_cuts(jd_pipeline_t *pl);
+static int jd_pipeline_cuts_done(jd_pipeline_t *pl);
+static int jd_pipeline_timers_seg(jd_pipeline_t *pl, jd_seg_t *g, int64_t watermark);
+static int jd_pipeline_timers_all(jd_pipeline_t *pl, int wall);
+static int jd_pipeline_assigned_segs(jd_pipeline_t *pl, jd_seg_t ***out);
+
+/* Publishes every decided out (and the batch's dead letters), waits for
+ * the acknowledgements, clears them from the outbox and counts them. */
+static int jd_pipeline_flush(jd_pipeline_t *pl)
+{
+    int rc;
+    if ((rc = jd_pipeline_publish(pl)) || (rc = jd_pipeline_ack(pl)))
+        return rc;
+    jd_pipeline_count_triggers(pl);
+    pl->pl_nouts = pl->pl_out0 = 0;
+    return 0;
+}
+
+/* ---- decision points (jd_segment.h) ------------------------------------ */
+
+static int jd_pipeline_add_close(jd_pipeline_t *pl, jd_seg_t *g, int64_t position,
+                                 int64_t watermark, int done)
+{
+    if (pl->pl_nclose == pl->pl_close_cap) {
+        size_t cap = pl->pl_close_cap ? 2 * pl->pl_close_cap : 64;
+        jd_close_t *nc = realloc(pl->pl_closes, cap * sizeof *nc);
+        if (!nc)
+            return JD_ERR_FATAL;
+        pl->pl_closes = nc;
+        pl->pl_close_cap = cap;
+    }
+    pl->pl_closes[pl->pl_nclose++] =
+        (jd_close_t){g, position, jd_seg_time(g), watermark, done};
+    return 0;
+}
+
+/* The timer watermark of g's clock as it stands. */
+static int64_t jd_pipeline_seg_watermark(const jd_pipeline_t *pl, const jd_seg_t *g)
+{
+    int64_t t = jd_seg_time(g);
+    return t == JD_SEG_NO_TIME ? t : t - (int64_t)pl->pl_cf->cf_timers_lateness_s * 1000;
+}
+
+static jd_touch_t *jd_pipeline_touch(jd_pipeline_t *pl, jd_seg_t *g)
+{
+    for (size_t i = pl->pl_ntouch; i-- > 0;)
+        if (pl->pl_touch[i].tc_seg == g)
+            return &pl->pl_touch[i];
+    pl->pl_touch[pl->pl_ntouch] = (jd_touch_t){g, 0, 0, INT64_MIN};
+    return &pl->pl_touch[pl->pl_ntouch++];
+}
+
+static int jd_pipeline_assigned(const char *topic, int32_t partition, void *opaque)
+{
+    const rd_kafka_topic_partition_list_t *parts = opaque;
+    return rd_kafka_topic_partition_list_find(parts, topic, partition) != NULL;
+}
+
+/* Finds each message's partition segment (forgetting partitions given up
+ * after a rebalance, starting afresh where a partition is re-read) and
+ * loads the clocks of partitions new to this instance. */
+static int jd_pipeline_begin(jd_pipeline_t *pl)
+{
+    unsigned reb = jd_consumer_rebalances(pl->pl_consumer);
+    int rebalanced = reb != pl->pl_rebalances;
+    rd_kafka_topic_partition_list_t *parts;
+    jd_seg_t **segs;
+    int64_t *from;
+    int rc;
+
+    pl->pl_rebalances = reb;
+    if (rebalanced && (parts = jd_consumer_assignment(pl->pl_consumer))) {
+        jd_segs_retain(pl->pl_segs, jd_pipeline_assigned, parts);
+        rd_kafka_topic_partition_list_destroy(parts);
+    }
+    pl->pl_ntouch = 0;
+    for (size_t i = 0; i < pl->pl_nmsgs; i++) {
+        const rd_kafka_message_t *m = pl->pl_msgs[i];
+        jd_touch_t *t;
+        pl->pl_msg_seg[i] = NULL;
+        pl->pl_msg_round[i] = SIZE_MAX;
+        pl->pl_msg_ev[i] = SIZE_MAX;
+        if (!m->rkt || (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF))
+            continue;
+        if (!(pl->pl_msg_seg[i] = jd_segs_get(pl->pl_segs, rd_kafka_topic_name(m->rkt),
+                                              m->partition)))
+            return JD_ERR_FATAL;
+        t = jd_pipeline_touch(pl, pl->pl_msg_seg[i]);
+        if (t->tc_from == INT64_MIN)
+            t->tc_from = m->offset; /* where this batch reads it from */
+        if (!m->err && !t->tc_begun) {
+            jd_seg_begin(t->tc_seg, m->offset, rebalanced);
+            t->tc_begun = 1;
+        }
+    }
+    for (size_t e = 0; e < pl->pl_nevents; e++)
+        pl->pl_msg_ev[pl->pl_ev_msg[e]] = e;
+    segs = calloc(pl->pl_ntouch ? pl->pl_ntouch : 1, sizeof *segs);
+    from = calloc(pl->pl_ntouch ? pl->pl_ntouch : 1, sizeof *from);
+    for (size_t i = 0; segs && from && i < pl->pl_ntouch; i++) {
+        segs[i] = pl->pl_touch[i].tc_seg;
+        from[i] = pl->pl_touch[i].tc_from;
+    }
+    rc = segs && from ? jd_pipeline_load(pl, segs, from, pl->pl_ntouch) : JD_ERR_FATAL;
+    free(segs);
+    free(from);
+    return rc;
+}
+
+/* 1 when the live rules cut partition g before a message at `offset`
+ * with event time `at` (JD_SEG_NO_TIME: a dead letter): an offset
+ * boundary, or a timer due (jd_seg_due_before); *w is then the timer
+ * watermark of the cut. */
+static int jd_pipeline_cut_live(const jd_pipeline_t *pl, const jd_seg_t *g, int64_t at,
+                                int64_t offset, int64_t *w)
+{
+    const jd_config_t *cf = pl->pl_cf;
+    int64_t lateness = (int64_t)cf->cf_timers_lateness_s * 1000;
+    if (cf->cf_timers_enabled && pl->pl_rule_cnt &&
+        jd_seg_due_before(g, at, lateness, (int64_t)cf->cf_timers_tick_s * 1000, w))
+        return 1;
+    *w = jd_pipeline_seg_watermark(pl, g);
+    return jd_seg_cuts_before(g, offset);
+}
+
+/* Plans round r: each partition's next messages up to its next cut (an
+ * offset boundary, the end of the partition, or a message whose event
+ * time makes a timer due), their accounts noted dirty; the segments cut
+ * go to pl_closes. Returns 1 when the round has something to do, 0 when
+ * the batch is done, or JD_ERR_FATAL. */
+static int jd_pipeline_plan(jd_pipeline_t *pl, size_t r)
+{
+    int64_t w;
+    int work = 0, done;
+
+    pl->pl_nclose = 0;
+    for (size_t i = 0; i < pl->pl_ntouch; i++)
+        pl->pl_touch[i].tc_stop = 0;
+    for (size_t i = 0; i < pl->pl_nmsgs; i++) {
+        const rd_kafka_message_t *m = pl->pl_msgs[i];
+        jd_seg_t *g = pl->pl_msg_seg[i];
+        size_t e = pl->pl_msg_ev[i];
+        const jd_event_t *ev = e == SIZE_MAX ? NULL : &pl->pl_events[e];
+        int64_t at = ev ? ev->ev_occurred_at : JD_SEG_NO_TIME;
+        jd_touch_t *t;
+
+        if (pl->pl_msg_round[i] != SIZE_MAX)
+            continue;
+        if (!g) { /* a consume error: nothing to apply */
+            pl->pl_msg_round[i] = r;
+            continue;
+        }
+        if ((t = jd_pipeline_touch(pl, g))->tc_stop)
+            continue;
+        done = 0;
+        if (jd_seg_replaying(g) ? jd_seg_recorded(g, m->offset, &w, &done)
+                                : m->err ? (w = jd_pipeline_seg_watermark(pl, g), 1)
+                                         : jd_pipeline_cut_live(pl, g, at, m->offset, &w)) {
+            if (jd_pipeline_add_close(pl, g, m->offset, w, done))
+                return JD_ERR_FATAL;
+            t->tc_stop = 1;
+            work = 1;
+            if (!m->err)
+                continue; /* the message opens the next segment */
+        }
+        if (m->err) { /* the end of the partition */
+            jd_seg_eof(g);
+            pl->pl_msg_round[i] = r;
+            continue;
+        }
+        jd_seg_message(g, m->offset, at);
+        if (ev && jd_seg_note(g, ev->ev_account, m->offset, at))
+            return JD_ERR_FATAL;
+        pl->pl_msg_round[i] = r;
+        work = 1;
+    }
+    return work;
+}
+
+/* The input ended (--max-events): every open segment closes. */
+static void jd_pipeline_close_each(jd_seg_t *g, void *opaque)
+{
+    jd_pipeline_t *pl = opaque;
+    if (jd_pipeline_add_close(pl, g, jd_seg_next(g), jd_pipeline_seg_watermark(pl, g), 0))
+        pl->pl_nclose = SIZE_MAX; /* out of memory: reported by the caller */
+}
+
+static int jd_pipeline_plan_end(jd_pipeline_t *pl)
+{
+    jd_seg_t **segs = NULL;
+    int n = jd_pipeline_assigned_segs(pl, &segs); /* loads the untouched ones */
+    free(segs);
+    pl->pl_nclose = 0;
+    jd_segs_each(pl->pl_segs, jd_pipeline_close_each, pl);
+    return n < 0 || pl->pl_nclose == SIZE_MAX ? JD_ERR_FATAL : 0;
+}
+
+/* Round r's accounts: those with events in it, and those of the segments
+ * closing after it, to be decided (read, when without events here). */
+static int jd_pipeline_round_accounts(jd_pipeline_t *pl, size_t r)
+{
+    size_t need = 0;
+    for (size_t i = 0; i < pl->pl_nevents; i++)
+        need += pl->pl_msg_round[pl->pl_ev_msg[i]] == r;
+    for (size_t c = 0; c < pl->pl_nclose; c++) {
+        const jd_seg_acct_t *d;
+        need += jd_seg_dirty(pl->pl_closes[c].cl_seg, &d);
+    }
+    if (jd_pipeline_reserve(pl, need))
+        return JD_ERR_FATAL;
+    jd_pipeline_group(pl, r);
+    for (size_t c = 0; c < pl->pl_nclose; c++) {
+        jd_seg_t *g = pl->pl_closes[c].cl_seg;
+        const jd_seg_acct_t *d;
+        size_t n = pl->pl_closes[c].cl_done ? 0 : jd_seg_dirty(g, &d);
+        for (size_t k = 0; k < n; k++) {
+            size_t a = jd_pipeline_account_index(pl, d[k].sa_account);
+            pl->pl_decide[a] = 1;
+            pl->pl_src[a] = (jd_src_t){jd_seg_topic(g), jd_seg_partition(g), d[k].sa_offset};
+            snprintf(pl->pl_tidx[a], sizeof pl->pl_tidx[a], "timers:%s:%d", jd_seg_topic(g),
+                     (int)jd_seg_partition(g));
+        }
+    }
+    return 0;
+}
+
+/* One round: apply its events; decide, commit and close the segments cut
+ * after it, store their clocks and run their partitions' due timers. */
+static int jd_pipeline_round(jd_pipeline_t *pl, size_t r)
+{
+    int rc;
+    if ((rc = jd_pipeline_round_accounts(pl, r)) || (rc = jd_pipeline_record_cuts(pl)))
+        return rc;
+    if (pl->pl_naccts && (rc = jd_pipeline_apply(pl)))
+        return rc;
+    if (!pl->pl_nclose)
+        return 0;
+    if ((rc = jd_pipeline_decide(pl)) || (rc = jd_pipeline_commit(pl)) ||
+        (rc = jd_pipeline_deadlines(pl)))
+        return rc;
+    for (size_t c = 0; c < pl->pl_nclose; c++) {
+        jd_seg_close(pl->pl_closes[c].cl_seg);
+        pl->pl_stats->ps_decision_points++;
+        if (!pl->pl_closes[c].cl_done &&
+            (rc = jd_pipeline_timers_seg(pl, pl->pl_closes[c].cl_seg,
+                                         pl->pl_closes[c].cl_watermark)))
+            return rc;
+    }
+    return jd_pipeline_cuts_done(pl);
+}
+
+/* Stores, for each partition of the batch, the offset its open segment
+ * must be re-read from (jd_seg_store_offset). */
+static int jd_pipeline_store(jd_pipeline_t *pl)
+{
+    rd_kafka_topic_partition_list_t *tl = rd_kafka_topic_partition_list_new((int)pl->pl_ntouch);
+    jd_err_t err;
+    int rc;
+
+    for (size_t i = 0; i < pl->pl_ntouch; i++) {
+        const jd_seg_t *g = pl->pl_touch[i].tc_seg;
+        rd_kafka_topic_partition_list_add(tl, jd_seg_topic(g), jd_seg_partition(g))->offset =
+            jd_seg_store_offset(g);
+    }
+    while ((rc = jd_consumer_store_offsets(pl->pl_consumer, tl, &err)) == JD_ERR_RETRY &&
+           !jd_pipeline_give_up(pl))
+        jd_pipeline_backoff(pl, "storing offsets", &err);
+    rd_kafka_topic_partition_list_destroy(tl);
+    return rc;
+}
 
 /* One batch through every stage. Returns 0 when its offsets are stored,
  * JD_ERR_RETRY when a stop interrupted it (offsets not stored: the batch is
  * replayed on restart), JD_ERR_FATAL on an unrecoverable error. */
 static int jd_pipeline_batch(jd_pipeline_t *pl)
 {
-    int rc;
-    jd_err_t err;
-    int64_t t0 = jd_now_ms(), t1, t2, t3, t4;
+    int rc, more;
+    int64_t t0 = jd_now_ms(), t1, t2, t3;
+    size_t r = 0;
 
+    pl->pl_nouts = pl->pl_out0 = 0;
     jd_pipeline_decode(pl);
-    if ((rc = jd_pipeline_timers_before(pl)))
-        return rc;
-    jd_pipeline_group(pl);
-    if (pl->pl_naccts && (rc = jd_pipeline_apply(pl)))
+    if (pl->pl_opts->po_max_events &&
+        (int64_t)pl->pl_stats->ps_messages >= pl->pl_opts->po_max_events)
+        pl->pl_ended = 1; /* the input ends here: every segment closes */
+    if ((rc = jd_pipeline_begin(pl)))
         return rc;
     t1 = jd_now_ms();
-    if ((rc = jd_pipeline_decide(pl)) || (rc = jd_pipeline_commit(pl)) ||
-        (rc = jd_pipeline_deadlines(pl)))
+    for (; (more = jd_pipeline_plan(pl, r)) > 0; r++)
+        if ((rc = jd_pipeline_round(pl, r)))
+            return rc;
+    if (more < 0 || (pl->pl_ended && ((rc = jd_pipeline_plan_end(pl)) ||
+                                      (rc = jd_pipeline_round(pl, r++)))))
+        return more < 0 ? more : rc;
+    if ((rc = jd_pipeline_timers_all(pl, 0)))
         return rc;
+    pl->pl_nrounds = r;
     t2 = jd_now_ms();
-    if ((rc = jd_pipeline_publish(pl)) || (rc = jd_pipeline_ack(pl)))
+    if ((rc = jd_pipeline_flush(pl)))
         return rc;
-    t3 = jd_now_ms();
     jd_ops_dead_letters_delivered();
-    jd_pipeline_count_triggers(pl);
-    while ((rc = jd_consumer_store(pl->pl_consumer, pl->pl_msgs, pl->pl_nmsgs, &err)) ==
-               JD_ERR_RETRY && !jd_pipeline_give_up(pl))
-        jd_pipeline_backoff(pl, "storing offsets", &err);
+    rc = jd_pipeline_store(pl);
     pl->pl_stats->ps_batches++;
     jd_ops_batch(pl->pl_nmsgs);
-    t4 = jd_now_ms();
-    JD_DEBUG("pipeline", "batch %llu done: %zu messages, %zu accounts, %zu out; ms: "
-             "decode+apply %lld, decide+commit %lld, publish+ack %lld, store %lld",
-             (unsigned long long)pl->pl_stats->ps_batches, pl->pl_nmsgs, pl->pl_naccts,
-             pl->pl_nouts, (long long)(t1 - t0), (long long)(t2 - t1),
-             (long long)(t3 - t2), (long long)(t4 - t3));
+    t3 = jd_now_ms();
+    JD_DEBUG("pipeline", "batch %llu done: %zu messages in %zu rounds; ms: decode %lld, "
+             "apply+decide+commit %lld, publish+ack+store %lld",
+             (unsigned long long)pl->pl_stats->ps_batches, pl->pl_nmsgs, pl->pl_nrounds,
+             (long long)(t1 - t0), (long long)(t2 - t1), (long long)(t3 - t2));
     return rc;
 }
 
@@ -1031,14 +1341,16 @@ static int jd_pipeline_republish(jd_pipeline_t *pl)
 
 /* ---- timers: accounts that send nothing ---------------------------------
  *
- * After each batch every touched account's next deadline goes into the
- * timer index (jd_rules_next_deadline: the next tick of event time, or a
- * pending `for`). The clock is the event-time watermark of the assigned
- * partitions (jd_clock: the earliest latest-time among partitions still
- * behind, so a backlog read unevenly cannot run the clock past events
- * still waiting on a slower partition) minus timers.allowed_lateness_s
- * (optionally the wall clock, minus the same lateness, after
- * timers.wall_clock_idle_s without messages). Every account whose
+ * After each decision every decided account's next deadline goes into the
+ * timer index of its partition (jd_rules_next_deadline: the next tick of
+ * event time, or a pending `for`). The clock of a partition is the latest
+ * event time read from it, minus timers.allowed_lateness_s, taken where
+ * one of its segments closes (jd_segment.h), so the instant a timer runs
+ * at is a point of the log, not of the batching (optionally the wall
+ * clock, minus the same lateness, after timers.wall_clock_idle_s without
+ * messages). This assumes each account's events come on one partition
+ * (input keyed by account id): the clock of one partition says nothing
+ * of events waiting on another. Every account whose
  * deadline is at or before the watermark is read at its deadline (not at the watermark: the instant depends on
  * the account's own history only, so a replay of the same log decides the
  * same things at the same event times), decided, committed and published
@@ -1062,20 +1374,6 @@ static int64_t jd_pipeline_rules_at(const jd_pipeline_t *pl, size_t a)
     return ab->ab_rules_at != JD_SIGNALS_NO_TS && ab->ab_rules_at > at ? ab->ab_rules_at : at;
 }
 
-/* The timer index of account a: in a timer round, the index it was read
- * from; after a batch, the partition of its first event's message. */
-static const char *jd_pipeline_timer_index(jd_pipeline_t *pl, size_t a)
-{
-    const jd_account_batch_t *ab = &pl->pl_abs[a];
-    if (!pl->pl_timer_pass && ab->ab_event_cnt) {
-        const rd_kafka_message_t *m =
-            pl->pl_msgs[pl->pl_ev_msg[ab->ab_events[0] - pl->pl_events]];
-        snprintf(pl->pl_tidx[a], sizeof pl->pl_tidx[a], "timers:%s:%d",
-                 m->rkt ? rd_kafka_topic_name(m->rkt) : "", (int)m->partition);
-    }
-    return pl->pl_tidx[a];
-}
-
 static int jd_pipeline_deadlines(jd_pipeline_t *pl)
 {
     const jd_config_t *cf = pl->pl_cf;
@@ -1095,35 +1393,37 @@ static int jd_pipeline_deadlines(jd_pipeline_t *pl)
     idx = calloc(pl->pl_naccts, sizeof *idx);
     if (!sg || !accts || !dl || !ra || !prev || !idx)
         rc = JD_ERR_FATAL;
+    size_t k = 0;
     for (size_t a = 0; !rc && a < pl->pl_naccts; a++) {
         jd_account_batch_t *ab = &pl->pl_abs[a];
-        accts[a] = ab->ab_account;
-        ra[a] = jd_pipeline_rules_at(pl, a);
+        if (!pl->pl_timer_pass && !pl->pl_decide[a])
+            continue; /* not decided yet: its deadline follows its decision */
+        accts[k] = ab->ab_account;
+        ra[k] = jd_pipeline_rules_at(pl, a);
         jd_signals_copy(sg, &ab->ab_signals);
-        if (ra[a] == JD_SIGNALS_NO_TS)
+        if (ra[k] == JD_SIGNALS_NO_TS)
             jd_signals_set_null(sg, JD_SIG_AS_OF); /* no state: no deadline */
         else
-            jd_signals_set_num(sg, JD_SIG_AS_OF, (double)ra[a]);
-        dl[a] = jd_rules_next_deadline(pl->pl_rs, sg, ab->ab_rule_states,
-                                       (int64_t)cf->cf_timers_tick_s * 1000);
-        if (ra[a] == JD_SIGNALS_NO_TS)
-            ra[a] = 0;
+            jd_signals_set_num(sg, JD_SIG_AS_OF, (double)ra[k]);
+        dl[k] = jd_rules_next_deadline(pl->pl_rs, sg, ab->ab_rule_states,
+                                   (int64_t)cf->cf_timers_tick_s * 1000);
+        if (ra[k] == JD_SIGNALS_NO_TS)
+            ra[k] = 0;
         /* rules_at is only worth a write when a timer decided the account
          * past its latest event; otherwise as_of and last_event_at already
          * say it (every reader takes the later of them) */
         if (!pl->pl_timer_pass || pl->pl_skip[a])
-            ra[a] = -1;
+            ra[k] = -1;
         /* a timer round always rewrites the entry it read: with unkeyed
          * input the account's meta timer_at may come from another
          * partition's index, and skipping the write would leave this
          * entry due for ever */
-        prev[a] = pl->pl_timer_pass ? JD_SIGNALS_NO_TS : ab->ab_timer_at;
-        idx[a] = jd_pipeline_timer_index(pl, a);
+        prev[k] = pl->pl_timer_pass ? JD_SIGNALS_NO_TS : ab->ab_timer_at;
+        idx[k++] = pl->pl_tidx[a];
     }
     jd_err_t err;
     if (!rc)
-        while ((rc = jd_state_timers_set(pl->pl_state, accts, idx, dl, prev, ra, pl->pl_naccts,
-                                         &err)) ==
+        while ((rc = jd_state_timers_set(pl->pl_state, accts, idx, dl, prev, ra, k, &err)) ==
                    JD_ERR_RETRY && !jd_pipeline_give_up(pl))
             jd_pipeline_backoff(pl, "updating the timer index", &err);
     free(sg);
@@ -1138,24 +1438,8 @@ static int jd_pipeline_deadlines(jd_pipeline_t *pl)
 typedef struct jd_due {
     jd_pipeline_t *du_pl;
     int64_t       *du_at;   /* deadline per account index */
-    size_t         du_seen; /* due accounts listed (held ones included) */
+    size_t         du_seen; /* due accounts listed */
 } jd_due_t;
-
-static int jd_pipeline_hold_cmp(const void *a, const void *b)
-{
-    return strcmp(((const jd_hold_t *)a)->h_acct, ((const jd_hold_t *)b)->h_acct);
-}
-
-/* 1 when account's timer at `deadline` must wait: the batch being read
- * has events of it at or before the deadline (not applied yet). */
-static int jd_pipeline_held(const jd_pipeline_t *pl, const char *account, int64_t deadline)
-{
-    jd_hold_t key = {account, 0};
-    const jd_hold_t *hit = pl->pl_nhold ? bsearch(&key, pl->pl_hold, pl->pl_nhold,
-                                                  sizeof *pl->pl_hold, jd_pipeline_hold_cmp)
-                                        : NULL;
-    return hit && hit->h_from <= deadline;
-}
 
 static void jd_pipeline_due_one(const char *account, int64_t deadline, void *opaque)
 {
@@ -1166,8 +1450,7 @@ static void jd_pipeline_due_one(const char *account, int64_t deadline, void *opa
     jd_account_batch_t *ab;
 
     du->du_seen++;
-    if (pl->pl_naccts == pl->pl_max || jd_pipeline_held(pl, account, deadline) ||
-        !(copy = jd_arena_alloc(&pl->pl_tarena, len)))
+    if (pl->pl_naccts == pl->pl_max || !(copy = jd_arena_alloc(&pl->pl_tarena, len)))
         return;
     memcpy(copy, account, len);
     snprintf(pl->pl_tidx[pl->pl_naccts], sizeof pl->pl_tidx[0], "%s", pl->pl_round_idx);
@@ -1208,7 +1491,7 @@ static int jd_pipeline_due_decide(jd_pipeline_t *pl, const unsigned char *skip)
     jd_trigger_t *tmp = calloc(pl->pl_rule_cnt ? pl->pl_rule_cnt : 1, sizeof *tmp);
     int rc = tmp ? 0 : JD_ERR_FATAL;
 
-    pl->pl_nouts = 0;
+    pl->pl_out0 = pl->pl_nouts;
     for (size_t a = 0; a < pl->pl_naccts && !rc; a++) {
         if (skip[a]) {
             memset(&pl->pl_changed[a * pl->pl_rule_cnt], 0, pl->pl_rule_cnt);
@@ -1249,107 +1532,272 @@ static int jd_pipeline_timer_round(jd_pipeline_t *pl, int64_t watermark)
         pl->pl_timer_pass = 1;
         if (!(rc = jd_pipeline_due_read(pl, at, skip)) &&
             !(rc = jd_pipeline_due_decide(pl, skip)) && !(rc = jd_pipeline_commit(pl)) &&
-            !(rc = jd_pipeline_publish(pl)) && !(rc = jd_pipeline_ack(pl))) {
-            jd_pipeline_count_triggers(pl);
-            rc = jd_pipeline_deadlines(pl);
-        }
+            !(rc = jd_pipeline_deadlines(pl)) && pl->pl_nouts > pl->pl_max)
+            rc = jd_pipeline_flush(pl); /* bounds what waits for the batch's end */
         pl->pl_timer_pass = 0;
     }
     free(at);
-    /* progress: some account evaluated, or more listed than held back */
+    /* progress: some account evaluated */
     return rc ? rc : (int)pl->pl_naccts;
 }
 
-static int jd_pipeline_timers(jd_pipeline_t *pl, int wall);
-
-/* Before a batch is applied: the batch moved the watermark, so accounts
- * due by now are evaluated first, except at or after the earliest event
- * the batch holds for them (those wait until it is applied). With input
- * in event-time order (up to the allowed lateness), every account is
- * evaluated at each deadline with exactly the events before it, however
- * the stream is cut into batches. */
-static int jd_pipeline_timers_before(jd_pipeline_t *pl)
+static void jd_pipeline_first_due(const char *account, int64_t deadline, void *opaque)
 {
-    size_t n = 0;
-    int rc;
+    (void)account;
+    *(int64_t *)opaque = deadline;
+}
 
-    if (!pl->pl_cf->cf_timers_enabled)
+/* Evaluates the due accounts of partition g's timer index up to
+ * `watermark`, then reads its earliest deadline (decisions just moved
+ * some): the next time cut of the partition depends on the index alone,
+ * as a restarted owner would load it. */
+static int jd_pipeline_timers_seg(jd_pipeline_t *pl, jd_seg_t *g, int64_t watermark)
+{
+    char idx[JD_PIPELINE_TIDX];
+    int64_t next = INT64_MAX;
+    int rc = 0, run;
+
+    if (!pl->pl_cf->cf_timers_enabled || !pl->pl_rule_cnt)
         return 0;
-    jd_pipeline_group(pl);
-    for (size_t a = 0; a < pl->pl_naccts; a++) {
-        const jd_account_batch_t *ab = &pl->pl_abs[a];
-        int64_t from = INT64_MAX;
-        for (size_t e = 0; e < ab->ab_event_cnt; e++)
-            if (ab->ab_events[e]->ev_occurred_at < from)
-                from = ab->ab_events[e]->ev_occurred_at;
-        pl->pl_hold[n].h_acct = ab->ab_account;
-        pl->pl_hold[n++].h_from = from;
+    run = watermark != JD_SEG_NO_TIME && watermark >= jd_seg_deadline(g) &&
+          watermark > jd_seg_timer_w(g);
+    snprintf(idx, sizeof idx, "timers:%s:%d", jd_seg_topic(g), (int)jd_seg_partition(g));
+    pl->pl_round_idx = idx;
+    while (run && !jd_pipeline_stopping && (rc = jd_pipeline_timer_round(pl, watermark)) > 0)
+        ;
+    pl->pl_round_idx = NULL;
+    if (rc < 0 || (run && jd_pipeline_stopping))
+        return rc < 0 ? rc : JD_ERR_RETRY;
+    jd_err_t err;
+    while ((rc = jd_state_timers_due(pl->pl_state, idx, INT64_MAX, 1, jd_pipeline_first_due,
+                                     &next, &err)) == JD_ERR_RETRY &&
+           !jd_pipeline_give_up(pl))
+        jd_pipeline_backoff(pl, "reading the timer index", &err);
+    if (rc < 0)
+        return rc;
+    jd_seg_timers_ran(g, run ? watermark : INT64_MIN, next);
+    return 0;
+}
+
+/* The partition names ("TOPIC:PARTITION") of segs[n], in buf. */
+static const char **jd_pipeline_part_names(jd_seg_t *const *segs, size_t n, char (*buf)[JD_PIPELINE_TIDX])
+{
+    const char **names = calloc(n ? n : 1, sizeof *names);
+    for (size_t i = 0; names && i < n; i++) {
+        snprintf(buf[i], sizeof buf[i], "%s:%d", jd_seg_topic(segs[i]),
+                 (int)jd_seg_partition(segs[i]));
+        names[i] = buf[i];
     }
-    qsort(pl->pl_hold, n, sizeof *pl->pl_hold, jd_pipeline_hold_cmp);
-    pl->pl_nhold = n;
-    rc = jd_pipeline_timers(pl, 0);
-    pl->pl_nhold = 0;
+    return names;
+}
+
+/* Loads what the segments not loaded yet among segs[n] resume from (the
+ * clock, the earliest deadline and the recorded cuts ahead: jd_seg_load),
+ * each read from from[i] (INT64_MAX: not read yet). */
+static int jd_pipeline_load(jd_pipeline_t *pl, jd_seg_t **segs, const int64_t *from, size_t n)
+{
+    jd_state_part_t *pts = calloc(n ? n : 1, sizeof *pts);
+    char (*buf)[JD_PIPELINE_TIDX] = calloc(n ? n : 1, sizeof *buf);
+    const char **names = buf ? jd_pipeline_part_names(segs, n, buf) : NULL;
+    size_t k = 0;
+    int rc = pts && names ? 0 : JD_ERR_FATAL;
+    jd_err_t err;
+
+    for (size_t i = 0; !rc && i < n; i++)
+        if (!jd_seg_loaded(segs[i])) {
+            pts[k].pt_name = names[i];
+            pts[k].pt_from = from[i];
+            segs[k++] = segs[i];
+        }
+    if (!rc && k)
+        while ((rc = jd_state_cuts_load(pl->pl_state, pts, k, &err)) == JD_ERR_RETRY &&
+               !jd_pipeline_give_up(pl))
+            jd_pipeline_backoff(pl, "reading decision cuts", &err);
+    for (size_t i = 0; !rc && i < k; i++) {
+        jd_seg_cut_t *cuts = calloc(pts[i].pt_ncuts ? pts[i].pt_ncuts : 1, sizeof *cuts);
+        for (size_t c = 0; cuts && c < pts[i].pt_ncuts; c++)
+            cuts[c] = (jd_seg_cut_t){pts[i].pt_cuts[c].cu_position,
+                                     pts[i].pt_cuts[c].cu_watermark == INT64_MIN
+                                         ? JD_SEG_NO_TIME
+                                         : pts[i].pt_cuts[c].cu_watermark,
+                                     pts[i].pt_cuts[c].cu_position <= pts[i].pt_done};
+        if (!cuts || jd_seg_load(segs[i], pts[i].pt_clock == INT64_MIN ? JD_SEG_NO_TIME
+                                                                       : pts[i].pt_clock,
+                                 pts[i].pt_deadline, cuts, pts[i].pt_ncuts))
+            rc = JD_ERR_FATAL;
+        if (pts[i].pt_ncuts)
+            JD_INFO("pipeline", "%s: replaying %zu recorded decision cut(s) from offset %lld",
+                    pts[i].pt_name, pts[i].pt_ncuts, (long long)pts[i].pt_from);
+        free(cuts);
+    }
+    for (size_t i = 0; pts && i < k; i++)
+        free(pts[i].pt_cuts);
+    free(pts);
+    free(buf);
+    free(names);
     return rc;
 }
 
-/* The event-time watermark over the assigned partitions `parts`
- * (jd_clock.h); 0, or -1 when there is none yet. */
-static int jd_pipeline_watermark(jd_pipeline_t *pl, const rd_kafka_topic_partition_list_t *parts,
-                                 int64_t *out)
+/* Records the cuts of this round (done: 0) before anything is decided at
+ * them, so a restart, or the next owner, replays them
+ * (jd_state_cuts_load); or (done: 1) marks them completed, so a replay
+ * does not decide at them again. Cuts completed earlier are left as
+ * they are. */
+static int jd_pipeline_cuts_write(jd_pipeline_t *pl, int done)
 {
-    jd_clock_tp_t *tps = calloc(parts->cnt ? (size_t)parts->cnt : 1, sizeof *tps);
-    int rc = -1;
+    size_t n = pl->pl_nclose, k = 0;
+    jd_seg_t **segs = calloc(n ? n : 1, sizeof *segs);
+    char (*buf)[JD_PIPELINE_TIDX] = calloc(n ? n : 1, sizeof *buf);
+    jd_state_cut_t *cuts = calloc(n ? n : 1, sizeof *cuts);
+    int64_t *pos = calloc(n ? n : 1, sizeof *pos);
+    const char **names = NULL;
+    int rc = JD_ERR_FATAL;
+    jd_err_t err;
 
-    if (!tps)
+    for (size_t c = 0; segs && cuts && pos && c < n; c++) {
+        const jd_close_t *cl = &pl->pl_closes[c];
+        if (cl->cl_done)
+            continue;
+        segs[k] = cl->cl_seg;
+        pos[k] = cl->cl_position;
+        cuts[k++] = (jd_state_cut_t){cl->cl_position, cl->cl_clock, cl->cl_watermark};
+    }
+    if (segs && buf && cuts && pos && (names = jd_pipeline_part_names(segs, k, buf)))
+        while ((rc = done ? jd_state_cuts_done(pl->pl_state, names, pos, k, &err)
+                          : jd_state_cuts_record(pl->pl_state, names, cuts, k, &err)) ==
+                   JD_ERR_RETRY && !jd_pipeline_give_up(pl))
+            jd_pipeline_backoff(pl, "recording decision cuts", &err);
+    free(segs);
+    free(buf);
+    free(cuts);
+    free(pos);
+    free(names);
+    return rc;
+}
+
+static int jd_pipeline_record_cuts(jd_pipeline_t *pl)
+{
+    return jd_pipeline_cuts_write(pl, 0);
+}
+
+static int jd_pipeline_cuts_done(jd_pipeline_t *pl)
+{
+    return jd_pipeline_cuts_write(pl, 1);
+}
+
+/* The assigned partitions' segments (loaded), in *out; how many, or -1. */
+static int jd_pipeline_assigned_segs(jd_pipeline_t *pl, jd_seg_t ***out)
+{
+    rd_kafka_topic_partition_list_t *parts = jd_consumer_assignment(pl->pl_consumer);
+    jd_seg_t **segs = parts ? calloc(parts->cnt ? (size_t)parts->cnt : 1, sizeof *segs) : NULL;
+    int n = 0;
+    for (int i = 0; segs && i < parts->cnt; i++)
+        if (!(segs[n++] = jd_segs_get(pl->pl_segs, parts->elems[i].topic,
+                                      parts->elems[i].partition)))
+            n = -1, i = parts->cnt;
+    if (parts)
+        rd_kafka_topic_partition_list_destroy(parts);
+    if (!segs || n < 0) {
+        free(segs);
         return -1;
-    for (int i = 0; i < parts->cnt; i++) {
-        tps[i].tp_topic = parts->elems[i].topic;
-        tps[i].tp_partition = parts->elems[i].partition;
     }
-    rc = (pl->pl_ended ? jd_clock_latest : jd_clock_watermark)(pl->pl_clock, tps,
-                                                                (size_t)parts->cnt, out);
-    free(tps);
-    return rc;
+    jd_seg_t **copy = calloc(n ? (size_t)n : 1, sizeof *copy);
+    int64_t *from = calloc(n ? (size_t)n : 1, sizeof *from);
+    for (int i = 0; from && i < n; i++)
+        from[i] = INT64_MAX; /* not read from: no cuts ahead */
+    if (!copy || !from ||
+        jd_pipeline_load(pl, memcpy(copy, segs, (size_t)n * sizeof *segs), from, (size_t)n)) {
+        free(copy);
+        free(from);
+        free(segs);
+        return -1;
+    }
+    free(copy);
+    free(from);
+    *out = segs;
+    return n;
 }
 
-/* Evaluates every account whose deadline the clock has passed, in the
- * timer indexes of the partitions this instance owns (another instance
- * owns the others' accounts, and its clock, not ours, knows how far
- * their events have been read). */
-static int jd_pipeline_timers(jd_pipeline_t *pl, int wall)
+/* 1 when every partition of the input topics has been decided to its end
+ * (its latest recorded cut at or past its end offset): the group's clock,
+ * the latest of theirs, is then the same for every instance however the
+ * partitions are shared; 0 while another instance is still reading, or a
+ * negative jd_err class. */
+static int jd_pipeline_group_final(jd_pipeline_t *pl, int64_t *latest)
 {
-    const jd_config_t *cf = pl->pl_cf;
-    int64_t lateness = (int64_t)cf->cf_timers_lateness_s * 1000, watermark;
-    rd_kafka_topic_partition_list_t *parts;
-    int have = 0, rc = 0;
+    rd_kafka_topic_partition_list_t *ends = jd_consumer_ends(pl->pl_consumer, 2000);
+    size_t n = ends ? (size_t)ends->cnt : 0;
+    char (*buf)[JD_PIPELINE_TIDX] = calloc(n ? n : 1, sizeof *buf);
+    const char **names = calloc(n ? n : 1, sizeof *names);
+    jd_state_cut_t *last = calloc(n ? n : 1, sizeof *last);
+    int rc = buf && names && last ? 0 : JD_ERR_FATAL, final = ends != NULL;
+    jd_err_t err;
 
-    if (!cf->cf_timers_enabled || !pl->pl_rule_cnt ||
-        !(parts = jd_consumer_assignment(pl->pl_consumer)))
-        return 0;
-    if (!jd_pipeline_watermark(pl, parts, &watermark)) {
-        watermark -= lateness;
-        have = 1;
+    if (!ends)
+        JD_WARN("pipeline", "cannot read the input topics' end offsets yet; asking again");
+    for (size_t i = 0; !rc && i < n; i++) {
+        snprintf(buf[i], sizeof buf[i], "%s:%d", ends->elems[i].topic,
+                 (int)ends->elems[i].partition);
+        names[i] = buf[i];
     }
+    if (!rc)
+        while ((rc = jd_state_cuts_last(pl->pl_state, names, n, last, &err)) == JD_ERR_RETRY &&
+               !jd_pipeline_give_up(pl))
+            jd_pipeline_backoff(pl, "reading decision cuts", &err);
+    for (size_t i = 0; !rc && i < n; i++) {
+        int64_t end = ends->elems[i].offset;
+        if (end < 0 || (end > 0 && last[i].cu_position < end))
+            final = 0;
+        else if (last[i].cu_clock != INT64_MIN && last[i].cu_clock > *latest)
+            *latest = last[i].cu_clock;
+    }
+    if (ends)
+        rd_kafka_topic_partition_list_destroy(ends);
+    free(buf);
+    free(names);
+    free(last);
+    return rc ? rc : final;
+}
+
+/* Once every assigned partition is caught up (or the input ended), the
+ * clock of each is the latest of all: a partition whose accounts are
+ * quiet still sees time pass. With several instances, "all" means the
+ * whole group's partitions (jd_pipeline_group_final); until they are
+ * decided to their end pl_group_wait is set and the loop asks again. At
+ * the end of a log this is the same point in every run; live, it is
+ * where the consumers have caught up. Idle past timers.wall_clock_idle_s
+ * (wall), the wall clock counts too. */
+static int jd_pipeline_timers_all(jd_pipeline_t *pl, int wall)
+{
+    int64_t lateness = (int64_t)pl->pl_cf->cf_timers_lateness_s * 1000, latest = JD_SEG_NO_TIME;
+    jd_seg_t **segs = NULL;
+    int n, rc = 0, all = 1;
+
+    if (!pl->pl_cf->cf_timers_enabled || !pl->pl_rule_cnt)
+        return 0;
+    if ((n = jd_pipeline_assigned_segs(pl, &segs)) < 0)
+        return JD_ERR_FATAL;
+    for (int i = 0; i < n; i++) {
+        all &= pl->pl_ended || wall || jd_seg_caught_up(segs[i]);
+        if (jd_seg_time(segs[i]) != JD_SEG_NO_TIME && jd_seg_time(segs[i]) > latest)
+            latest = jd_seg_time(segs[i]);
+    }
+    pl->pl_group_wait = 0;
+    if (all && n && !pl->pl_ended && !wall && (rc = jd_pipeline_group_final(pl, &latest)) <= 0) {
+        pl->pl_group_wait = rc == 0;
+        free(segs);
+        return rc;
+    }
+    rc = 0;
     if (wall) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t w = (int64_t)ts.tv_sec * 1000 - lateness;
-        if (!have || w > watermark)
-            watermark = w;
-        have = 1;
+        if ((int64_t)ts.tv_sec * 1000 > latest)
+            latest = (int64_t)ts.tv_sec * 1000;
     }
-    /* none: no event time yet, or a partition not heard from */
-    for (int i = 0; have && i < parts->cnt && !rc; i++) {
-        char idx[JD_PIPELINE_TIDX];
-        snprintf(idx, sizeof idx, "timers:%s:%d", parts->elems[i].topic,
-                 (int)parts->elems[i].partition);
-        pl->pl_round_idx = idx;
-        while (!jd_pipeline_stopping && (rc = jd_pipeline_timer_round(pl, watermark)) > 0)
-            ;
-        pl->pl_round_idx = NULL;
-        rc = rc < 0 ? rc : 0;
-    }
-    rd_kafka_topic_partition_list_destroy(parts);
+    for (int i = 0; all && latest != JD_SEG_NO_TIME && i < n && !rc; i++)
+        rc = jd_pipeline_timers_seg(pl, segs[i], latest - lateness);
+    free(segs);
     return rc;
 }
 
@@ -1390,8 +1838,14 @@ static void jd_pipeline_teardown(jd_pipeline_t *pl)
     jd_stage_codec_destroy(pl->pl_stage_codec);
     jd_arena_destroy(&pl->pl_arena);
     jd_arena_destroy(&pl->pl_tarena);
-    free(pl->pl_hold);
-    jd_clock_destroy(pl->pl_clock);
+    jd_segs_destroy(pl->pl_segs);
+    free(pl->pl_msg_seg);
+    free(pl->pl_msg_round);
+    free(pl->pl_msg_ev);
+    free(pl->pl_closes);
+    free(pl->pl_touch);
+    free(pl->pl_decide);
+    free(pl->pl_src);
     free(pl->pl_tidx);
     for (size_t i = 0; i < pl->pl_outs_cap; i++)
         jd_buf_free(&pl->pl_outs[i].ot_payload);
@@ -1402,7 +1856,7 @@ static void jd_pipeline_teardown(jd_pipeline_t *pl)
     free(pl->pl_ev_acct);
     free(pl->pl_ev_sorted);
     free(pl->pl_abs);
-    free(pl->pl_ab_last_msg);
+    free(pl->pl_cursor);
     free(pl->pl_slots);
     free(pl->pl_rstates);
     free(pl->pl_changed);
@@ -1450,12 +1904,10 @@ static void jd_pipeline_count_accounts(jd_pipeline_t *pl, int64_t now, int64_t *
     jd_ops_accounts(jd_state_account_count(pl->pl_state, &err));
 }
 
-static int jd_pipeline_timers(jd_pipeline_t *pl, int wall);
-
 static int jd_pipeline_loop(jd_pipeline_t *pl)
 {
     const jd_pipeline_opts_t *po = pl->pl_opts;
-    int64_t first = 0, last_msg = jd_now_ms(), done = 0, accounts_at = 0;
+    int64_t first = 0, last_msg = jd_now_ms(), done = 0, accounts_at = 0, group_at = 0;
     unsigned rebalances = 0;
     int rc = 0;
 
@@ -1480,9 +1932,18 @@ static int jd_pipeline_loop(jd_pipeline_t *pl)
             rebalances = reb;
             if (pl->pl_cf->cf_timers_wall_idle_s &&
                 now - last_msg >= (int64_t)pl->pl_cf->cf_timers_wall_idle_s * 1000 &&
-                (rc = jd_pipeline_timers(pl, 1)))
+                ((rc = jd_pipeline_timers_all(pl, 1)) || (rc = jd_pipeline_flush(pl))))
                 break;
-            if (po->po_exit_idle_ms && now - last_msg >= po->po_exit_idle_ms) {
+            if (pl->pl_group_wait && now - group_at >= 500) {
+                group_at = now;
+                if ((rc = jd_pipeline_timers_all(pl, 0)) || (rc = jd_pipeline_flush(pl)))
+                    break;
+            }
+            if (po->po_exit_idle_ms && now - last_msg >= po->po_exit_idle_ms &&
+                (!pl->pl_group_wait || now - last_msg >= po->po_exit_idle_ms + 60000)) {
+                if (pl->pl_group_wait)
+                    JD_WARN("pipeline", "stopping before the other instances of the group "
+                            "finished their partitions: timers past their clocks not run");
                 JD_INFO("pipeline", "idle for %d ms: stopping", po->po_exit_idle_ms);
                 break;
             }
@@ -1494,20 +1955,13 @@ static int jd_pipeline_loop(jd_pipeline_t *pl)
         rc = jd_pipeline_batch(pl);
         jd_pipeline_free_msgs(pl);
         if (!rc)
-            rc = jd_pipeline_timers(pl, 0);
-        if (!rc)
             jd_outcomes_publish(pl->pl_outcomes, pl->pl_state, pl->pl_producer, 0);
         done = last_msg = jd_now_ms(); /* a long batch (an outage) is not idleness */
         if (rc)
             break;
         jd_pipeline_count_accounts(pl, done, &accounts_at);
-        if (po->po_max_events && (int64_t)pl->pl_stats->ps_messages >= po->po_max_events) {
-            /* The input ends here: timers run to the latest event time read
-             * rather than wait for end-of-partition notices. */
-            pl->pl_ended = 1;
-            rc = jd_pipeline_timers(pl, 0);
-            break;
-        }
+        if (pl->pl_ended)
+            break; /* --max-events: the batch closed every segment */
     }
     if (!rc && first)
         jd_outcomes_publish(pl->pl_outcomes, pl->pl_state, pl->pl_producer, 1);

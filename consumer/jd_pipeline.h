@@ -48,6 +48,7 @@ typedef struct jd_pipeline_stats {
     uint64_t  ps_shadow;           /* triggers of shadow rules (never on the
                                       trigger topics) */
     uint64_t  ps_timer_evals;      /* accounts evaluated by the timer clock */
+    uint64_t  ps_decision_points;  /* partition segments closed (decided) */
     int64_t   ps_accounts;         /* accounts with state at the end */
     double    ps_seconds;          /* first message to last batch done */
 } jd_pipeline_stats_t;

@@ -12,8 +12,9 @@
  * to its end when the replay starts, keeping the messages whose timestamp
  * is in [--from, --to) (the whole range is read: message timestamps need
  * not be ordered). Messages are decoded exactly as
- * `journeyd run` decodes them (wire format, product schema id,
- * schemas.ids.*). Main thread.
+ * `journeyd run` decodes them (jd_decoder_from_config: wire format,
+ * limits, mapping, product schema id, schemas.ids.*; the schema registry
+ * when configured, its client owned by the source). Main thread.
  */
 #include "jd_replay.h"
 
@@ -24,7 +25,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jd_decoder_conf.h"
 #include "jd_kconf.h"
+#include "jd_registry.h"
 
 #define JD_SRC_TIMEOUT_MS 10000
 
@@ -42,6 +45,7 @@ struct jd_replay_src {
     int64_t            *rs_end;    /* per partition: stop before this offset */
     int                 rs_nparts, rs_left;
     int64_t             rs_from_ms, rs_to_ms; /* message time range, 0: open */
+    jd_registry_t      *rs_registry; /* NULL without schemas.registry.url */
 };
 
 void jd_replay_src_close(jd_replay_src_t *src)
@@ -64,6 +68,7 @@ void jd_replay_src_close(jd_replay_src_t *src)
         rd_kafka_destroy(src->rs_rk);
     }
     free(src->rs_end);
+    jd_registry_destroy(src->rs_registry);
     free(src);
 }
 
@@ -139,25 +144,18 @@ static long jd_src_file_next(jd_replay_src_t *src, const void **buf, jd_err_t *e
 
 /* ---- topic --------------------------------------------------------------------- */
 
-/* The decoder `journeyd run` uses (jd_pipeline.c). */
-static int jd_src_run_decoder(const jd_config_t *cf, jd_decoder_t **dec, jd_err_t *err)
+/* The decoder `journeyd run` uses, with the schema registry (when
+ * configured) for the ids it does not know; the source owns the client. */
+static int jd_src_run_decoder(jd_replay_src_t *src, const jd_config_t *cf, jd_decoder_t **dec,
+                              jd_err_t *err)
 {
-    jd_limits_t lim;
-    jd_wire_t wire = !strcmp(cf->cf_wire_format, "confluent") ? JD_WIRE_CONFLUENT
-                   : !strcmp(cf->cf_wire_format, "plain")     ? JD_WIRE_PLAIN
-                                                              : JD_WIRE_AUTO;
-    jd_limits_default(&lim);
-    lim.lim_max_message_bytes = (size_t)cf->cf_max_message_bytes;
-    lim.lim_max_string_bytes = (size_t)cf->cf_max_string_bytes;
-    lim.lim_max_attributes = (size_t)cf->cf_max_attributes;
-    if (!(*dec = jd_decoder_new(wire, &lim, err)) ||
-        jd_decoder_add_schema(*dec, cf->cf_product_schema_id, jd_codec_product_schema_json(),
-                              err))
+    if (!(*dec = jd_decoder_from_config(cf, err)))
         return JD_ERR_FATAL;
-    for (size_t i = 0; i < cf->cf_schema_id_cnt; i++)
-        if (jd_decoder_add_schema_file(*dec, (int32_t)strtol(cf->cf_schema_ids[i].kv_key, NULL, 10),
-                                       cf->cf_schema_ids[i].kv_val, err))
+    if (cf->cf_registry_url[0]) {
+        if (!(src->rs_registry = jd_registry_new(cf, err)))
             return JD_ERR_FATAL;
+        jd_decoder_set_fetch(*dec, jd_registry_fetch_cb, src->rs_registry);
+    }
     return 0;
 }
 
@@ -226,7 +224,7 @@ static int jd_src_topic_open(jd_replay_src_t *src, const jd_config_t *cf,
     if (nparts < 0)
         return jd_err_set(err, JD_ERR_FATAL, JD_E_KAFKA, "topic %s: no such topic, or the "
                           "brokers do not answer", ro->rp_topic);
-    return jd_src_run_decoder(cf, dec, err) ? JD_ERR_FATAL : jd_src_assign(src, ro, nparts, err);
+    return jd_src_run_decoder(src, cf, dec, err) ? JD_ERR_FATAL : jd_src_assign(src, ro, nparts, err);
 }
 
 static long jd_src_topic_next(jd_replay_src_t *src, const void **buf, jd_err_t *err)

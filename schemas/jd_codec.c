@@ -1,7 +1,8 @@
 /*
  * jd_codec: what the decoder (jd_decode.c) and the encoder (jd_encode.c)
- * share - the embedded schemas, the field tables, the avro-c allocation
- * guard, whole-buffer reads and Confluent framing.
+ * share, and the stage codec (jd_stage.c) with them - the embedded
+ * schemas, the field tables, the avro-c allocation guard, record and I/O
+ * set-up and teardown, whole-buffer reads and writes, Confluent framing.
  *
  * The allocation guard. avro-c trusts the length prefix of a string: it
  * mallocs the claimed length (+1) before checking that the input holds that
@@ -207,7 +208,50 @@ int jd__codec_value_new(avro_schema_t schema, avro_value_iface_t **cls,
     return 0;
 }
 
-/* ---- reading and framing ------------------------------------------------- */
+int jd__codec_rec_open(jd_codec_rec_t *rec, const char *json, size_t len,
+                       const char *what, const jd_field_spec_t *spec,
+                       size_t n, int *idx, jd_err_t *err)
+{
+    int rc;
+    if ((rc = jd__codec_schema_parse(json, len, what, &rec->cr_schema, err)) ||
+        (rc = jd__codec_index(rec->cr_schema, spec, n, idx, what, err)))
+        return rc;
+    return jd__codec_value_new(rec->cr_schema, &rec->cr_class, &rec->cr_val,
+                               err);
+}
+
+void jd__codec_rec_close(jd_codec_rec_t *rec)
+{
+    if (rec->cr_val.iface)
+        avro_value_decref(&rec->cr_val);
+    if (rec->cr_class)
+        avro_value_iface_decref(rec->cr_class);
+    if (rec->cr_schema)
+        avro_schema_decref(rec->cr_schema);
+    memset(rec, 0, sizeof *rec);
+}
+
+int jd__codec_io_open(jd_codec_io_t *io, jd_err_t *err)
+{
+    io->io_out = avro_writer_memory("", 0);
+    io->io_in = avro_reader_memory("", 0);
+    if (!io->io_out || !io->io_in)
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM,
+                          "cannot allocate avro I/O");
+    return 0;
+}
+
+void jd__codec_io_close(jd_codec_io_t *io)
+{
+    if (io->io_out)
+        avro_writer_free(io->io_out);
+    if (io->io_in)
+        avro_reader_free(io->io_in);
+    io->io_out = NULL;
+    io->io_in = NULL;
+}
+
+/* ---- reading, writing and framing ---------------------------------------- */
 
 /* The scan (jd_scan.c) guarantees avro-c never meets a short read, which
  * is where it leaks; it also finds trailing bytes. The skip after the read
@@ -233,6 +277,29 @@ int jd__codec_read(avro_reader_t in, avro_value_t *val, avro_schema_t schema,
         return jd_err_set(err, JD_ERR_SKIP, JD_E_TRAILING_BYTES,
                           "%s: decoded record is followed by extra bytes",
                           what);
+    return 0;
+}
+
+int jd__codec_write(avro_writer_t w, avro_value_t *v, int32_t id,
+                    jd_buf_t *out, const char *what, jd_err_t *err)
+{
+    size_t hdr = id >= 0 ? JD_CODEC_FRAME_LEN : 0, body = 0;
+    int rc;
+
+    out->b_len = 0;
+    if (avro_value_sizeof(v, &body) != 0)
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_INTERNAL,
+                          "cannot size %s: %s", what, avro_strerror());
+    if ((rc = jd__codec_buf_reserve(out, hdr + body, err)))
+        return rc;
+    if (hdr)
+        jd__codec_frame_put(out->b_data, id);
+    avro_writer_memory_set_dest(w, (const char *)out->b_data + hdr,
+                                (int64_t)body);
+    if (avro_value_write(w, v) != 0 || avro_writer_tell(w) != (int64_t)body)
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_INTERNAL,
+                          "cannot write %s: %s", what, avro_strerror());
+    out->b_len = hdr + body;
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /*
  * jd_codec_int.h: internals shared by jd_codec.c (common), jd_decode.c
- * (product-event decoder) and jd_encode.c (encoder, trigger decoder).
+ * (product-event decoder), jd_encode.c (encoder, trigger decoder) and
+ * jd_stage.c (stage event codec).
  * Not part of the public API: only schemas/ and the codec tests include it.
  * Names are jd__codec_* (double underscore = private to the module).
  */
@@ -93,6 +94,45 @@ int jd__codec_index(avro_schema_t rec, const jd_field_spec_t *spec,
 /* Creates a generic value of `schema` (owned by the caller: decref both). */
 int jd__codec_value_new(avro_schema_t schema, avro_value_iface_t **cls,
                         avro_value_t *val, jd_err_t *err);
+
+/* One record schema with a generic value of it, built once and reset
+ * before each use (the encoder's product and trigger records, the stage
+ * codec's record). All-zero means "not built". */
+typedef struct jd_codec_rec {
+    avro_schema_t       cr_schema;
+    avro_value_iface_t *cr_class;
+    avro_value_t        cr_val;
+} jd_codec_rec_t;
+
+/* Parses `json` (len bytes; `what` names it in errors), looks up the n
+ * fields of `spec` into idx (jd__codec_index) and creates the value. On
+ * failure what was built stays in rec: jd__codec_rec_close() frees it.
+ * JD_ERR_FATAL (JD_E_SCHEMA, JD_E_NOMEM). */
+int jd__codec_rec_open(jd_codec_rec_t *rec, const char *json, size_t len,
+                       const char *what, const jd_field_spec_t *spec,
+                       size_t n, int *idx, jd_err_t *err);
+
+/* Frees what jd__codec_rec_open built (an all-zero rec is fine) and
+ * zeroes rec. */
+void jd__codec_rec_close(jd_codec_rec_t *rec);
+
+/* A codec's memory writer and reader, re-pointed at each call's buffer. */
+typedef struct jd_codec_io {
+    avro_writer_t io_out;
+    avro_reader_t io_in;
+} jd_codec_io_t;
+
+/* Creates both (JD_ERR_FATAL/JD_E_NOMEM); on failure jd__codec_io_close()
+ * frees what was made. */
+int jd__codec_io_open(jd_codec_io_t *io, jd_err_t *err);
+void jd__codec_io_close(jd_codec_io_t *io);
+
+/* Writes `v` as Avro binary into `out` (replacing its content) through
+ * memory writer `w`, behind a Confluent header for `id` when id >= 0. The
+ * buffer grows once, to the exact size. JD_ERR_FATAL (JD_E_INTERNAL naming
+ * `what`, JD_E_NOMEM). */
+int jd__codec_write(avro_writer_t w, avro_value_t *v, int32_t id,
+                    jd_buf_t *out, const char *what, jd_err_t *err);
 
 /* Checks that `len` bytes are exactly one well-formed datum of `schema`
  * without allocating (jd_scan.c). JD_ERR_SKIP with JD_E_MALFORMED (naming

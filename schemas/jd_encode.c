@@ -29,16 +29,11 @@
 #include "trigger_event_avsc.h"
 
 struct jd_encoder {
-    avro_schema_t       en_ev_schema;
-    avro_value_iface_t *en_ev_class;
-    avro_value_t        en_ev;
-    int                 en_ev_idx[JD_PF__COUNT];
-    avro_schema_t       en_tr_schema;
-    avro_value_iface_t *en_tr_class;
-    avro_value_t        en_tr;
-    int                 en_tr_idx[JD_TF__COUNT];
-    avro_writer_t       en_out; /* memory writer, re-pointed per call */
-    avro_reader_t       en_in;  /* memory reader for trigger decoding */
+    jd_codec_rec_t en_ev;
+    int            en_ev_idx[JD_PF__COUNT];
+    jd_codec_rec_t en_tr;
+    int            en_tr_idx[JD_TF__COUNT];
+    jd_codec_io_t  en_io; /* writer re-pointed per call; reader for trigger decoding */
 };
 
 /* ---- construction -------------------------------------------------------- */
@@ -47,7 +42,7 @@ struct jd_encoder {
  * order, since values travel as indexes. */
 static int jd_encoder_check_enums(const jd_encoder_t *enc, jd_err_t *err)
 {
-    avro_schema_t r = enc->en_tr_schema;
+    avro_schema_t r = enc->en_tr.cr_schema;
     avro_schema_t kind = avro_schema_record_field_get_by_index(
         r, enc->en_tr_idx[JD_TF_KIND]);
     avro_schema_t sev = avro_schema_record_field_get_by_index(
@@ -74,20 +69,14 @@ bad:
 static int jd_encoder_schemas(jd_encoder_t *enc, jd_err_t *err)
 {
     int rc;
-    if ((rc = jd__codec_schema_parse(jd_product_event_avsc,
-                                     sizeof jd_product_event_avsc - 1,
-                                     "product_event.avsc", &enc->en_ev_schema,
-                                     err)) ||
-        (rc = jd__codec_schema_parse(jd_trigger_event_avsc,
-                                     sizeof jd_trigger_event_avsc - 1,
-                                     "trigger_event.avsc", &enc->en_tr_schema,
-                                     err)) ||
-        (rc = jd__codec_index(enc->en_ev_schema, jd__codec_pf_spec,
-                              JD_PF__COUNT, enc->en_ev_idx,
-                              "product_event.avsc", err)) ||
-        (rc = jd__codec_index(enc->en_tr_schema, jd__codec_tf_spec,
-                              JD_TF__COUNT, enc->en_tr_idx,
-                              "trigger_event.avsc", err)) ||
+    if ((rc = jd__codec_rec_open(&enc->en_ev, jd_product_event_avsc,
+                                 sizeof jd_product_event_avsc - 1,
+                                 "product_event.avsc", jd__codec_pf_spec,
+                                 JD_PF__COUNT, enc->en_ev_idx, err)) ||
+        (rc = jd__codec_rec_open(&enc->en_tr, jd_trigger_event_avsc,
+                                 sizeof jd_trigger_event_avsc - 1,
+                                 "trigger_event.avsc", jd__codec_tf_spec,
+                                 JD_TF__COUNT, enc->en_tr_idx, err)) ||
         (rc = jd_encoder_check_enums(enc, err)))
         return rc;
     for (int f = 0; f < JD_PF__COUNT; f++) {
@@ -108,44 +97,20 @@ jd_encoder_t *jd_encoder_new(jd_err_t *err)
         jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "cannot allocate encoder");
         return NULL;
     }
-    if (jd_encoder_schemas(enc, err) ||
-        jd__codec_value_new(enc->en_ev_schema, &enc->en_ev_class, &enc->en_ev,
-                            err) ||
-        jd__codec_value_new(enc->en_tr_schema, &enc->en_tr_class, &enc->en_tr,
-                            err))
-        goto fail;
-    enc->en_out = avro_writer_memory("", 0);
-    enc->en_in = avro_reader_memory("", 0);
-    if (!enc->en_out || !enc->en_in) {
-        jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "cannot allocate avro I/O");
-        goto fail;
+    if (jd_encoder_schemas(enc, err) || jd__codec_io_open(&enc->en_io, err)) {
+        jd_encoder_destroy(enc);
+        return NULL;
     }
     return enc;
-fail:
-    jd_encoder_destroy(enc);
-    return NULL;
 }
 
 void jd_encoder_destroy(jd_encoder_t *enc)
 {
     if (!enc)
         return;
-    if (enc->en_ev.iface)
-        avro_value_decref(&enc->en_ev);
-    if (enc->en_tr.iface)
-        avro_value_decref(&enc->en_tr);
-    if (enc->en_ev_class)
-        avro_value_iface_decref(enc->en_ev_class);
-    if (enc->en_tr_class)
-        avro_value_iface_decref(enc->en_tr_class);
-    if (enc->en_ev_schema)
-        avro_schema_decref(enc->en_ev_schema);
-    if (enc->en_tr_schema)
-        avro_schema_decref(enc->en_tr_schema);
-    if (enc->en_out)
-        avro_writer_free(enc->en_out);
-    if (enc->en_in)
-        avro_reader_free(enc->en_in);
+    jd__codec_rec_close(&enc->en_ev);
+    jd__codec_rec_close(&enc->en_tr);
+    jd__codec_io_close(&enc->en_io);
     free(enc);
 }
 
@@ -224,30 +189,6 @@ static int jd_set_evidence(avro_value_t *rec, int idx, const jd_trigger_t *tr)
 
 /* ---- writing ------------------------------------------------------------- */
 
-static int jd_encoder_emit(jd_encoder_t *enc, avro_value_t *v, int32_t id,
-                           jd_buf_t *out, jd_err_t *err)
-{
-    size_t hdr = id >= 0 ? JD_CODEC_FRAME_LEN : 0, body = 0;
-    int rc;
-
-    out->b_len = 0;
-    if (avro_value_sizeof(v, &body) != 0)
-        return jd_err_set(err, JD_ERR_FATAL, JD_E_INTERNAL,
-                          "cannot size record: %s", avro_strerror());
-    if ((rc = jd__codec_buf_reserve(out, hdr + body, err)))
-        return rc;
-    if (hdr)
-        jd__codec_frame_put(out->b_data, id);
-    avro_writer_memory_set_dest(enc->en_out, (const char *)out->b_data + hdr,
-                                (int64_t)body);
-    if (avro_value_write(enc->en_out, v) != 0 ||
-        avro_writer_tell(enc->en_out) != (int64_t)body)
-        return jd_err_set(err, JD_ERR_FATAL, JD_E_INTERNAL,
-                          "cannot write record: %s", avro_strerror());
-    out->b_len = hdr + body;
-    return 0;
-}
-
 static int jd_encoder_check_event(const jd_event_t *ev, jd_err_t *err)
 {
     const char *missing = !ev->ev_id ? "event_id"
@@ -268,7 +209,7 @@ static int jd_encoder_check_event(const jd_event_t *ev, jd_err_t *err)
 int jd_encoder_event(jd_encoder_t *enc, const jd_event_t *ev,
                      int32_t schema_id, jd_buf_t *out, jd_err_t *err)
 {
-    avro_value_t *r = &enc->en_ev;
+    avro_value_t *r = &enc->en_ev.cr_val;
     const int *ix = enc->en_ev_idx;
     int rc, bad;
 
@@ -287,13 +228,14 @@ int jd_encoder_event(jd_encoder_t *enc, const jd_event_t *ev,
     if (bad)
         return jd_err_set(err, JD_ERR_FATAL, JD_E_INTERNAL,
                           "cannot fill product event: %s", avro_strerror());
-    return jd_encoder_emit(enc, r, schema_id, out, err);
+    return jd__codec_write(enc->en_io.io_out, r, schema_id, out, "record",
+                           err);
 }
 
 int jd_encoder_trigger(jd_encoder_t *enc, const jd_trigger_t *tr,
                        int32_t schema_id, jd_buf_t *out, jd_err_t *err)
 {
-    avro_value_t *r = &enc->en_tr;
+    avro_value_t *r = &enc->en_tr.cr_val;
     const int *ix = enc->en_tr_idx;
 
     if ((int)tr->tr_kind < 0 || tr->tr_kind >= JD_KIND__COUNT ||
@@ -335,7 +277,8 @@ int jd_encoder_trigger(jd_encoder_t *enc, const jd_trigger_t *tr,
     if (bad)
         return jd_err_set(err, JD_ERR_FATAL, JD_E_INTERNAL,
                           "cannot fill trigger: %s", avro_strerror());
-    return jd_encoder_emit(enc, r, schema_id, out, err);
+    return jd__codec_write(enc->en_io.io_out, r, schema_id, out, "record",
+                           err);
 }
 
 /* ---- trigger decoding ---------------------------------------------------- */
@@ -470,7 +413,7 @@ static int jd_get_scalars(avro_value_t *r, const int *ix, jd_trigger_t *tr,
 static int jd_encoder_trigger_fields(jd_encoder_t *enc, jd_trigger_t *tr,
                                      jd_err_t *err)
 {
-    avro_value_t *r = &enc->en_tr;
+    avro_value_t *r = &enc->en_tr.cr_val;
     const int *ix = enc->en_tr_idx;
     int rc;
     int bad =
@@ -509,7 +452,7 @@ int jd_encoder_trigger_decode(jd_encoder_t *enc, const void *buf, size_t len,
                               "its 5-byte header", len);
         off = JD_CODEC_FRAME_LEN;
     }
-    if ((rc = jd__codec_read(enc->en_in, &enc->en_tr, enc->en_tr_schema,
+    if ((rc = jd__codec_read(enc->en_io.io_in, &enc->en_tr.cr_val, enc->en_tr.cr_schema,
                              p + off, len - off, "trigger", err)) ||
         (rc = jd_encoder_trigger_fields(enc, tr, err))) {
         memset(tr, 0, sizeof *tr);

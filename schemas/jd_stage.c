@@ -9,7 +9,7 @@
  * Decoding goes through the structural scan and allocation guard of
  * jd_codec.c like every other input.
  *
- * The event id is frozen like the trigger id (jd_trigger.c): XXH3-128
+ * The event id is frozen like the trigger id (jd_trigger_hash_id): XXH3-128
  * (seed 0) over account_id 0x1f decimal(sequence) 0x1f stage 0x1f
  * decimal(changed_at), 32 lowercase hex digits, high 64 bits first. The
  * sequence is there because (account, stage, changed_at) alone is not
@@ -20,14 +20,12 @@
  *
  * Thread: one codec per thread.
  */
-#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include "jd_stage.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 #include "jd_codec_int.h"
 #include "journey_stage_avsc.h"
@@ -66,35 +64,21 @@ static const jd_field_spec_t jd_stage_spec[JD_SF__COUNT] = {
 };
 
 struct jd_stage_codec {
-    avro_schema_t       sc_schema;
-    avro_value_iface_t *sc_class;
-    avro_value_t        sc_val;
-    int                 sc_idx[JD_SF__COUNT];
-    avro_writer_t       sc_out;
-    avro_reader_t       sc_in;
+    jd_codec_rec_t sc_rec;
+    int            sc_idx[JD_SF__COUNT];
+    jd_codec_io_t  sc_io;
 };
+
+_Static_assert(JD_STAGE_ID_LEN == JD_TRIGGER_ID_LEN, "stage ids are made like trigger ids");
 
 void jd_stage_event_make_id(char *out, const char *account, int64_t sequence,
                             const char *stage, int64_t changed_at)
 {
-    static const char sep = 0x1f;
     char num[24], seq[24];
-    int numlen = snprintf(num, sizeof num, "%" PRId64, changed_at);
-    int seqlen = snprintf(seq, sizeof seq, "%" PRId64, sequence);
-    XXH3_state_t st;
-
-    XXH3_INITSTATE(&st);
-    XXH3_128bits_reset(&st);
-    XXH3_128bits_update(&st, account ? account : "", account ? strlen(account) : 0);
-    XXH3_128bits_update(&st, &sep, 1);
-    XXH3_128bits_update(&st, seq, (size_t)seqlen);
-    XXH3_128bits_update(&st, &sep, 1);
-    XXH3_128bits_update(&st, stage ? stage : "", stage ? strlen(stage) : 0);
-    XXH3_128bits_update(&st, &sep, 1);
-    XXH3_128bits_update(&st, num, (size_t)numlen);
-    XXH128_hash_t h = XXH3_128bits_digest(&st);
-    snprintf(out, JD_STAGE_ID_LEN + 1, "%016" PRIx64 "%016" PRIx64,
-             (uint64_t)h.high64, (uint64_t)h.low64);
+    snprintf(num, sizeof num, "%" PRId64, changed_at);
+    snprintf(seq, sizeof seq, "%" PRId64, sequence);
+    const char *parts[] = {account, seq, stage, num};
+    jd_trigger_hash_id(out, parts, 4);
 }
 
 const char *jd_stage_schema_json(void)
@@ -111,39 +95,22 @@ jd_stage_codec_t *jd_stage_codec_new(jd_err_t *err)
         jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "cannot allocate stage codec");
         return NULL;
     }
-    if (jd__codec_schema_parse(jd_journey_stage_avsc,
-                               sizeof jd_journey_stage_avsc - 1,
-                               "journey_stage.avsc", &sc->sc_schema, err) ||
-        jd__codec_index(sc->sc_schema, jd_stage_spec, JD_SF__COUNT, sc->sc_idx,
-                        "journey_stage.avsc", err) ||
-        jd__codec_value_new(sc->sc_schema, &sc->sc_class, &sc->sc_val, err))
-        goto fail;
-    sc->sc_out = avro_writer_memory("", 0);
-    sc->sc_in = avro_reader_memory("", 0);
-    if (!sc->sc_out || !sc->sc_in) {
-        jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "cannot allocate avro I/O");
-        goto fail;
+    if (jd__codec_rec_open(&sc->sc_rec, jd_journey_stage_avsc,
+                           sizeof jd_journey_stage_avsc - 1, "journey_stage.avsc",
+                           jd_stage_spec, JD_SF__COUNT, sc->sc_idx, err) ||
+        jd__codec_io_open(&sc->sc_io, err)) {
+        jd_stage_codec_destroy(sc);
+        return NULL;
     }
     return sc;
-fail:
-    jd_stage_codec_destroy(sc);
-    return NULL;
 }
 
 void jd_stage_codec_destroy(jd_stage_codec_t *sc)
 {
     if (!sc)
         return;
-    if (sc->sc_val.iface)
-        avro_value_decref(&sc->sc_val);
-    if (sc->sc_class)
-        avro_value_iface_decref(sc->sc_class);
-    if (sc->sc_schema)
-        avro_schema_decref(sc->sc_schema);
-    if (sc->sc_out)
-        avro_writer_free(sc->sc_out);
-    if (sc->sc_in)
-        avro_reader_free(sc->sc_in);
+    jd__codec_rec_close(&sc->sc_rec);
+    jd__codec_io_close(&sc->sc_io);
     free(sc);
 }
 
@@ -151,7 +118,7 @@ void jd_stage_codec_destroy(jd_stage_codec_t *sc)
 
 static int jd_stage_field(jd_stage_codec_t *sc, jd_sf_t f, avro_value_t *out)
 {
-    return avro_value_get_by_index(&sc->sc_val, (size_t)sc->sc_idx[f], out, NULL);
+    return avro_value_get_by_index(&sc->sc_rec.cr_val, (size_t)sc->sc_idx[f], out, NULL);
 }
 
 static int jd_stage_set_str(jd_stage_codec_t *sc, jd_sf_t f, const char *s)
@@ -194,13 +161,10 @@ static int jd_stage_set_rest(jd_stage_codec_t *sc, const jd_stage_event_t *se)
 int jd_stage_encode(jd_stage_codec_t *sc, const jd_stage_event_t *se,
                     int32_t schema_id, jd_buf_t *out, jd_err_t *err)
 {
-    size_t hdr = schema_id >= 0 ? JD_CODEC_FRAME_LEN : 0, body = 0;
-    int rc;
-
     if (se->se_evidence_cnt > JD_STAGE_EVIDENCE_MAX)
         return jd_err_set(err, JD_ERR_FATAL, JD_E_INTERNAL,
                           "stage event: %zu evidence entries", se->se_evidence_cnt);
-    int bad = avro_value_reset(&sc->sc_val) ||
+    int bad = avro_value_reset(&sc->sc_rec.cr_val) ||
               jd_stage_set_str(sc, JD_SF_EVENT_ID, se->se_id) ||
               jd_stage_set_str(sc, JD_SF_ACCOUNT_ID, se->se_account) ||
               jd_stage_set_long(sc, JD_SF_SEQUENCE, se->se_sequence) ||
@@ -216,22 +180,11 @@ int jd_stage_encode(jd_stage_codec_t *sc, const jd_stage_event_t *se,
               jd_stage_set_str(sc, JD_SF_SOURCE_TOPIC, se->se_source_topic) ||
               jd_stage_set_long(sc, JD_SF_SOURCE_OFFSET, se->se_source_offset) ||
               jd_stage_set_rest(sc, se);
-    if (bad || avro_value_sizeof(&sc->sc_val, &body) != 0)
+    if (bad)
         return jd_err_set(err, JD_ERR_FATAL, JD_E_INTERNAL,
                           "cannot fill stage event: %s", avro_strerror());
-    out->b_len = 0;
-    if ((rc = jd__codec_buf_reserve(out, hdr + body, err)))
-        return rc;
-    if (hdr)
-        jd__codec_frame_put(out->b_data, schema_id);
-    avro_writer_memory_set_dest(sc->sc_out, (const char *)out->b_data + hdr,
-                                (int64_t)body);
-    if (avro_value_write(sc->sc_out, &sc->sc_val) != 0 ||
-        avro_writer_tell(sc->sc_out) != (int64_t)body)
-        return jd_err_set(err, JD_ERR_FATAL, JD_E_INTERNAL,
-                          "cannot write stage event: %s", avro_strerror());
-    out->b_len = hdr + body;
-    return 0;
+    return jd__codec_write(sc->sc_io.io_out, &sc->sc_rec.cr_val, schema_id, out,
+                           "stage event", err);
 }
 
 /* ---- decoding ---------------------------------------------------------- */
@@ -345,7 +298,7 @@ int jd_stage_decode(jd_stage_codec_t *sc, const void *buf, size_t len,
                               "its 5-byte header", len);
         off = JD_CODEC_FRAME_LEN;
     }
-    if ((rc = jd__codec_read(sc->sc_in, &sc->sc_val, sc->sc_schema, p + off,
+    if ((rc = jd__codec_read(sc->sc_io.io_in, &sc->sc_rec.cr_val, sc->sc_rec.cr_schema, p + off,
                              len - off, "stage event", err)))
         return rc;
     if (jd_stage_get_all(sc, se)) {

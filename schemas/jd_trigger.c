@@ -11,6 +11,8 @@
  * bytes keep ("ab","c") and ("a","bc") apart; ids and rule names never
  * contain control characters. A re-send of the same episode yields the
  * same id; the next firing (episode + 1) yields a new one.
+ * jd_trigger_hash_id() is that definition for any list of parts; the
+ * journey stage event id (jd_stage.c) is made with it too.
  *
  * Pure, allocation-free (the hash state lives on the stack), thread-safe.
  */
@@ -82,23 +84,29 @@ int jd_severity_parse(const char *s)
     return -1;
 }
 
-void jd_trigger_make_id(char *out, const char *account, const char *rule_id,
-                        uint64_t episode)
+void jd_trigger_hash_id(char *out, const char *const *parts, size_t n)
 {
     static const char sep = 0x1f;
-    char num[24];
-    int numlen = snprintf(num, sizeof num, "%" PRIu64, episode);
     XXH3_state_t st;
 
     XXH3_INITSTATE(&st);
     XXH3_128bits_reset(&st);
-    XXH3_128bits_update(&st, account ? account : "", account ? strlen(account) : 0);
-    XXH3_128bits_update(&st, &sep, 1);
-    XXH3_128bits_update(&st, rule_id ? rule_id : "", rule_id ? strlen(rule_id) : 0);
-    XXH3_128bits_update(&st, &sep, 1);
-    XXH3_128bits_update(&st, num, (size_t)numlen);
-
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            XXH3_128bits_update(&st, &sep, 1);
+        if (parts[i])
+            XXH3_128bits_update(&st, parts[i], strlen(parts[i]));
+    }
     XXH128_hash_t h = XXH3_128bits_digest(&st);
     snprintf(out, JD_TRIGGER_ID_LEN + 1, "%016" PRIx64 "%016" PRIx64,
              (uint64_t)h.high64, (uint64_t)h.low64);
+}
+
+void jd_trigger_make_id(char *out, const char *account, const char *rule_id,
+                        uint64_t episode)
+{
+    char num[24];
+    snprintf(num, sizeof num, "%" PRIu64, episode);
+    const char *parts[] = {account, rule_id, num};
+    jd_trigger_hash_id(out, parts, 3);
 }

@@ -87,4 +87,10 @@ const char *jd_trigger_status_symbol(jd_trigger_status_t s);
 void jd_trigger_make_id(char *out, const char *account, const char *rule_id,
                         uint64_t episode);
 
+/* The frozen id definition behind jd_trigger_make_id() and
+ * jd_stage_event_make_id(): XXH3-128 (seed 0) over the n parts joined by
+ * 0x1f bytes (a NULL part counts as ""), as 32 lowercase hex digits, high
+ * 64 bits first. Writes JD_TRIGGER_ID_LEN+1 bytes. */
+void jd_trigger_hash_id(char *out, const char *const *parts, size_t n);
+
 #endif

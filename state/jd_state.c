@@ -270,6 +270,14 @@ static void st_set_i64(jd_state_t *st, size_t at, int64_t v)
     st->st_argv[at] = s;
 }
 
+/* Drops the command built so far (nothing is sent). */
+static void st_drop(jd_state_t *st)
+{
+    st->st_argc = 0;
+    st->st_oom = 0;
+    jd_arena_reset(&st->st_arena);
+}
+
 /* Appends the command built so far to the pipeline (to the k-th master
  * when k >= 0: keyless commands) and starts a new one. Returns 1 (one
  * command appended) or -1 (out of memory). */
@@ -282,9 +290,7 @@ static int st_send_to(jd_state_t *st, int k)
                : jd_redis_append_to(st->st_rd, k, (int)st->st_argc,
                                     st->st_argv, st->st_argvlen)) == 0)
         rc = 1;
-    st->st_argc = 0;
-    st->st_oom = 0;
-    jd_arena_reset(&st->st_arena);
+    st_drop(st);
     return rc;
 }
 
@@ -299,9 +305,7 @@ static void st_disconnect(jd_state_t *st)
 {
     if (st->st_rd)
         jd_redis_disconnect(st->st_rd);
-    st->st_argc = 0;
-    st->st_oom = 0;
-    jd_arena_reset(&st->st_arena);
+    st_drop(st);
 }
 
 /* Out of memory while building commands: the pipeline may hold part of a
@@ -902,8 +906,7 @@ static int st_apply_index(jd_state_t *st, int tail, void *vctx)
         }
     }
     if (!added) {
-        st->st_argc = 0;
-        jd_arena_reset(&st->st_arena);
+        st_drop(st); /* a SADD with no member */
         return 0;
     }
     return st_send(st);
@@ -1171,8 +1174,7 @@ static int st_commit_index(jd_state_t *st, int tail, void *vctx)
         }
     }
     if (!added) {
-        st->st_argc = 0;
-        jd_arena_reset(&st->st_arena);
+        st_drop(st); /* a SADD with no member */
         return 0;
     }
     return st_send(st);
@@ -1581,6 +1583,209 @@ int jd_state_timers_due(jd_state_t *st, const char *index, int64_t upto, size_t 
            opaque);
     freeReplyObject(r);
     return n;
+}
+
+/* ---- decision cut logs ----------------------------------------------------- */
+
+/* "<prefix>:cuts:<part>" */
+static const char *st_cuts_key(jd_state_t *st, const char *part)
+{
+    char name[320];
+    snprintf(name, sizeof name, "cuts:%s", part);
+    return st_global_key(st, name);
+}
+
+/* One field of "POSITION:CLOCK:WATERMARK" ("n": none), advancing *p. */
+static int64_t st_cut_field(const char **p)
+{
+    const char *s = *p, *colon = strchr(s, ':');
+    int64_t v = *s && *s != 'n' ? strtoll(s, NULL, 10) : INT64_MIN;
+    *p = colon ? colon + 1 : s + strlen(s);
+    return v;
+}
+
+static void st_cut_parse(const char *s, jd_state_cut_t *c)
+{
+    c->cu_position = st_cut_field(&s);
+    c->cu_clock = st_cut_field(&s);
+    c->cu_watermark = st_cut_field(&s);
+}
+
+/* One pipelined round trip of k commands per partition: push(st, i, ctx)
+ * queues partition i's (st_send's result), then read(&replies[k * i], i,
+ * ctx), when not NULL, takes its replies (-1: out of memory). */
+typedef int (*st_part_push_fn)(jd_state_t *st, size_t i, void *ctx);
+typedef int (*st_part_read_fn)(redisReply **r, size_t i, void *ctx);
+
+static int st_per_part(jd_state_t *st, size_t n, size_t k, st_part_push_fn push,
+                       st_part_read_fn read, void *ctx, jd_err_t *err)
+{
+    redisReply **r;
+    int rc;
+
+    if (!n)
+        return 0;
+    if ((rc = st_ensure(st, err)) != 0)
+        return rc;
+    if (!(r = calloc(k * n, sizeof *r)))
+        return jd_err_set(err, JD_ERR_RETRY, JD_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n && !rc; i++)
+        if (push(st, i, ctx) < 0)
+            rc = st_oom_error(st, err, "cuts");
+    if (!rc && (rc = st_roundtrip(st, r, k * n, "cuts", err)) == 0) {
+        for (size_t i = 0; i < n && !rc && read; i++)
+            if (read(&r[k * i], i, ctx))
+                rc = jd_err_set(err, JD_ERR_RETRY, JD_E_NOMEM, "out of memory");
+        st_free_replies(r, k * n);
+    }
+    free(r);
+    return rc;
+}
+
+/* Loading: the last cut at or before pt_from, the cuts from it on, the
+ * earliest deadline, the completed position. */
+static int st_cuts_push_load(jd_state_t *st, size_t i, void *ctx)
+{
+    const jd_state_part_t *pt = &((const jd_state_part_t *)ctx)[i];
+    char idx[320];
+    st_push(st, "ZREVRANGEBYSCORE");
+    st_push(st, st_cuts_key(st, pt->pt_name));
+    st_push_i64(st, "%lld", pt->pt_from);
+    st_push(st, "-inf");
+    st_push(st, "LIMIT");
+    st_push(st, "0");
+    st_push(st, "1");
+    if (st_send(st) < 0)
+        return -1;
+    st_push(st, "ZRANGEBYSCORE");
+    st_push(st, st_cuts_key(st, pt->pt_name));
+    st_push_i64(st, "%lld", pt->pt_from);
+    st_push(st, "+inf");
+    if (st_send(st) < 0)
+        return -1;
+    snprintf(idx, sizeof idx, "timers:%s", pt->pt_name);
+    st_push(st, "ZRANGE");
+    st_push(st, st_global_key(st, idx));
+    st_push(st, "0");
+    st_push(st, "0");
+    st_push(st, "WITHSCORES");
+    if (st_send(st) < 0)
+        return -1;
+    st_push(st, "HGET");
+    st_push(st, st_global_key(st, "cuts-done"));
+    st_push(st, pt->pt_name);
+    return st_send(st);
+}
+
+static int st_cuts_read_load(redisReply **r, size_t i, void *ctx)
+{
+    jd_state_part_t *pt = &((jd_state_part_t *)ctx)[i];
+    const redisReply *last = r[0], *ahead = r[1], *d = r[2], *done = r[3];
+    jd_state_cut_t c;
+
+    pt->pt_done = done->type == REDIS_REPLY_STRING ? strtoll(done->str, NULL, 10) : -1;
+    pt->pt_clock = INT64_MIN;
+    if (last->type == REDIS_REPLY_ARRAY && last->elements == 1) {
+        st_cut_parse(last->element[0]->str, &c);
+        pt->pt_clock = c.cu_clock;
+    }
+    pt->pt_deadline = d->type == REDIS_REPLY_ARRAY && d->elements == 2
+                          ? strtoll(d->element[1]->str, NULL, 10)
+                          : INT64_MAX;
+    pt->pt_ncuts = 0;
+    pt->pt_cuts = NULL;
+    if (ahead->type != REDIS_REPLY_ARRAY || !ahead->elements)
+        return 0;
+    if (!(pt->pt_cuts = calloc(ahead->elements, sizeof *pt->pt_cuts)))
+        return -1;
+    for (size_t k = 0; k < ahead->elements; k++)
+        st_cut_parse(ahead->element[k]->str, &pt->pt_cuts[pt->pt_ncuts++]);
+    return 0;
+}
+
+int jd_state_cuts_load(jd_state_t *st, jd_state_part_t *parts, size_t n, jd_err_t *err)
+{
+    return st_per_part(st, n, 4, st_cuts_push_load, st_cuts_read_load, parts, err);
+}
+
+typedef struct st_cuts_ctx {
+    const char *const    *cx_parts;
+    const int64_t        *cx_positions;
+    const jd_state_cut_t *cx_cuts;
+    jd_state_cut_t       *cx_last;
+} st_cuts_ctx_t;
+
+static int st_cuts_push_done(jd_state_t *st, size_t i, void *ctx)
+{
+    const st_cuts_ctx_t *cx = ctx;
+    st_push(st, "HSET");
+    st_push(st, st_global_key(st, "cuts-done"));
+    st_push(st, cx->cx_parts[i]);
+    st_push_i64(st, "%lld", cx->cx_positions[i]);
+    return st_send(st);
+}
+
+int jd_state_cuts_done(jd_state_t *st, const char *const *parts, const int64_t *positions,
+                       size_t n, jd_err_t *err)
+{
+    st_cuts_ctx_t cx = {parts, positions, NULL, NULL};
+    return st_per_part(st, n, 1, st_cuts_push_done, NULL, &cx, err);
+}
+
+static int st_cuts_push_last(jd_state_t *st, size_t i, void *ctx)
+{
+    const st_cuts_ctx_t *cx = ctx;
+    st_push(st, "ZREVRANGE");
+    st_push(st, st_cuts_key(st, cx->cx_parts[i]));
+    st_push(st, "0");
+    st_push(st, "0");
+    return st_send(st);
+}
+
+static int st_cuts_read_last(redisReply **r, size_t i, void *ctx)
+{
+    const st_cuts_ctx_t *cx = ctx;
+    cx->cx_last[i] = (jd_state_cut_t){-1, INT64_MIN, INT64_MIN};
+    if (r[0]->type == REDIS_REPLY_ARRAY && r[0]->elements == 1)
+        st_cut_parse(r[0]->element[0]->str, &cx->cx_last[i]);
+    return 0;
+}
+
+int jd_state_cuts_last(jd_state_t *st, const char *const *parts, size_t n, jd_state_cut_t *last,
+                       jd_err_t *err)
+{
+    st_cuts_ctx_t cx = {parts, NULL, NULL, last};
+    return st_per_part(st, n, 1, st_cuts_push_last, st_cuts_read_last, &cx, err);
+}
+
+static int st_cuts_push_record(jd_state_t *st, size_t i, void *ctx)
+{
+    const st_cuts_ctx_t *cx = ctx;
+    const jd_state_cut_t *cu = &cx->cx_cuts[i];
+    char member[80], clock[24] = "n", wm[24] = "n";
+    if (cu->cu_clock != INT64_MIN)
+        snprintf(clock, sizeof clock, "%lld", (long long)cu->cu_clock);
+    if (cu->cu_watermark != INT64_MIN)
+        snprintf(wm, sizeof wm, "%lld", (long long)cu->cu_watermark);
+    snprintf(member, sizeof member, "%lld:%s:%s", (long long)cu->cu_position, clock, wm);
+    st_push(st, "ZADD");
+    st_push(st, st_cuts_key(st, cx->cx_parts[i]));
+    st_push_i64(st, "%lld", cu->cu_position);
+    st_push(st, member);
+    if (st_send(st) < 0)
+        return -1;
+    st_push(st, "ZREMRANGEBYRANK");
+    st_push(st, st_cuts_key(st, cx->cx_parts[i]));
+    st_push(st, "0");
+    st_push_i64(st, "%lld", -(int64_t)JD_STATE_CUTS_KEPT - 1);
+    return st_send(st);
+}
+
+int jd_state_cuts_record(jd_state_t *st, const char *const *parts, const jd_state_cut_t *cuts,
+                         size_t n, jd_err_t *err)
+{
+    st_cuts_ctx_t cx = {parts, NULL, cuts, NULL};
+    return st_per_part(st, n, 2, st_cuts_push_record, NULL, &cx, err);
 }
 
 /* UNLINK of every key of one SCAN reply, one command per key (keys of

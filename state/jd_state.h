@@ -257,6 +257,58 @@ int jd_state_timers_set(jd_state_t *st, const char *const *accounts,
                         const int64_t *prev, const int64_t *rules_at, size_t n,
                         jd_err_t *err);
 
+/* Decision cut logs (<prefix>:cuts:TOPIC:PARTITION, a sorted set by
+ * position): where the consumer cut a partition into decision segments
+ * (consumer/jd_segment.h), each with the partition's clock before the
+ * cut and the timer watermark used there; the last JD_STATE_CUTS_KEPT
+ * are kept. A restarted or new owner reading from offset F replays the
+ * cuts at or after F exactly, and resumes the clock of the last cut at or
+ * before F, so it decides at the same places, whatever the timer index
+ * says by then. <prefix>:cuts-done holds, per partition, the position of
+ * the latest cut whose decisions and timers all completed: the state in
+ * Redis already holds what came after it, so a replay closes those cuts
+ * without deciding again (it would decide from the future). */
+#define JD_STATE_CUTS_KEPT 2000
+
+typedef struct jd_state_cut {
+    int64_t cu_position;   /* the first offset after the cut */
+    int64_t cu_clock;      /* latest event time before it (INT64_MIN: none) */
+    int64_t cu_watermark;  /* timers ran up to (INT64_MIN: none) */
+} jd_state_cut_t;
+
+/* One partition to load: in pt_name ("TOPIC:PARTITION") and pt_from (the
+ * offset reading starts at); out: pt_clock (INT64_MIN: none), pt_deadline
+ * (the earliest of its timer index, "timers:TOPIC:PARTITION"; INT64_MAX:
+ * none), pt_done (the latest completed cut's position, -1: none) and the
+ * recorded cuts at or after pt_from, in order (pt_cuts: malloc'ed, the
+ * caller frees). */
+typedef struct jd_state_part {
+    const char     *pt_name;
+    int64_t         pt_from;
+    int64_t         pt_clock;
+    int64_t         pt_deadline;
+    int64_t         pt_done;
+    jd_state_cut_t *pt_cuts;
+    size_t          pt_ncuts;
+} jd_state_part_t;
+
+/* One round trip for all n; 0 or a negative jd_err class. */
+int jd_state_cuts_load(jd_state_t *st, jd_state_part_t *parts, size_t n, jd_err_t *err);
+
+/* The latest cut recorded for each of parts[n] (cu_position -1: none). 0
+ * or a negative jd_err class. */
+int jd_state_cuts_last(jd_state_t *st, const char *const *parts, size_t n, jd_state_cut_t *last,
+                       jd_err_t *err);
+
+/* Marks the cut at positions[i] of parts[i] completed; 0 or a negative
+ * jd_err class. */
+int jd_state_cuts_done(jd_state_t *st, const char *const *parts, const int64_t *positions,
+                       size_t n, jd_err_t *err);
+
+/* Records cuts[i] in the log of parts[i]; 0 or a negative jd_err class. */
+int jd_state_cuts_record(jd_state_t *st, const char *const *parts, const jd_state_cut_t *cuts,
+                         size_t n, jd_err_t *err);
+
 /* Calls fn for up to max accounts whose deadline is <= upto, earliest
  * first (the id is valid only during the call). Returns how many, or a
  * negative jd_err class. */

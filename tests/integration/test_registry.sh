@@ -13,6 +13,7 @@
 #  - registry outage: with the registry stopped, events with an id already
 #    fetched keep flowing; an id journeyd never saw goes to the dead-letter
 #    topic as unknown_schema_id; wrong credentials are refused at start-up;
+#  - replay --topic decodes those events the way run does (schemas fetched);
 #  - TLS: against the registry over HTTPS with a self-signed certificate,
 #    journeyd refuses to start without schemas.registry.ca_location and
 #    fetches every writer schema with it.
@@ -124,6 +125,15 @@ TID=$(curl -sf "${AUTH[@]}" "$REG/subjects/cs.trigger.renewal-value/versions/lat
   | $PY -c 'import json,sys; d=json.load(sys.stdin); open(sys.argv[1],"w").write(d["schema"]); print(d["id"])' \
     "$JD_TMP/trigger_from_registry.avsc")
 echo "trigger schema id in the registry: $TID"
+
+# ---- replay --topic decodes as run does: writer schemas fetched from the registry ----------
+JOURNEYD_SCHEMAS_REGISTRY_PASSWORD=s3cret timeout 120 "$JD_BIN" replay --topic product-events \
+  "${BASE[@]}" --rules "$JD_ROOT/rules/default.yaml" --baseline "$JD_ROOT/rules/default.yaml" \
+  --counts-only >"$JD_TMP/replay.out" 2>"$JD_TMP/replay.log" \
+  || { cat "$JD_TMP/replay.log"; fail "replay --topic with the registry"; }
+grep -q "^replay product-events: $N1 event(s), 1 account(s)$" "$JD_TMP/replay.out" \
+  || { cat "$JD_TMP/replay.out"; fail "replay --topic did not decode every writer version"; }
+echo "ok   replay --topic fetches writer schemas from the registry"
 
 # ---- phase 2: registry down --------------------------------------------------------------
 kill "$REG_PID"; wait "$REG_PID" 2>/dev/null || true

@@ -5,7 +5,7 @@
  * resolver (fields added, removed, reordered, promoted).
  *
  * Messages are built either with jd_encoder_event() or byte by byte with
- * the small Avro writer below (wb_*), which lets a test write what the
+ * the small Avro writer of avro_wb.h (wb_*), which lets a test write what the
  * encoder would refuse or what a different writer schema would produce.
  */
 #include <criterion/criterion.h>
@@ -14,63 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "avro_wb.h"
 #include "jd_codec.h"
 
 #ifndef JD_SOURCE_DIR
 #define JD_SOURCE_DIR "."
 #endif
-
-/* ---- a tiny Avro binary writer -------------------------------------------- */
-
-typedef struct wb {
-    unsigned char b[16384];
-    size_t n;
-} wb_t;
-
-static void wb_raw(wb_t *w, const void *p, size_t n)
-{
-    cr_assert_leq(w->n + n, sizeof w->b);
-    memcpy(w->b + w->n, p, n);
-    w->n += n;
-}
-
-static void wb_long(wb_t *w, int64_t v)
-{
-    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-    while (z & ~(uint64_t)0x7f) {
-        unsigned char c = (unsigned char)((z & 0x7f) | 0x80);
-        wb_raw(w, &c, 1);
-        z >>= 7;
-    }
-    unsigned char c = (unsigned char)z;
-    wb_raw(w, &c, 1);
-}
-
-static void wb_strn(wb_t *w, const char *s, size_t n)
-{
-    wb_long(w, (int64_t)n);
-    wb_raw(w, s, n);
-}
-
-static void wb_str(wb_t *w, const char *s) { wb_strn(w, s, strlen(s)); }
-static void wb_double(wb_t *w, double d) { wb_raw(w, &d, 8); } /* x86: LE */
-static void wb_float(wb_t *w, float f) { wb_raw(w, &f, 4); }
-
-/* ["null","string"] */
-static void wb_ostr(wb_t *w, const char *s)
-{
-    wb_long(w, s ? 1 : 0);
-    if (s)
-        wb_str(w, s);
-}
-
-static void wb_frame(wb_t *w, int32_t id)
-{
-    unsigned char h[5] = {0, (unsigned char)((uint32_t)id >> 24),
-                          (unsigned char)((uint32_t)id >> 16),
-                          (unsigned char)((uint32_t)id >> 8), (unsigned char)id};
-    wb_raw(w, h, 5);
-}
 
 /* ---- fixtures -------------------------------------------------------------- */
 

@@ -15,46 +15,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "avro_wb.h"
 #include "jd_codec.h"
 #include "jd_codec_int.h"
-
-typedef struct wb {
-    unsigned char b[8192];
-    size_t n;
-} wb_t;
-
-static void wb_raw(wb_t *w, const void *p, size_t n)
-{
-    cr_assert_leq(w->n + n, sizeof w->b);
-    memcpy(w->b + w->n, p, n);
-    w->n += n;
-}
-
-static void wb_long(wb_t *w, int64_t v)
-{
-    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-    while (z & ~(uint64_t)0x7f) {
-        unsigned char c = (unsigned char)((z & 0x7f) | 0x80);
-        wb_raw(w, &c, 1);
-        z >>= 7;
-    }
-    unsigned char c = (unsigned char)z;
-    wb_raw(w, &c, 1);
-}
-
-static void wb_str(wb_t *w, const char *s)
-{
-    wb_long(w, (int64_t)strlen(s));
-    wb_raw(w, s, strlen(s));
-}
-
-static void wb_frame(wb_t *w, int32_t id)
-{
-    unsigned char h[5] = {0, (unsigned char)((uint32_t)id >> 24),
-                          (unsigned char)((uint32_t)id >> 16),
-                          (unsigned char)((uint32_t)id >> 8), (unsigned char)id};
-    wb_raw(w, h, 5);
-}
 
 static jd_decoder_t *dec;
 static jd_encoder_t *enc;

@@ -159,4 +159,6 @@ Test(trigger, make_id_definition_is_frozen)
 
     jd_trigger_make_id(got, "acct-1", "r", 0);
     cr_assert_str_eq(got, "9a4f1cb5a8a66d81518f29b91a693205");
+    jd_trigger_make_id(got, NULL, NULL, 5); /* NULL strings count as "" */
+    cr_assert_str_eq(got, "5d34e0dd3123b94aa7155854b9cb2cdd");
 }

@@ -7,7 +7,9 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "jd_signals.h"
 #include "jd_stage.h"
@@ -299,6 +301,26 @@ Test(journey, stage_event_ids_are_deterministic_and_distinct)
     cr_assert_str_neq(a, c);
     jd_stage_event_make_id(c, "acm", 3, "eadoption", T0);
     cr_assert_str_neq(a, c);
+}
+
+/* The stage event id is a public contract like the trigger id: XXH3-128
+ * (canonical hex) of "account\x1fsequence\x1fstage\x1fchanged_at",
+ * computed here with the one-shot API, and pinned. */
+Test(journey, stage_event_id_definition_is_frozen)
+{
+    static const char bytes[] = "acme\x1f" "3\x1f" "adoption\x1f" "1728043200000";
+    XXH128_canonical_t c;
+    char want[JD_STAGE_ID_LEN + 1], got[JD_STAGE_ID_LEN + 1];
+
+    XXH128_canonicalFromHash(&c, XXH3_128bits(bytes, sizeof bytes - 1));
+    for (int i = 0; i < 16; i++)
+        snprintf(want + 2 * i, 3, "%02x", c.digest[i]);
+    cr_assert_eq(T0, INT64_C(1728043200000));
+    jd_stage_event_make_id(got, "acme", 3, "adoption", T0);
+    cr_assert_str_eq(got, want);
+    cr_assert_str_eq(got, "03c1c785333edcbdaf19b78f44cddeb2");
+    jd_stage_event_make_id(got, NULL, -7, NULL, 0); /* NULL strings count as "" */
+    cr_assert_str_eq(got, "f01480485807d2ad3aab706d21b732a9");
 }
 
 Test(journey, stage_event_round_trip)

@@ -1,0 +1,53 @@
+/*
+ * jd_decoder_conf: the inbound decoder built from the configuration
+ * (contract in jd_decoder_conf.h).
+ *
+ * `journeyd run`, `journeyd replay --topic` and the benchmarks must decode
+ * a message the same way, so the settings that shape decoding (wire
+ * format, limits, mapping, which schema an id means) are applied here
+ * only. The schema registry client is not created here: its owner
+ * outlives the decoder and connects it with jd_decoder_set_fetch().
+ * Pure set-up, no I/O beyond reading the schemas.ids.* files.
+ */
+#include "jd_decoder_conf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static jd_wire_t jd_decoder_conf_wire(const char *name)
+{
+    if (!strcmp(name, "confluent"))
+        return JD_WIRE_CONFLUENT;
+    if (!strcmp(name, "plain"))
+        return JD_WIRE_PLAIN;
+    return JD_WIRE_AUTO;
+}
+
+jd_decoder_t *jd_decoder_from_config(const jd_config_t *cf, jd_err_t *err)
+{
+    jd_limits_t lim;
+    jd_decoder_t *dec;
+
+    jd_limits_default(&lim);
+    lim.lim_max_message_bytes = (size_t)cf->cf_max_message_bytes;
+    lim.lim_max_string_bytes = (size_t)cf->cf_max_string_bytes;
+    lim.lim_max_attributes = (size_t)cf->cf_max_attributes;
+    if (!(dec = jd_decoder_new(jd_decoder_conf_wire(cf->cf_wire_format), &lim, err)))
+        return NULL;
+    jd_decoder_set_mapping(dec, cf->cf_mapping); /* before any schema is added */
+    if (!cf->cf_registry_url[0] &&
+        jd_decoder_add_schema(dec, cf->cf_product_schema_id, jd_codec_product_schema_json(),
+                              err))
+        goto fail;
+    for (size_t i = 0; i < cf->cf_schema_id_cnt; i++) {
+        int32_t id = (int32_t)strtol(cf->cf_schema_ids[i].kv_key, NULL, 10);
+        if (jd_decoder_add_schema_file(dec, id, cf->cf_schema_ids[i].kv_val, err)) {
+            jd_err_prefix(err, "schemas.ids.%d", id);
+            goto fail;
+        }
+    }
+    return dec;
+fail:
+    jd_decoder_destroy(dec);
+    return NULL;
+}
