@@ -48,6 +48,11 @@ typedef struct jd_pipeline_stats {
     uint64_t  ps_shadow;           /* triggers of shadow rules (never on the
                                       trigger topics) */
     uint64_t  ps_timer_evals;      /* accounts evaluated by the timer clock */
+    uint64_t  ps_claims_lost;      /* account commits that lost their claim
+                                      (another instance committed the
+                                      account since it was read) */
+    uint64_t  ps_claims_given_up;  /* of them, left undecided after
+                                      JD_PIPELINE_CLAIM_TRIES losses */
     int64_t   ps_accounts;         /* accounts with state at the end */
     double    ps_seconds;          /* first message to last batch done */
 } jd_pipeline_stats_t;
