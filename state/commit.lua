@@ -36,9 +36,11 @@ claim is still E, and moves it to E+1 with its token, atomically with
 every other write: so at most one decision made from a given state is
 stored, an episode number is given to one decision only, and a decision
 made from a state that has moved on writes nothing (reply -1: the caller
-reads the account again and decides anew). A commit whose claim is
-already E+1 with the same token is this very commit again (a retry after
-a lost reply): nothing is written and it succeeds. Every write is a
+reads the account again and decides anew). This very commit sent again
+(a retry after a lost reply) is recognised and succeeds without writing:
+the claim is E+1 with the same token, or, if another commit came in
+between, every outbox entry it carries is already there with the same
+bytes (so the caller still publishes them). Every write is a
 plain HSET or HSETNX. The global outbox index (<p>:outbox, another slot)
 is maintained by the C shell around this script.
 
@@ -72,8 +74,17 @@ if claim then
   local a, b = string.match(claim, '^(%d+)|(.*)$')
   n, last = tonumber(a) or 0, b or ''
 end
+local first_out = fixed + 1
+-- true when the commit carries outbox entries and all are stored as they are
+local function outbox_stored()
+  if #ARGV < first_out then return false end
+  for i = first_out, #ARGV, 2 do
+    if redis.call('HGET', KEYS[2], ARGV[i]) ~= ARGV[i + 1] then return false end
+  end
+  return true
+end
 if expect ~= '' and n ~= tonumber(expect) then
-  if n == tonumber(expect) + 1 and last == token then
+  if (n == tonumber(expect) + 1 and last == token) or outbox_stored() then
     return redis.call('HLEN', KEYS[2])
   end
   return -1
