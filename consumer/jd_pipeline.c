@@ -821,8 +821,9 @@ static int jd_pipeline_commit_once(jd_pipeline_t *pl, const unsigned char *only,
  * dropped (they were never stored, so they must not be published); the
  * account is read again - with every event both instances applied, and
  * the rule states the winner stored - decided again and committed again,
- * at most JD_PIPELINE_CLAIM_TRIES times. Then (a rarity: the account lost
- * every race) nothing is decided for it in this batch; its events are in
+ * at most JD_PIPELINE_CLAIM_TRIES times. Should that commit lose too (a
+ * rarity: the account lost every race), nothing is decided for it in this
+ * batch; its events are in
  * its state and count at its next event or timer. Keyed input never
  * loses a claim: one instance decides each account, one batch at a time. */
 
@@ -926,7 +927,7 @@ static int jd_pipeline_commit(jd_pipeline_t *pl)
     int rc = lost ? jd_pipeline_commit_once(pl, NULL, lost, &nlost) : JD_ERR_FATAL;
 
     for (int t = 1; !rc && nlost; t++) {
-        int again = t < JD_PIPELINE_CLAIM_TRIES;
+        int again = t <= JD_PIPELINE_CLAIM_TRIES;
         pl->pl_stats->ps_claims_lost += nlost;
         jd_ops_claims_lost(again ? "decided_again" : "given_up", nlost);
         if (!again) {
