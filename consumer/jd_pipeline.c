@@ -1194,6 +1194,22 @@ static int jd_pipeline_republish(jd_pipeline_t *pl)
     return rc;
 }
 
+/* After a rebalance the outbox is re-published as at start-up: an
+ * instance killed between its commit and its publish left entries there,
+ * and the instance that takes its partitions over replays that batch
+ * without deciding them again (the rule states already record them), so
+ * nobody else would send them before a restart. Entries another live
+ * instance is about to publish go out twice, byte-identical. Called
+ * between batches (no message is held in pl_msgs[0..pl_nmsgs)). */
+static int jd_pipeline_republish_rebalanced(jd_pipeline_t *pl, unsigned *seen)
+{
+    unsigned reb = jd_consumer_rebalances(pl->pl_consumer);
+    if (reb == *seen || !jd_consumer_assigned(pl->pl_consumer))
+        return 0;
+    *seen = reb;
+    return jd_pipeline_republish(pl);
+}
+
 /* ---- timers: accounts that send nothing ---------------------------------
  *
  * After each batch every touched account's next deadline goes into the
@@ -1621,11 +1637,13 @@ static int jd_pipeline_loop(jd_pipeline_t *pl)
 {
     const jd_pipeline_opts_t *po = pl->pl_opts;
     int64_t first = 0, last_msg = jd_now_ms(), done = 0, accounts_at = 0;
-    unsigned rebalances = 0;
+    unsigned rebalances = 0, republished = 0;
     int rc = 0;
 
     while (!jd_pipeline_stopping) {
         size_t want = pl->pl_max;
+        if ((rc = jd_pipeline_republish_rebalanced(pl, &republished)))
+            break;
         if (po->po_max_events && (int64_t)pl->pl_stats->ps_messages + (int64_t)want > po->po_max_events)
             want = (size_t)(po->po_max_events - (int64_t)pl->pl_stats->ps_messages);
         size_t left = pl->pl_nleft;
@@ -1750,6 +1768,13 @@ void jd_pipeline_print_summary(const jd_pipeline_stats_t *ps, const jd_ruleset_t
     fprintf(out, "timer evaluations    %llu\n", (unsigned long long)ps->ps_timer_evals);
     fprintf(out, "claims lost          %llu (given up %llu)\n",
             (unsigned long long)ps->ps_claims_lost, (unsigned long long)ps->ps_claims_given_up);
+    fprintf(out, "redis redirections   moved %llu, ask %llu; script reloads %llu, reconnects %llu, "
+            "slot map refreshes %llu\n",
+            (unsigned long long)jd_redis_count(JD_REDIS_C_MOVED),
+            (unsigned long long)jd_redis_count(JD_REDIS_C_ASK),
+            (unsigned long long)jd_redis_count(JD_REDIS_C_NOSCRIPT),
+            (unsigned long long)jd_redis_count(JD_REDIS_C_RECONNECT),
+            (unsigned long long)jd_redis_count(JD_REDIS_C_MAP_REFRESH));
     fprintf(out, "by rule\n");
     for (size_t r = 0; rs && r < jd_rules_count(rs); r++)
         fprintf(out, "  %-32s %llu%s\n", jd_rule_id(jd_rules_at(rs, r)),

@@ -1211,11 +1211,15 @@ Test(state, noscript_reloads_and_resends_once)
 
     apply_one(st, tev_user(tev_set(&ev[0], "a1", JD_EV_LOGIN, "e1", base_day() * DAY), "u1", NULL));
     freeReplyObject(redisCommand(c, "SCRIPT FLUSH"));
+    uint64_t reloads = jd_redis_count(JD_REDIS_C_NOSCRIPT);
     b[0] = tev_user(tev_set(&ev[1], "a1", JD_EV_LOGIN, "e2", base_day() * DAY), "u2", NULL);
     b[1] = tev_user(tev_set(&ev[2], "a2", JD_EV_LOGIN, "e3", base_day() * DAY), "u3", NULL);
     totals_t tot = apply_batch(st, b, 2);
     cr_assert_eq(tot.applied, 2, "each account applied exactly once");
     cr_assert_eq(tot.dups, 0);
+    cr_assert_eq(jd_redis_count(JD_REDIS_C_NOSCRIPT), reloads + 2, "one reload per EVALSHA");
+    cr_assert_eq(jd_redis_count(JD_REDIS_C_MOVED) + jd_redis_count(JD_REDIS_C_ASK), 0,
+                 "one redis-server never redirects");
 
     freeReplyObject(redisCommand(c, "SCRIPT FLUSH"));
     const char *rid[] = {"r"};
