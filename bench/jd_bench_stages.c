@@ -108,14 +108,14 @@ int __wrap_jd_encoder_trigger(jd_encoder_t *enc, const jd_trigger_t *tr, int32_t
 }
 
 int __real_jd_state_commit(jd_state_t *st, const jd_state_commit_t *cms, size_t n,
-                           jd_err_t *err);
+                           unsigned char *conflicts, jd_err_t *err);
 int __wrap_jd_state_commit(jd_state_t *st, const jd_state_commit_t *cms, size_t n,
-                           jd_err_t *err);
+                           unsigned char *conflicts, jd_err_t *err);
 int __wrap_jd_state_commit(jd_state_t *st, const jd_state_commit_t *cms, size_t n,
-                           jd_err_t *err)
+                           unsigned char *conflicts, jd_err_t *err)
 {
     int rc;
-    JD_BENCH_TIMED(JD_ST_COMMIT, rc = __real_jd_state_commit(st, cms, n, err));
+    JD_BENCH_TIMED(JD_ST_COMMIT, rc = __real_jd_state_commit(st, cms, n, conflicts, err));
     return rc;
 }
 

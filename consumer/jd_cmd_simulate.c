@@ -2,7 +2,9 @@
  * jd_cmd_simulate: `journeyd simulate`, the telemetry simulator's Kafka
  * shell: jd_sim generates events, jd_codec encodes them (Confluent framing
  * with schemas.product_schema_id, or plain Avro), and they are produced
- * keyed by account_id, at a target rate or as fast as possible, with a
+ * keyed by account_id (or, with `--key-by event`, by event_id, so one
+ * account's events spread over every partition: unkeyed input for the
+ * scale-out tests), at a target rate or as fast as possible, with a
  * progress line every second. `--poison N` mixes N malformed messages of
  * six kinds (see jd_sim_poison_msg) into the stream, for trying out the dead-letter path.
  * `--corpus DIR` mixes in every message listed in DIR/MANIFEST (jd_corpus),
@@ -25,7 +27,8 @@ static volatile int jd_sim_stopping;
 static void jd_sim_stop(void) { jd_sim_stopping = 1; }
 
 static const char *jd_sim_accounts, *jd_sim_days, *jd_sim_seed, *jd_sim_rate,
-    *jd_sim_wire, *jd_sim_poison, *jd_sim_topic, *jd_sim_end, *jd_sim_corpus;
+    *jd_sim_wire, *jd_sim_poison, *jd_sim_topic, *jd_sim_end, *jd_sim_corpus,
+    *jd_sim_key_by;
 static const jd_cli_flag_t jd_sim_flags[] = {
     {"accounts", 1, &jd_sim_accounts, "number of accounts (default 150)"},
     {"days", 1, &jd_sim_days, "days of history to generate (default 60)"},
@@ -37,6 +40,9 @@ static const jd_cli_flag_t jd_sim_flags[] = {
     {"topic", 1, &jd_sim_topic, "topic to produce to (default: first of topics.input)"},
     {"corpus", 1, &jd_sim_corpus,
      "DIR: also send each message listed in DIR/MANIFEST (DIR/NAME.bin, key NAME)"},
+    {"key-by", 1, &jd_sim_key_by,
+     "account (default) or event: key messages by event_id, spreading each account's "
+     "events over every partition"},
 };
 #define JD_SIM_NFLAGS (sizeof jd_sim_flags / sizeof *jd_sim_flags)
 
@@ -81,6 +87,11 @@ static int jd_sim_conf(jd_sim_conf_t *sm, long long *rate, long long *poison)
         return -1;
     if (jd_sim_wire && strcmp(jd_sim_wire, "plain") && strcmp(jd_sim_wire, "confluent")) {
         fprintf(stderr, "journeyd simulate: --wire is confluent or plain, not '%s'\n", jd_sim_wire);
+        return -1;
+    }
+    if (jd_sim_key_by && strcmp(jd_sim_key_by, "account") && strcmp(jd_sim_key_by, "event")) {
+        fprintf(stderr, "journeyd simulate: --key-by is account or event, not '%s'\n",
+                jd_sim_key_by);
         return -1;
     }
     return 0;
@@ -157,7 +168,9 @@ static int jd_sim_send(jd_sim_run_t *sr, const jd_event_t *ev, jd_buf_t *buf)
     }
     if (sr->sr_corpus_every && sr->sr_sent % sr->sr_corpus_every == sr->sr_corpus_every / 2)
         jd_sim_corpus_next(sr);
-    while (jd_producer_send(sr->sr_prod, sr->sr_topic, ev->ev_account, buf->b_data,
+    const char *key = jd_sim_key_by && !strcmp(jd_sim_key_by, "event") ? ev->ev_id
+                                                                       : ev->ev_account;
+    while (jd_producer_send(sr->sr_prod, sr->sr_topic, key, buf->b_data,
                             buf->b_len, NULL, 0, NULL, &err) == JD_ERR_RETRY)
         ; /* queue full: jd_producer_send already polled for room */
     sr->sr_sent++;

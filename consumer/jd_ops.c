@@ -4,8 +4,8 @@
  * Design: every metric family is declared in jd_ops_declare() and nowhere
  * else, so the list of names the dashboard may use is in one place.
  * Values that are cheaper to compute when scraped than to keep current
- * (event-time lag = now - watermark) are set in jd_ops_render() just
- * before rendering.
+ * (event-time lag = now - watermark; the Redis connection counters, kept
+ * by state/jd_redis.c) are set in jd_ops_render() just before rendering.
  *
  * Readiness is probed, not remembered: an idle pipeline does not touch
  * Redis, so a flag set by the pipeline would stay "up" long after
@@ -34,6 +34,7 @@
 
 #include "jd_http.h"
 #include "jd_log.h"
+#include "jd_redis.h"
 
 struct jd_ops {
     const jd_config_t *op_cf;
@@ -41,7 +42,8 @@ struct jd_ops {
     jd_metric_t       *op_consumed, *op_decode_err, *op_dlq, *op_triggers, *op_stage;
     jd_metric_t       *op_batches, *op_batch_size, *op_redis_lat, *op_lag;
     jd_metric_t       *op_watermark, *op_et_lag, *op_accounts, *op_redis_up;
-    jd_metric_t       *op_kafka_up, *op_info, *op_stats_err;
+    jd_metric_t       *op_kafka_up, *op_info, *op_stats_err, *op_claims;
+    jd_metric_t       *op_redirects, *op_reloads, *op_reconnects, *op_refreshes;
     pthread_mutex_t    op_lock;        /* the fields below */
     uint64_t           op_pending[JD_E__COUNT];
     int64_t            op_watermark_ms;
@@ -61,16 +63,21 @@ static const double jd_ops_lat_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0
 
 #define JD_NB(a) (sizeof a / sizeof a[0])
 
-/* Every metric family: the one list of names the dashboard may use. */
+/* Every metric family: the one list of names the dashboard may use. A
+ * family without labels can start with its one series at 0 (fa_zero), so
+ * it shows before anything happened. */
 typedef struct jd_ops_family {
     size_t           fa_offset;   /* of the jd_metric_t * in jd_ops_t */
     jd_metric_type_t fa_type;
     const char      *fa_name, *fa_labels, *fa_help;
     const double    *fa_bounds;
     size_t           fa_nbounds;
+    int              fa_zero;
 } jd_ops_family_t;
 
-#define JD_FAM(f, t, n, l, h) {offsetof(jd_ops_t, f), JD_METRIC_##t, n, l, h, NULL, 0}
+#define JD_FAM(f, t, n, l, h) {offsetof(jd_ops_t, f), JD_METRIC_##t, n, l, h, NULL, 0, 0}
+#define JD_FAM0(f, t, n, h)   {offsetof(jd_ops_t, f), JD_METRIC_##t, n, "", h, NULL, 0, 1}
+#define JD_HIST(f, n, l, h, b) {offsetof(jd_ops_t, f), JD_METRIC_HISTOGRAM, n, l, h, b, JD_NB(b), 0}
 static const jd_ops_family_t jd_ops_families[] = {
     JD_FAM(op_info, GAUGE, "journeyd_build_info", "version",
            "Always 1; the version label says which journeyd runs."),
@@ -84,27 +91,37 @@ static const jd_ops_family_t jd_ops_families[] = {
            "Triggers published and acknowledged, by kind and rule."),
     JD_FAM(op_stage, COUNTER, "journeyd_stage_changes_total", "stage",
            "Journey stage changes published, by new stage."),
-    JD_FAM(op_batches, COUNTER, "journeyd_batches_total", "",
-           "Batches whose offsets were stored."),
-    {offsetof(jd_ops_t, op_batch_size), JD_METRIC_HISTOGRAM, "journeyd_batch_size", "",
-     "Messages per batch.", jd_ops_batch_bounds, JD_NB(jd_ops_batch_bounds)},
-    {offsetof(jd_ops_t, op_redis_lat), JD_METRIC_HISTOGRAM, "journeyd_redis_latency_seconds",
-     "op", "Redis round trips of a batch, by operation.", jd_ops_lat_bounds,
-     JD_NB(jd_ops_lat_bounds)},
+    JD_FAM0(op_batches, COUNTER, "journeyd_batches_total",
+            "Batches whose offsets were stored."),
+    JD_HIST(op_batch_size, "journeyd_batch_size", "", "Messages per batch.",
+            jd_ops_batch_bounds),
+    JD_HIST(op_redis_lat, "journeyd_redis_latency_seconds", "op",
+            "Redis round trips of a batch, by operation.", jd_ops_lat_bounds),
     JD_FAM(op_lag, GAUGE, "journeyd_kafka_consumer_lag", "topic,partition",
            "Messages behind the partition's high watermark (librdkafka statistics)."),
     JD_FAM(op_watermark, GAUGE, "journeyd_event_time_watermark_seconds", "",
            "Latest occurred_at of a decoded event (Unix seconds)."),
     JD_FAM(op_et_lag, GAUGE, "journeyd_event_time_lag_seconds", "",
            "Wall clock minus the event-time watermark."),
-    JD_FAM(op_accounts, GAUGE, "journeyd_accounts", "",
-           "Accounts with journey state in Redis."),
-    JD_FAM(op_redis_up, GAUGE, "journeyd_redis_up", "",
-           "1 when the last Redis operation or probe succeeded."),
-    JD_FAM(op_kafka_up, GAUGE, "journeyd_kafka_up", "",
-           "1 when librdkafka's latest statistics show a broker up."),
-    JD_FAM(op_stats_err, COUNTER, "journeyd_kafka_stats_errors_total", "",
-           "librdkafka statistics that did not parse."),
+    JD_FAM0(op_accounts, GAUGE, "journeyd_accounts",
+            "Accounts with journey state in Redis."),
+    JD_FAM0(op_redis_up, GAUGE, "journeyd_redis_up",
+            "1 when the last Redis operation or probe succeeded."),
+    JD_FAM0(op_kafka_up, GAUGE, "journeyd_kafka_up",
+            "1 when librdkafka's latest statistics show a broker up."),
+    JD_FAM0(op_stats_err, COUNTER, "journeyd_kafka_stats_errors_total",
+            "librdkafka statistics that did not parse."),
+    JD_FAM(op_claims, COUNTER, "journeyd_claims_lost_total", "result",
+           "Account commits that lost their claim to another instance's commit "
+           "(unkeyed input, rebalances): decided_again, or given_up after repeated losses."),
+    JD_FAM(op_redirects, COUNTER, "journeyd_redis_redirections_total", "kind",
+           "Redis Cluster redirections followed, by kind (moved, ask)."),
+    JD_FAM0(op_reloads, COUNTER, "journeyd_redis_script_reloads_total",
+            "Scripts loaded again on a node that answered NOSCRIPT."),
+    JD_FAM0(op_reconnects, COUNTER, "journeyd_redis_reconnects_total",
+            "Connections to Redis made again after one was lost."),
+    JD_FAM0(op_refreshes, COUNTER, "journeyd_redis_slot_map_refreshes_total",
+            "Redis Cluster slot maps read again after a MOVED."),
 };
 
 static int jd_ops_declare(jd_ops_t *o)
@@ -116,20 +133,21 @@ static int jd_ops_declare(jd_ops_t *o)
                                    fa->fa_labels, fa->fa_bounds, fa->fa_nbounds);
         if (!*slot)
             return -1;
+        if (fa->fa_zero)
+            jd_metric_add(*slot, NULL, 0);
     }
     return 0;
 }
 
-/* Families without labels get their one series at 0, so they show. */
-static void jd_ops_zero(jd_ops_t *o)
+/* The Redis connection counters (state/jd_redis.h), read when scraped. */
+static void jd_ops_redis_counts(jd_ops_t *o)
 {
-    const char *version[] = {JD_VERSION};
-    jd_metric_set(o->op_info, version, 1);
-    jd_metric_add(o->op_batches, NULL, 0);
-    jd_metric_set(o->op_accounts, NULL, 0);
-    jd_metric_set(o->op_redis_up, NULL, 0);
-    jd_metric_set(o->op_kafka_up, NULL, 0);
-    jd_metric_add(o->op_stats_err, NULL, 0);
+    const char *moved[] = {"moved"}, *ask[] = {"ask"};
+    jd_metric_set(o->op_redirects, moved, (double)jd_redis_count(JD_REDIS_C_MOVED));
+    jd_metric_set(o->op_redirects, ask, (double)jd_redis_count(JD_REDIS_C_ASK));
+    jd_metric_set(o->op_reloads, NULL, (double)jd_redis_count(JD_REDIS_C_NOSCRIPT));
+    jd_metric_set(o->op_reconnects, NULL, (double)jd_redis_count(JD_REDIS_C_RECONNECT));
+    jd_metric_set(o->op_refreshes, NULL, (double)jd_redis_count(JD_REDIS_C_MAP_REFRESH));
 }
 
 /* ---- HTTP routes ------------------------------------------------------- */
@@ -170,7 +188,7 @@ jd_ops_t *jd_ops_new(const jd_config_t *cf, jd_err_t *err)
     pthread_mutex_init(&o->op_lock, NULL);
     o->op_cf = cf;
     o->op_kafka_state = -1;
-    jd_ops_zero(o);
+    jd_metric_set(o->op_info, (const char *[]){JD_VERSION}, 1);
     o->op_routes[0] = (jd_http_route_t){"/metrics", jd_ops_route_metrics, o};
     o->op_routes[1] = (jd_http_route_t){"/healthz", jd_ops_route_healthz, o};
     o->op_routes[2] = (jd_http_route_t){"/readyz", jd_ops_route_readyz, o};
@@ -228,6 +246,7 @@ int jd_ops_render(jd_ops_t *o, FILE *out)
         jd_metric_set(o->op_watermark, NULL, (double)wm / 1000.0);
         jd_metric_set(o->op_et_lag, NULL, (double)(jd_ops_wall_ms() - wm) / 1000.0);
     }
+    jd_ops_redis_counts(o);
     jd_metrics_render(o->op_reg, out);
     return 200;
 }
@@ -446,4 +465,11 @@ void jd_ops_accounts(int64_t n)
 {
     if (jd_ops_current && n >= 0)
         jd_metric_set(jd_ops_current->op_accounts, NULL, (double)n);
+}
+
+void jd_ops_claims_lost(const char *result, size_t n)
+{
+    const char *lv[] = {result};
+    if (jd_ops_current)
+        jd_metric_add(jd_ops_current->op_claims, lv, (double)n);
 }

@@ -723,6 +723,8 @@ typedef struct jd_commit_buf {
     const char          **cb_tids;
     const unsigned char **cb_payloads;
     size_t               *cb_lens;
+    size_t               *cb_acct;      /* entry -> account index */
+    unsigned char        *cb_conflicts; /* entry lost its claim */
 } jd_commit_buf_t;
 
 static void jd_commit_buf_free(jd_commit_buf_t *cb)
@@ -733,17 +735,46 @@ static void jd_commit_buf_free(jd_commit_buf_t *cb)
     free(cb->cb_tids);
     free(cb->cb_payloads);
     free(cb->cb_lens);
+    free(cb->cb_acct);
+    free(cb->cb_conflicts);
+}
+
+static int jd_commit_buf_alloc(jd_commit_buf_t *cb, const jd_pipeline_t *pl)
+{
+    size_t na = pl->pl_naccts ? pl->pl_naccts : 1;
+    size_t cap = na * (pl->pl_rule_cnt ? pl->pl_rule_cnt : 1);
+    size_t nouts = pl->pl_nouts ? pl->pl_nouts : 1;
+
+    cb->cb_cms = calloc(na, sizeof *cb->cb_cms);
+    cb->cb_rule_ids = calloc(cap, sizeof *cb->cb_rule_ids);
+    cb->cb_states = calloc(cap, sizeof *cb->cb_states);
+    cb->cb_tids = calloc(nouts, sizeof *cb->cb_tids);
+    cb->cb_payloads = calloc(nouts, sizeof *cb->cb_payloads);
+    cb->cb_lens = calloc(nouts, sizeof *cb->cb_lens);
+    cb->cb_acct = calloc(na, sizeof *cb->cb_acct);
+    cb->cb_conflicts = calloc(na, 1);
+    return cb->cb_cms && cb->cb_rule_ids && cb->cb_states && cb->cb_tids &&
+                   cb->cb_payloads && cb->cb_lens && cb->cb_acct && cb->cb_conflicts
+               ? 0 : -1;
 }
 
 /* Fills cb with one entry per account whose rule states or journey
- * changed, or that has events for the outbox. */
-static size_t jd_pipeline_commits(jd_pipeline_t *pl, jd_commit_buf_t *cb)
+ * changed, or that has events for the outbox; only the accounts marked in
+ * `only` when it is not NULL. pl_outs is in account order. Each entry
+ * claims the account at the commit count it was read with. */
+static size_t jd_pipeline_commits(jd_pipeline_t *pl, jd_commit_buf_t *cb,
+                                  const unsigned char *only)
 {
     size_t nr = 0, nt = 0, ncm = 0, o = pl->pl_out0;
     for (size_t a = 0; a < pl->pl_naccts; a++) {
         jd_state_commit_t *cm = &cb->cb_cms[ncm];
+        while (o < pl->pl_nouts && pl->pl_outs[o].ot_account < a)
+            o++;
+        if (only && !only[a])
+            continue;
         memset(cm, 0, sizeof *cm);
         cm->cm_account = pl->pl_abs[a].ab_account;
+        cm->cm_claim = pl->pl_abs[a].ab_claim;
         cm->cm_rule_ids = &cb->cb_rule_ids[nr];
         cm->cm_states = &cb->cb_states[nr];
         for (size_t r = 0; r < pl->pl_rule_cnt; r++) {
@@ -765,29 +796,28 @@ static size_t jd_pipeline_commits(jd_pipeline_t *pl, jd_commit_buf_t *cb)
         if (pl->pl_journey[a].ch_stage || pl->pl_journey[a].ch_healthy_adoption)
             cm->cm_change = &pl->pl_journey[a];
         if (cm->cm_rule_cnt || cm->cm_trigger_cnt || cm->cm_change)
-            ncm++;
+            cb->cb_acct[ncm++] = a;
     }
     return ncm;
 }
 
-static int jd_pipeline_commit(jd_pipeline_t *pl)
+/* One commit of the accounts marked in `only` (NULL: all): the rule
+ * outcomes first, then the states and outbox entries. lost[a] is set for
+ * each account whose claim was lost (nothing of it written), cleared for
+ * the others; *nlost counts them. */
+static int jd_pipeline_commit_once(jd_pipeline_t *pl, const unsigned char *only,
+                                   unsigned char *lost, size_t *nlost)
 {
-    size_t cap = pl->pl_naccts * (pl->pl_rule_cnt ? pl->pl_rule_cnt : 1);
-    size_t nouts = pl->pl_nouts - pl->pl_out0 ? pl->pl_nouts - pl->pl_out0 : 1;
-    jd_commit_buf_t cb = {
-        calloc(pl->pl_naccts ? pl->pl_naccts : 1, sizeof *cb.cb_cms),
-        calloc(cap ? cap : 1, sizeof *cb.cb_rule_ids),
-        calloc(cap ? cap : 1, sizeof *cb.cb_states),
-        calloc(nouts, sizeof *cb.cb_tids), calloc(nouts, sizeof *cb.cb_payloads),
-        calloc(nouts, sizeof *cb.cb_lens)};
-    if (!cb.cb_cms || !cb.cb_rule_ids || !cb.cb_states || !cb.cb_tids ||
-        !cb.cb_payloads || !cb.cb_lens) {
+    jd_commit_buf_t cb;
+    int rc = 0;
+
+    *nlost = 0;
+    if (jd_commit_buf_alloc(&cb, pl)) {
         jd_commit_buf_free(&cb);
         JD_ERROR("pipeline", "out of memory building commits");
         return JD_ERR_FATAL;
     }
-    size_t ncm = jd_pipeline_commits(pl, &cb);
-    int rc = 0;
+    size_t ncm = jd_pipeline_commits(pl, &cb, only);
     /* outcomes first: a crash before the commit repeats the same decisions */
     do {
         jd_err_t err_;
@@ -795,28 +825,164 @@ static int jd_pipeline_commit(jd_pipeline_t *pl)
                !jd_pipeline_give_up(pl))
             jd_pipeline_backoff(pl, "recording rule outcomes", &err_);
     } while (0);
-    if (rc) {
-        jd_commit_buf_free(&cb);
-        return rc;
-    }
-    if (ncm) {
-        rc = -1;
-        do {
-            jd_err_t err_;
-            struct timespec t0;
+    if (!rc && ncm) {
+        jd_err_t err_;
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        while ((rc = jd_state_commit(pl->pl_state, cb.cb_cms, ncm, cb.cb_conflicts, &err_)) ==
+                   JD_ERR_RETRY && !jd_pipeline_give_up(pl)) {
+            jd_ops_redis("commit", 0, 0);
+            jd_pipeline_backoff(pl, "committing rule states to Redis", &err_);
             clock_gettime(CLOCK_MONOTONIC, &t0);
-            while ((rc = jd_state_commit(pl->pl_state, cb.cb_cms, ncm, &err_)) ==
-                       JD_ERR_RETRY && !jd_pipeline_give_up(pl)) {
-                jd_ops_redis("commit", 0, 0);
-                jd_pipeline_backoff(pl, "committing rule states to Redis", &err_);
-                clock_gettime(CLOCK_MONOTONIC, &t0);
-            }
-            jd_ops_redis("commit", jd_since(&t0), rc == 0);
-            if (rc && rc != JD_ERR_RETRY)
-                JD_ERROR("pipeline", "committing rule states: %s", err_.err_msg);
-        } while (0);
+        }
+        jd_ops_redis("commit", jd_since(&t0), rc == 0);
+        if (rc && rc != JD_ERR_RETRY)
+            JD_ERROR("pipeline", "committing rule states: %s", err_.err_msg);
     }
+    memset(lost, 0, pl->pl_naccts);
+    for (size_t i = 0; !rc && i < ncm; i++)
+        if (cb.cb_conflicts[i]) {
+            lost[cb.cb_acct[i]] = 1;
+            (*nlost)++;
+        }
     jd_commit_buf_free(&cb);
+    return rc;
+}
+
+/* ---- lost claims ---------------------------------------------------------
+ *
+ * With unkeyed input, or while a rebalance hands partitions over, two
+ * instances may decide the same account at once. commit.lua stores a
+ * decision only when the account had no other commit since the read it
+ * was made from (state/commit.lua, "The claim"), so the other decision
+ * wins or this one does, never both. A lost account's decided outs are
+ * dropped (they were never stored, so they must not be published); the
+ * account is read again - with every event both instances applied, and
+ * the rule states the winner stored - decided again and committed again,
+ * at most JD_PIPELINE_CLAIM_TRIES times. Should that commit lose too (a
+ * rarity: the account lost every race), nothing is decided for it in this
+ * batch; its events are in
+ * its state and count at its next event or timer. Keyed input never
+ * loses a claim: one instance decides each account, one batch at a time. */
+
+#define JD_PIPELINE_CLAIM_TRIES 3
+
+/* Drops the outs of the decision in progress (from pl_out0) of the
+ * accounts marked in lost, keeping them in account order (entries are
+ * swapped, so each keeps its own buffer). */
+static void jd_pipeline_drop_outs(jd_pipeline_t *pl, const unsigned char *lost)
+{
+    size_t k = pl->pl_out0;
+    for (size_t i = pl->pl_out0; i < pl->pl_nouts; i++) {
+        if (lost[pl->pl_outs[i].ot_account])
+            continue;
+        if (i != k) {
+            jd_out_t t = pl->pl_outs[k];
+            pl->pl_outs[k] = pl->pl_outs[i];
+            pl->pl_outs[i] = t;
+        }
+        k++;
+    }
+    pl->pl_nouts = k;
+}
+
+/* pl_outs[pl_out0..from) and [from..pl_nouts) are each in account order:
+ * merges them into one. Returns 0 or -1 (out of memory). */
+static int jd_pipeline_merge_outs(jd_pipeline_t *pl, size_t from)
+{
+    size_t n = pl->pl_nouts, i = pl->pl_out0, j = from, k = 0;
+    jd_out_t *m = from < n ? malloc((n - i) * sizeof *m) : NULL;
+
+    if (from >= n)
+        return 0;
+    if (!m)
+        return -1;
+    while (i < from || j < n)
+        m[k++] = j == n || (i < from && pl->pl_outs[i].ot_account <= pl->pl_outs[j].ot_account)
+                     ? pl->pl_outs[i++] : pl->pl_outs[j++];
+    memcpy(pl->pl_outs + pl->pl_out0, m, k * sizeof *m);
+    free(m);
+    return 0;
+}
+
+/* Reads lost account a again, at the instant it was decided at for a
+ * timer, else at its own latest event, and decides whether its rules are
+ * to be decided (pl_skip, as the first decision did). */
+static int jd_pipeline_reread(jd_pipeline_t *pl, size_t a)
+{
+    jd_account_batch_t *ab = &pl->pl_abs[a];
+    const jd_value_t *v = jd_signals_get(&ab->ab_signals, JD_SIG_AS_OF);
+    int64_t at = pl->pl_timer_pass && v->type == JD_VAL_NUM ? (int64_t)v->num
+                                                            : JD_SIGNALS_NO_TS;
+
+    JD_PIPELINE_RETRY(pl, "reading an account again after a lost claim",
+                      jd_state_read_at(pl->pl_state, ab, 1, at, pl->pl_rule_ids,
+                                       pl->pl_rule_cnt, &err_));
+    const jd_value_t *as_of = jd_signals_get(&ab->ab_signals, JD_SIG_AS_OF);
+    const jd_value_t *last = jd_signals_get(&ab->ab_signals, JD_SIG_LAST_EVENT_AT);
+    int64_t ra = ab->ab_rules_at;
+    if (pl->pl_timer_pass) /* stale now: events or an evaluation since */
+        pl->pl_skip[a] = last->type != JD_VAL_NUM || last->num >= (double)at ||
+                         (ra != JD_SIGNALS_NO_TS && ra >= at);
+    else
+        pl->pl_skip[a] = ra != JD_SIGNALS_NO_TS && as_of->type == JD_VAL_NUM &&
+                         as_of->num < (double)ra;
+    return 0;
+}
+
+/* One more try for the lost accounts: drop their outs, read them again
+ * and, with `decide`, decide them again (their outs are appended, then
+ * merged into account order); without it, leave them undecided. */
+static int jd_pipeline_redecide(jd_pipeline_t *pl, const unsigned char *lost, int decide)
+{
+    jd_trigger_t *tmp = calloc(pl->pl_rule_cnt ? pl->pl_rule_cnt : 1, sizeof *tmp);
+    size_t from;
+    int rc = tmp ? 0 : JD_ERR_FATAL;
+
+    jd_pipeline_drop_outs(pl, lost);
+    from = pl->pl_nouts;
+    for (size_t a = 0; a < pl->pl_naccts && !rc; a++) {
+        if (!lost[a] || (rc = jd_pipeline_reread(pl, a)))
+            continue;
+        if (decide) {
+            rc = jd_pipeline_decide_account(pl, a, tmp);
+        } else {
+            memset(&pl->pl_changed[a * pl->pl_rule_cnt], 0, pl->pl_rule_cnt);
+            memset(&pl->pl_journey[a], 0, sizeof pl->pl_journey[a]);
+        }
+    }
+    free(tmp);
+    if (!rc && jd_pipeline_merge_outs(pl, from))
+        rc = JD_ERR_FATAL;
+    return rc;
+}
+
+/* Commits the batch's decisions; accounts that lose their claim are
+ * decided again (see "lost claims" above). */
+static int jd_pipeline_commit(jd_pipeline_t *pl)
+{
+    unsigned char *lost = calloc(pl->pl_naccts ? pl->pl_naccts : 1, 1);
+    size_t nlost = 0;
+    int rc = lost ? jd_pipeline_commit_once(pl, NULL, lost, &nlost) : JD_ERR_FATAL;
+
+    for (int t = 1; !rc && nlost; t++) {
+        int again = t <= JD_PIPELINE_CLAIM_TRIES;
+        pl->pl_stats->ps_claims_lost += nlost;
+        jd_ops_claims_lost(again ? "decided_again" : "given_up", nlost);
+        if (!again) {
+            pl->pl_stats->ps_claims_given_up += nlost;
+            JD_WARN("pipeline", "%zu account(s) lost the claim to their rule states %d times "
+                    "in a row: left undecided until their next event or timer", nlost, t);
+        } else
+            JD_DEBUG("pipeline", "%zu account(s) lost the claim to their rule states: "
+                     "deciding them again", nlost);
+        rc = jd_pipeline_redecide(pl, lost, again);
+        if (!rc && again)
+            rc = jd_pipeline_commit_once(pl, lost, lost, &nlost);
+        else
+            nlost = 0;
+    }
+    free(lost);
     return rc;
 }
 
@@ -1337,6 +1503,22 @@ static int jd_pipeline_republish(jd_pipeline_t *pl)
         pl->pl_stats->ps_republished += pl->pl_nouts;
     pl->pl_nouts = 0;
     return rc;
+}
+
+/* After a rebalance the outbox is re-published as at start-up: an
+ * instance killed between its commit and its publish left entries there,
+ * and the instance that takes its partitions over replays that batch
+ * without deciding them again (the rule states already record them), so
+ * nobody else would send them before a restart. Entries another live
+ * instance is about to publish go out twice, byte-identical. Called
+ * between batches (no message is held in pl_msgs[0..pl_nmsgs)). */
+static int jd_pipeline_republish_rebalanced(jd_pipeline_t *pl, unsigned *seen)
+{
+    unsigned reb = jd_consumer_rebalances(pl->pl_consumer);
+    if (reb == *seen || !jd_consumer_assigned(pl->pl_consumer))
+        return 0;
+    *seen = reb;
+    return jd_pipeline_republish(pl);
 }
 
 /* ---- timers: accounts that send nothing ---------------------------------
@@ -1908,11 +2090,13 @@ static int jd_pipeline_loop(jd_pipeline_t *pl)
 {
     const jd_pipeline_opts_t *po = pl->pl_opts;
     int64_t first = 0, last_msg = jd_now_ms(), done = 0, accounts_at = 0, group_at = 0;
-    unsigned rebalances = 0;
+    unsigned rebalances = 0, republished = 0;
     int rc = 0;
 
     while (!jd_pipeline_stopping) {
         size_t want = pl->pl_max;
+        if ((rc = jd_pipeline_republish_rebalanced(pl, &republished)))
+            break;
         if (po->po_max_events && (int64_t)pl->pl_stats->ps_messages + (int64_t)want > po->po_max_events)
             want = (size_t)(po->po_max_events - (int64_t)pl->pl_stats->ps_messages);
         size_t left = pl->pl_nleft;
@@ -2037,6 +2221,15 @@ void jd_pipeline_print_summary(const jd_pipeline_stats_t *ps, const jd_ruleset_t
             (unsigned long long)ps->ps_shadow);
     fprintf(out, "stage changes        %llu\n", (unsigned long long)ps->ps_stage_events);
     fprintf(out, "timer evaluations    %llu\n", (unsigned long long)ps->ps_timer_evals);
+    fprintf(out, "claims lost          %llu (given up %llu)\n",
+            (unsigned long long)ps->ps_claims_lost, (unsigned long long)ps->ps_claims_given_up);
+    fprintf(out, "redis redirections   moved %llu, ask %llu; script reloads %llu, reconnects %llu, "
+            "slot map refreshes %llu\n",
+            (unsigned long long)jd_redis_count(JD_REDIS_C_MOVED),
+            (unsigned long long)jd_redis_count(JD_REDIS_C_ASK),
+            (unsigned long long)jd_redis_count(JD_REDIS_C_NOSCRIPT),
+            (unsigned long long)jd_redis_count(JD_REDIS_C_RECONNECT),
+            (unsigned long long)jd_redis_count(JD_REDIS_C_MAP_REFRESH));
     fprintf(out, "by rule\n");
     for (size_t r = 0; rs && r < jd_rules_count(rs); r++)
         fprintf(out, "  %-32s %llu%s\n", jd_rule_id(jd_rules_at(rs, r)),

@@ -49,6 +49,12 @@ typedef struct jd_pipeline_stats {
                                       trigger topics) */
     uint64_t  ps_timer_evals;      /* accounts evaluated by the timer clock */
     uint64_t  ps_decision_points;  /* partition segments closed (decided) */
+    uint64_t  ps_claims_lost;      /* account commits that lost their claim
+                                      (another instance committed the
+                                      account since it was read) */
+    uint64_t  ps_claims_given_up;  /* of them, left undecided after 4
+                                      losses in a row (jd_pipeline.c,
+                                      "lost claims") */
     int64_t   ps_accounts;         /* accounts with state at the end */
     double    ps_seconds;          /* first message to last batch done */
 } jd_pipeline_stats_t;

@@ -311,6 +311,7 @@ static int jd_replay_apply(jd_replay_t *rp, size_t na, jd_err_t *err)
             rp->rp_last[i] = (int64_t)last->num;
         if (jd_signals_observe(&ab->ab_signals, jd_state_signals_conf(rp->rp_st), &chs[k])) {
             cms[ncm].cm_account = ab->ab_account;
+            cms[ncm].cm_claim = ab->ab_claim;
             cms[ncm++].cm_change = &chs[k];
         }
         for (int s = 0; s < 2 && !rc; s++) {
@@ -321,7 +322,7 @@ static int jd_replay_apply(jd_replay_t *rp, size_t na, jd_err_t *err)
         }
     }
     if (!rc && ncm)
-        rc = jd_state_commit(rp->rp_st, cms, ncm, err);
+        rc = jd_state_commit(rp->rp_st, cms, ncm, NULL, err);
     free(chs);
     free(cms);
     return rc;

@@ -24,10 +24,15 @@
  * with the sha Redis answered, so an EVALSHA answered NOSCRIPT by a node
  * that never saw the script (another master, a promoted replica, a
  * restarted node) is preceded by SCRIPT LOAD on that node and sent again.
+ *
+ * Counters (jd_redis_count): process-wide relaxed atomics, bumped where a
+ * redirection, a script reload, a map refresh or a reconnect happens; the
+ * metrics read them when scraped (consumer/jd_ops.c).
  */
 #include "jd_redis.h"
 #include "jd_redis_auth.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +79,8 @@ struct jd_redis {
     int             rd_connected;
     int             rd_cluster;
     int             rd_stale;     /* read the slot map before sending */
+    int             rd_lost;      /* a connection was lost: the next
+                                     connect is a reconnect */
     rd_cmd_t       *rd_cmds;
     size_t          rd_cmd_cnt;
     size_t          rd_cmd_cap;
@@ -83,6 +90,19 @@ struct jd_redis {
     char            rd_sha[RD_MAX_SCRIPTS][RD_SHA_LEN + 1];
     size_t          rd_script_cnt;
 };
+
+static _Atomic uint64_t rd_counts[JD_REDIS_C__COUNT];
+
+static void rd_count(jd_redis_counter_t c)
+{
+    atomic_fetch_add_explicit(&rd_counts[c], 1, memory_order_relaxed);
+}
+
+uint64_t jd_redis_count(jd_redis_counter_t c)
+{
+    return c >= 0 && c < JD_REDIS_C__COUNT
+               ? atomic_load_explicit(&rd_counts[c], memory_order_relaxed) : 0;
+}
 
 /* ---- pure helpers ---------------------------------------------------------- */
 
@@ -223,6 +243,8 @@ static int rd_io_error(jd_redis_t *rd, int i, const char *what, jd_err_t *err)
     else
         jd_err_set(err, JD_ERR_RETRY, JD_E_REDIS, "redis %s: %s: %s", where,
                    what, why);
+    if (rd->rd_connected)
+        rd->rd_lost = 1;
     jd_redis_disconnect(rd);
     return JD_ERR_RETRY;
 }
@@ -316,6 +338,8 @@ static int rd_map_refresh(jd_redis_t *rd, jd_err_t *err)
     if (rc > 0)
         return jd_err_set(err, JD_ERR_RETRY, JD_E_REDIS,
                           "redis: no node answers CLUSTER SLOTS");
+    if (rc == 0)
+        rd_count(JD_REDIS_C_MAP_REFRESH);
     return rc ? JD_ERR_RETRY : 0;
 }
 
@@ -448,8 +472,13 @@ int jd_redis_connect(jd_redis_t *rd, jd_err_t *err)
     for (size_t i = 0; i < rd->rd_node_cnt; i++) {
         if ((rc = rd_node_open(rd, (int)i, err)) == JD_ERR_FATAL)
             return rc;
-        if (rc == 0 && (rc = rd_connect_seed(rd, (int)i, err)) != JD_ERR_RETRY)
+        if (rc == 0 && (rc = rd_connect_seed(rd, (int)i, err)) != JD_ERR_RETRY) {
+            if (rc == 0 && rd->rd_lost) {
+                rd->rd_lost = 0;
+                rd_count(JD_REDIS_C_RECONNECT);
+            }
             return rc;
+        }
     }
     return rc;
 }
@@ -591,6 +620,8 @@ static int rd_judge(jd_redis_t *rd, rd_cmd_t *cm, redisReply *r)
         rd->rd_slots[slot] = (int16_t)node;
         rd->rd_stale = 1;
     }
+    rd_count(kind == JD_REDIS_MOVED ? JD_REDIS_C_MOVED
+             : kind == JD_REDIS_ASK ? JD_REDIS_C_ASK : JD_REDIS_C_NOSCRIPT);
     cm->cm_node = kind == JD_REDIS_MOVED ? -1 : node;
     cm->cm_asking = kind == JD_REDIS_ASK;
     cm->cm_reload = script;

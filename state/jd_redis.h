@@ -124,6 +124,24 @@ int jd_redis_append_to(jd_redis_t *rd, int k, int argc, const char **argv,
 /* Masters serving slots (1 in single mode). */
 int jd_redis_master_count(const jd_redis_t *rd);
 
+/* ---- counters (process-wide, for the metrics) ----------------------------- */
+
+/* What the connections of this process had to do beyond sending commands,
+ * counted over every jd_redis_t since start-up: MOVED and ASK replies
+ * followed, EVALSHA re-sent after NOSCRIPT (script loaded on the node),
+ * reconnects after a lost connection, slot-map reads after a MOVED. */
+typedef enum jd_redis_counter {
+    JD_REDIS_C_MOVED = 0,
+    JD_REDIS_C_ASK,
+    JD_REDIS_C_NOSCRIPT,
+    JD_REDIS_C_RECONNECT,
+    JD_REDIS_C_MAP_REFRESH,
+    JD_REDIS_C__COUNT
+} jd_redis_counter_t;
+
+/* The count so far; any thread (relaxed atomics). */
+uint64_t jd_redis_count(jd_redis_counter_t c);
+
 /* The next reply, in append order; the first call after appends sends
  * them. Returns 0 with *reply owned by the caller, or JD_ERR_RETRY with err
  * set (everything dropped, see the top of this file). */

@@ -999,6 +999,9 @@ static int st_apply_reply(jd_state_t *st, size_t i, const redisReply *r,
     ac->ac_state_as_of = st_reply_meta_i64(r, "as_of");
     ab->ab_rules_at = st_reply_meta_i64(r, "rules_at");
     ab->ab_timer_at = st_reply_meta_i64(r, "timer_at");
+    ab->ab_claim = st_reply_meta_i64(r, "claim"); /* "<n>|<token>": n */
+    if (ab->ab_claim == JD_SIGNALS_NO_TS)
+        ab->ab_claim = 0;
     const redisReply *counts = r->element[2];
     ab->ab_applied = st_reply_count(counts->element[0]);
     ab->ab_duplicates = st_reply_count(counts->element[1]);
@@ -1020,6 +1023,7 @@ static void st_batch_reset(jd_account_batch_t *abs, size_t n)
         abs[i].ab_applied = abs[i].ab_duplicates = 0;
         abs[i].ab_late_dropped = abs[i].ab_rejected = 0;
         abs[i].ab_rules_at = abs[i].ab_timer_at = JD_SIGNALS_NO_TS;
+        abs[i].ab_claim = 0;
         jd_signals_clear(&abs[i].ab_signals);
     }
 }
@@ -1081,6 +1085,7 @@ int jd_state_inspect(jd_state_t *st, const char *account, jd_signals_t *sg,
 typedef struct st_commit_ctx {
     const jd_state_commit_t *cc_cms;
     size_t                   cc_n;
+    unsigned char           *cc_conflicts; /* or NULL: a conflict is an error */
 } st_commit_ctx_t;
 
 /* The meta writes of a journey change: HSET pairs (stage fields) and
@@ -1118,12 +1123,36 @@ static int st_change_writes(const jd_signals_change_t *ch)
     return ch && (ch->ch_stage || ch->ch_healthy_adoption);
 }
 
-/* EVALSHA commit 3 rules outbox meta S M X (rule_id state)... (meta
- * pairs)... (outbox id payload)... */
+/* Sets argument `at` (a placeholder) to the commit's token: XXH3 of
+ * every argument after it, each with its length, in hex. */
+static void st_set_token(jd_state_t *st, size_t at)
+{
+    XXH3_state_t *h = XXH3_createState();
+    char *s = jd_arena_alloc(&st->st_arena, 17);
+
+    if (!h || !s || at >= st->st_argc) {
+        XXH3_freeState(h);
+        st->st_oom = 1;
+        return;
+    }
+    XXH3_64bits_reset(h);
+    for (size_t k = at + 1; k < st->st_argc; k++) {
+        uint64_t len = st->st_argvlen[k];
+        XXH3_64bits_update(h, &len, sizeof len);
+        XXH3_64bits_update(h, st->st_argv[k], st->st_argvlen[k]);
+    }
+    snprintf(s, 17, "%016llx", (unsigned long long)XXH3_64bits_digest(h));
+    XXH3_freeState(h);
+    st->st_argv[at] = s;
+    st->st_argvlen[at] = 16;
+}
+
+/* EVALSHA commit 3 rules outbox meta S M X E token (rule_id state)...
+ * (meta pairs)... (outbox id payload)... */
 static int st_commit_item(jd_state_t *st, size_t i, void *vctx)
 {
     const jd_state_commit_t *cm = &((st_commit_ctx_t *)vctx)->cc_cms[i];
-    size_t m_at;
+    size_t m_at, tok_at;
 
     if (cm->cm_rule_cnt == 0 && cm->cm_trigger_cnt == 0 &&
         !st_change_writes(cm->cm_change))
@@ -1138,6 +1167,12 @@ static int st_commit_item(jd_state_t *st, size_t i, void *vctx)
     m_at = st->st_argc;
     st_push(st, "0");
     st_push(st, "0");
+    if (cm->cm_claim < 0)
+        st_push(st, "");
+    else
+        st_push_i64(st, "%lld", cm->cm_claim);
+    tok_at = st->st_argc;
+    st_push(st, "");
     for (size_t k = 0; k < cm->cm_rule_cnt; k++) {
         char *txt = jd_arena_alloc(&st->st_arena, ST_STATE_TXT_MAX);
         if (!txt) {
@@ -1154,6 +1189,7 @@ static int st_commit_item(jd_state_t *st, size_t i, void *vctx)
         st_push_mem(st, (const char *)cm->cm_payloads[k],
                     cm->cm_payload_lens[k]);
     }
+    st_set_token(st, tok_at);
     return st_send(st);
 }
 
@@ -1183,22 +1219,32 @@ static int st_commit_index(jd_state_t *st, int tail, void *vctx)
 static int st_commit_reply(jd_state_t *st, size_t i, const redisReply *r,
                            void *vctx, jd_err_t *err)
 {
+    st_commit_ctx_t *cc = vctx;
+
     (void)st;
-    (void)i;
-    (void)vctx;
     if (r->type != REDIS_REPLY_INTEGER)
         return jd_err_set(err, JD_ERR_FATAL, JD_E_INTERNAL,
                           "commit.lua: unexpected reply");
+    if (r->integer >= 0)
+        return 0;
+    if (!cc->cc_conflicts)
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_INTERNAL,
+                          "commit of account '%s' lost its claim: another "
+                          "writer committed it meanwhile",
+                          cc->cc_cms[i].cm_account);
+    cc->cc_conflicts[i] = 1;
     return 0;
 }
 
 int jd_state_commit(jd_state_t *st, const jd_state_commit_t *cms, size_t n,
-                    jd_err_t *err)
+                    unsigned char *conflicts, jd_err_t *err)
 {
-    st_commit_ctx_t cc = {cms, n};
+    st_commit_ctx_t cc = {cms, n, conflicts};
     st_ops_t ops = {n, st_commit_item, st_commit_reply, st_commit_index, &cc};
     size_t work = 0;
 
+    if (conflicts)
+        memset(conflicts, 0, n);
     for (size_t i = 0; i < n; i++)
         work += cms[i].cm_rule_cnt + cms[i].cm_trigger_cnt +
                 (size_t)st_change_writes(cms[i].cm_change);

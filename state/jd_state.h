@@ -136,6 +136,11 @@ typedef struct jd_account_batch {
     int64_t                  ab_timer_at;  /* its stored next deadline (meta
                                               timer_at, 0 for none), or
                                               JD_SIGNALS_NO_TS */
+    int64_t                  ab_claim;     /* how many commits the account
+                                              has had (meta claim, 0 for
+                                              none): a decision made from
+                                              this read commits with
+                                              cm_claim = ab_claim */
 } jd_account_batch_t;
 
 /* Applies every account's events and reads back its signals (derived, not
@@ -150,7 +155,9 @@ int jd_state_apply(jd_state_t *st, jd_account_batch_t *abs, size_t n,
                    jd_err_t *err);
 
 /* A change to one account's rule states plus the triggers it decided,
- * written atomically (one script per account): the new states, the
+ * written atomically (one script per account) if and only if the account
+ * has had no other commit since the read the decision was made from (the
+ * claim, state/commit.lua): the new states, the
  * journey change (healthy_adoption_at only if not stored yet; stage,
  * previous_stage, stage_changed_at, stage_seq) and an outbox entry (id -> encoded
  * event) per trigger or stage event. Outbox ids are trigger ids, or
@@ -167,13 +174,27 @@ typedef struct jd_state_commit {
     const unsigned char *const   *cm_payloads;   /* encoded triggers */
     const size_t                 *cm_payload_lens;
     const jd_signals_change_t    *cm_change;     /* NULL: none */
+    int64_t                       cm_claim;      /* ab_claim of the read the
+                                                    decision was made from,
+                                                    or JD_STATE_CLAIM_ANY */
 } jd_state_commit_t;
 
+/* cm_claim of a writer that decides from no read (no check). */
+#define JD_STATE_CLAIM_ANY INT64_C(-1)
+
 /* Returns 0 or a negative jd_err class. Entries with nothing to write are
- * skipped. The account is added to the <prefix>:outbox index both before
- * and after its commit script (see jd_state.c for why both). */
+ * skipped. An entry whose account had another commit since its read
+ * (claim lost: another instance decided it meanwhile) writes nothing and
+ * sets conflicts[i] to 1 (else 0); the caller reads the account again and
+ * decides anew. With conflicts NULL a lost claim is an error
+ * (JD_ERR_FATAL/JD_E_INTERNAL), for callers that are the only writer.
+ * Repeating a call after JD_ERR_RETRY is safe: an entry already written
+ * by the first attempt is recognised (same claim, same content) and not
+ * reported as a conflict. The account is added to the <prefix>:outbox
+ * index both before and after its commit script (see jd_state.c for why
+ * both). */
 int jd_state_commit(jd_state_t *st, const jd_state_commit_t *cms, size_t n,
-                    jd_err_t *err);
+                    unsigned char *conflicts, jd_err_t *err);
 
 /* Removes delivered triggers (accounts[i], trigger_ids[i]) from their
  * accounts' outboxes (pipelined; unknown ids are ignored) and takes

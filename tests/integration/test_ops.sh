@@ -5,7 +5,9 @@
 #    batch-size and Redis-latency histograms, accounts, consumer lag series
 #    and the event-time watermark; the Prometheus text parses line by line;
 #  - /healthz is 200; /readyz is 200, turns 503 naming redis when its
-#    redis-server is stopped, and 200 again once it is restarted; 503
+#    redis-server is stopped, and 200 again once it is restarted; the
+#    pipeline's reconnect is counted (journeyd_redis_reconnects_total),
+#    no redirection or lost claim on one redis-server; 503
 #    naming kafka once the broker is stopped;
 #  - with log.format=json every stderr line is one JSON object with ts,
 #    level, module and msg; start, assignment, dead letters, Kafka down
@@ -116,6 +118,19 @@ grep -q redis "$JD_TMP/body" || fail "/readyz does not name redis: $(cat "$JD_TM
 curl -sf "$URL/healthz" >/dev/null || fail "/healthz must stay 200 while redis is down"
 start_redis
 wait_status /readyz 200
+# The pipeline's own connection comes back when it next needs Redis: a few
+# more events; the reconnect is counted, and one redis-server never redirects.
+"$JD_BIN" simulate "${COMMON[@]}" --accounts 2 --days 2 --seed 7 2>>"$JD_TMP/sim.log"
+for _ in $(seq 1 150); do
+  curl -sf "$URL/metrics" >"$JD_TMP/metrics"
+  case "$(metric 'journeyd_redis_reconnects_total')" in none|0) sleep 0.2 ;; *) break ;; esac
+done
+nonzero 'journeyd_redis_reconnects_total'
+for m in 'journeyd_redis_redirections_total{kind="moved"}' 'journeyd_redis_redirections_total{kind="ask"}' \
+         'journeyd_redis_slot_map_refreshes_total' 'journeyd_claims_lost_total'; do
+  case "$(metric "$m")" in none|0) ;; *) fail "$m is $(metric "$m") on one redis-server, keyed input" ;; esac
+done
+grep -q '^# TYPE journeyd_redis_redirections_total counter' "$JD_TMP/metrics" || fail "no redirection counter"
 
 # Readiness follows Kafka too: stop the broker process.
 BROKER_PID="${JD_PIDS[1]}"

@@ -15,9 +15,8 @@
 #      05-15T12:00, FIRED again 05-19T00:00;
 #   s1 smb_flag: FIRED once (on its first events); grow (expansion,
 #      suppressed_by risk) never fires for s1, fires once for a1 and a2
-#      once days_since_start reaches 10 (05-11; an account that keeps
-#      sending is decided at the latest event of its batch, so the instant
-#      depends on the batches, up to the end of phase 1);
+#      once days_since_start reaches 10 (05-11: by the midnight timer or
+#      at the account's next decision point, both fixed by the log);
 #   shadowy (mode: shadow) fires for all three, only on the shadow topic.
 # a2's status turns churned on 05-20 (13:00), with its grow and shadowy
 # episodes open. The outcome records (cs.rule.outcomes, published at the

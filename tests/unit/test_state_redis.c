@@ -931,9 +931,9 @@ Test(state, rules_and_outbox_round_trip)
     const unsigned char *pls[] = {p1, p2}, *pls_b[] = {p2};
     size_t lens[] = {sizeof p1, sizeof p2}, lens_b[] = {17};
     jd_state_commit_t cms[3] = {
-        {"A", 2, rule_ids, states, 2, tids, pls, lens, NULL},
-        {"B x}", 0, NULL, NULL, 1, tids_b, pls_b, lens_b, NULL},
-        {"C", 1, rule_ids, states, 0, NULL, NULL, NULL, NULL},
+        {"A", 2, rule_ids, states, 2, tids, pls, lens, NULL, 0},
+        {"B x}", 0, NULL, NULL, 1, tids_b, pls_b, lens_b, NULL, 0},
+        {"C", 1, rule_ids, states, 0, NULL, NULL, NULL, NULL, 0},
     };
     jd_err_t err;
     seen_t s;
@@ -941,8 +941,8 @@ Test(state, rules_and_outbox_round_trip)
 
     for (size_t i = 0; i < sizeof p2; i++)
         p2[i] = (unsigned char)(i * 7);
-    cr_assert_eq(jd_state_commit(st, cms, 3, &err), 0, "%s", err.err_msg);
-    cr_assert_eq(jd_state_commit(st, cms, 3, &err), 0, "idempotent");
+    cr_assert_eq(jd_state_commit(st, cms, 3, NULL, &err), 0, "%s", err.err_msg);
+    cr_assert_eq(jd_state_commit(st, cms, 3, NULL, &err), 0, "idempotent");
 
     /* rule states come back through apply (no events needed) */
     const char *ask[] = {"r.low_usage", "r:renewal {x}", "never-stored"};
@@ -980,6 +980,73 @@ Test(state, rules_and_outbox_round_trip)
     cr_assert_eq(scan(st, &s), 0);
     cr_assert_eq(raw_int(c, "SCARD %s", key), 0, "index emptied");
     cr_assert_eq(jd_state_outbox_ack(st, acc2, tid2, 3, &err), 0, "ack twice");
+    redisFree(c);
+    jd_state_destroy(st);
+}
+
+/* The claim (commit.lua): a commit writes only when the account had no
+ * other commit since the read its decision was made from; a lost claim
+ * writes nothing (no rule state, no outbox entry) and is reported; the
+ * same commit sent again (a retry after a lost reply) is not a conflict. */
+Test(state, commit_claims_episodes_atomically)
+{
+    jd_state_t *st = state_new("claim");
+    redisContext *c = raw_connect(&g_srv);
+    const char *rid[] = {"r"}, *ask[] = {"r"};
+    jd_rule_state_t mine = {1, 10, 10, 1, 0}, theirs = {1, 20, 20, 1, 0}, got;
+    const char *tid[] = {"t1"}, *tid2[] = {"t2"}, *tid3[] = {"t3"};
+    const unsigned char *pm[] = {(const unsigned char *)"mine"},
+                        *pt[] = {(const unsigned char *)"theirs"};
+    size_t len[] = {4}, lent[] = {6};
+    jd_state_commit_t a = {"k", 1, rid, &mine, 1, tid, pm, len, NULL, 0};
+    jd_state_commit_t b = {"k", 1, rid, &theirs, 1, tid2, pt, lent, NULL, 0};
+    jd_account_batch_t ab = {.ab_account = "k", .ab_rule_states = &got};
+    unsigned char conflict = 9;
+    char key[256];
+    jd_err_t err;
+
+    /* both decided from claim 0: the first commit wins */
+    cr_assert_eq(jd_state_commit(st, &a, 1, &conflict, &err), 0, "%s", err.err_msg);
+    cr_assert_eq(conflict, 0);
+    cr_assert_eq(jd_state_commit(st, &b, 1, &conflict, &err), 0, "%s", err.err_msg);
+    cr_assert_eq(conflict, 1, "the second decision from claim 0 loses");
+    snprintf(key, sizeof key, "%s.claim:{k}:outbox", g_prefix);
+    cr_assert_eq(raw_int(c, "HLEN %s", key), 1, "the loser wrote no outbox entry");
+    cr_assert_eq(jd_state_apply(st, &ab, 1, ask, 1, &err), 0, "%s", err.err_msg);
+    cr_assert_eq(got.rs_opened_at, 10, "the loser wrote no rule state");
+    cr_assert_eq(ab.ab_claim, 1);
+
+    /* the winner's commit again (a lost reply): recognised, no conflict */
+    cr_assert_eq(jd_state_commit(st, &a, 1, &conflict, &err), 0, "%s", err.err_msg);
+    cr_assert_eq(conflict, 0, "a repeated commit is not a conflict");
+    cr_assert_eq(jd_state_apply(st, &ab, 1, ask, 1, &err), 0, "%s", err.err_msg);
+    cr_assert_eq(ab.ab_claim, 1, "and it wrote nothing");
+
+    /* decided again from the new read: wins */
+    b.cm_claim = ab.ab_claim;
+    cr_assert_eq(jd_state_commit(st, &b, 1, &conflict, &err), 0, "%s", err.err_msg);
+    cr_assert_eq(conflict, 0);
+    cr_assert_eq(jd_state_apply(st, &ab, 1, ask, 1, &err), 0, "%s", err.err_msg);
+    cr_assert_eq(got.rs_opened_at, 20);
+    cr_assert_eq(ab.ab_claim, 2);
+
+    /* the winner's first commit once more, after another commit came in
+     * between: its outbox entry is there with the same bytes, so it was
+     * stored; it succeeds without writing (its trigger gets published) */
+    cr_assert_eq(jd_state_commit(st, &a, 1, &conflict, &err), 0, "%s", err.err_msg);
+    cr_assert_eq(conflict, 0, "a commit whose outbox entries are stored is not a conflict");
+    cr_assert_eq(jd_state_apply(st, &ab, 1, ask, 1, &err), 0, "%s", err.err_msg);
+    cr_assert_eq(got.rs_opened_at, 20, "and it wrote nothing");
+    cr_assert_eq(ab.ab_claim, 2);
+
+    /* a caller that cannot handle conflicts gets an error */
+    jd_state_commit_t d = {"k", 1, rid, &mine, 1, tid3, pt, lent, NULL, 0};
+    cr_assert_eq(jd_state_commit(st, &d, 1, NULL, &err), JD_ERR_FATAL);
+    cr_assert(strstr(err.err_msg, "claim"), "%s", err.err_msg);
+    cr_assert_eq(raw_int(c, "HEXISTS %s t3", key), 0);
+    d.cm_claim = JD_STATE_CLAIM_ANY;
+    cr_assert_eq(jd_state_commit(st, &d, 1, NULL, &err), 0, "%s", err.err_msg);
+    cr_assert_eq(raw_int(c, "HEXISTS %s t3", key), 1);
     redisFree(c);
     jd_state_destroy(st);
 }
@@ -1050,9 +1117,9 @@ Test(state, account_ids_with_separators_and_braces)
     const char *tids[] = {"t"};
     const unsigned char *pls[] = {(const unsigned char *)"p"};
     size_t lens[] = {1};
-    jd_state_commit_t cms[2] = {{"x{y}z", 0, NULL, NULL, 1, tids, pls, lens, NULL},
-                                {"", 0, NULL, NULL, 1, tids, pls, lens, NULL}};
-    cr_assert_eq(jd_state_commit(st, cms, 2, &err), 0, "%s", err.err_msg);
+    jd_state_commit_t cms[2] = {{"x{y}z", 0, NULL, NULL, 1, tids, pls, lens, NULL, 0},
+                                {"", 0, NULL, NULL, 1, tids, pls, lens, NULL, 0}};
+    cr_assert_eq(jd_state_commit(st, cms, 2, NULL, &err), 0, "%s", err.err_msg);
     seen_t s;
     cr_assert_eq(scan(st, &s), 2);
     cr_assert_geq(seen_find(&s, "x{y}z", "t"), 0);
@@ -1144,17 +1211,21 @@ Test(state, noscript_reloads_and_resends_once)
 
     apply_one(st, tev_user(tev_set(&ev[0], "a1", JD_EV_LOGIN, "e1", base_day() * DAY), "u1", NULL));
     freeReplyObject(redisCommand(c, "SCRIPT FLUSH"));
+    uint64_t reloads = jd_redis_count(JD_REDIS_C_NOSCRIPT);
     b[0] = tev_user(tev_set(&ev[1], "a1", JD_EV_LOGIN, "e2", base_day() * DAY), "u2", NULL);
     b[1] = tev_user(tev_set(&ev[2], "a2", JD_EV_LOGIN, "e3", base_day() * DAY), "u3", NULL);
     totals_t tot = apply_batch(st, b, 2);
     cr_assert_eq(tot.applied, 2, "each account applied exactly once");
     cr_assert_eq(tot.dups, 0);
+    cr_assert_eq(jd_redis_count(JD_REDIS_C_NOSCRIPT), reloads + 2, "one reload per EVALSHA");
+    cr_assert_eq(jd_redis_count(JD_REDIS_C_MOVED) + jd_redis_count(JD_REDIS_C_ASK), 0,
+                 "one redis-server never redirects");
 
     freeReplyObject(redisCommand(c, "SCRIPT FLUSH"));
     const char *rid[] = {"r"};
     jd_rule_state_t rs = {1, 5, 5, 1, 0};
-    jd_state_commit_t cm = {"a1", 1, rid, &rs, 0, NULL, NULL, NULL, NULL};
-    cr_assert_eq(jd_state_commit(st, &cm, 1, &err), 0, "%s", err.err_msg);
+    jd_state_commit_t cm = {"a1", 1, rid, &rs, 0, NULL, NULL, NULL, NULL, 0};
+    cr_assert_eq(jd_state_commit(st, &cm, 1, NULL, &err), 0, "%s", err.err_msg);
     redisFree(c);
     jd_state_destroy(st);
 }
@@ -1575,8 +1646,8 @@ Test(state, journey_changes_commit_with_their_event)
     const char *oid[] = {"s:0123"};
     const unsigned char *pl[] = {(const unsigned char *)"stage"};
     size_t len[] = {5};
-    jd_state_commit_t cm = {"j", 0, NULL, NULL, 1, oid, pl, len, &ch};
-    cr_assert_eq(jd_state_commit(st, &cm, 1, &err), 0, "%s", err.err_msg);
+    jd_state_commit_t cm = {"j", 0, NULL, NULL, 1, oid, pl, len, &ch, 0};
+    cr_assert_eq(jd_state_commit(st, &cm, 1, NULL, &err), 0, "%s", err.err_msg);
     inspect(st, "j", &sg);
     cr_assert_str_eq(sg.sg_stage_stored, "onboarding");
     cr_assert_eq(sg.sg_stage_seq, 1);
@@ -1591,9 +1662,10 @@ Test(state, journey_changes_commit_with_their_event)
     ch.ch_healthy_adoption = 1;
     ch.ch_at = T;
     cm.cm_trigger_cnt = 0;
-    cr_assert_eq(jd_state_commit(st, &cm, 1, &err), 0, "%s", err.err_msg);
+    cm.cm_claim = JD_STATE_CLAIM_ANY; /* no read in between */
+    cr_assert_eq(jd_state_commit(st, &cm, 1, NULL, &err), 0, "%s", err.err_msg);
     ch.ch_at = T + 5;
-    cr_assert_eq(jd_state_commit(st, &cm, 1, &err), 0, "%s", err.err_msg);
+    cr_assert_eq(jd_state_commit(st, &cm, 1, NULL, &err), 0, "%s", err.err_msg);
     inspect(st, "j", &sg);
     cr_assert_eq(sig_num(&sg, JD_SIG_HEALTHY_ADOPTION_AT), (double)T);
     cr_assert_str_eq(sg.sg_val[JD_SIG_STAGE].str, "value_realization");
