@@ -22,10 +22,10 @@
 # Needs JD_BIN, JD_ROOT, JD_TMP (tests/run.sh sets them).
 set -euo pipefail
 . "$JD_ROOT/deploy/lib.sh"
+. "$JD_ROOT/tests/integration/runs.sh"
 PY=/usr/bin/python3
 rm -rf "$JD_TMP"; mkdir -p "$JD_TMP"
 trap jd_cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
 SCHEMA="$JD_ROOT/schemas/trigger_event.avsc"
 TOPICS=(risk renewal expansion)
 # ---- a three-master Redis Cluster (deploy/lib.sh; appendonly, so a
@@ -49,12 +49,8 @@ echo "log: $EVENTS events on 12 partitions"
 
 # opts NAME [cluster]: the flags of one scenario (own prefix, group, topics).
 opts() {
-  OPTS=(--brokers "$JD_BROKERS" --set "redis.prefix=$1"
-        --set "kafka.group.id=$1-$$" --set "topics.dead_letter=$1.dlq"
-        --set "topics.risk=$1.risk" --set "topics.renewal_readiness=$1.renewal"
-        --set "topics.expansion=$1.expansion" --set "topics.journey_stage=$1.stage"
-        --set pipeline.batch_size=200 --set pipeline.retry_backoff_max_ms=1000
-        --set kafka.session.timeout.ms=6000 --set kafka.heartbeat.interval.ms=500)
+  scenario_opts "$1"
+  OPTS+=(--set pipeline.batch_size=200 --set pipeline.retry_backoff_max_ms=1000)
   if [ "${2:-}" = cluster ]; then
     OPTS+=(--redis "127.0.0.1:${PORTS[0]}" --set redis.cluster=on --set "redis.nodes=$SEEDS")
   else
@@ -62,33 +58,8 @@ opts() {
   fi
 }
 # start NAME TAG MODE [flags]: journeyd run in the background -> RUN_PID.
-start() {
-  local name="$1" tag="$2" mode="$3"; shift 3
-  opts "$name" "$mode"; mkdir -p "$JD_TMP/$name"
-  "$JD_BIN" run "${OPTS[@]}" "$@" >"$JD_TMP/$name/$tag.out" 2>"$JD_TMP/$name/$tag.log" &
-  RUN_PID=$!
-}
-wait_for() {
-  for _ in $(seq 1 600); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
-  fail "$1: no '$2' within 60 s"
-}
-finish() {
-  local rc=0
-  timeout 300 tail --pid="$1" -f /dev/null || fail "$2: still running after 300 s"
-  wait "$1" || rc=$?
-  [ "$rc" -eq 0 ] || { tail -n 20 "$2"; fail "$2: exit $rc"; }
-}
-consumed() { awk '/^events consumed/ {s += $3} END {print s + 0}' "$@"; }
+start() { opts "$1" "$3"; run_bg "$1" "$2" "${OPTS[@]}" "${@:4}"; }
 LOST=0; DIFFS=0; DUPS=0; OTHER=0
-# rules_tsv PREFIX PORT...: every account's rule-state hash on these nodes
-rules_tsv() {
-  local prefix="$1" p k; shift
-  for p in "$@"; do
-    redis-cli -h 127.0.0.1 -p "$p" --scan --pattern "$prefix:*:rules" | while read -r k; do
-      printf '%s\t' "$k"; redis-cli -h 127.0.0.1 -p "$p" hgetall "$k" | tr '\n' '\t'; echo
-    done
-  done
-}
 check() {
   local d="$JD_TMP/$1" line
   opts "$1" "$2"

@@ -26,10 +26,10 @@
 # default) chooses the scenarios.
 set -euo pipefail
 . "$JD_ROOT/deploy/lib.sh"
+. "$JD_ROOT/tests/integration/runs.sh"
 PY=/usr/bin/python3
 rm -rf "$JD_TMP"; mkdir -p "$JD_TMP"
 trap jd_cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
 SCHEMA="$JD_ROOT/schemas/trigger_event.avsc"
 TOPICS=(risk renewal expansion)
 KILLS=0; FAULTS=0; LOST=0; DIFFS=0; DUPS=0; OTHER=0
@@ -43,35 +43,14 @@ EVENTS=$(sed -n 's/^simulate: \([0-9]*\) events and.*/\1/p' "$JD_TMP/sim.log")
 [ "${EVENTS:-0}" -ge 100000 ] || fail "the log holds only ${EVENTS:-0} events"
 echo "log: $EVENTS events"
 
-# opts NAME: the flags of one scenario (its own prefix, group and topics).
+# opts NAME: the flags of one scenario.
 opts() {
-  OPTS=(--brokers "$JD_BROKERS" --redis "127.0.0.1:$RPORT" --set "redis.prefix=$1"
-        --set "kafka.group.id=$1-$$" --set "topics.dead_letter=$1.dlq"
-        --set "topics.risk=$1.risk" --set "topics.renewal_readiness=$1.renewal"
-        --set "topics.expansion=$1.expansion" --set "topics.journey_stage=$1.stage"
-        --set pipeline.batch_size=200 --set pipeline.retry_backoff_max_ms=1000
-        --set kafka.session.timeout.ms=6000 --set kafka.heartbeat.interval.ms=500)
+  scenario_opts "$1"
+  OPTS+=(--redis "127.0.0.1:$RPORT" --set pipeline.batch_size=200
+         --set pipeline.retry_backoff_max_ms=1000)
 }
 # start NAME TAG [flags]: journeyd run in the background -> RUN_PID.
-start() {
-  local name="$1" tag="$2"; shift 2
-  opts "$name"; mkdir -p "$JD_TMP/$name"
-  "$JD_BIN" run "${OPTS[@]}" --exit-idle 5 "$@" >"$JD_TMP/$name/$tag.out" 2>"$JD_TMP/$name/$tag.log" &
-  RUN_PID=$!
-}
-# wait_for LOG PATTERN: until the log shows it (60 s at most).
-wait_for() {
-  for _ in $(seq 1 600); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
-  fail "$1: no '$2' within 60 s"
-}
-# finish PID LOG: waits for a run, which must exit 0.
-finish() {
-  local rc=0
-  timeout 300 tail --pid="$1" -f /dev/null || fail "$2: still running after 300 s"
-  wait "$1" || rc=$?
-  [ "$rc" -eq 0 ] || { tail -n 20 "$2"; fail "$2: exit $rc"; }
-}
-consumed() { awk '/^events consumed/ {print $3}' "$1"; }
+start() { opts "$1"; run_bg "$1" "$2" "${OPTS[@]}" --exit-idle 5 "${@:3}"; }
 rand_ms() { $PY -c "import random; print('%.2f' % random.uniform($1, $2))"; }
 # check NAME: compares with the baseline, adds up the counts.
 check() {
@@ -80,9 +59,7 @@ check() {
   "$JD_BIN" inspect --all --json "${OPTS[@]}" >"$d/state.jsonl"
   for t in "${TOPICS[@]}"; do kcat -C -b "$JD_BROKERS" -t "$1.$t" -e -q -f '%S:%s'; done >"$d/triggers.raw"
   # every account's rule states (episodes fired per rule): what was decided
-  redis-cli -h 127.0.0.1 -p "$RPORT" --scan --pattern "$1:*:rules" | while read -r k; do
-    printf '%s\t' "$k"; redis-cli -h 127.0.0.1 -p "$RPORT" hgetall "$k" | tr '\n' '\t'; echo
-  done >"$d/rules.tsv"
+  rules_tsv "$1" "$RPORT" >"$d/rules.tsv"
   [ -s "$d/rules.tsv" ] || fail "$1: no rule states in Redis"
   [ "$1" = base ] && return 0
   line=$($PY "$JD_ROOT/tests/integration/fault_compare.py" "$SCHEMA" "$JD_TMP/base" "$d") \

@@ -27,10 +27,10 @@
 # redis-server and broker.
 set -euo pipefail
 . "$JD_ROOT/deploy/lib.sh"
+. "$JD_ROOT/tests/integration/runs.sh"
 PY=/usr/bin/python3
 rm -rf "$JD_TMP"; mkdir -p "$JD_TMP"
 trap jd_cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
 SCHEMA="$JD_ROOT/schemas/trigger_event.avsc"
 TOPICS=(risk renewal expansion)
 
@@ -44,35 +44,17 @@ EVENTS=$(sed -n 's/^simulate: \([0-9]*\) events and.*/\1/p' "$JD_TMP/sim.log")
 echo "log: $EVENTS events on 8 partitions, keyed by event_id"
 
 opts() {
-  OPTS=(--brokers "$JD_BROKERS" --redis "127.0.0.1:$RPORT" --set "redis.prefix=$1"
-        --set "kafka.group.id=$1-$$" --set "topics.dead_letter=$1.dlq"
-        --set "topics.risk=$1.risk" --set "topics.renewal_readiness=$1.renewal"
-        --set "topics.expansion=$1.expansion" --set "topics.journey_stage=$1.stage"
-        --set pipeline.batch_size=100 --set kafka.session.timeout.ms=6000
-        --set kafka.heartbeat.interval.ms=500)
+  scenario_opts "$1"
+  OPTS+=(--redis "127.0.0.1:$RPORT" --set pipeline.batch_size=100)
 }
 # start NAME TAG [flags]: journeyd run in the background -> RUN_PID.
-start() {
-  local name="$1" tag="$2"; shift 2
-  opts "$name"; mkdir -p "$JD_TMP/$name"
-  "$JD_BIN" run "${OPTS[@]}" "$@" >"$JD_TMP/$name/$tag.out" 2>"$JD_TMP/$name/$tag.log" &
-  RUN_PID=$!
-}
-finish() {
-  local rc=0
-  timeout 300 tail --pid="$1" -f /dev/null || fail "$2: still running after 300 s"
-  wait "$1" || rc=$?
-  [ "$rc" -eq 0 ] || { tail -n 20 "$2"; fail "$2: exit $rc"; }
-}
-consumed() { awk '/^events consumed/ {s += $3} END {print s + 0}' "$@"; }
+start() { opts "$1"; run_bg "$1" "$2" "${OPTS[@]}" "${@:3}"; }
 check() {
   local d="$JD_TMP/$1"
   opts "$1"
   "$JD_BIN" inspect --all --json "${OPTS[@]}" >"$d/state.jsonl"
   for t in "${TOPICS[@]}"; do kcat -C -b "$JD_BROKERS" -t "$1.$t" -e -q -f '%S:%s'; done >"$d/triggers.raw"
-  redis-cli -h 127.0.0.1 -p "$RPORT" --scan --pattern "$1:*:rules" | while read -r k; do
-    printf '%s\t' "$k"; redis-cli -h 127.0.0.1 -p "$RPORT" hgetall "$k" | tr '\n' '\t'; echo
-  done >"$d/rules.tsv"
+  rules_tsv "$1" "$RPORT" >"$d/rules.tsv"
   [ -s "$d/rules.tsv" ] || fail "$1: no rule states in Redis"
 }
 

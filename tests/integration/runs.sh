@@ -1,0 +1,53 @@
+# Helpers for the integration tests that run journeyd scenarios side by
+# side (test_faults.sh, test_cluster.sh, test_unkeyed.sh): each scenario
+# gets its own Redis prefix, consumer group and topics. Sourced after
+# deploy/lib.sh; needs JD_BIN, JD_BROKERS and JD_TMP.
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# scenario_opts NAME: OPTS = the flags every run of scenario NAME shares
+# (its prefix, group, dead-letter and trigger topics, a short session).
+scenario_opts() {
+  OPTS=(--brokers "$JD_BROKERS" --set "redis.prefix=$1"
+        --set "kafka.group.id=$1-$$" --set "topics.dead_letter=$1.dlq"
+        --set "topics.risk=$1.risk" --set "topics.renewal_readiness=$1.renewal"
+        --set "topics.expansion=$1.expansion" --set "topics.journey_stage=$1.stage"
+        --set kafka.session.timeout.ms=6000 --set kafka.heartbeat.interval.ms=500)
+}
+
+# run_bg NAME TAG ARGS...: `journeyd run ARGS` in the background, output in
+# $JD_TMP/NAME/TAG.out and .log -> RUN_PID.
+run_bg() {
+  local name="$1" tag="$2"; shift 2
+  mkdir -p "$JD_TMP/$name"
+  "$JD_BIN" run "$@" >"$JD_TMP/$name/$tag.out" 2>"$JD_TMP/$name/$tag.log" &
+  RUN_PID=$!
+}
+
+# wait_for LOG PATTERN: until the log shows it (60 s at most).
+wait_for() {
+  for _ in $(seq 1 600); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  fail "$1: no '$2' within 60 s"
+}
+
+# finish PID LOG: waits for a run, which must exit 0.
+finish() {
+  local rc=0
+  timeout 300 tail --pid="$1" -f /dev/null || fail "$2: still running after 300 s"
+  wait "$1" || rc=$?
+  [ "$rc" -eq 0 ] || { tail -n 20 "$2"; fail "$2: exit $rc"; }
+}
+
+# consumed OUT...: events consumed, summed over the runs' summaries.
+consumed() { awk '/^events consumed/ {s += $3} END {print s + 0}' "$@"; }
+
+# rules_tsv PREFIX PORT...: every account's rule-state hash on these nodes,
+# one line each: KEY, then RULE and STATE fields, tab-separated.
+rules_tsv() {
+  local prefix="$1" p k; shift
+  for p in "$@"; do
+    redis-cli -h 127.0.0.1 -p "$p" --scan --pattern "$prefix:*:rules" | while read -r k; do
+      printf '%s\t' "$k"; redis-cli -h 127.0.0.1 -p "$p" hgetall "$k" | tr '\n' '\t'; echo
+    done
+  done
+}
