@@ -65,6 +65,17 @@ void jd_bench_json_end(jd_bench_json_t *js);
 /* Sorts v[0..n) and returns the q-quantile (0 <= q <= 1, nearest rank). */
 double jd_bench_quantile(double *v, size_t n, double q);
 
+/* Copies src's strings and attributes into ar (dst points into it). */
+void jd_bench_event_copy(jd_arena_t *ar, jd_event_t *dst, const jd_event_t *src);
+
+/* The micro-benchmark of the state engine's per-event step (jd_bench_engine.c):
+ * `events` jd_sim events of `accounts` accounts over `days` days, each
+ * applied to its in-memory record and decided (jd_step_event). Prints one
+ * JSON line; 0 or 1. */
+struct jd_ruleset;
+int jd_bench_micro_engine(const jd_config_t *cf, const struct jd_ruleset *rs, int accounts,
+                          int days, size_t events);
+
 /* ---- Redis counters ------------------------------------------------------ */
 
 #define JD_BENCH_MAX_CMDS 64

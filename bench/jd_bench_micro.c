@@ -9,6 +9,9 @@
  *   rules   jd_signals_derive + jd_rules_decide of the default rules over
  *           10k accounts: ns/account, on a firing pass (fresh rule
  *           states, triggers built) and on steady passes (nothing new).
+ *   engine  the state engine's per-event step (jd_bench_engine.c):
+ *           jd_step_event on in-memory account records, jd_sim events
+ *           of 10k accounts: ns/event, mallocs/event, heap per account.
  *   state   jd_state_apply, the per-batch aggregation into Redis (one
  *           EVALSHA of apply.lua per account, pipelined), on jd_sim
  *           batches of pipeline.batch_size, by day of account history:
@@ -24,7 +27,7 @@
  * prepares jd_state_apply's input and is outside the timed part; the
  * pipeline's own grouping is static in jd_pipeline.c.
  *
- * --smoke runs decode and rules with a few iterations (ctest runs it: it
+ * --smoke runs decode, rules and engine with a few iterations (ctest runs it: it
  * checks that the code runs, never how fast). One JSON line per bench.
  * Main thread only.
  */
@@ -51,7 +54,7 @@ static const char *jd_bench_m_smoke, *jd_bench_m_only, *jd_bench_m_events, *jd_b
     *jd_bench_m_accounts, *jd_bench_m_days;
 static const jd_cli_flag_t jd_bench_m_flags[] = {
     {"smoke", 0, &jd_bench_m_smoke, "a few iterations only (ctest)"},
-    {"only", 1, &jd_bench_m_only, "comma-separated: decode,rules,state,window"},
+    {"only", 1, &jd_bench_m_only, "comma-separated: decode,rules,engine,state,window"},
     {"events", 1, &jd_bench_m_events, "decode: events (default 200000)"},
     {"accounts", 1, &jd_bench_m_accounts, "state: simulated accounts (default 300)"},
     {"days", 1, &jd_bench_m_days, "state: simulated days (default 30)"},
@@ -62,7 +65,8 @@ static const jd_cli_flag_t jd_bench_m_flags[] = {
 static int jd_bench_m_want(const char *name)
 {
     if (!jd_bench_m_only)
-        return !jd_bench_m_smoke || !strcmp(name, "decode") || !strcmp(name, "rules");
+        return !jd_bench_m_smoke || !strcmp(name, "decode") || !strcmp(name, "rules") ||
+               !strcmp(name, "engine");
     size_t n = strlen(name);
     for (const char *p = jd_bench_m_only; (p = strstr(p, name)); p += n)
         if ((p == jd_bench_m_only || p[-1] == ',') && (p[n] == ',' || !p[n]))
@@ -299,25 +303,9 @@ typedef struct jd_bench_batch {
     jd_rule_state_t    *bb_states;
 } jd_bench_batch_t;
 
-static const char *jd_bench_dup(jd_arena_t *ar, const char *s)
-{
-    return s ? jd_arena_strndup(ar, s, strlen(s)) : NULL;
-}
-
 static void jd_bench_batch_add(jd_bench_batch_t *bb, const jd_event_t *src)
 {
-    jd_event_t *ev = &bb->bb_ev[bb->bb_n++];
-    *ev = *src;
-    ev->ev_id = jd_bench_dup(&bb->bb_ar, src->ev_id);
-    ev->ev_account = jd_bench_dup(&bb->bb_ar, src->ev_account);
-    ev->ev_user = jd_bench_dup(&bb->bb_ar, src->ev_user);
-    ev->ev_type_name = jd_bench_dup(&bb->bb_ar, src->ev_type_name);
-    ev->ev_feature = jd_bench_dup(&bb->bb_ar, src->ev_feature);
-    ev->ev_attrs = jd_arena_alloc(&bb->bb_ar, (src->ev_attr_cnt + 1) * sizeof *ev->ev_attrs);
-    for (size_t a = 0; ev->ev_attrs && a < src->ev_attr_cnt; a++) {
-        ev->ev_attrs[a].at_key = jd_bench_dup(&bb->bb_ar, src->ev_attrs[a].at_key);
-        ev->ev_attrs[a].at_val = jd_bench_dup(&bb->bb_ar, src->ev_attrs[a].at_val);
-    }
+    jd_bench_event_copy(&bb->bb_ar, &bb->bb_ev[bb->bb_n++], src);
 }
 
 static size_t jd_bench_batch_account(jd_bench_batch_t *bb, const char *acct)
@@ -684,6 +672,9 @@ static int jd_bench_micro_all(jd_cli_t *cli, jd_ruleset_t *rs)
         rc |= jd_bench_micro_decode(cli->cl_cf, (size_t)events, smoke ? 2 : 7);
     if (jd_bench_m_want("rules"))
         rc |= jd_bench_micro_rules(rs, smoke ? 200 : 10000, smoke ? 2 : 7);
+    if (jd_bench_m_want("engine"))
+        rc |= jd_bench_micro_engine(cli->cl_cf, rs, smoke ? 200 : 10000, (int)days,
+                                    smoke ? (size_t)5000 : (size_t)events * 2);
     if (jd_bench_m_want("state"))
         rc |= jd_bench_micro_state(cli->cl_cf, rs, (int)accounts, (int)days);
     if (jd_bench_m_want("window"))

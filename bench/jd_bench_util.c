@@ -443,3 +443,23 @@ int64_t jd_bench_topic_end(rd_kafka_t *rk, const char *topic)
     }
     return parts < 0 ? -1 : sum;
 }
+
+static const char *jd_bench_dup(jd_arena_t *ar, const char *s)
+{
+    return s ? jd_arena_strndup(ar, s, strlen(s)) : NULL;
+}
+
+void jd_bench_event_copy(jd_arena_t *ar, jd_event_t *ev, const jd_event_t *src)
+{
+    *ev = *src;
+    ev->ev_id = jd_bench_dup(ar, src->ev_id);
+    ev->ev_account = jd_bench_dup(ar, src->ev_account);
+    ev->ev_user = jd_bench_dup(ar, src->ev_user);
+    ev->ev_type_name = jd_bench_dup(ar, src->ev_type_name);
+    ev->ev_feature = jd_bench_dup(ar, src->ev_feature);
+    ev->ev_attrs = jd_arena_alloc(ar, (src->ev_attr_cnt + 1) * sizeof *ev->ev_attrs);
+    for (size_t a = 0; ev->ev_attrs && a < src->ev_attr_cnt; a++) {
+        ev->ev_attrs[a].at_key = jd_bench_dup(ar, src->ev_attrs[a].at_key);
+        ev->ev_attrs[a].at_val = jd_bench_dup(ar, src->ev_attrs[a].at_val);
+    }
+}

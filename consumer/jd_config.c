@@ -677,6 +677,26 @@ void jd_config_state(const jd_config_t *cf, jd_state_conf_t *sc)
     sc->sc_signals.sgc_health = &cf->cf_health;
 }
 
+void jd_config_account(const jd_config_t *cf, jd_account_conf_t *acf,
+                       jd_signals_conf_t *sgc)
+{
+    jd_state_conf_t sc;
+    jd_config_state(cf, &sc);
+    *sgc = sc.sc_signals;
+    sgc->sgc_core_feature_cnt = sc.sc_core_feature_cnt;
+    memset(acf, 0, sizeof *acf);
+    acf->acf_retention_days = sc.sc_retention_days;
+    acf->acf_power_user_days = sc.sc_power_user_days;
+    acf->acf_usage_events = sc.sc_usage_events;
+    acf->acf_usage_cnt = sc.sc_usage_event_cnt;
+    acf->acf_value_features = sc.sc_value_features;
+    acf->acf_value_cnt = sc.sc_value_feature_cnt;
+    acf->acf_core_features = sc.sc_core_features;
+    acf->acf_core_cnt = sc.sc_core_feature_cnt;
+    acf->acf_signals = sgc;
+    jd_account_conf_ready(acf);
+}
+
 void jd_config_print_keys(FILE *out)
 {
     static const char *const tn[] = {"string", "integer", "list", "number"};

@@ -24,6 +24,7 @@
 
 #include "jd_err.h"
 #include "jd_mapping.h"
+#include "jd_account.h"
 #include "jd_state.h"
 
 typedef struct jd_kv {
@@ -150,6 +151,12 @@ const char *jd_config_kafka(const jd_config_t *cf, const char *key);
  * strings and the health profiles point into `cf`, which must outlive
  * `sc` (and the jd_state_t built from it). */
 void jd_config_state(const jd_config_t *cf, jd_state_conf_t *sc);
+
+/* The account engine's configuration from cf: acf borrows cf's lists and
+ * points at sgc (filled here), so cf and sgc must outlive acf. Ready for
+ * use (jd_account_conf_ready is called). */
+void jd_config_account(const jd_config_t *cf, jd_account_conf_t *acf,
+                       jd_signals_conf_t *sgc);
 
 /* Writes the key table (name, type, default, meaning) as Markdown. */
 void jd_config_print_keys(FILE *out);

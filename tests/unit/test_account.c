@@ -1,0 +1,362 @@
+/*
+ * test_account: the per-account record and its per-event apply, pure.
+ *
+ * The windows kept per event must equal the windows counted from scratch
+ * after every event of a random log (users, core features, cases,
+ * duplicates, out-of-order and too-late events), and the record must not
+ * depend on the order of the events inside the horizon.
+ */
+#include <criterion/criterion.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jd_account.h"
+
+#define DAY JD_WINDOW_DAY_MS
+#define T0 INT64_C(1767225600000) /* 2026-01-01T00:00:00Z */
+
+static const char *const usage[] = {"feature_used", "login"};
+static const char *const values[] = {"reports"};
+static const char *const core[] = {"reports", "dashboards", "alerts"};
+static jd_signals_conf_t g_sgc;
+static jd_account_conf_t g_cf;
+
+static void setup(void)
+{
+    jd_signals_conf_default(&g_sgc);
+    g_sgc.sgc_core_feature_cnt = 3;
+    memset(&g_cf, 0, sizeof g_cf);
+    g_cf.acf_retention_days = 35;
+    g_cf.acf_power_user_days = 3;
+    g_cf.acf_usage_events = usage;
+    g_cf.acf_usage_cnt = 2;
+    g_cf.acf_value_features = values;
+    g_cf.acf_value_cnt = 1;
+    g_cf.acf_core_features = core;
+    g_cf.acf_core_cnt = 3;
+    g_cf.acf_signals = &g_sgc;
+    jd_account_conf_ready(&g_cf);
+}
+
+TestSuite(account, .init = setup);
+
+/* A small event builder: strings are copied into the event's own slots. */
+typedef struct tev {
+    jd_event_t ev;
+    char       id[32], user[16], feature[16], type[24];
+    jd_attr_t  attrs[4];
+    char       akey[4][16], aval[4][32];
+} tev_t;
+
+static void tev_init(tev_t *t, const char *id, const char *type, int64_t at)
+{
+    memset(t, 0, sizeof *t);
+    snprintf(t->id, sizeof t->id, "%s", id);
+    snprintf(t->type, sizeof t->type, "%s", type);
+    t->ev.ev_id = t->id;
+    t->ev.ev_account = "acme";
+    t->ev.ev_type_name = t->type;
+    t->ev.ev_type = jd_event_type_parse(type);
+    t->ev.ev_occurred_at = at;
+    t->ev.ev_attrs = t->attrs;
+}
+
+static void tev_user(tev_t *t, const char *user, const char *feature)
+{
+    snprintf(t->user, sizeof t->user, "%s", user);
+    t->ev.ev_user = t->user;
+    if (feature) {
+        snprintf(t->feature, sizeof t->feature, "%s", feature);
+        t->ev.ev_feature = t->feature;
+    }
+}
+
+static void tev_attr(tev_t *t, const char *k, const char *v)
+{
+    size_t i = t->ev.ev_attr_cnt++;
+    snprintf(t->akey[i], sizeof t->akey[i], "%s", k);
+    snprintf(t->aval[i], sizeof t->aval[i], "%s", v);
+    t->attrs[i].at_key = t->akey[i];
+    t->attrs[i].at_val = t->aval[i];
+}
+
+static int apply(jd_account_t *ac, tev_t *t)
+{
+    return jd_account_apply(ac, &g_cf, &t->ev);
+}
+
+static void check_windows(const jd_account_t *ac)
+{
+    int64_t w[JD_W__COUNT];
+    int64_t day = jd_window_day(ac->ac_as_of);
+    cr_assert_eq(ac->ac_win_day, day);
+    jd_account_windows(ac, &g_cf, day, w);
+    for (int k = 0; k < JD_W__COUNT; k++)
+        cr_assert_eq(ac->ac_win[k], w[k], "window %d: kept %lld, counted %lld",
+                     k, (long long)ac->ac_win[k], (long long)w[k]);
+}
+
+static double sig(const jd_account_t *ac, jd_signal_id_t id)
+{
+    jd_signals_t sg;
+    jd_account_signals(ac, &g_cf, JD_SIGNALS_NO_TS, &sg);
+    return sg.sg_val[id].type == JD_VAL_NUM ? sg.sg_val[id].num : NAN;
+}
+
+Test(account, usage_windows_and_duplicates)
+{
+    jd_account_t *ac = jd_account_new("acme");
+    tev_t t;
+    tev_init(&t, "e1", "login", T0 + 10 * DAY);
+    tev_user(&t, "u1", NULL);
+    cr_assert_eq(apply(ac, &t), JD_ACCOUNT_APPLIED);
+    cr_assert_eq(apply(ac, &t), JD_ACCOUNT_DUPLICATE);
+    tev_init(&t, "e2", "feature_used", T0 + 9 * DAY);
+    tev_user(&t, "u2", "dashboards");
+    cr_assert_eq(apply(ac, &t), JD_ACCOUNT_APPLIED);
+    check_windows(ac);
+    cr_assert_eq(sig(ac, JD_SIG_ACTIVE_USERS_1D), 1);
+    cr_assert_eq(sig(ac, JD_SIG_ACTIVE_USERS_7D), 2);
+    cr_assert_eq(sig(ac, JD_SIG_EVENTS_7D), 2);
+    cr_assert_eq(sig(ac, JD_SIG_DAYS_ACTIVE_28D), 2);
+    cr_assert_eq(sig(ac, JD_SIG_CORE_FEATURES_USED_28D), 1);
+    cr_assert_eq(sig(ac, JD_SIG_LAST_USAGE_AT), (double)(T0 + 10 * DAY));
+    jd_account_destroy(ac);
+}
+
+Test(account, too_late_usage_keeps_its_other_effects)
+{
+    jd_account_t *ac = jd_account_new("acme");
+    tev_t t;
+    tev_init(&t, "e1", "login", T0 + 100 * DAY);
+    tev_user(&t, "u1", NULL);
+    apply(ac, &t);
+    tev_init(&t, "old", "feature_used", T0 + 10 * DAY);
+    tev_user(&t, "u9", "reports");
+    cr_assert_eq(apply(ac, &t), JD_ACCOUNT_LATE);
+    cr_assert_eq(sig(ac, JD_SIG_EVENTS_28D), 1);
+    cr_assert_eq(sig(ac, JD_SIG_FIRST_VALUE_AT), (double)(T0 + 10 * DAY));
+    /* inside the horizon it counts, even arriving late */
+    tev_init(&t, "late", "login", T0 + 80 * DAY);
+    tev_user(&t, "u2", NULL);
+    cr_assert_eq(apply(ac, &t), JD_ACCOUNT_APPLIED);
+    cr_assert_eq(sig(ac, JD_SIG_EVENTS_28D), 2);
+    check_windows(ac);
+    jd_account_destroy(ac);
+}
+
+Test(account, rejects_what_it_cannot_hold)
+{
+    jd_account_t *ac = jd_account_new("acme");
+    tev_t t;
+    tev_init(&t, "", "login", T0);
+    cr_assert_eq(apply(ac, &t), JD_ACCOUNT_REJECTED);
+    tev_init(&t, "x", "login", -1);
+    cr_assert_eq(apply(ac, &t), JD_ACCOUNT_REJECTED);
+    cr_assert_eq(ac->ac_as_of, JD_SIGNALS_NO_TS);
+    jd_account_destroy(ac);
+}
+
+Test(account, last_writer_wins_by_time_then_event_id)
+{
+    jd_account_t *ac = jd_account_new("acme");
+    tev_t t;
+    tev_init(&t, "b", "account_updated", T0);
+    tev_attr(&t, "seats", "10");
+    tev_attr(&t, "segment", "smb");
+    apply(ac, &t);
+    tev_init(&t, "a", "account_updated", T0);          /* same time, smaller id */
+    tev_attr(&t, "seats", "99");
+    apply(ac, &t);
+    cr_assert_eq(sig(ac, JD_SIG_SEATS), 10);
+    tev_init(&t, "c", "account_updated", T0);          /* same time, greater id */
+    tev_attr(&t, "seats", "20");
+    tev_attr(&t, "seats", "bad");                      /* invalid never wins */
+    apply(ac, &t);
+    cr_assert_eq(sig(ac, JD_SIG_SEATS), 20);
+    tev_init(&t, "0", "account_updated", T0 - 1);      /* older */
+    tev_attr(&t, "segment", "enterprise");
+    tev_attr(&t, "renewal_at", "2026-06-30");
+    apply(ac, &t);
+    jd_signals_t sg;
+    jd_account_signals(ac, &g_cf, JD_SIGNALS_NO_TS, &sg);
+    cr_assert_str_eq(sg.sg_val[JD_SIG_SEGMENT].str, "smb");
+    cr_assert(sg.sg_val[JD_SIG_RENEWAL_AT].type == JD_VAL_NUM);
+    jd_account_destroy(ac);
+}
+
+Test(account, cases_follow_their_latest_event)
+{
+    jd_account_t *ac = jd_account_new("acme");
+    tev_t t;
+    tev_init(&t, "o1", "case_opened", T0);
+    tev_attr(&t, "case_id", "c1");
+    tev_attr(&t, "severity", "SEV1");
+    apply(ac, &t);
+    tev_init(&t, "o2", "case_opened", T0 + 1);
+    tev_attr(&t, "case_id", "c2");
+    apply(ac, &t);
+    cr_assert_eq(ac->ac_cases_open, 2);
+    cr_assert_eq(ac->ac_sev1_open, 1);
+    tev_init(&t, "c1x", "case_closed", T0 + 5);
+    tev_attr(&t, "case_id", "c1");
+    apply(ac, &t);
+    cr_assert_eq(ac->ac_cases_open, 1);
+    cr_assert_eq(ac->ac_sev1_open, 0);
+    tev_init(&t, "o1old", "case_opened", T0 + 2);        /* older than the close */
+    tev_attr(&t, "case_id", "c1");
+    apply(ac, &t);
+    cr_assert_eq(ac->ac_cases_open, 1);
+    cr_assert_eq(sig(ac, JD_SIG_CASES_OPENED_7D), 2);
+    check_windows(ac);
+    jd_account_destroy(ac);
+}
+
+Test(account, nps_average_over_ninety_days)
+{
+    jd_account_t *ac = jd_account_new("acme");
+    tev_t t;
+    tev_init(&t, "n1", "nps_response", T0);
+    t.ev.ev_has_value = 1;
+    t.ev.ev_value = 9;
+    apply(ac, &t);
+    tev_init(&t, "n2", "nps_response", T0 + 50 * DAY);
+    t.ev.ev_has_value = 1;
+    t.ev.ev_value = 5;
+    apply(ac, &t);
+    cr_assert_eq(sig(ac, JD_SIG_NPS_AVG_90D), 7);
+    cr_assert_eq(sig(ac, JD_SIG_NPS_LAST), 5);
+    tev_init(&t, "x", "login", T0 + 95 * DAY);  /* n1 leaves the 90 days */
+    apply(ac, &t);
+    cr_assert_eq(sig(ac, JD_SIG_NPS_AVG_90D), 5);
+    jd_account_destroy(ac);
+}
+
+Test(account, as_of_another_day)
+{
+    jd_account_t *ac = jd_account_new("acme");
+    tev_t t;
+    for (int d = 0; d < 10; d++) {
+        char id[16];
+        snprintf(id, sizeof id, "e%d", d);
+        tev_init(&t, id, "login", T0 + d * DAY);
+        tev_user(&t, d % 2 ? "u1" : "u2", NULL);
+        apply(ac, &t);
+    }
+    jd_signals_t sg;
+    jd_account_signals(ac, &g_cf, T0 + 3 * DAY + 5, &sg);
+    cr_assert_eq(sg.sg_val[JD_SIG_EVENTS_7D].num, 4);  /* days 0..3 */
+    jd_account_signals(ac, &g_cf, T0 + 40 * DAY, &sg);
+    cr_assert_eq(sg.sg_val[JD_SIG_EVENTS_7D].num, 0);
+    cr_assert_eq(sg.sg_val[JD_SIG_ACTIVE_USERS_28D].num, 0);
+    cr_assert_eq(sg.sg_val[JD_SIG_WAU_PREV4_AVG].num, 0.5); /* [D-34, D-28] */
+    jd_account_destroy(ac);
+}
+
+Test(account, rules_and_positions)
+{
+    jd_account_t *ac = jd_account_new("acme");
+    jd_rule_state_t rs = {1, 5, 5, 2, 0};
+    cr_assert_eq(jd_account_rule(ac, 42).rs_episode, 0);
+    cr_assert_eq(jd_account_rule_set(ac, 42, &rs), 0);
+    cr_assert_eq(jd_account_rule_set(ac, 7, &rs), 0);
+    cr_assert_eq(jd_account_rule(ac, 42).rs_episode, 2);
+    cr_assert_eq(ac->ac_rules[0].ar_hash, 7);
+    cr_assert_eq(jd_account_position(ac, 1, 3), -1);
+    jd_account_position_set(ac, 1, 3, 100);
+    jd_account_position_set(ac, 1, 3, 50);
+    cr_assert_eq(jd_account_position(ac, 1, 3), 100);
+    cr_assert(jd_account_bytes(ac) > sizeof *ac);
+    jd_account_destroy(ac);
+    jd_account_destroy(NULL);
+}
+
+/* ---- random logs ------------------------------------------------------------ */
+
+static uint64_t g_rng = 88172645463325252ULL;
+
+static uint64_t rnd(void)
+{
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return g_rng;
+}
+
+/* Event i of a random log of one account over ~120 days. */
+static void random_event(tev_t *t, int i)
+{
+    static const char *const types[] = {
+        "login", "feature_used", "feature_used", "case_opened", "case_closed",
+        "nps_response", "account_updated", "go_live", "custom_thing"};
+    static const char *const feats[] = {"reports", "dashboards", "alerts", "other"};
+    char id[32], user[16];
+    int64_t at = T0 + (int64_t)(rnd() % (120 * DAY));
+    snprintf(id, sizeof id, "ev%d", rnd() % 8 == 0 ? i / 2 : i); /* dups */
+    tev_init(t, id, types[rnd() % 9], at);
+    snprintf(user, sizeof user, "u%d", (int)(rnd() % 12));
+    tev_user(t, user, feats[rnd() % 4]);
+    if (t->ev.ev_type == JD_EV_CASE_OPENED || t->ev.ev_type == JD_EV_CASE_CLOSED) {
+        char c[8];
+        snprintf(c, sizeof c, "c%d", (int)(rnd() % 5));
+        tev_attr(t, "case_id", c);
+        tev_attr(t, "severity", rnd() % 2 ? "sev1" : "sev3");
+    }
+    if (t->ev.ev_type == JD_EV_NPS_RESPONSE) {
+        t->ev.ev_has_value = 1;
+        t->ev.ev_value = (double)(rnd() % 11);
+    }
+    if (t->ev.ev_type == JD_EV_ACCOUNT_UPDATED)
+        tev_attr(t, "seats", rnd() % 2 ? "5" : "12");
+}
+
+Test(account, kept_windows_equal_counted_windows)
+{
+    for (int round = 0; round < 20; round++) {
+        jd_account_t *ac = jd_account_new("acme");
+        for (int i = 0; i < 400; i++) {
+            tev_t t;
+            random_event(&t, i);
+            cr_assert(apply(ac, &t) >= 0);
+            check_windows(ac);
+        }
+        jd_account_destroy(ac);
+    }
+}
+
+/* Inside the horizon the order of events does not matter. */
+Test(account, order_inside_the_horizon_does_not_matter)
+{
+    enum { N = 300 };
+    static tev_t evs[N];
+    for (int i = 0; i < N; i++) {
+        random_event(&evs[i], i);
+        evs[i].ev.ev_occurred_at = T0 + (evs[i].ev.ev_occurred_at - T0) % (30 * DAY);
+        evs[i].ev.ev_id = evs[i].id;
+        evs[i].ev.ev_user = evs[i].user;
+        evs[i].ev.ev_feature = evs[i].feature;
+        evs[i].ev.ev_type_name = evs[i].type;
+        evs[i].ev.ev_attrs = evs[i].attrs;
+        for (size_t k = 0; k < evs[i].ev.ev_attr_cnt; k++) {
+            evs[i].attrs[k].at_key = evs[i].akey[k];
+            evs[i].attrs[k].at_val = evs[i].aval[k];
+        }
+    }
+    jd_account_t *a = jd_account_new("acme"), *b = jd_account_new("acme");
+    for (int i = 0; i < N; i++)
+        jd_account_apply(a, &g_cf, &evs[i].ev);
+    for (int i = N - 1; i >= 0; i--)
+        jd_account_apply(b, &g_cf, &evs[i].ev);
+    jd_signals_t sa, sb;
+    char ja[8192], jb[8192];
+    jd_account_signals(a, &g_cf, JD_SIGNALS_NO_TS, &sa);
+    jd_account_signals(b, &g_cf, JD_SIGNALS_NO_TS, &sb);
+    jd_signals_to_json(&sa, "acme", ja, sizeof ja);
+    jd_signals_to_json(&sb, "acme", jb, sizeof jb);
+    cr_assert_str_eq(ja, jb);
+    jd_account_destroy(a);
+    jd_account_destroy(b);
+}
