@@ -38,6 +38,8 @@ struct jd_consumer {
     int               cs_closing;     /* inside rd_kafka_consumer_close */
     unsigned          cs_rebalances;  /* assign and revoke events served */
     rd_kafka_topic_partition_list_t *cs_rewind; /* offsets to seek back to on resume */
+    rd_kafka_topic_partition_list_t *cs_revoked; /* given up since the last
+                                                    jd_consumer_take_revoked */
 };
 
 static void jd_consumer_log_parts(const char *what, rd_kafka_topic_partition_list_t *parts)
@@ -71,6 +73,11 @@ static void jd_consumer_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
         return;
     }
     jd_consumer_log_parts("revoked", parts);
+    if (!c->cs_revoked)
+        c->cs_revoked = rd_kafka_topic_partition_list_new(parts->cnt);
+    for (int i = 0; c->cs_revoked && i < parts->cnt; i++)
+        rd_kafka_topic_partition_list_add(c->cs_revoked, parts->elems[i].topic,
+                                          parts->elems[i].partition);
     /* While closing, asynchronous: the close commits what is stored
      * itself, and a synchronous commit here was seen to wait without end
      * (rd_kafka_consumer_close -> this callback -> rd_kafka_commit) when
@@ -135,6 +142,13 @@ jd_consumer_t *jd_consumer_new(const jd_config_t *cf, const char *bootstrap,
         return NULL;
     }
     return c;
+}
+
+rd_kafka_topic_partition_list_t *jd_consumer_take_revoked(jd_consumer_t *c)
+{
+    rd_kafka_topic_partition_list_t *tl = c->cs_revoked;
+    c->cs_revoked = NULL;
+    return tl;
 }
 
 size_t jd_consumer_poll(jd_consumer_t *c, rd_kafka_message_t **msgs, size_t max,
@@ -297,6 +311,8 @@ void jd_consumer_close(jd_consumer_t *c)
         rd_kafka_queue_destroy(c->cs_queue);
     if (c->cs_rewind)
         rd_kafka_topic_partition_list_destroy(c->cs_rewind);
+    if (c->cs_revoked)
+        rd_kafka_topic_partition_list_destroy(c->cs_revoked);
     if (c->cs_rk) {
         /* Asynchronous: a synchronous commit has no bound when the
          * brokers are gone, and the close below commits what is stored

@@ -54,6 +54,12 @@ void jd_consumer_resume(jd_consumer_t *c);
 /* Number of rebalance events (assign or revoke) served so far. */
 unsigned jd_consumer_rebalances(const jd_consumer_t *c);
 
+/* The partitions revoked since the previous call (even those assigned
+ * again since), or NULL for none; the caller destroys the list. The
+ * pipeline drops what it holds of them: another owner may have moved them
+ * on meanwhile. */
+rd_kafka_topic_partition_list_t *jd_consumer_take_revoked(jd_consumer_t *c);
+
 /* Number of partitions currently assigned. */
 int jd_consumer_assigned(const jd_consumer_t *c);
 
