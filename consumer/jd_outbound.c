@@ -1,0 +1,385 @@
+/*
+ * jd_outbound: the batch's outbound records (contract in jd_outbound.h).
+ *
+ * Delivery discipline, walked through. A record is queued with its own
+ * jd_delivery_t (dl_done 0). jd_producer_wait returns when every queued
+ * record was reported, or after the flush timeout. After it, a record is in
+ * one of three states: acknowledged (done, err 0), failed (done, err != 0)
+ * or still in flight (not done). Only failed ones are sent again: a record
+ * in flight may yet be acknowledged, and sending it again would publish a
+ * second copy for every timeout that passes. A dead letter is held the same
+ * way (its bytes are copied here, since the message is freed with the
+ * batch) so a failure before a timeout is not forgotten. The loop ends when
+ * all are acknowledged; meanwhile the consumer is paused (jd_wait).
+ *
+ * Records are counted and printed only once the batch is acknowledged, so
+ * the summary says what was published, not what was attempted.
+ */
+#include "jd_outbound.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "jd_log.h"
+#include "jd_ops.h"
+#include "jd_window.h"
+
+typedef enum jd_out_kind {
+    JD_OUT_TRIGGER = 0,
+    JD_OUT_STAGE,
+    JD_OUT_DLQ,
+} jd_out_kind_t;
+
+typedef struct jd_out {
+    jd_out_kind_t    ot_kind;
+    jd_trigger_t     ot_tr;       /* JD_OUT_TRIGGER */
+    jd_stage_event_t ot_se;       /* JD_OUT_STAGE */
+    jd_buf_t         ot_payload;
+    jd_buf_t         ot_key;      /* DLQ: the original key (NUL-terminated) */
+    jd_delivery_t    ot_dl;
+    /* DLQ: headers */
+    char             ot_reason[64], ot_error[sizeof(((jd_err_t *)0)->err_msg)], ot_topic[256];
+    char             ot_part[16], ot_off[24];
+} jd_out_t;
+
+struct jd_outbound {
+    jd_outbound_conf_t ob_c;
+    jd_out_t          *ob_outs;
+    size_t             ob_n, ob_cap;
+};
+
+jd_outbound_t *jd_outbound_new(const jd_outbound_conf_t *conf)
+{
+    jd_outbound_t *ob = calloc(1, sizeof *ob);
+    if (ob)
+        ob->ob_c = *conf;
+    return ob;
+}
+
+void jd_outbound_destroy(jd_outbound_t *ob)
+{
+    if (!ob)
+        return;
+    for (size_t i = 0; i < ob->ob_cap; i++) {
+        jd_buf_free(&ob->ob_outs[i].ot_payload);
+        jd_buf_free(&ob->ob_outs[i].ot_key);
+    }
+    free(ob->ob_outs);
+    free(ob);
+}
+
+size_t jd_outbound_count(const jd_outbound_t *ob)
+{
+    return ob->ob_n;
+}
+
+void jd_outbound_reset(jd_outbound_t *ob)
+{
+    ob->ob_n = 0;
+}
+
+static jd_out_t *jd_outbound_add(jd_outbound_t *ob, jd_out_kind_t kind)
+{
+    if (ob->ob_n == ob->ob_cap) {
+        size_t cap = ob->ob_cap ? 2 * ob->ob_cap : 64;
+        jd_out_t *no = realloc(ob->ob_outs, cap * sizeof *no);
+        if (!no)
+            return NULL;
+        memset(no + ob->ob_cap, 0, (cap - ob->ob_cap) * sizeof *no);
+        ob->ob_outs = no;
+        ob->ob_cap = cap;
+    }
+    jd_out_t *o = &ob->ob_outs[ob->ob_n++];
+    o->ot_kind = kind;
+    o->ot_payload.b_len = 0;
+    o->ot_key.b_len = 0;
+    return o;
+}
+
+static const char *jd_outbound_topic(const jd_outbound_t *ob, const jd_out_t *o)
+{
+    const jd_config_t *cf = ob->ob_c.oc_cf;
+    if (o->ot_kind == JD_OUT_DLQ)
+        return cf->cf_topic_dlq;
+    if (o->ot_kind == JD_OUT_STAGE)
+        return cf->cf_topic_stage;
+    if (o->ot_tr.tr_shadow)
+        return cf->cf_topic_shadow; /* never a trigger topic */
+    switch (o->ot_tr.tr_kind) {
+    case JD_KIND_RISK: return cf->cf_topic_risk;
+    case JD_KIND_RENEWAL_READINESS: return cf->cf_topic_renewal;
+    default: return cf->cf_topic_expansion;
+    }
+}
+
+/* Queues o (again); a queueing failure marks its slot failed. */
+static void jd_outbound_send(jd_outbound_t *ob, jd_out_t *o)
+{
+    jd_err_t err;
+    o->ot_dl.dl_done = 0;
+    o->ot_dl.dl_err = 0;
+    if (o->ot_kind != JD_OUT_DLQ) {
+        const char *key = o->ot_kind == JD_OUT_STAGE ? o->ot_se.se_account
+                                                     : o->ot_tr.tr_account;
+        jd_producer_send(ob->ob_c.oc_producer, jd_outbound_topic(ob, o), key,
+                         o->ot_payload.b_data, o->ot_payload.b_len, NULL, 0, &o->ot_dl, &err);
+        return;
+    }
+    jd_header_t h[5] = {
+        {"jd.reason", o->ot_reason, strlen(o->ot_reason)},
+        {"jd.error", o->ot_error, strlen(o->ot_error)},
+        {"jd.source.topic", o->ot_topic, strlen(o->ot_topic)},
+        {"jd.source.partition", o->ot_part, strlen(o->ot_part)},
+        {"jd.source.offset", o->ot_off, strlen(o->ot_off)},
+    };
+    const char *key = o->ot_key.b_len ? (const char *)o->ot_key.b_data : NULL;
+    jd_producer_send(ob->ob_c.oc_producer, ob->ob_c.oc_cf->cf_topic_dlq, key,
+                     o->ot_payload.b_data, o->ot_payload.b_len, h, 5, &o->ot_dl, &err);
+}
+
+static int jd_outbound_nomem(void)
+{
+    JD_ERROR("pipeline", "out of memory for an outbound record");
+    return JD_ERR_FATAL;
+}
+
+/* ---- triggers and stage events ----------------------------------------------- */
+
+static void jd_outbound_print_trigger(const jd_outbound_t *ob, const jd_trigger_t *tr)
+{
+    FILE *f = ob->ob_c.oc_print;
+    char day[32];
+    time_t t = (time_t)(tr->tr_fired_at / 1000);
+    struct tm tm;
+    if (!f)
+        return;
+    gmtime_r(&t, &tm);
+    strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fprintf(f, "%-8s%-17s %-28s %-14s %-8s play=%s fired_at=%s id=%s\n        %s\n",
+            tr->tr_shadow ? "SHADOW" : tr->tr_status == JD_STATUS_RESOLVED ? "RESOLVED"
+                                                                          : "TRIGGER",
+            jd_kind_symbol(tr->tr_kind), tr->tr_rule_id, tr->tr_account,
+            jd_severity_symbol(tr->tr_severity), tr->tr_play, day, tr->tr_id, tr->tr_reason);
+    fflush(f);
+}
+
+static void jd_outbound_print_stage(const jd_outbound_t *ob, const jd_stage_event_t *se)
+{
+    FILE *f = ob->ob_c.oc_print;
+    char at[40];
+    if (!f)
+        return;
+    jd_window_format_iso(se->se_changed_at, at, sizeof at);
+    fprintf(f, "STAGE   %-17s %s -> %s (%s) changed_at=%s id=%s\n", se->se_account,
+            se->se_has_previous ? se->se_previous : "-", se->se_stage, se->se_cause, at,
+            se->se_id);
+    fflush(f);
+}
+
+/* Counts a FIRED trigger for its rule (shadow rules included). */
+static void jd_outbound_count_rule(jd_outbound_t *ob, const jd_trigger_t *tr)
+{
+    size_t n = jd_rules_count(ob->ob_c.oc_rs);
+    if (tr->tr_status != JD_STATUS_FIRED)
+        return;
+    for (size_t r = 0; r < n; r++)
+        if (strcmp(jd_rule_id(jd_rules_at(ob->ob_c.oc_rs, r)), tr->tr_rule_id) == 0)
+            ob->ob_c.oc_stats->ps_triggers_by_rule[r]++;
+}
+
+int jd_outbound_trigger(jd_outbound_t *ob, const jd_trigger_t *tr, const jd_src_t *src)
+{
+    jd_err_t err;
+    if (tr->tr_shadow && !ob->ob_c.oc_cf->cf_topic_shadow[0]) {
+        ob->ob_c.oc_stats->ps_shadow++;
+        jd_outbound_count_rule(ob, tr);
+        JD_INFO("rules", "shadow %s %s %s: %s", jd_trigger_status_symbol(tr->tr_status),
+                tr->tr_rule_id, tr->tr_account, tr->tr_reason);
+        jd_outbound_print_trigger(ob, tr);
+        return 0;
+    }
+    jd_out_t *o = jd_outbound_add(ob, JD_OUT_TRIGGER);
+    if (!o)
+        return jd_outbound_nomem();
+    o->ot_tr = *tr;
+    snprintf(o->ot_tr.tr_source_topic, sizeof o->ot_tr.tr_source_topic, "%s", src->sr_topic);
+    o->ot_tr.tr_source_partition = src->sr_partition;
+    o->ot_tr.tr_source_offset = src->sr_offset;
+    if (jd_encoder_trigger(ob->ob_c.oc_encoder, &o->ot_tr,
+                           ob->ob_c.oc_ids->ri_trigger[o->ot_tr.tr_kind], &o->ot_payload, &err)) {
+        JD_ERROR("pipeline", "encoding trigger %s: %s", o->ot_tr.tr_id, err.err_msg);
+        return err.err_class;
+    }
+    jd_outbound_send(ob, o);
+    return 0;
+}
+
+/* The numeric signals behind stage decisions, as a stage event's evidence. */
+static void jd_outbound_stage_evidence(const jd_signals_t *sg, jd_stage_event_t *se)
+{
+    static const jd_signal_id_t ids[] = {
+        JD_SIG_DAYS_TO_RENEWAL, JD_SIG_UTILIZATION, JD_SIG_FEATURE_BREADTH_28D,
+        JD_SIG_DAYS_SINCE_START, JD_SIG_TTFV_DAYS, JD_SIG_HEALTH_SCORE};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        const jd_value_t *v = jd_signals_get(sg, ids[i]);
+        jd_evidence_t *evd = &se->se_evidence[se->se_evidence_cnt];
+        if (v->type != JD_VAL_NUM || se->se_evidence_cnt == JD_STAGE_EVIDENCE_MAX)
+            continue;
+        snprintf(evd->evd_name, sizeof evd->evd_name, "%s", jd_signals_name(ids[i]));
+        evd->evd_value = v->num;
+        se->se_evidence_cnt++;
+    }
+}
+
+static void jd_outbound_stage_fill(jd_stage_event_t *se, const char *account,
+                                   const jd_signals_change_t *ch, const jd_signals_t *sg,
+                                   const jd_src_t *src)
+{
+    const jd_value_t *seg = jd_signals_get(sg, JD_SIG_SEGMENT);
+    memset(se, 0, sizeof *se);
+    jd_stage_event_make_id(se->se_id, account, ch->ch_seq, ch->ch_stage_name, ch->ch_at);
+    se->se_sequence = ch->ch_seq;
+    snprintf(se->se_account, sizeof se->se_account, "%s", account);
+    snprintf(se->se_stage, sizeof se->se_stage, "%s", ch->ch_stage_name);
+    if ((se->se_has_previous = ch->ch_previous != NULL))
+        snprintf(se->se_previous, sizeof se->se_previous, "%s", ch->ch_previous);
+    se->se_changed_at = ch->ch_at;
+    snprintf(se->se_cause, sizeof se->se_cause, "%s", ch->ch_cause ? ch->ch_cause : "");
+    if ((se->se_has_cause_at = ch->ch_cause_at != JD_SIGNALS_NO_TS))
+        se->se_cause_at = ch->ch_cause_at;
+    if ((se->se_has_segment = seg->type == JD_VAL_STR))
+        snprintf(se->se_segment, sizeof se->se_segment, "%s", seg->str);
+    jd_outbound_stage_evidence(sg, se);
+    snprintf(se->se_source_topic, sizeof se->se_source_topic, "%s", src->sr_topic);
+    se->se_source_partition = src->sr_partition;
+    se->se_source_offset = src->sr_offset;
+}
+
+int jd_outbound_stage(jd_outbound_t *ob, const char *account,
+                      const jd_signals_change_t *ch, const jd_signals_t *sg,
+                      const jd_src_t *src)
+{
+    jd_err_t err;
+    jd_out_t *o = jd_outbound_add(ob, JD_OUT_STAGE);
+    if (!o)
+        return jd_outbound_nomem();
+    jd_outbound_stage_fill(&o->ot_se, account, ch, sg, src);
+    if (jd_stage_encode(ob->ob_c.oc_stage, &o->ot_se, ob->ob_c.oc_ids->ri_stage,
+                        &o->ot_payload, &err)) {
+        JD_ERROR("pipeline", "encoding stage event %s: %s", o->ot_se.se_id, err.err_msg);
+        return err.err_class;
+    }
+    jd_outbound_send(ob, o);
+    return 0;
+}
+
+/* ---- dead letters ------------------------------------------------------------- */
+
+static int jd_outbound_copy(jd_buf_t *b, const void *p, size_t len, int nul)
+{
+    if (b->b_cap < len + 1) {
+        unsigned char *nb = realloc(b->b_data, len + 1);
+        if (!nb)
+            return -1;
+        b->b_data = nb;
+        b->b_cap = len + 1;
+    }
+    if (len)
+        memcpy(b->b_data, p, len);
+    if (nul)
+        b->b_data[len] = '\0';
+    b->b_len = len;
+    return 0;
+}
+
+int jd_outbound_dead_letter(jd_outbound_t *ob, const rd_kafka_message_t *m,
+                            const jd_err_t *derr)
+{
+    const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "";
+    jd_out_t *o = jd_outbound_add(ob, JD_OUT_DLQ);
+    if (!o || jd_outbound_copy(&o->ot_payload, m->payload, m->len, 0) ||
+        jd_outbound_copy(&o->ot_key, m->key, m->key && m->key_len < 512 ? m->key_len : 0, 1))
+        return jd_outbound_nomem();
+    snprintf(o->ot_reason, sizeof o->ot_reason, "%s", jd_err_code_name(derr->err_code));
+    snprintf(o->ot_error, sizeof o->ot_error, "%s", derr->err_msg);
+    snprintf(o->ot_topic, sizeof o->ot_topic, "%s", topic);
+    snprintf(o->ot_part, sizeof o->ot_part, "%d", (int)m->partition);
+    snprintf(o->ot_off, sizeof o->ot_off, "%lld", (long long)m->offset);
+    ob->ob_c.oc_stats->ps_dead_letters++;
+    ob->ob_c.oc_stats->ps_dlq_by_reason[derr->err_code]++;
+    jd_ops_decode_error(derr->err_code);
+    JD_WARN("pipeline", "dead-letter %s[%d]@%lld: %s: %s", topic, (int)m->partition,
+            (long long)m->offset, o->ot_reason, derr->err_msg);
+    jd_outbound_send(ob, o);
+    return 0;
+}
+
+/* ---- flush ---------------------------------------------------------------------- */
+
+static void jd_outbound_tally(jd_outbound_t *ob)
+{
+    jd_pipeline_stats_t *ps = ob->ob_c.oc_stats;
+    for (size_t i = 0; i < ob->ob_n; i++) {
+        const jd_out_t *o = &ob->ob_outs[i];
+        const jd_trigger_t *tr = &o->ot_tr;
+        if (o->ot_kind == JD_OUT_DLQ)
+            continue;
+        if (o->ot_kind == JD_OUT_STAGE) {
+            ps->ps_stage_events++;
+            jd_ops_stage_event(o->ot_se.se_stage);
+            jd_outbound_print_stage(ob, &o->ot_se);
+            continue;
+        }
+        jd_outbound_count_rule(ob, tr);
+        if (tr->tr_shadow)
+            ps->ps_shadow++;
+        else if (tr->tr_status == JD_STATUS_RESOLVED)
+            ps->ps_resolved++;
+        else {
+            ps->ps_triggers++;
+            ps->ps_triggers_by_kind[tr->tr_kind]++;
+            jd_ops_trigger(jd_kind_symbol(tr->tr_kind), tr->tr_rule_id);
+        }
+        jd_outbound_print_trigger(ob, tr);
+    }
+    jd_ops_dead_letters_delivered();
+}
+
+/* Re-sends every failed record; returns how many are not acknowledged. */
+static size_t jd_outbound_resend(jd_outbound_t *ob)
+{
+    size_t pending = 0;
+    for (size_t i = 0; i < ob->ob_n; i++) {
+        jd_out_t *o = &ob->ob_outs[i];
+        if (o->ot_dl.dl_done && o->ot_dl.dl_err == 0)
+            continue;
+        pending++;
+        if (o->ot_dl.dl_done)
+            jd_outbound_send(ob, o); /* failed: send again; in flight: wait */
+    }
+    return pending;
+}
+
+int jd_outbound_flush(jd_outbound_t *ob, jd_wait_t *wt)
+{
+    for (;;) {
+        jd_err_t err;
+        int rc = jd_producer_wait(ob->ob_c.oc_producer,
+                                  jd_wait_bound(wt, ob->ob_c.oc_cf->cf_flush_timeout_ms), &err);
+        if (rc == JD_ERR_FATAL)
+            return rc;
+        size_t pending = jd_outbound_resend(ob);
+        if (!pending)
+            break;
+        if (jd_wait_give_up(wt))
+            return JD_ERR_RETRY;
+        if (rc >= 0)
+            jd_err_set(&err, JD_ERR_RETRY, JD_E_KAFKA, "%zu deliveries failed", pending);
+        jd_wait_backoff(wt, rc == JD_ERR_RETRY ? "waiting for Kafka acknowledgements"
+                                               : "publishing triggers", &err);
+    }
+    jd_wait_ok(wt);
+    jd_outbound_tally(ob);
+    return 0;
+}
