@@ -311,8 +311,6 @@ void jd_consumer_close(jd_consumer_t *c)
         rd_kafka_queue_destroy(c->cs_queue);
     if (c->cs_rewind)
         rd_kafka_topic_partition_list_destroy(c->cs_rewind);
-    if (c->cs_revoked)
-        rd_kafka_topic_partition_list_destroy(c->cs_revoked);
     if (c->cs_rk) {
         /* Asynchronous: a synchronous commit has no bound when the
          * brokers are gone, and the close below commits what is stored
@@ -322,5 +320,8 @@ void jd_consumer_close(jd_consumer_t *c)
         rd_kafka_consumer_close(c->cs_rk);
         rd_kafka_destroy(c->cs_rk);
     }
+    /* After the close: its revoke callback still adds to the list. */
+    if (c->cs_revoked)
+        rd_kafka_topic_partition_list_destroy(c->cs_revoked);
     free(c);
 }
