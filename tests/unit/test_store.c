@@ -1,0 +1,814 @@
+/*
+ * test_store: jd_store (state/jd_store.c, state/store.lua) against a real
+ * redis-server: claims and the partition fence, the fenced record write,
+ * record loads across MGET chunks, the deadline index, the account and
+ * outcome sets, round-trip counts, re-sending after a lost connection, and
+ * drop_all.
+ *
+ * Server: $JD_REDIS_SOCKET or $JD_REDIS_PORT when the test script exports
+ * one, else a private redis-server per test (the harness is the one of
+ * test_state_redis.c). Tests that kill connections start a private one.
+ * Each test uses its own prefix "jdst<pid>" and drops it at the end.
+ *
+ * Cluster: ctest starts no Redis Cluster (tests/integration/test_cluster.sh
+ * does, for the old engine), so these tests run the single-node path; the
+ * cluster path (one script call and one GET per record) differs only in
+ * the chunk size, and its routing (one hash tag per call) is covered by
+ * the key-slot assertions below and by test_redis_cluster.c.
+ */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <hiredis.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jd_record.h"
+#include "jd_store.h"
+
+/* ======================= server harness ======================= */
+
+typedef struct srv {
+    pid_t pid;        /* 0 when the server is not ours */
+    int   port;
+    char  sock[108];  /* unix socket path, or "" */
+} srv_t;
+
+static srv_t g_srv;
+static char  g_prefix[64];
+
+static int free_port(void)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof sa;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+    cr_assert(getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+static void spawn_child(const srv_t *s)
+{
+    char port[16];
+    int fd = open("/dev/null", O_WRONLY);
+
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    snprintf(port, sizeof port, "%d", s->port);
+    if (s->sock[0])
+        execlp("redis-server", "redis-server", "--port", port, "--bind",
+               "127.0.0.1", "--save", "", "--appendonly", "no",
+               "--daemonize", "no", "--unixsocket", s->sock,
+               "--unixsocketperm", "700", (char *)NULL);
+    else
+        execlp("redis-server", "redis-server", "--port", port, "--bind",
+               "127.0.0.1", "--save", "", "--appendonly", "no",
+               "--daemonize", "no", (char *)NULL);
+    _exit(127);
+}
+
+static redisContext *raw_connect(const srv_t *s)
+{
+    struct timeval tv = {5, 0};
+    redisContext *c = s->sock[0] ? redisConnectUnixWithTimeout(s->sock, tv)
+                                 : redisConnectWithTimeout("127.0.0.1",
+                                                           s->port, tv);
+    if (c && !c->err)
+        redisSetTimeout(c, tv);
+    return c;
+}
+
+static void wait_ready(const srv_t *s)
+{
+    for (int i = 0; i < 500; i++) {
+        redisContext *c = raw_connect(s);
+        if (c && !c->err) {
+            redisReply *r = redisCommand(c, "PING");
+            int ok = r && r->type == REDIS_REPLY_STATUS;
+            freeReplyObject(r);
+            redisFree(c);
+            if (ok)
+                return;
+        } else {
+            redisFree(c);
+        }
+        usleep(20000);
+    }
+    cr_assert_fail("redis-server did not come up on port %d", s->port);
+}
+
+/* Starts a private redis-server (on s->port when set, else a free port). */
+static void srv_start(srv_t *s, int with_socket)
+{
+    static int seq;
+    if (!s->port)
+        s->port = free_port();
+    if (with_socket && !s->sock[0])
+        snprintf(s->sock, sizeof s->sock, "/tmp/jdt-%d-%d.sock", getpid(),
+                 seq++);
+    s->pid = fork();
+    cr_assert(s->pid >= 0);
+    if (s->pid == 0)
+        spawn_child(s);
+    wait_ready(s);
+}
+
+static void srv_kill(srv_t *s, int sig)
+{
+    if (s->pid > 0) {
+        kill(s->pid, sig);
+        waitpid(s->pid, NULL, 0);
+        s->pid = 0;
+    }
+}
+
+static void srv_stop(srv_t *s)
+{
+    srv_kill(s, SIGTERM);
+    if (s->sock[0])
+        unlink(s->sock);
+}
+
+static void setup(void)
+{
+    const char *sock = getenv("JD_REDIS_SOCKET");
+    const char *port = getenv("JD_REDIS_PORT");
+
+    memset(&g_srv, 0, sizeof g_srv);
+    if (sock && *sock)
+        snprintf(g_srv.sock, sizeof g_srv.sock, "%s", sock);
+    else if (port && *port)
+        g_srv.port = atoi(port);
+    else
+        srv_start(&g_srv, 0);
+    snprintf(g_prefix, sizeof g_prefix, "jdst%d", (int)getpid());
+}
+
+/* Deletes this test's keys, "<prefix>:*" and "<prefix>.<suffix>:*"
+ * (matters only on a shared server). */
+static void drop_prefix(const srv_t *s, const char *prefix)
+{
+    redisContext *c = raw_connect(s);
+    char cursor[32] = "0";
+    if (!c || c->err) {
+        redisFree(c);
+        return;
+    }
+    do {
+        redisReply *r = redisCommand(c, "SCAN %s MATCH %s[.:]* COUNT 1000",
+                                     cursor, prefix);
+        if (!r || r->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(r);
+            break;
+        }
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        for (size_t i = 0; i < r->element[1]->elements; i++)
+            freeReplyObject(redisCommand(c, "DEL %s",
+                                         r->element[1]->element[i]->str));
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    redisFree(c);
+}
+
+static void teardown(void)
+{
+    if (g_srv.pid)
+        srv_stop(&g_srv);
+    else
+        drop_prefix(&g_srv, g_prefix);
+}
+
+TestSuite(store, .init = setup, .fini = teardown, .timeout = 120);
+
+/* ======================= helpers ======================= */
+
+static jd_store_t *store_on(const srv_t *s, const char *prefix)
+{
+    jd_store_conf_t sc;
+    jd_err_t err;
+
+    jd_store_conf_default(&sc);
+    sc.stc_port = s->port;
+    sc.stc_unix_path = s->sock[0] ? s->sock : NULL;
+    sc.stc_prefix = prefix;
+    jd_store_t *st = jd_store_new(&sc, &err);
+    cr_assert_not_null(st, "jd_store_new: %s", err.err_msg);
+    cr_assert_eq(jd_store_connect(st, &err), 0, "connect: %s", err.err_msg);
+    return st;
+}
+
+static jd_store_t *store_new(void)
+{
+    return store_on(&g_srv, g_prefix);
+}
+
+/* Drops the prefix through the store itself and checks nothing is left. */
+static void store_done(jd_store_t *st)
+{
+    jd_err_t err;
+    cr_assert_geq(jd_store_drop_all(st, &err), 0, "drop_all: %s", err.err_msg);
+    jd_store_destroy(st);
+}
+
+/* A record: version, epoch big-endian, then len - 9 random bytes. */
+static size_t make_rec(unsigned char *buf, size_t len, uint64_t epoch, unsigned *seed)
+{
+    cr_assert_geq(len, JD_RECORD_HEAD);
+    buf[0] = JD_RECORD_VERSION;
+    for (int i = 0; i < 8; i++)
+        buf[1 + i] = (unsigned char)(epoch >> (56 - 8 * i));
+    for (size_t i = JD_RECORD_HEAD; i < len; i++)
+        buf[i] = (unsigned char)rand_r(seed);
+    return len;
+}
+
+/* The epoch in a record's head (jd_record.c is not part of this test). */
+static uint64_t epoch_of(const unsigned char *rec)
+{
+    uint64_t e = 0;
+    for (int i = 1; i <= 8; i++)
+        e = e << 8 | rec[i];
+    return e;
+}
+
+static void claim1(jd_store_t *st, const char *topic, int32_t part, jd_store_claim_t *cl)
+{
+    jd_err_t err;
+    memset(cl, 0, sizeof *cl);
+    cl->cl_topic = topic;
+    cl->cl_partition = part;
+    cr_assert_eq(jd_store_claim(st, cl, 1, &err), 0, "claim: %s", err.err_msg);
+}
+
+static void send_ok(jd_store_t *st, jd_store_batch_t *sb)
+{
+    jd_err_t err;
+    cr_assert_eq(jd_store_batch_send(st, sb, &err), 0, "batch_send: %s", err.err_msg);
+}
+
+static void load_one(jd_store_t *st, const char *id, jd_store_rec_t *rec)
+{
+    jd_err_t err;
+    cr_assert_eq(jd_store_load(st, &id, 1, rec, &err), 0, "load: %s", err.err_msg);
+}
+
+static void key_of(char *buf, size_t cap, const char *account, const char *what)
+{
+    char tag[512];
+    jd_store_key_tag(account, tag, sizeof tag);
+    int n = snprintf(buf, cap, "%s:{%s}:%s", g_prefix, tag, what);
+    cr_assert(n > 0 && (size_t)n < cap, "key too long");
+}
+
+static redisReply *raw_cmd(redisContext *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    cr_assert_not_null(r, "%s: no reply", fmt);
+    return r;
+}
+
+static redisContext *raw(void)
+{
+    redisContext *c = raw_connect(&g_srv);
+    cr_assert(c && !c->err, "raw connect");
+    return c;
+}
+
+typedef struct timers {
+    char    acc[16][32];
+    int64_t dl[16];
+    int     n;
+} timers_t;
+
+static void timer_cb(const char *account, int64_t deadline, void *opaque)
+{
+    timers_t *t = opaque;
+    cr_assert_lt(t->n, 16);
+    snprintf(t->acc[t->n], sizeof t->acc[t->n], "%s", account);
+    t->dl[t->n++] = deadline;
+}
+
+static void count_cb(const char *account, void *opaque)
+{
+    (void)account;
+    (*(int *)opaque)++;
+}
+
+/* ======================= tests ======================= */
+
+Test(store, key_tags_and_slots)
+{
+    char tag[64];
+    cr_assert_eq(jd_store_key_tag("a}b%c", tag, sizeof tag), 9);
+    cr_assert_str_eq(tag, "a%7Db%25c");
+    cr_assert_eq(jd_store_key_tag("", tag, sizeof tag), 3);
+    cr_assert_str_eq(tag, "%00");
+    /* a script call's keys share one slot: record and sig, part and timers */
+    cr_assert_eq(jd_redis_keyslot("jd:{a%7Db}:rec", 14), jd_redis_keyslot("jd:{a%7Db}:sig", 14));
+    cr_assert_eq(jd_redis_keyslot("jd:part:{t%7D:3}", 16),
+                 jd_redis_keyslot("jd:timers:{t%7D:3}", 18));
+}
+
+Test(store, config_errors)
+{
+    jd_store_conf_t sc;
+    jd_err_t err;
+
+    jd_store_conf_default(&sc);
+    sc.stc_prefix = "a{b";
+    cr_assert_null(jd_store_new(&sc, &err));
+    cr_assert_eq(err.err_class, JD_ERR_FATAL);
+    cr_assert_eq(err.err_code, JD_E_CONFIG);
+    jd_store_conf_default(&sc);
+    sc.stc_seeds = "nohostport,:";
+    cr_assert_null(jd_store_new(&sc, &err));
+    cr_assert_eq(err.err_class, JD_ERR_FATAL);
+    cr_assert_eq(err.err_code, JD_E_CONFIG);
+}
+
+Test(store, claim_bumps_epoch_and_returns_position_and_clock)
+{
+    jd_store_t *st = store_new();
+    jd_store_claim_t cl[2] = {{"orders", 0, 0, 0, 0}, {"orders", 1, 0, 0, 0}};
+    jd_store_batch_t *sb = jd_store_batch_new(st);
+    jd_err_t err;
+
+    cr_assert_eq(jd_store_claim(st, cl, 2, &err), 0, "claim: %s", err.err_msg);
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(cl[i].cl_epoch, 1);
+        cr_assert_eq(cl[i].cl_position, -1);
+        cr_assert_eq(cl[i].cl_clock, INT64_MIN);
+    }
+    cr_assert_eq(jd_store_batch_part(sb, "orders", 1, 1, 41, -5000, NULL, 0), 0);
+    send_ok(st, sb);
+    cr_assert_not(jd_store_batch_part_refused(sb, 0));
+    uint64_t before = jd_store_round_trips(st);
+    cr_assert_eq(jd_store_claim(st, cl, 2, &err), 0, "claim: %s", err.err_msg);
+    cr_assert_eq(jd_store_round_trips(st) - before, 1, "all partitions in one round trip");
+    cr_assert_eq(cl[0].cl_epoch, 2);
+    cr_assert_eq(cl[0].cl_position, -1);
+    cr_assert_eq(cl[1].cl_epoch, 2);
+    cr_assert_eq(cl[1].cl_position, 41);
+    cr_assert_eq(cl[1].cl_clock, -5000);
+    /* a read does not claim */
+    jd_store_claim_t rd = {"orders", 1, 0, 0, 0}, none = {"orders", 9, 7, 7, 7};
+    cr_assert_eq(jd_store_parts_read(st, &rd, 1, &err), 0, "read: %s", err.err_msg);
+    cr_assert_eq(rd.cl_epoch, 2);
+    cr_assert_eq(rd.cl_position, 41);
+    cr_assert_eq(rd.cl_clock, -5000);
+    cr_assert_eq(jd_store_parts_read(st, &none, 1, &err), 0);
+    cr_assert_eq(none.cl_epoch, 0);
+    cr_assert_eq(none.cl_position, -1);
+    cr_assert_eq(none.cl_clock, INT64_MIN);
+    jd_store_batch_destroy(sb);
+    store_done(st);
+}
+
+Test(store, topic_with_brace_is_escaped_in_the_partition_key)
+{
+    jd_store_t *st = store_new();
+    jd_store_claim_t cl;
+    char key[128];
+
+    claim1(st, "we}rd%t", 3, &cl);
+    redisContext *c = raw();
+    snprintf(key, sizeof key, "%s:part:{we%%7Drd%%25t:3}", g_prefix);
+    redisReply *r = raw_cmd(c, "HGET %s epoch", key);
+    cr_assert_eq(r->type, REDIS_REPLY_STRING, "key %s", key);
+    cr_assert_str_eq(r->str, "1");
+    freeReplyObject(r);
+    redisFree(c);
+    store_done(st);
+}
+
+Test(store, batch_write_and_load_round_trip)
+{
+    jd_store_t *st = store_new();
+    jd_store_batch_t *sb = jd_store_batch_new(st);
+    static unsigned char data[20][300];
+    size_t len[20];
+    const char *ids[21];
+    char names[21][16];
+    unsigned seed = 7;
+    jd_store_rec_t recs[21];
+    jd_err_t err;
+
+    for (int i = 0; i < 20; i++) {
+        snprintf(names[i], sizeof names[i], i == 3 ? "a}c%%%d" : "acct-%d", i);
+        ids[i] = names[i];
+        len[i] = make_rec(data[i], JD_RECORD_HEAD + (size_t)(i * 13 % 290), 1, &seed);
+        cr_assert_eq(jd_store_batch_record(sb, ids[i], data[i], len[i], 1, 1, NULL, 0), 0);
+    }
+    ids[20] = "never-written";
+    send_ok(st, sb);
+    for (int i = 0; i < 20; i++)
+        cr_assert_not(jd_store_batch_record_refused(sb, (size_t)i));
+    cr_assert_eq(jd_store_load(st, ids, 21, recs, &err), 0, "load: %s", err.err_msg);
+    for (int i = 0; i < 20; i++) {
+        cr_assert_eq(recs[i].sr_len, len[i], "record %d", i);
+        cr_assert_eq(memcmp(recs[i].sr_data, data[i], len[i]), 0, "record %d", i);
+        cr_assert_eq(epoch_of(recs[i].sr_data), 1);
+    }
+    cr_assert_null(recs[20].sr_data);
+    cr_assert_eq(recs[20].sr_len, 0);
+    jd_store_recs_free(recs, 21);
+    jd_store_batch_destroy(sb);
+    store_done(st);
+}
+
+Test(store, stale_record_refused_equal_and_newer_written)
+{
+    jd_store_t *st = store_new();
+    unsigned char v5[64], v4[64], v5b[64], v6[64];
+    unsigned seed = 1;
+    jd_store_rec_t rec;
+
+    make_rec(v5, sizeof v5, 5, &seed);
+    make_rec(v4, sizeof v4, 4, &seed);
+    make_rec(v5b, sizeof v5b, 5, &seed);
+    make_rec(v6, sizeof v6, 0x100, &seed); /* greater only in an earlier byte */
+    const unsigned char *vals[] = {v5, v4, v5b, v6};
+    const unsigned char *expect[] = {v5, v5, v5b, v6};
+    int refused[] = {0, 1, 0, 0};
+    for (int k = 0; k < 4; k++) {
+        jd_store_batch_t *sb = jd_store_batch_new(st);
+        cr_assert_eq(jd_store_batch_record(sb, "acc", vals[k], 64, 0, k == 0, NULL, 0), 0);
+        send_ok(st, sb);
+        cr_assert_eq(jd_store_batch_record_refused(sb, 0), refused[k], "write %d", k);
+        load_one(st, "acc", &rec);
+        cr_assert_eq(rec.sr_len, 64);
+        cr_assert_eq(memcmp(rec.sr_data, expect[k], 64), 0, "stored after write %d", k);
+        jd_store_recs_free(&rec, 1);
+        jd_store_batch_destroy(sb);
+    }
+    store_done(st);
+}
+
+Test(store, refusals_are_per_record_in_one_chunk)
+{
+    jd_store_t *st = store_new();
+    jd_store_batch_t *sb = jd_store_batch_new(st);
+    unsigned char hi[16], lo[16];
+    unsigned seed = 3;
+
+    make_rec(hi, sizeof hi, 9, &seed);
+    make_rec(lo, sizeof lo, 2, &seed);
+    cr_assert_eq(jd_store_batch_record(sb, "b", hi, sizeof hi, 9, 1, NULL, 0), 0);
+    send_ok(st, sb);
+    jd_store_batch_destroy(sb);
+    sb = jd_store_batch_new(st);
+    cr_assert_eq(jd_store_batch_record(sb, "a", lo, sizeof lo, 2, 1, NULL, 0), 0);
+    cr_assert_eq(jd_store_batch_record(sb, "b", lo, sizeof lo, 2, 0, NULL, 0), 0);
+    cr_assert_eq(jd_store_batch_record(sb, "c", lo, sizeof lo, 2, 1, NULL, 0), 0);
+    send_ok(st, sb);
+    cr_assert_not(jd_store_batch_record_refused(sb, 0));
+    cr_assert(jd_store_batch_record_refused(sb, 1));
+    cr_assert_not(jd_store_batch_record_refused(sb, 2));
+    jd_store_batch_destroy(sb);
+    /* bytes above 0x7f compare as unsigned bytes, whatever Redis's locale */
+    unsigned char e80[16], e7f[16];
+    make_rec(e80, sizeof e80, 0x80, &seed);
+    make_rec(e7f, sizeof e7f, 0x7f, &seed);
+    for (int k = 0; k < 2; k++) {
+        sb = jd_store_batch_new(st);
+        cr_assert_eq(jd_store_batch_record(sb, "d", k ? e7f : e80, 16, 0, !k, NULL, 0), 0);
+        send_ok(st, sb);
+        cr_assert_eq(jd_store_batch_record_refused(sb, 0), k);
+        jd_store_batch_destroy(sb);
+    }
+    store_done(st);
+}
+
+Test(store, sig_hash_written_with_the_record_and_replaced)
+{
+    jd_store_t *st = store_new();
+    unsigned char v1[32], v0[32];
+    unsigned seed = 5;
+    const char *sig1[] = {"tier", "gold", "score", "42"};
+    const char *sig2[] = {"tier", "silver"};
+    const char *sig0[] = {"stale", "yes"};
+    char key[128];
+    redisContext *c = raw();
+
+    make_rec(v1, sizeof v1, 3, &seed);
+    make_rec(v0, sizeof v0, 1, &seed);
+    key_of(key, sizeof key, "acc", "sig");
+    jd_store_batch_t *sb = jd_store_batch_new(st);
+    cr_assert_eq(jd_store_batch_record(sb, "acc", v1, sizeof v1, 3, 1, sig1, 2), 0);
+    send_ok(st, sb);
+    jd_store_batch_destroy(sb);
+    redisReply *r = raw_cmd(c, "HGET %s score", key);
+    cr_assert_eq(r->type, REDIS_REPLY_STRING);
+    cr_assert_str_eq(r->str, "42");
+    freeReplyObject(r);
+    /* a newer write replaces the whole hash */
+    sb = jd_store_batch_new(st);
+    cr_assert_eq(jd_store_batch_record(sb, "acc", v1, sizeof v1, 3, 0, sig2, 1), 0);
+    send_ok(st, sb);
+    jd_store_batch_destroy(sb);
+    r = raw_cmd(c, "HGETALL %s", key);
+    cr_assert_eq(r->elements, 2);
+    cr_assert_str_eq(r->element[1]->str, "silver");
+    freeReplyObject(r);
+    /* a refused write leaves it alone */
+    sb = jd_store_batch_new(st);
+    cr_assert_eq(jd_store_batch_record(sb, "acc", v0, sizeof v0, 1, 0, sig0, 1), 0);
+    send_ok(st, sb);
+    cr_assert(jd_store_batch_record_refused(sb, 0));
+    jd_store_batch_destroy(sb);
+    r = raw_cmd(c, "HGETALL %s", key);
+    cr_assert_eq(r->elements, 2);
+    cr_assert_str_eq(r->element[0]->str, "tier");
+    freeReplyObject(r);
+    redisFree(c);
+    store_done(st);
+}
+
+Test(store, partition_write_is_fenced_and_timers_persist)
+{
+    jd_store_t *st = store_new();
+    jd_store_claim_t old, cur, rd = {"t", 0, 0, 0, 0};
+    jd_store_timer_t add[] = {{"a", 1700000000123}, {"b", 1700000000456}, {"c", 99}};
+    jd_store_timer_t chg[] = {{"b", 0}, {"a", 1800000000000}, {"d", 5}};
+    timers_t tm = {0};
+    jd_err_t err;
+
+    claim1(st, "t", 0, &old);
+    claim1(st, "t", 0, &cur); /* another instance claimed after */
+    cr_assert_eq(cur.cl_epoch, old.cl_epoch + 1);
+    jd_store_batch_t *sb = jd_store_batch_new(st);
+    cr_assert_eq(jd_store_batch_part(sb, "t", 0, old.cl_epoch, 10, 1000, add, 3), 0);
+    send_ok(st, sb);
+    cr_assert(jd_store_batch_part_refused(sb, 0));
+    jd_store_batch_destroy(sb);
+    cr_assert_eq(jd_store_parts_read(st, &rd, 1, &err), 0);
+    cr_assert_eq(rd.cl_position, -1);
+    cr_assert_eq(jd_store_timers_load(st, "t", 0, timer_cb, &tm, &err), 0);
+    /* the current owner writes */
+    sb = jd_store_batch_new(st);
+    cr_assert_eq(jd_store_batch_part(sb, "t", 0, cur.cl_epoch, 10, 1000, add, 3), 0);
+    send_ok(st, sb);
+    cr_assert_not(jd_store_batch_part_refused(sb, 0));
+    jd_store_batch_destroy(sb);
+    cr_assert_eq(jd_store_timers_load(st, "t", 0, timer_cb, &tm, &err), 3);
+    cr_assert_str_eq(tm.acc[0], "c");
+    cr_assert_eq(tm.dl[0], 99);
+    cr_assert_str_eq(tm.acc[2], "b");
+    cr_assert_eq(tm.dl[2], 1700000000456);
+    /* changes: removal, move, add; position and clock kept */
+    sb = jd_store_batch_new(st);
+    cr_assert_eq(jd_store_batch_part(sb, "t", 0, cur.cl_epoch, -1, INT64_MIN, chg, 3), 0);
+    send_ok(st, sb);
+    jd_store_batch_destroy(sb);
+    memset(&tm, 0, sizeof tm);
+    cr_assert_eq(jd_store_timers_load(st, "t", 0, timer_cb, &tm, &err), 3);
+    cr_assert_str_eq(tm.acc[0], "d");
+    cr_assert_str_eq(tm.acc[1], "c");
+    cr_assert_str_eq(tm.acc[2], "a");
+    cr_assert_eq(tm.dl[2], 1800000000000);
+    cr_assert_eq(jd_store_parts_read(st, &rd, 1, &err), 0);
+    cr_assert_eq(rd.cl_epoch, cur.cl_epoch);
+    cr_assert_eq(rd.cl_position, 10);
+    cr_assert_eq(rd.cl_clock, 1000);
+    store_done(st);
+}
+
+Test(store, accounts_set_gets_new_accounts)
+{
+    jd_store_t *st = store_new();
+    jd_store_batch_t *sb = jd_store_batch_new(st);
+    unsigned char v[16];
+    unsigned seed = 9;
+    int seen = 0;
+    jd_err_t err;
+
+    make_rec(v, sizeof v, 1, &seed);
+    cr_assert_eq(jd_store_batch_record(sb, "n1", v, sizeof v, 1, 1, NULL, 0), 0);
+    cr_assert_eq(jd_store_batch_record(sb, "old", v, sizeof v, 1, 0, NULL, 0), 0);
+    cr_assert_eq(jd_store_batch_record(sb, "n2", v, sizeof v, 1, 1, NULL, 0), 0);
+    send_ok(st, sb);
+    cr_assert_eq(jd_store_account_count(st, &err), 2);
+    cr_assert_eq(jd_store_accounts(st, count_cb, &seen, &err), 0);
+    cr_assert_eq(seen, 2);
+    jd_store_batch_destroy(sb);
+    store_done(st);
+}
+
+Test(store, load_across_mget_chunks_with_missing_ids)
+{
+    enum { N = 1500 };
+    jd_store_t *st = store_new();
+    jd_store_batch_t *sb = jd_store_batch_new(st);
+    static char names[N][16];
+    static const char *ids[N];
+    static jd_store_rec_t recs[N];
+    unsigned char v[24];
+    unsigned seed = 11;
+    jd_err_t err;
+
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "id%d", i);
+        ids[i] = names[i];
+        if (i % 7 == 3)
+            continue; /* missing */
+        make_rec(v, sizeof v, 1, &seed);
+        v[JD_RECORD_HEAD] = (unsigned char)i;
+        v[JD_RECORD_HEAD + 1] = (unsigned char)(i >> 8);
+        cr_assert_eq(jd_store_batch_record(sb, ids[i], v, sizeof v, 1, 1, NULL, 0), 0);
+    }
+    uint64_t cmds = jd_store_commands(st);
+    send_ok(st, sb);
+    /* 1286 records in 3 script calls, plus one SADD */
+    cr_assert_eq(jd_store_commands(st) - cmds, 4);
+    uint64_t trips = jd_store_round_trips(st);
+    cr_assert_eq(jd_store_load(st, ids, N, recs, &err), 0, "load: %s", err.err_msg);
+    cr_assert_eq(jd_store_round_trips(st) - trips, 1);
+    for (int i = 0; i < N; i++) {
+        if (i % 7 == 3) {
+            cr_assert_null(recs[i].sr_data, "id%d", i);
+            continue;
+        }
+        cr_assert_eq(recs[i].sr_len, sizeof v, "id%d", i);
+        cr_assert_eq(recs[i].sr_data[JD_RECORD_HEAD], (unsigned char)i);
+        cr_assert_eq(recs[i].sr_data[JD_RECORD_HEAD + 1], (unsigned char)(i >> 8));
+    }
+    cr_assert_eq(jd_store_account_count(st, &err), N - (N + 3) / 7);
+    jd_store_recs_free(recs, N);
+    jd_store_batch_destroy(sb);
+    store_done(st);
+}
+
+Test(store, one_batch_send_is_one_round_trip)
+{
+    jd_store_t *st = store_new();
+    jd_store_batch_t *sb = jd_store_batch_new(st);
+    jd_store_claim_t cl;
+    jd_store_timer_t tm = {"x", 5};
+    unsigned char v[16];
+    unsigned seed = 13;
+
+    claim1(st, "rt", 0, &cl);
+    make_rec(v, sizeof v, cl.cl_epoch, &seed);
+    for (int i = 0; i < 5; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "r%d", i);
+        cr_assert_eq(jd_store_batch_record(sb, id, v, sizeof v, cl.cl_epoch, 1, NULL, 0), 0);
+    }
+    cr_assert_eq(jd_store_batch_part(sb, "rt", 0, cl.cl_epoch, 3, 4, &tm, 1), 0);
+    cr_assert_eq(jd_store_batch_part(sb, "rt", 1, cl.cl_epoch, 3, 4, NULL, 0), 0);
+    uint64_t trips = jd_store_round_trips(st), cmds = jd_store_commands(st);
+    send_ok(st, sb);
+    cr_assert_eq(jd_store_round_trips(st) - trips, 1);
+    cr_assert_eq(jd_store_commands(st) - cmds, 4, "records, 2 partitions, SADD");
+    jd_store_batch_destroy(sb);
+    store_done(st);
+}
+
+/* Kills every normal client but the caller's: private servers only. */
+static void kill_clients(const srv_t *s)
+{
+    redisContext *c = raw_connect(s);
+    cr_assert(c && !c->err);
+    redisReply *r = raw_cmd(c, "CLIENT KILL TYPE normal SKIPME yes");
+    cr_assert_eq(r->type, REDIS_REPLY_INTEGER);
+    cr_assert_geq(r->integer, 1);
+    freeReplyObject(r);
+    redisFree(c);
+}
+
+Test(store, resend_after_lost_connection_is_idempotent)
+{
+    srv_t own = {0, 0, ""};
+    srv_start(&own, 0);
+    jd_store_t *st = store_on(&own, g_prefix);
+    jd_store_batch_t *sb = jd_store_batch_new(st);
+    jd_store_claim_t cl;
+    jd_store_timer_t tm[] = {{"a", 100}, {"b", 200}};
+    unsigned char v[40];
+    unsigned seed = 17;
+    timers_t t = {0};
+    jd_store_rec_t rec;
+    jd_err_t err;
+
+    claim1(st, "rs", 0, &cl);
+    make_rec(v, sizeof v, cl.cl_epoch, &seed);
+    cr_assert_eq(jd_store_batch_record(sb, "a", v, sizeof v, cl.cl_epoch, 1, NULL, 0), 0);
+    cr_assert_eq(jd_store_batch_record(sb, "b", v, sizeof v, cl.cl_epoch, 1, NULL, 0), 0);
+    cr_assert_eq(jd_store_batch_part(sb, "rs", 0, cl.cl_epoch, 77, 88, tm, 2), 0);
+    kill_clients(&own);
+    cr_assert_eq(jd_store_batch_send(st, sb, &err), JD_ERR_RETRY);
+    cr_assert_eq(err.err_code, JD_E_REDIS);
+    cr_assert(strstr(err.err_msg, "batch"), "names the call: %s", err.err_msg);
+    send_ok(st, sb); /* reconnects */
+    send_ok(st, sb); /* and once more: the same state */
+    cr_assert_not(jd_store_batch_record_refused(sb, 0));
+    cr_assert_not(jd_store_batch_part_refused(sb, 0));
+    load_one(st, "b", &rec);
+    cr_assert_eq(rec.sr_len, sizeof v);
+    cr_assert_eq(memcmp(rec.sr_data, v, sizeof v), 0);
+    jd_store_recs_free(&rec, 1);
+    cr_assert_eq(jd_store_account_count(st, &err), 2);
+    cr_assert_eq(jd_store_timers_load(st, "rs", 0, timer_cb, &t, &err), 2);
+    jd_store_claim_t rd = {"rs", 0, 0, 0, 0};
+    cr_assert_eq(jd_store_parts_read(st, &rd, 1, &err), 0);
+    cr_assert_eq(rd.cl_epoch, cl.cl_epoch);
+    cr_assert_eq(rd.cl_position, 77);
+    /* a dead server is a retriable error naming the command */
+    srv_stop(&own);
+    cr_assert_eq(jd_store_account_count(st, &err), JD_ERR_RETRY);
+    jd_store_batch_destroy(sb);
+    jd_store_destroy(st);
+}
+
+Test(store, script_flushed_under_the_store_is_reloaded)
+{
+    jd_store_t *st = store_new();
+    jd_store_batch_t *sb = jd_store_batch_new(st);
+    unsigned char v[16];
+    unsigned seed = 19;
+    redisContext *c = raw();
+
+    make_rec(v, sizeof v, 1, &seed);
+    cr_assert_eq(jd_store_batch_record(sb, "s", v, sizeof v, 1, 1, NULL, 0), 0);
+    freeReplyObject(raw_cmd(c, "SCRIPT FLUSH"));
+    send_ok(st, sb);
+    cr_assert_not(jd_store_batch_record_refused(sb, 0));
+    redisFree(c);
+    jd_store_batch_destroy(sb);
+    store_done(st);
+}
+
+Test(store, outcome_sets_sadd_scard)
+{
+    jd_store_t *st = store_new();
+    const char *names[] = {"churn", "churn", "upsell", "churn"};
+    const char *members[] = {"a", "b", "a", "a"};
+    const char *q[] = {"churn", "upsell", "none"};
+    int64_t out[3];
+    jd_err_t err;
+
+    cr_assert_eq(jd_store_sadd(st, names, members, 4, &err), 0, "sadd: %s", err.err_msg);
+    cr_assert_eq(jd_store_scard(st, q, 3, out, &err), 0, "scard: %s", err.err_msg);
+    cr_assert_eq(out[0], 2);
+    cr_assert_eq(out[1], 1);
+    cr_assert_eq(out[2], 0);
+    store_done(st);
+}
+
+Test(store, drop_all_deletes_only_the_prefix)
+{
+    jd_store_t *st = store_new();
+    jd_store_batch_t *sb = jd_store_batch_new(st);
+    jd_store_claim_t cl;
+    jd_store_timer_t tm = {"a", 9};
+    const char *sig[] = {"k", "v"};
+    const char *name = "outcome";
+    unsigned char v[16];
+    unsigned seed = 23;
+    char other[96], pattern[96];
+    jd_err_t err;
+    redisContext *c = raw();
+
+    snprintf(other, sizeof other, "%sx:keep", g_prefix);
+    freeReplyObject(raw_cmd(c, "SET %s 1", other));
+    claim1(st, "d", 0, &cl);
+    make_rec(v, sizeof v, cl.cl_epoch, &seed);
+    cr_assert_eq(jd_store_batch_record(sb, "a", v, sizeof v, cl.cl_epoch, 1, sig, 1), 0);
+    cr_assert_eq(jd_store_batch_part(sb, "d", 0, cl.cl_epoch, 1, 1, &tm, 1), 0);
+    send_ok(st, sb);
+    cr_assert_eq(jd_store_sadd(st, &name, &name, 1, &err), 0);
+    /* rec, sig, part, timers, accounts, outcome */
+    cr_assert_eq(jd_store_drop_all(st, &err), 6, "%s", err.err_msg);
+    snprintf(pattern, sizeof pattern, "%s:*", g_prefix);
+    redisReply *r = raw_cmd(c, "KEYS %s", pattern);
+    cr_assert_eq(r->elements, 0);
+    freeReplyObject(r);
+    r = raw_cmd(c, "EXISTS %s", other);
+    cr_assert_eq(r->integer, 1);
+    freeReplyObject(r);
+    freeReplyObject(raw_cmd(c, "DEL %s", other));
+    redisFree(c);
+    jd_store_batch_destroy(sb);
+    jd_store_destroy(st);
+}
