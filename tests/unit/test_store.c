@@ -11,10 +11,10 @@
  * Each test uses its own prefix "jdst<pid>" and drops it at the end.
  *
  * Cluster: ctest starts no Redis Cluster (tests/integration/test_cluster.sh
- * does, for the old engine), so these tests run the single-node path; the
- * cluster path (one script call and one GET per record) differs only in
- * the chunk size, and its routing (one hash tag per call) is covered by
- * the key-slot assertions below and by test_redis_cluster.c.
+ * does, for the old engine), so cluster_round_trip_fence_and_drop_all
+ * starts its own three masters (redis-cli --cluster create) and runs the
+ * cluster path: one script call and one GET per record, SADD and SCAN on
+ * every master.
  */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -811,4 +811,186 @@ Test(store, drop_all_deletes_only_the_prefix)
     redisFree(c);
     jd_store_batch_destroy(sb);
     jd_store_destroy(st);
+}
+
+/* ======================= Redis Cluster ======================= */
+
+/* ctest starts no cluster, so this test makes its own: three masters on
+ * free loopback ports whose bus ports (+10000) are free too, joined by
+ * redis-cli --cluster create. */
+typedef struct cluster {
+    pid_t pid[3];
+    int   port[3];
+    char  dir[64];
+} cluster_t;
+
+static int port_free(int port)
+{
+    struct sockaddr_in sa;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_port = htons((uint16_t)port);
+    ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    close(fd);
+    return ok;
+}
+
+static int cluster_port(void)
+{
+    for (int i = 0; i < 1000; i++) {
+        int p = free_port();
+        if (p <= 55535 && port_free(p + 10000))
+            return p;
+    }
+    cr_assert_fail("no free port pair for a cluster node");
+    return 0;
+}
+
+static void cluster_node(const cluster_t *cl, int i)
+{
+    char port[16], conf[32];
+    int fd = open("/dev/null", O_WRONLY);
+
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    snprintf(port, sizeof port, "%d", cl->port[i]);
+    snprintf(conf, sizeof conf, "nodes-%d.conf", cl->port[i]);
+    execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save",
+           "", "--appendonly", "no", "--daemonize", "no", "--dir", cl->dir,
+           "--cluster-enabled", "yes", "--cluster-config-file", conf,
+           "--cluster-node-timeout", "5000", (char *)NULL);
+    _exit(127);
+}
+
+static int cluster_ok(int port)
+{
+    srv_t s = {0, port, ""};
+    redisContext *c = raw_connect(&s);
+    int ok = 0;
+    if (c && !c->err) {
+        redisReply *r = redisCommand(c, "CLUSTER INFO");
+        ok = r && r->type == REDIS_REPLY_STRING && strstr(r->str, "cluster_state:ok");
+        freeReplyObject(r);
+    }
+    redisFree(c);
+    return ok;
+}
+
+static void cluster_start(cluster_t *cl)
+{
+    char cmd[256];
+
+    snprintf(cl->dir, sizeof cl->dir, "/tmp/jdst-cluster-XXXXXX");
+    cr_assert_not_null(mkdtemp(cl->dir));
+    for (int i = 0; i < 3; i++) {
+        srv_t s = {0, cl->port[i] = cluster_port(), ""};
+        cr_assert((cl->pid[i] = fork()) >= 0);
+        if (cl->pid[i] == 0)
+            cluster_node(cl, i);
+        wait_ready(&s);
+    }
+    snprintf(cmd, sizeof cmd,
+             "redis-cli --cluster create 127.0.0.1:%d 127.0.0.1:%d 127.0.0.1:%d "
+             "--cluster-replicas 0 --cluster-yes >/dev/null 2>&1",
+             cl->port[0], cl->port[1], cl->port[2]);
+    cr_assert_eq(system(cmd), 0, "redis-cli --cluster create");
+    for (int tries = 0; tries < 300; tries++) {
+        if (cluster_ok(cl->port[0]) && cluster_ok(cl->port[1]) && cluster_ok(cl->port[2]))
+            return;
+        usleep(100000);
+    }
+    cr_assert_fail("the cluster did not reach cluster_state:ok");
+}
+
+static void cluster_stop(cluster_t *cl)
+{
+    char cmd[128];
+    for (int i = 0; i < 3; i++)
+        if (cl->pid[i] > 0) {
+            kill(cl->pid[i], SIGTERM);
+            waitpid(cl->pid[i], NULL, 0);
+        }
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", cl->dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+static jd_store_t *store_cluster(const cluster_t *cl)
+{
+    jd_store_conf_t sc;
+    char seeds[64];
+    jd_err_t err;
+
+    jd_store_conf_default(&sc);
+    snprintf(seeds, sizeof seeds, "127.0.0.1:%d,127.0.0.1:%d", cl->port[1], cl->port[2]);
+    sc.stc_port = cl->port[0];
+    sc.stc_seeds = seeds;
+    sc.stc_mode = JD_REDIS_CLUSTER;
+    sc.stc_prefix = g_prefix;
+    jd_store_t *st = jd_store_new(&sc, &err);
+    cr_assert_not_null(st, "jd_store_new: %s", err.err_msg);
+    cr_assert_eq(jd_store_connect(st, &err), 0, "connect: %s", err.err_msg);
+    return st;
+}
+
+Test(store, cluster_round_trip_fence_and_drop_all)
+{
+    enum { N = 60 };
+    cluster_t cl = {{0}, {0}, ""};
+    cluster_start(&cl);
+    jd_store_t *st = store_cluster(&cl);
+    jd_store_batch_t *sb = jd_store_batch_new(st);
+    jd_store_claim_t parts[4];
+    static char names[N + 1][16];
+    const char *ids[N + 1];
+    const char *sig[] = {"k", "v"};
+    jd_store_timer_t tm = {"id1", 1234};
+    jd_store_rec_t recs[N + 1];
+    unsigned char v[N][32], old[32];
+    unsigned seed = 29;
+    timers_t t = {0};
+    jd_err_t err;
+
+    for (int k = 0; k < 4; k++)
+        parts[k] = (jd_store_claim_t){"topic", k, 0, 0, 0};
+    cr_assert_eq(jd_store_claim(st, parts, 4, &err), 0, "claim: %s", err.err_msg);
+    for (int i = 0; i <= N; i++) {
+        snprintf(names[i], sizeof names[i], "id%d", i);
+        ids[i] = names[i];
+    }
+    for (int i = 0; i < N; i++) {
+        make_rec(v[i], sizeof v[i], parts[0].cl_epoch, &seed);
+        cr_assert_eq(jd_store_batch_record(sb, ids[i], v[i], 32, 1, 1, i % 2 ? sig : NULL,
+                                           i % 2), 0);
+    }
+    for (int k = 0; k < 4; k++)
+        cr_assert_eq(jd_store_batch_part(sb, "topic", k, parts[k].cl_epoch, 5, 6, &tm, 1), 0);
+    uint64_t trips = jd_store_round_trips(st), cmds = jd_store_commands(st);
+    send_ok(st, sb);
+    cr_assert_eq(jd_store_round_trips(st) - trips, 1);
+    cr_assert_eq(jd_store_commands(st) - cmds, N + 4 + 1, "one call per record");
+    cr_assert_eq(jd_store_load(st, ids, N + 1, recs, &err), 0, "load: %s", err.err_msg);
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(memcmp(recs[i].sr_data, v[i], 32), 0, "id%d", i);
+    cr_assert_null(recs[N].sr_data);
+    jd_store_recs_free(recs, N + 1);
+    cr_assert_eq(jd_store_account_count(st, &err), N);
+    cr_assert_eq(jd_store_timers_load(st, "topic", 2, timer_cb, &t, &err), 1);
+    /* the fences hold across nodes */
+    jd_store_batch_destroy(sb);
+    sb = jd_store_batch_new(st);
+    make_rec(old, sizeof old, 0, &seed);
+    cr_assert_eq(jd_store_batch_record(sb, ids[7], old, 32, 0, 0, NULL, 0), 0);
+    cr_assert_eq(jd_store_batch_part(sb, "topic", 1, parts[1].cl_epoch - 1, 9, 9, NULL, 0), 0);
+    send_ok(st, sb);
+    cr_assert(jd_store_batch_record_refused(sb, 0));
+    cr_assert(jd_store_batch_part_refused(sb, 0));
+    /* N records, N/2 sig hashes, 4 parts, 4 timers, accounts */
+    cr_assert_eq(jd_store_drop_all(st, &err), N + N / 2 + 4 + 4 + 1, "%s", err.err_msg);
+    jd_store_batch_destroy(sb);
+    jd_store_destroy(st);
+    cluster_stop(&cl);
 }
