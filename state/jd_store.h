@@ -98,7 +98,9 @@ int jd_store_claim(jd_store_t *st, jd_store_claim_t *cl, size_t n, jd_err_t *err
  * (cl_epoch is set to the stored epoch, 0 for none). */
 int jd_store_parts_read(jd_store_t *st, jd_store_claim_t *cl, size_t n, jd_err_t *err);
 
-/* Calls fn for every entry of the partition's deadline index. */
+/* Calls fn for every entry of the partition's deadline index, in
+ * deadline order (ZRANGE WITHSCORES, pages of 10000). Returns the number
+ * of entries, or a negative jd_err class. */
 typedef void (*jd_store_timer_fn)(const char *account, int64_t deadline, void *opaque);
 int jd_store_timers_load(jd_store_t *st, const char *topic, int32_t partition,
                          jd_store_timer_fn fn, void *opaque, jd_err_t *err);
@@ -125,11 +127,15 @@ typedef struct jd_store_timer {
 
 typedef struct jd_store_batch jd_store_batch_t;
 
+/* An empty batch (NULL when out of memory); freed with
+ * jd_store_batch_destroy, which accepts NULL. */
 jd_store_batch_t *jd_store_batch_new(jd_store_t *st);
 void jd_store_batch_destroy(jd_store_batch_t *sb);
 
 /* Adds a record write (copied): data is a jd_record whose bytes 1..8 hold
- * epoch. is_new: the account had no record (it joins <prefix>:accounts).
+ * epoch (the fence reads the epoch from those bytes; the epoch argument
+ * is not sent). is_new: the account had no record (it joins
+ * <prefix>:accounts).
  * sig/sig_n: field/value pairs for <prefix>:{T}:sig (2*sig_n strings),
  * written with the record when sig_n > 0. 0, or -1 when out of memory. */
 int jd_store_batch_record(jd_store_batch_t *sb, const char *account, const void *data,
@@ -147,18 +153,21 @@ int jd_store_batch_part(jd_store_batch_t *sb, const char *topic, int32_t partiti
  * be called again after JD_ERR_RETRY. */
 int jd_store_batch_send(jd_store_t *st, jd_store_batch_t *sb, jd_err_t *err);
 
-/* After a send: 1 when the i-th record (in the order added) / k-th
- * partition write was refused by the fence. */
+/* After a send that returned 0: 1 when the i-th record (in the order
+ * added) / k-th partition write was refused by the fence. */
 int jd_store_batch_record_refused(const jd_store_batch_t *sb, size_t i);
 int jd_store_batch_part_refused(const jd_store_batch_t *sb, size_t k);
 
-/* Commands sent and round trips made by this store so far (bench). */
+/* Commands sent and round trips made by this store so far (bench);
+ * they include the SCRIPT LOAD of store.lua after each (re)connect. */
 uint64_t jd_store_commands(const jd_store_t *st);
 uint64_t jd_store_round_trips(const jd_store_t *st);
 
 /* ---- readers and tools ------------------------------------------------------- */
 
-/* Calls fn for every account id in <prefix>:accounts (SSCAN). */
+/* Calls fn for every account id in <prefix>:accounts (SSCAN; an id may
+ * be seen twice if the set changes meanwhile). 0 or a negative jd_err
+ * class. */
 typedef void (*jd_store_account_fn)(const char *account, void *opaque);
 int jd_store_accounts(jd_store_t *st, jd_store_account_fn fn, void *opaque, jd_err_t *err);
 
