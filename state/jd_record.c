@@ -390,10 +390,11 @@ static uint32_t r_count(rec_r_t *r, size_t each)
     return r->r_bad ? 0 : (uint32_t)n;
 }
 
-/* calloc(n, each) for an array of n (NULL, and no error, when n is 0). */
+/* calloc(n, each) for an array of n; NULL when n is 0 or after an error
+ * (a check between the count and the array may have failed). */
 static void *r_array(rec_r_t *r, uint32_t n, size_t each)
 {
-    if (!n)
+    if (!n || r->r_bad)
         return NULL;
     void *p = calloc(n, each);
     if (!p)

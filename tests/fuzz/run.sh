@@ -11,14 +11,14 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 SECS="${1:-60}"
-TARGETS="${2:-decode rules}"
+TARGETS="${2:-decode rules record}"
 BUILD="$ROOT/build-fuzz"
 WORK="$ROOT/.jd-run/fuzz"
 
 "$ROOT/deploy/install-deps.sh" >/dev/null   # clang and its libFuzzer runtime
 CC=clang cmake -S "$ROOT" -B "$BUILD" -DJD_FUZZ=ON -DJD_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 mkdir -p "$WORK"
-cmake --build "$BUILD" -j "$(nproc)" --target fuzz_decode fuzz_rules >"$WORK/build.log" 2>&1 \
+cmake --build "$BUILD" -j "$(nproc)" --target fuzz_decode fuzz_rules fuzz_record >"$WORK/build.log" 2>&1 \
   || { grep -E "error" "$WORK/build.log" | head -20; echo "fuzz: build failed ($WORK/build.log)"; exit 1; }
 
 status=0

@@ -243,6 +243,29 @@ Test(record, huge_count_refused)
     jd_buf_free(&a);
 }
 
+/* Found by fuzz_record: a day claiming more usage ids than ids was read
+ * past its array. */
+Test(record, day_with_more_usage_ids_than_ids_refused)
+{
+    jd_account_t *ac = jd_account_new("acme");
+    jd_buf_t a = {0};
+    jd_err_t err;
+    encode(ac, &a);
+    /* ... then 3 case fields and 3 activity counts: the day count */
+    size_t at = 9 + 5 + 100 + 16 + 3 + 3;
+    static const unsigned char day[] = {1, 0, 2, 1, 1, 2, 3, 4, 5, 6, 7, 8};
+    cr_assert_eq(a.b_data[at], 0, "layout moved: fix the offset");
+    unsigned char *p = malloc(a.b_len + sizeof day);
+    memcpy(p, a.b_data, at);
+    memcpy(p + at, day, sizeof day);
+    memcpy(p + at + sizeof day, a.b_data + at + 1, a.b_len - at - 1);
+    cr_assert_null(jd_record_decode(p, a.b_len + sizeof day - 1, &err));
+    cr_assert(strstr(err.err_msg, "more usage ids"), "%s", err.err_msg);
+    free(p);
+    jd_account_destroy(ac);
+    jd_buf_free(&a);
+}
+
 /* Flipped bytes: refused, or a record that encodes, decodes and works. */
 Test(record, random_flips_never_crash)
 {
