@@ -12,16 +12,21 @@
 
 #include "jd_cli.h"
 #include "jd_cmd.h"
+#include "jd_record.h"
 #include "jd_state.h"
+#include "jd_store.h"
 #include "jd_window.h"
 
-static const char *jd_inspect_json, *jd_inspect_as_of, *jd_inspect_all;
+static const char *jd_inspect_json, *jd_inspect_as_of, *jd_inspect_all, *jd_inspect_rules;
 static const jd_cli_flag_t jd_inspect_flags[] = {
     {"json", 0, &jd_inspect_json, "print JSON (one object per account) instead of a summary"},
     {"as-of", 1, &jd_inspect_as_of,
      "evaluate at TIME (ISO-8601 date or timestamp, or ms) instead of the account's "
      "latest event; writes nothing"},
     {"all", 0, &jd_inspect_all, "every account with state, sorted by id"},
+    {"rule-states", 0, &jd_inspect_rules,
+     "print the account's rule states instead (state.engine memory): one line, the "
+     "record's key, then each rule id and its state, tab-separated"},
 };
 #define JD_INSPECT_NFLAGS (sizeof jd_inspect_flags / sizeof jd_inspect_flags[0])
 
@@ -117,7 +122,71 @@ static void jd_inspect_print_json(const jd_signals_t *sg, const char *account,
     free(buf);
 }
 
-static int jd_inspect_one(jd_state_t *st, const char *account, int64_t at)
+/* Where inspect reads: the scripts' keys (state.engine lua) or the
+ * account records (memory). */
+typedef struct jd_inspect_src {
+    const jd_ruleset_t *is_rs;        /* --rule-states: names of the rule states */
+    const char        *is_prefix;
+    jd_state_t        *is_state;
+    jd_store_t        *is_store;
+    jd_account_conf_t  is_acf;
+    jd_signals_conf_t  is_sgc;
+} jd_inspect_src_t;
+
+/* --rule-states: the line of one account (rules of the rules file that have a
+ * state in its record). */
+static void jd_inspect_rule_line(const jd_inspect_src_t *is, const jd_account_t *ac)
+{
+    char tag[1100], st[256];
+    jd_store_key_tag(ac->ac_id, tag, sizeof tag);
+    printf("%s:{%s}:rules\t", is->is_prefix, tag);
+    for (size_t r = 0; r < jd_rules_count(is->is_rs); r++) {
+        const char *id = jd_rule_id(jd_rules_at(is->is_rs, r));
+        uint64_t h = jd_account_hash(id);
+        for (uint32_t k = 0; k < ac->ac_nrules; k++)
+            if (ac->ac_rules[k].ar_hash == h) {
+                jd_rule_state_format(&ac->ac_rules[k].ar_state, st, sizeof st);
+                printf("%s\t%s\t", id, st);
+            }
+    }
+    printf("\n");
+}
+
+/* The signals of account from its record, at `at` (JD_SIGNALS_NO_TS: its
+ * own as-of): the windows are exact when every day they reach is kept. */
+static int jd_inspect_record(jd_inspect_src_t *is, const char *account, int64_t at,
+                             jd_signals_t *sg, jd_state_inspect_info_t *info, jd_err_t *err)
+{
+    jd_store_rec_t rec;
+    jd_account_t *ac;
+    int rc;
+    if ((rc = jd_store_load(is->is_store, &account, 1, &rec, err)))
+        return rc;
+    if (!rec.sr_len) {
+        jd_store_recs_free(&rec, 1);
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_INTERNAL, "account '%s' has no state",
+                          account);
+    }
+    ac = jd_record_decode(rec.sr_data, rec.sr_len, err);
+    jd_store_recs_free(&rec, 1);
+    if (!ac)
+        return JD_ERR_FATAL;
+    if (is->is_rs) {
+        jd_inspect_rule_line(is, ac);
+        jd_account_destroy(ac);
+        return 1; /* printed */
+    }
+    jd_account_signals(ac, &is->is_acf, at, sg);
+    info->si_state_as_of = ac->ac_as_of;
+    if (at != JD_SIGNALS_NO_TS && ac->ac_as_of != JD_SIGNALS_NO_TS && at < ac->ac_as_of)
+        info->si_windows_complete =
+            jd_window_day(at) - JD_ACCOUNT_REACH + 1 >=
+            jd_window_day(ac->ac_as_of) - is->is_acf.acf_retention_days + 1;
+    jd_account_destroy(ac);
+    return 0;
+}
+
+static int jd_inspect_one(jd_inspect_src_t *is, const char *account, int64_t at)
 {
     jd_signals_t *sg = malloc(sizeof *sg);
     jd_state_inspect_info_t info = {0, 1};
@@ -126,7 +195,11 @@ static int jd_inspect_one(jd_state_t *st, const char *account, int64_t at)
 
     if (!sg)
         return 1;
-    if (jd_state_inspect_at(st, account, at, sg, &info, &err)) {
+    int got = is->is_store ? jd_inspect_record(is, account, at, sg, &info, &err)
+                           : jd_state_inspect_at(is->is_state, account, at, sg, &info, &err);
+    if (got == 1) {
+        rc = 0; /* --rule-states: printed */
+    } else if (got) {
         fprintf(stderr, "journeyd inspect: %s\n", err.err_msg);
     } else {
         if (jd_inspect_json)
@@ -169,37 +242,55 @@ static int jd_inspect_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int jd_inspect_every(jd_state_t *st, int64_t at)
+static int jd_inspect_every(jd_inspect_src_t *is, int64_t at)
 {
     jd_inspect_ids_t ii = {NULL, 0, 0, 0};
     jd_err_t err;
     int rc = 0;
 
-    if (jd_state_accounts(st, jd_inspect_collect, &ii, &err) < 0 || ii.ii_oom) {
+    if ((is->is_store ? jd_store_accounts(is->is_store, jd_inspect_collect, &ii, &err)
+                      : jd_state_accounts(is->is_state, jd_inspect_collect, &ii, &err)) < 0 ||
+        ii.ii_oom) {
         fprintf(stderr, "journeyd inspect: %s\n", ii.ii_oom ? "out of memory" : err.err_msg);
         rc = 1;
     }
     if (ii.ii_n)
         qsort(ii.ii_ids, ii.ii_n, sizeof *ii.ii_ids, jd_inspect_cmp);
     for (size_t i = 0; i < ii.ii_n; i++) {
-        if (!rc && i && !jd_inspect_json)
+        if (!rc && i && !jd_inspect_json && !jd_inspect_rules)
             printf("\n");
-        rc = rc ? rc : jd_inspect_one(st, ii.ii_ids[i], at);
+        rc = rc ? rc : jd_inspect_one(is, ii.ii_ids[i], at);
         free(ii.ii_ids[i]);
     }
     free(ii.ii_ids);
     return rc;
 }
 
+static int jd_inspect_open(jd_inspect_src_t *is, const jd_config_t *cf, jd_err_t *err)
+{
+    if (strcmp(cf->cf_state_engine, "memory") == 0) {
+        jd_store_conf_t stc;
+        jd_config_store_conf(cf, &stc);
+        jd_config_account(cf, &is->is_acf, &is->is_sgc);
+        if (!(is->is_store = jd_store_new(&stc, err)))
+            return -1;
+        return jd_store_connect(is->is_store, err) ? -1 : 0;
+    }
+    jd_state_conf_t sc;
+    jd_config_state(cf, &sc);
+    return (is->is_state = jd_state_new(&sc, err)) ? 0 : -1;
+}
+
 int jd_cmd_inspect(int argc, char **argv)
 {
     jd_cli_t cli;
     jd_err_t err;
-    jd_state_t *st = NULL;
+    jd_inspect_src_t is = {0};
+    jd_ruleset_t *rs = NULL;
     int64_t at = JD_SIGNALS_NO_TS;
     int rc = 2;
 
-    jd_inspect_json = jd_inspect_as_of = jd_inspect_all = NULL;
+    jd_inspect_json = jd_inspect_as_of = jd_inspect_all = jd_inspect_rules = NULL;
     if (jd_cli_parse(&cli, "inspect", argc, argv, jd_inspect_flags, JD_INSPECT_NFLAGS))
         return 2;
     if (cli.cl_help || cli.cl_npos != (jd_inspect_all ? 0u : 1u)) {
@@ -219,15 +310,26 @@ int jd_cmd_inspect(int argc, char **argv)
     if (jd_cli_config(&cli))
         goto out;
     rc = 1;
-    jd_state_conf_t sc;
-    jd_config_state(cli.cl_cf, &sc);
-    if (!(st = jd_state_new(&sc, &err))) {
+    if (jd_inspect_rules) {
+        if (strcmp(cli.cl_cf->cf_state_engine, "memory") != 0) {
+            fprintf(stderr, "journeyd inspect: --rule-states reads account records "
+                            "(state.engine memory)\n");
+            goto out;
+        }
+        if (!(rs = jd_cli_rules(&cli)))
+            goto out;
+        is.is_rs = rs;
+        is.is_prefix = cli.cl_cf->cf_redis_prefix;
+    }
+    if (jd_inspect_open(&is, cli.cl_cf, &err)) {
         fprintf(stderr, "journeyd inspect: %s\n", err.err_msg);
         goto out;
     }
-    rc = jd_inspect_all ? jd_inspect_every(st, at) : jd_inspect_one(st, cli.cl_pos[0], at);
+    rc = jd_inspect_all ? jd_inspect_every(&is, at) : jd_inspect_one(&is, cli.cl_pos[0], at);
 out:
-    jd_state_destroy(st);
+    jd_state_destroy(is.is_state);
+    jd_store_destroy(is.is_store);
+    jd_rules_destroy(rs);
     jd_cli_free(&cli);
     return rc;
 }

@@ -140,6 +140,13 @@ static const jd_config_key_t jd_config_keys[] = {
     {"state.idle_expiry_days", JD_CFG_INT, "35", JD_OFF(cf_idle_expiry_days), 0, 3650, NULL,
      "Per-day keys expire this many wall-clock days after their last write, so idle "
      "accounts shrink to profile and milestones; 0 never."},
+    {"state.engine", JD_CFG_STR, "memory", JD_OFF(cf_state_engine), 0, 0, "lua|memory",
+     "Where account state is computed: memory (in journeyd, per event; Redis keeps one "
+     "record per account; input must be keyed by account) or lua (scripts inside Redis, "
+     "decided at decision points; also for unkeyed input shared by several instances)."},
+    {"state.cache_mb", JD_CFG_INT, "256", JD_OFF(cf_cache_mb), 1, 1048576, NULL,
+     "Memory for the account records journeyd holds (MiB, state.engine memory); clean "
+     "records past it are evicted least recently used first and read again from Redis."},
     {"state.renewal_window_days", JD_CFG_INT, "120", JD_OFF(cf_renewal_window_days), 0, 3650, NULL,
      "Stage renewal when days_to_renewal is at most this."},
     {"state.ttfv_target_days", JD_CFG_INT, "30", JD_OFF(cf_ttfv_target_days), 0, 3650, NULL,
@@ -152,6 +159,9 @@ static const jd_config_key_t jd_config_keys[] = {
      "Rules file; empty means the rules/default.yaml shipped with journeyd."},
     {"pipeline.batch_size", JD_CFG_INT, "2000", JD_OFF(cf_batch_size), 1, 1000000, NULL,
      "Most messages processed per batch (one Redis round trip per batch)."},
+    {"pipeline.max_rate", JD_CFG_INT, "0", JD_OFF(cf_max_rate), 0, INT_MAX, NULL,
+     "Most messages consumed per second, on average since the first (a backfill that "
+     "must leave room to others; state.engine memory); 0: no limit."},
     {"pipeline.batch_timeout_ms", JD_CFG_INT, "50", JD_OFF(cf_batch_timeout_ms), 1, 60000, NULL,
      "Longest wait for a batch to fill."},
     {"pipeline.retry_backoff_max_ms", JD_CFG_INT, "5000", JD_OFF(cf_retry_backoff_max_ms), 10, 600000, NULL,
@@ -644,6 +654,23 @@ const char *jd_config_kafka(const jd_config_t *cf, const char *key)
         if (strcmp(cf->cf_kafka[i].kv_key, key) == 0)
             return cf->cf_kafka[i].kv_val;
     return NULL;
+}
+
+void jd_config_store_conf(const jd_config_t *cf, jd_store_conf_t *sc)
+{
+    jd_store_conf_default(sc);
+    sc->stc_host = cf->cf_redis_host;
+    sc->stc_port = cf->cf_redis_port;
+    sc->stc_unix_path = cf->cf_redis_socket[0] ? cf->cf_redis_socket : NULL;
+    sc->stc_seeds = cf->cf_redis_nodes[0] ? cf->cf_redis_nodes : NULL;
+    sc->stc_user = cf->cf_redis_user;
+    sc->stc_password = cf->cf_redis_password;
+    sc->stc_password_file = cf->cf_redis_password_file;
+    sc->stc_timeout_ms = cf->cf_redis_timeout_ms;
+    sc->stc_mode = strcmp(cf->cf_redis_cluster, "on") == 0    ? JD_REDIS_CLUSTER
+                   : strcmp(cf->cf_redis_cluster, "off") == 0 ? JD_REDIS_SINGLE
+                                                              : JD_REDIS_AUTO;
+    sc->stc_prefix = cf->cf_redis_prefix;
 }
 
 void jd_config_state(const jd_config_t *cf, jd_state_conf_t *sc)

@@ -26,6 +26,7 @@
 #include "jd_mapping.h"
 #include "jd_account.h"
 #include "jd_state.h"
+#include "jd_store.h"
 
 typedef struct jd_kv {
     char *kv_key;
@@ -98,6 +99,8 @@ typedef struct jd_config {
     size_t cf_core_feature_n;
     int   cf_power_user_days;
     int   cf_idle_expiry_days;
+    char *cf_state_engine;          /* lua | memory */
+    int   cf_cache_mb;
     int   cf_renewal_window_days;
     int   cf_ttfv_target_days;
     double cf_healthy_utilization;
@@ -111,6 +114,7 @@ typedef struct jd_config {
     /* pipeline.* */
     int   cf_batch_size;
     int   cf_batch_timeout_ms;
+    int   cf_max_rate;              /* messages/s, 0 = no limit */
     int   cf_retry_backoff_max_ms;
     int   cf_flush_timeout_ms;
     int   cf_shutdown_timeout_ms;
@@ -151,6 +155,10 @@ const char *jd_config_kafka(const jd_config_t *cf, const char *key);
  * strings and the health profiles point into `cf`, which must outlive
  * `sc` (and the jd_state_t built from it). */
 void jd_config_state(const jd_config_t *cf, jd_state_conf_t *sc);
+
+/* The state store's configuration from redis.* (strings point into cf,
+ * which must outlive sc). */
+void jd_config_store_conf(const jd_config_t *cf, jd_store_conf_t *sc);
 
 /* The account engine's configuration from cf: acf borrows cf's lists and
  * points at sgc (filled here), so cf and sgc must outlive acf. Ready for

@@ -307,6 +307,18 @@ void jd_consumer_close(jd_consumer_t *c)
 {
     if (!c)
         return;
+    if (c->cs_rk && c->cs_queue) {
+        /* Leave the group first and serve the revoke here: librdkafka
+         * 2.0.2 aborts in rd_kafka_consumer_close (rd_kafka_cgrp_terminated:
+         * assert !rd_kafka_assignment_in_progress) when the group is
+         * rebalancing at that moment (seen after a member came back from a
+         * freeze). Messages polled here are dropped, never processed:
+         * their offsets are not stored. */
+        c->cs_closing = 1;
+        rd_kafka_unsubscribe(c->cs_rk);
+        for (int i = 0; i < 30 && c->cs_assigned > 0; i++)
+            jd_consumer_keepalive(c, 100);
+    }
     if (c->cs_queue)
         rd_kafka_queue_destroy(c->cs_queue);
     if (c->cs_rewind)

@@ -45,7 +45,8 @@ typedef struct jd_out {
 
 struct jd_outbound {
     jd_outbound_conf_t ob_c;
-    jd_out_t          *ob_outs;
+    jd_out_t         **ob_outs;     /* each allocated once: the producer holds
+                                       &ot_dl until the record is reported */
     size_t             ob_n, ob_cap;
 };
 
@@ -62,8 +63,9 @@ void jd_outbound_destroy(jd_outbound_t *ob)
     if (!ob)
         return;
     for (size_t i = 0; i < ob->ob_cap; i++) {
-        jd_buf_free(&ob->ob_outs[i].ot_payload);
-        jd_buf_free(&ob->ob_outs[i].ot_key);
+        jd_buf_free(&ob->ob_outs[i]->ot_payload);
+        jd_buf_free(&ob->ob_outs[i]->ot_key);
+        free(ob->ob_outs[i]);
     }
     free(ob->ob_outs);
     free(ob);
@@ -83,14 +85,15 @@ static jd_out_t *jd_outbound_add(jd_outbound_t *ob, jd_out_kind_t kind)
 {
     if (ob->ob_n == ob->ob_cap) {
         size_t cap = ob->ob_cap ? 2 * ob->ob_cap : 64;
-        jd_out_t *no = realloc(ob->ob_outs, cap * sizeof *no);
+        jd_out_t **no = realloc(ob->ob_outs, cap * sizeof *no);
         if (!no)
             return NULL;
-        memset(no + ob->ob_cap, 0, (cap - ob->ob_cap) * sizeof *no);
         ob->ob_outs = no;
-        ob->ob_cap = cap;
+        for (; ob->ob_cap < cap; ob->ob_cap++)
+            if (!(no[ob->ob_cap] = calloc(1, sizeof **no)))
+                return NULL;
     }
-    jd_out_t *o = &ob->ob_outs[ob->ob_n++];
+    jd_out_t *o = ob->ob_outs[ob->ob_n++];
     o->ot_kind = kind;
     o->ot_payload.b_len = 0;
     o->ot_key.b_len = 0;
@@ -321,7 +324,7 @@ static void jd_outbound_tally(jd_outbound_t *ob)
 {
     jd_pipeline_stats_t *ps = ob->ob_c.oc_stats;
     for (size_t i = 0; i < ob->ob_n; i++) {
-        const jd_out_t *o = &ob->ob_outs[i];
+        const jd_out_t *o = ob->ob_outs[i];
         const jd_trigger_t *tr = &o->ot_tr;
         if (o->ot_kind == JD_OUT_DLQ)
             continue;
@@ -351,7 +354,7 @@ static size_t jd_outbound_resend(jd_outbound_t *ob)
 {
     size_t pending = 0;
     for (size_t i = 0; i < ob->ob_n; i++) {
-        jd_out_t *o = &ob->ob_outs[i];
+        jd_out_t *o = ob->ob_outs[i];
         if (o->ot_dl.dl_done && o->ot_dl.dl_err == 0)
             continue;
         pending++;

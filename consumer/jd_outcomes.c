@@ -134,7 +134,7 @@ int jd_outcomes_note(jd_outcomes_t *oc, const char *account, const jd_signals_t 
     return 0;
 }
 
-int jd_outcomes_flush(jd_outcomes_t *oc, jd_state_t *st, jd_err_t *err)
+int jd_outcomes_flush(jd_outcomes_t *oc, jd_store_t *st, jd_err_t *err)
 {
     const char **names, **members;
     int rc = 0;
@@ -149,7 +149,7 @@ int jd_outcomes_flush(jd_outcomes_t *oc, jd_state_t *st, jd_err_t *err)
         names[i] = oc->oc_names[oc->oc_notes[i].no_name];
         members[i] = oc->oc_notes[i].no_member;
     }
-    if (!rc && !(rc = jd_state_sadd(st, names, members, oc->oc_nnotes, err)))
+    if (!rc && !(rc = jd_store_sadd(st, names, members, oc->oc_nnotes, err)))
         oc->oc_nnotes = 0;
     free(names);
     free(members);
@@ -200,7 +200,7 @@ static int jd_outcomes_encode(jd_outcomes_t *oc, size_t r, const int64_t *n, int
     return bad ? -1 : 0;
 }
 
-int jd_outcomes_publish(jd_outcomes_t *oc, jd_state_t *st, jd_producer_t *p, int force)
+int jd_outcomes_publish(jd_outcomes_t *oc, jd_store_t *st, jd_producer_t *p, int force)
 {
     int64_t now = jd_outcomes_wall_ms(), *n;
     jd_delivery_t *dl;
@@ -214,7 +214,7 @@ int jd_outcomes_publish(jd_outcomes_t *oc, jd_state_t *st, jd_producer_t *p, int
     oc->oc_last_ms = now;
     n = calloc(3 * oc->oc_cnt, sizeof *n);
     dl = calloc(oc->oc_cnt, sizeof *dl);
-    if (!n || !dl || jd_state_scard(st, (const char *const *)oc->oc_names, 3 * oc->oc_cnt, n,
+    if (!n || !dl || jd_store_scard(st, (const char *const *)oc->oc_names, 3 * oc->oc_cnt, n,
                                     &err)) {
         JD_WARN("outcomes", "cannot read the outcome counts%s", n && dl ? "" : ": no memory");
         free(n);

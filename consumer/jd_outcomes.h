@@ -18,7 +18,7 @@
 #include "jd_err.h"
 #include "jd_producer.h"
 #include "jd_rules.h"
-#include "jd_state.h"
+#include "jd_store.h"
 
 typedef struct jd_outcomes jd_outcomes_t;
 
@@ -35,12 +35,12 @@ int jd_outcomes_note(jd_outcomes_t *oc, const char *account, const jd_signals_t 
 /* Writes what was noted to Redis (call before the rule states are
  * committed: a crash in between repeats the same decisions, and the sets
  * ignore repeats). Returns 0 or a negative jd_err class. */
-int jd_outcomes_flush(jd_outcomes_t *oc, jd_state_t *st, jd_err_t *err);
+int jd_outcomes_flush(jd_outcomes_t *oc, jd_store_t *st, jd_err_t *err);
 
 /* Publishes one record per rule when outcomes.interval_s has passed since
  * the last publication, or now with force. A failure is logged (the next
  * publication carries the same cumulative counts). Returns the number of
  * records published. */
-int jd_outcomes_publish(jd_outcomes_t *oc, jd_state_t *st, jd_producer_t *p, int force);
+int jd_outcomes_publish(jd_outcomes_t *oc, jd_store_t *st, jd_producer_t *p, int force);
 
 #endif

@@ -50,6 +50,8 @@ typedef struct jd_part {
     int64_t             pt_clock;        /* JD_PARTS_NO_CLOCK: none yet */
     int64_t             pt_latest;       /* latest occurred_at read */
     int64_t             pt_last;         /* last offset of the batch, -1 none */
+    int                 pt_eof;          /* the consumer reached its end (and
+                                            read nothing after) */
     /* the deadline index: a binary heap with lazy deletion, checked
      * against the map of current deadlines */
     jd_part_heap_ent_t *pt_heap;

@@ -55,6 +55,7 @@
 
 #include "jd_arena.h"
 #include "jd_codec.h"
+#include "jd_engine.h"
 #include "jd_consumer.h"
 #include "jd_decoder_conf.h"
 #include "jd_log.h"
@@ -65,6 +66,8 @@
 #include "jd_segment.h"
 #include "jd_stage.h"
 #include "jd_state.h"
+#include "jd_store.h"
+#include "jd_wait.h"
 #include "jd_window.h"
 
 static volatile sig_atomic_t jd_pipeline_stopping;
@@ -72,6 +75,7 @@ static volatile sig_atomic_t jd_pipeline_stopping;
 void jd_pipeline_stop(void)
 {
     jd_pipeline_stopping = 1;
+    jd_wait_request_stop(); /* the in-memory engine's flag */
 }
 
 /* A decided trigger or stage event on its way out. */
@@ -120,6 +124,7 @@ typedef struct jd_pipeline {
     jd_consumer_t       *pl_consumer;
     jd_producer_t       *pl_producer;
     jd_state_t          *pl_state;
+    jd_store_t          *pl_store;     /* the rule outcome sets */
     jd_decoder_t        *pl_decoder;
     jd_encoder_t        *pl_encoder;
     jd_stage_codec_t    *pl_stage_codec;
@@ -366,7 +371,11 @@ static int jd_pipeline_state(jd_pipeline_t *pl, jd_err_t *err)
         jd_pipeline_backoff(pl, "connecting to Redis", err);
     }
     pl->pl_backoff_ms = 0;
-    return pl->pl_state ? 0 : -1;
+    if (!pl->pl_state)
+        return -1;
+    jd_store_conf_t stc;
+    jd_config_store_conf(pl->pl_cf, &stc);
+    return (pl->pl_store = jd_store_new(&stc, err)) ? 0 : -1;
 }
 
 static const char *jd_pipeline_topic(const jd_pipeline_t *pl, const jd_out_t *o)
@@ -821,7 +830,7 @@ static int jd_pipeline_commit_once(jd_pipeline_t *pl, const unsigned char *only,
     /* outcomes first: a crash before the commit repeats the same decisions */
     do {
         jd_err_t err_;
-        while ((rc = jd_outcomes_flush(pl->pl_outcomes, pl->pl_state, &err_)) == JD_ERR_RETRY &&
+        while ((rc = jd_outcomes_flush(pl->pl_outcomes, pl->pl_store, &err_)) == JD_ERR_RETRY &&
                !jd_pipeline_give_up(pl))
             jd_pipeline_backoff(pl, "recording rule outcomes", &err_);
     } while (0);
@@ -2014,6 +2023,7 @@ static void jd_pipeline_teardown(jd_pipeline_t *pl)
     jd_consumer_close(pl->pl_consumer);
     jd_producer_destroy(pl->pl_producer);
     jd_state_destroy(pl->pl_state);
+    jd_store_destroy(pl->pl_store);
     jd_decoder_destroy(pl->pl_decoder);
     jd_registry_destroy(pl->pl_registry);
     jd_encoder_destroy(pl->pl_encoder);
@@ -2139,7 +2149,7 @@ static int jd_pipeline_loop(jd_pipeline_t *pl)
         rc = jd_pipeline_batch(pl);
         jd_pipeline_free_msgs(pl);
         if (!rc)
-            jd_outcomes_publish(pl->pl_outcomes, pl->pl_state, pl->pl_producer, 0);
+            jd_outcomes_publish(pl->pl_outcomes, pl->pl_store, pl->pl_producer, 0);
         done = last_msg = jd_now_ms(); /* a long batch (an outage) is not idleness */
         if (rc)
             break;
@@ -2148,7 +2158,7 @@ static int jd_pipeline_loop(jd_pipeline_t *pl)
             break; /* --max-events: the batch closed every segment */
     }
     if (!rc && first)
-        jd_outcomes_publish(pl->pl_outcomes, pl->pl_state, pl->pl_producer, 1);
+        jd_outcomes_publish(pl->pl_outcomes, pl->pl_store, pl->pl_producer, 1);
     pl->pl_stats->ps_seconds = first ? (double)(done - first) / 1000.0 : 0.0;
     if (rc == JD_ERR_RETRY && !jd_pipeline_stopping) {
         /* only a stop may give a batch up: anything else is a bug, and
@@ -2166,6 +2176,8 @@ int jd_pipeline_run(const jd_config_t *cf, const char *bootstrap,
     jd_pipeline_t pl;
     int rc;
 
+    if (strcmp(cf->cf_state_engine, "memory") == 0)
+        return jd_engine_run(cf, bootstrap, rs, opts, stats, err);
     memset(&pl, 0, sizeof pl);
     memset(stats, 0, sizeof *stats);
     pl.pl_cf = cf;

@@ -55,13 +55,18 @@ typedef struct jd_pipeline_stats {
     uint64_t  ps_claims_given_up;  /* of them, left undecided after 4
                                       losses in a row (jd_pipeline.c,
                                       "lost claims") */
+    uint64_t  ps_replayed;         /* events skipped: already in their
+                                      account's stored record */
+    uint64_t  ps_fenced;           /* partitions lost to a newer owner */
     int64_t   ps_accounts;         /* accounts with state at the end */
     double    ps_seconds;          /* first message to last batch done */
 } jd_pipeline_stats_t;
 
-/* Runs until stopped. `bootstrap` overrides the configured servers (the
- * embedded cluster). Returns 0 on a clean stop, or JD_ERR_FATAL. `stats`
- * is filled in either case; free ps_triggers_by_rule with free(). */
+/* Runs until stopped: with state.engine memory, jd_engine_run
+ * (consumer/jd_engine.h); with lua, the loop described above.
+ * `bootstrap` overrides the configured servers (the embedded cluster).
+ * Returns 0 on a clean stop, or JD_ERR_FATAL. `stats` is filled in either
+ * case; free ps_triggers_by_rule with free(). */
 int jd_pipeline_run(const jd_config_t *cf, const char *bootstrap,
                     const jd_ruleset_t *rs, const jd_pipeline_opts_t *opts,
                     jd_pipeline_stats_t *stats, jd_err_t *err);

@@ -1077,16 +1077,57 @@ static int st_each(jd_store_t *st, const char *cmd, const char *const *names,
     return 0;
 }
 
+/* A set member to add, sorted by set name (then position: stable). */
+typedef struct st_member {
+    const char *sm_name, *sm_member;
+    size_t      sm_at;
+} st_member_t;
+
+static int st_member_cmp(const void *a, const void *b)
+{
+    const st_member_t *x = a, *y = b;
+    int c = strcmp(x->sm_name, y->sm_name);
+    return c ? c : (x->sm_at > y->sm_at) - (x->sm_at < y->sm_at);
+}
+
+/* One SADD per distinct name, with all of its members: a batch notes
+ * many members of a few sets. */
 int jd_store_sadd(jd_store_t *st, const char *const *names, const char *const *members,
                   size_t n, jd_err_t *err)
 {
+    st_member_t *sm;
+    size_t ncmd = 0;
     redisReply **r;
-    int rc = n ? st_each(st, "SADD", names, members, n, &r, err) : 0;
+    int rc;
 
-    if (n && !rc) {
-        st_free_replies(r, n);
-        free(r);
+    if (!n)
+        return 0;
+    if ((rc = st_ensure(st, err)) != 0)
+        return rc;
+    if (!(sm = calloc(n, sizeof *sm)) || !(r = calloc(n, sizeof *r))) {
+        free(sm);
+        return jd_err_set(err, JD_ERR_RETRY, JD_E_NOMEM, "out of memory");
     }
+    for (size_t i = 0; i < n; i++)
+        sm[i] = (st_member_t){names[i], members[i], i};
+    qsort(sm, n, sizeof *sm, st_member_cmp);
+    for (size_t i = 0; i < n; ncmd++) {
+        size_t j = i;
+        st_push(st, "SADD");
+        st_push_global(st, sm[i].sm_name);
+        for (; j < n && strcmp(sm[j].sm_name, sm[i].sm_name) == 0; j++)
+            st_push(st, sm[j].sm_member);
+        i = j;
+        if (st_send(st) < 0) {
+            free(sm);
+            free(r);
+            return st_oom_error(st, err, "SADD");
+        }
+    }
+    free(sm);
+    if ((rc = st_roundtrip(st, r, ncmd, "SADD", err)) == 0)
+        st_free_replies(r, ncmd);
+    free(r);
     return rc;
 }
 

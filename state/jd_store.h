@@ -174,8 +174,8 @@ int jd_store_accounts(jd_store_t *st, jd_store_account_fn fn, void *opaque, jd_e
 /* SCARD <prefix>:accounts, or a negative jd_err class. */
 int64_t jd_store_account_count(jd_store_t *st, jd_err_t *err);
 
-/* Pipelined SADD <prefix>:<names[i]> members[i] / SCARD of names into
- * out (the rule outcome sets). 0 or a negative jd_err class. */
+/* SADD <prefix>:<names[i]> members[i] (one SADD per distinct name, all
+ * pipelined) / SCARD of names into out (the rule outcome sets). 0 or a negative jd_err class. */
 int jd_store_sadd(jd_store_t *st, const char *const *names, const char *const *members,
                   size_t n, jd_err_t *err);
 int jd_store_scard(jd_store_t *st, const char *const *names, size_t n, int64_t *out,

@@ -38,13 +38,35 @@ finish() {
   [ "$rc" -eq 0 ] || { tail -n 20 "$2"; fail "$2: exit $rc"; }
 }
 
+# kill_after_batches LOG PID N: SIGKILL once the run (started with
+# --log-level debug) has stored N more batches, so the kill lands midway
+# however fast the run is; fails if the run ended first.
+kill_after_batches() {
+  local log="$1" pid="$2" want="$3" have=0
+  for _ in $(seq 1 1200); do
+    have=$(grep -c "batch .* done" "$log" 2>/dev/null || true)
+    [ "$have" -ge "$want" ] && break
+    kill -0 "$pid" 2>/dev/null || fail "$log: the run ended before its kill ($have batches)"
+    sleep 0.02
+  done
+  kill -9 "$pid" 2>/dev/null || fail "$log: the run ended before its kill"
+  wait "$pid" 2>/dev/null || true
+  echo "killed after $have stored batches"
+}
+
 # consumed OUT...: events consumed, summed over the runs' summaries.
 consumed() { awk '/^events consumed/ {s += $3} END {print s + 0}' "$@"; }
 
 # rules_tsv PREFIX PORT...: every account's rule-state hash on these nodes,
-# one line each: KEY, then RULE and STATE fields, tab-separated.
+# one line each: KEY, then RULE and STATE fields, tab-separated (state.engine
+# memory: read from the records by `inspect --all --rule-states "${OPTS[@]}"`).
 rules_tsv() {
   local prefix="$1" p k; shift
+  if [ "${JOURNEYD_STATE_ENGINE:-memory}" = memory ]; then
+    # the rule states live in the account records: inspect reads them
+    "$JD_BIN" inspect --all --rule-states "${OPTS[@]}"
+    return
+  fi
   for p in "$@"; do
     redis-cli -h 127.0.0.1 -p "$p" --scan --pattern "$prefix:*:rules" | while read -r k; do
       printf '%s\t' "$k"; redis-cli -h 127.0.0.1 -p "$p" hgetall "$k" | tr '\n' '\t'; echo

@@ -1,0 +1,85 @@
+/*
+ * jd_batch: one batch of the state engine's cycle, from polled messages
+ * to stored offsets.
+ *
+ *   1. partitions given up since the last batch are forgotten (their
+ *      records leave the cache); newly assigned ones are claimed in Redis
+ *      (a new ownership epoch, the stored clock, the deadline index);
+ *   2. every message is decoded (undecodable ones are dead-lettered);
+ *   3. the accounts the batch touches and that are not cached, and those
+ *      its timers will wake, are read from Redis in one round trip;
+ *   4. in partition order, each message first lets its partition's clock
+ *      fire the timers it passes, then its event is applied and decided
+ *      (jd_step); triggers and stage events are sent as they are decided;
+ *      an event or timer at or below an account's stored position is a
+ *      replay and is skipped;
+ *   5. every record sent is awaited (jd_outbound_flush);
+ *   6. every changed account is written as one record with the partition
+ *      position it includes, fenced by the partition's epoch, and each
+ *      partition's clock, position and deadline changes with it;
+ *   7. the offsets are stored.
+ * A crash anywhere replays from the stored offsets: what was written is
+ * skipped by position, what was not is decided again, giving the same
+ * trigger ids. docs/reliability.md walks through each crash point.
+ *
+ * Ownership: jd_batch_t borrows everything in jd_batch_conf_t; it owns the
+ * account cache, the partition table and the per-batch arrays. Pipeline
+ * thread only.
+ */
+#ifndef JD_BATCH_H
+#define JD_BATCH_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jd_codec.h"
+#include "jd_config.h"
+#include "jd_consumer.h"
+#include "jd_outbound.h"
+#include "jd_outcomes.h"
+#include "jd_pipeline.h"
+#include "jd_rules.h"
+#include "jd_store.h"
+#include "jd_wait.h"
+
+typedef struct jd_batch_conf {
+    const jd_config_t   *bc_cf;
+    const jd_ruleset_t  *bc_rs;
+    jd_pipeline_stats_t *bc_stats;
+    jd_wait_t           *bc_wait;
+    jd_consumer_t       *bc_consumer;
+    jd_outbound_t       *bc_out;
+    jd_decoder_t        *bc_decoder;
+    jd_store_t          *bc_store;
+    jd_outcomes_t       *bc_outcomes;   /* may be NULL */
+} jd_batch_conf_t;
+
+typedef struct jd_batch jd_batch_t;
+
+/* NULL with err set (out of memory). */
+jd_batch_t *jd_batch_new(const jd_batch_conf_t *conf, jd_err_t *err);
+void jd_batch_destroy(jd_batch_t *bt);
+
+/* Runs the messages msgs[0..n) (borrowed; the caller frees them) through
+ * the whole cycle. ended: the input ends with this batch (run
+ * --max-events): the timers then run to the latest event time read.
+ * Returns 0 when the offsets are stored, JD_ERR_RETRY when a stop gave
+ * the batch up (replayed by the next run), JD_ERR_FATAL. */
+int jd_batch_run(jd_batch_t *bt, rd_kafka_message_t **msgs, size_t n, int ended);
+
+/* Between batches, when no message came: lets every owned partition's
+ * clock reach `upto` (ms, a clock: an event time minus the lateness; the
+ * group's latest clock once the input is read to its end, or the wall
+ * clock's) and runs the timers it passes, as a batch
+ * of no messages. 0 or a negative jd_err class. */
+int jd_batch_timers(jd_batch_t *bt, int64_t upto);
+
+/* 1 when every partition assigned to this instance was read to its end
+ * and nothing came after (the consumer's end-of-partition events). */
+int jd_batch_caught_up(jd_batch_t *bt);
+
+/* The latest event time read by this instance (JD_PARTS_NO_CLOCK: none). */
+int64_t jd_batch_latest(const jd_batch_t *bt);
+
+#endif

@@ -1,0 +1,396 @@
+/*
+ * jd_engine: the run loop of the in-memory state engine (contract in
+ * jd_engine.h; the batch cycle itself is jd_batch).
+ *
+ * Set-up order: the schema registry's outbound ids, the producer (warmed
+ * on every outbound topic), the state store (waits while Redis is down),
+ * then the consumer, last, so that partitions are not assigned to an
+ * instance that cannot yet work on them.
+ *
+ * Timers while idle. A partition's clock moves only with its messages, so
+ * an account whose partition is quiet would never see its deadlines pass.
+ * Once every partition this instance owns was read to its end, the loop
+ * reads every input partition's stored entry (position and clock) and the
+ * end offsets: when each partition is stored up to its end, every
+ * instance of the group sees the same latest clock, and every owned
+ * partition's clock is moved to it (jd_batch_timers). Until then it asks
+ * again every 500 ms. The result is a point of the log, so a re-run or a
+ * different split of the partitions fires the same timers. With
+ * timers.wall_clock_idle_s set, an idle instance moves the clocks with
+ * the wall clock instead (live use; not repeatable by a replay).
+ *
+ * Memory: one batch of messages (pl_msgs) plus what jd_batch and the
+ * account cache hold (state.cache_mb). Pipeline thread only.
+ */
+#include "jd_engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "jd_batch.h"
+#include "jd_consumer.h"
+#include "jd_decoder_conf.h"
+#include "jd_log.h"
+#include "jd_ops.h"
+#include "jd_outbound.h"
+#include "jd_outcomes.h"
+#include "jd_producer.h"
+#include "jd_registry.h"
+#include "jd_stage.h"
+#include "jd_store.h"
+#include "jd_wait.h"
+
+typedef struct jd_engine {
+    const jd_config_t        *en_cf;
+    const jd_ruleset_t       *en_rs;
+    const jd_pipeline_opts_t *en_opts;
+    jd_pipeline_stats_t      *en_stats;
+    jd_wait_t                 en_wait;
+    jd_decoder_t             *en_decoder;
+    jd_registry_t            *en_registry;
+    jd_registry_ids_t         en_ids;
+    jd_encoder_t             *en_encoder;
+    jd_stage_codec_t         *en_stage;
+    jd_producer_t            *en_producer;
+    jd_store_t               *en_store;
+    jd_outcomes_t            *en_outcomes;
+    jd_outbound_t            *en_out;
+    jd_consumer_t            *en_consumer;
+    jd_batch_t               *en_batch;
+    rd_kafka_message_t      **en_msgs;     /* polled, not yet processed */
+    size_t                    en_nmsgs;    /* the batch: en_msgs[0..nmsgs) */
+    size_t                    en_nleft;    /* cut off after it, in order */
+    int                       en_group_wait; /* caught up, the group is not */
+} jd_engine_t;
+
+/* ---- set-up ------------------------------------------------------------------ */
+
+static int en_codecs(jd_engine_t *en, jd_err_t *err)
+{
+    int rc;
+    if (!(en->en_decoder = jd_decoder_from_config(en->en_cf, err)) ||
+        !(en->en_encoder = jd_encoder_new(err)) || !(en->en_stage = jd_stage_codec_new(err)))
+        return -1;
+    if (en->en_cf->cf_registry_url[0]) {
+        if (!(en->en_registry = jd_registry_new(en->en_cf, err)))
+            return -1;
+        jd_decoder_set_fetch(en->en_decoder, jd_registry_fetch_cb, en->en_registry);
+    }
+    while ((rc = jd_registry_outbound_ids(en->en_registry, en->en_cf, &en->en_ids, err)) ==
+               JD_ERR_RETRY && !jd_wait_give_up(&en->en_wait))
+        jd_wait_backoff(&en->en_wait, "registering outbound schemas", err);
+    jd_wait_ok(&en->en_wait);
+    return rc ? -1 : 0;
+}
+
+static int en_store(jd_engine_t *en, jd_err_t *err)
+{
+    jd_store_conf_t stc;
+    int rc;
+    jd_config_store_conf(en->en_cf, &stc);
+    if (!(en->en_store = jd_store_new(&stc, err)))
+        return -1;
+    while ((rc = jd_store_connect(en->en_store, err)) == JD_ERR_RETRY &&
+           !jd_wait_give_up(&en->en_wait))
+        jd_wait_backoff(&en->en_wait, "connecting to Redis", err);
+    jd_wait_ok(&en->en_wait);
+    return rc ? -1 : 0;
+}
+
+static int en_outbound(jd_engine_t *en, const char *bootstrap, jd_err_t *err)
+{
+    const jd_config_t *cf = en->en_cf;
+    if (!(en->en_producer = jd_producer_new(cf, bootstrap, err)))
+        return -1;
+    const char *out[] = {cf->cf_topic_risk, cf->cf_topic_renewal, cf->cf_topic_expansion,
+                         cf->cf_topic_stage, cf->cf_topic_dlq};
+    jd_producer_warm(en->en_producer, out, sizeof out / sizeof *out, 2000);
+    jd_outbound_conf_t oc = {cf,           en->en_rs,     en->en_producer,
+                             en->en_encoder, en->en_stage, &en->en_ids,
+                             en->en_stats,  en->en_opts->po_trigger_out};
+    if (!(en->en_out = jd_outbound_new(&oc)))
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
+    return 0;
+}
+
+static int en_setup(jd_engine_t *en, const char *bootstrap, jd_err_t *err)
+{
+    size_t rules = jd_rules_count(en->en_rs);
+    en->en_stats->ps_triggers_by_rule = calloc(rules ? rules : 1, sizeof(uint64_t));
+    en->en_msgs = calloc((size_t)en->en_cf->cf_batch_size, sizeof *en->en_msgs);
+    if (!en->en_stats->ps_triggers_by_rule || !en->en_msgs)
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
+    if (en_codecs(en, err) || en_store(en, err) || en_outbound(en, bootstrap, err) ||
+        !(en->en_outcomes = jd_outcomes_new(en->en_cf, en->en_rs, err)) ||
+        !(en->en_consumer = jd_consumer_new(en->en_cf, bootstrap, err)))
+        return -1;
+    en->en_wait.wt_consumer = en->en_consumer;
+    jd_batch_conf_t bc = {en->en_cf,  en->en_rs,       en->en_stats,   &en->en_wait,
+                          en->en_consumer, en->en_out, en->en_decoder, en->en_store,
+                          en->en_outcomes};
+    return (en->en_batch = jd_batch_new(&bc, err)) ? 0 : -1;
+}
+
+/* Frees the batch's messages and moves those cut off it to the front. */
+static void en_free_msgs(jd_engine_t *en)
+{
+    for (size_t i = 0; i < en->en_nmsgs; i++)
+        rd_kafka_message_destroy(en->en_msgs[i]);
+    memmove(en->en_msgs, en->en_msgs + en->en_nmsgs, en->en_nleft * sizeof *en->en_msgs);
+    en->en_nmsgs = 0;
+}
+
+static void en_teardown(jd_engine_t *en)
+{
+    if (en->en_msgs) {
+        en_free_msgs(en);
+        en->en_nmsgs = en->en_nleft; /* never processed: replayed by the next run */
+        en->en_nleft = 0;
+        en_free_msgs(en);
+    }
+    jd_batch_destroy(en->en_batch);
+    jd_consumer_close(en->en_consumer);
+    jd_outbound_destroy(en->en_out);
+    jd_producer_destroy(en->en_producer);
+    jd_outcomes_destroy(en->en_outcomes);
+    jd_store_destroy(en->en_store);
+    jd_decoder_destroy(en->en_decoder);
+    jd_registry_destroy(en->en_registry);
+    jd_encoder_destroy(en->en_encoder);
+    jd_stage_codec_destroy(en->en_stage);
+    free(en->en_msgs);
+}
+
+/* ---- idle timers ------------------------------------------------------------- */
+
+/* The group's clock when every input partition is stored up to its end:
+ * 1 with *clock set, 0 while some partition is not (or nothing is
+ * stored yet), or a negative jd_err class. */
+static int en_group_clock(jd_engine_t *en, int64_t *clock)
+{
+    rd_kafka_topic_partition_list_t *ends = jd_consumer_ends(en->en_consumer, 2000);
+    size_t n = ends ? (size_t)ends->cnt : 0;
+    jd_store_claim_t *cl = calloc(n ? n : 1, sizeof *cl);
+    int rc_ = cl ? 0 : JD_ERR_FATAL, final = ends != NULL;
+    jd_err_t err_;
+    if (!ends)
+        JD_WARN("pipeline", "cannot read the input topics' end offsets yet; asking again");
+    for (size_t i = 0; cl && i < n; i++)
+        cl[i] = (jd_store_claim_t){ends->elems[i].topic, ends->elems[i].partition, 0, -1,
+                                   INT64_MIN};
+    if (!rc_ && n) {
+        JD_WAIT_RETRY(&en->en_wait, "reading the partitions' stored clocks",
+                      jd_store_parts_read(en->en_store, cl, n, &err_));
+    }
+    *clock = INT64_MIN;
+    for (size_t i = 0; !rc_ && i < n; i++) {
+        int64_t end = ends->elems[i].offset;
+        if (end < 0 || (end > 0 && cl[i].cl_position < end - 1))
+            final = 0;
+        else if (cl[i].cl_clock != INT64_MIN && cl[i].cl_clock > *clock)
+            *clock = cl[i].cl_clock;
+    }
+    if (ends)
+        rd_kafka_topic_partition_list_destroy(ends);
+    free(cl);
+    return rc_ ? rc_ : final && *clock != INT64_MIN;
+}
+
+static int64_t en_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Idle: the timers of caught-up partitions (wall: of every partition, to
+ * the wall clock). 0 or a negative jd_err class. */
+static int en_idle_timers(jd_engine_t *en, int wall)
+{
+    const jd_config_t *cf = en->en_cf;
+    int64_t clock;
+    int rc;
+    en->en_group_wait = 0;
+    if (!cf->cf_timers_enabled || !jd_rules_count(en->en_rs))
+        return 0;
+    if (wall) {
+        int64_t latest = jd_batch_latest(en->en_batch), now = en_wall_ms();
+        clock = (latest != INT64_MIN && latest > now ? latest : now) -
+                (int64_t)cf->cf_timers_lateness_s * 1000;
+        return jd_batch_timers(en->en_batch, clock);
+    }
+    if (!jd_batch_caught_up(en->en_batch))
+        return 0;
+    if ((rc = en_group_clock(en, &clock)) <= 0) {
+        en->en_group_wait = rc == 0;
+        return rc;
+    }
+    return jd_batch_timers(en->en_batch, clock);
+}
+
+/* ---- the loop ---------------------------------------------------------------- */
+
+/* Takes n polled messages as the batch, cut at limits.max_batch_bytes
+ * (never below one message). */
+static void en_cut(jd_engine_t *en, size_t n)
+{
+    size_t k = 0, bytes = 0, max = (size_t)en->en_cf->cf_max_batch_bytes;
+    while (k < n && (k == 0 || bytes + en->en_msgs[k]->len <= max))
+        bytes += en->en_msgs[k++]->len;
+    en->en_nmsgs = k;
+    en->en_nleft = n - k;
+}
+
+/* pipeline.max_rate: sleeps (at most 100 ms at a time, so the consumer
+ * is polled often enough to stay in its group) while ahead of the rate. */
+static void en_throttle(const jd_engine_t *en, int64_t first)
+{
+    int rate = en->en_cf->cf_max_rate;
+    if (!rate || !first)
+        return;
+    int64_t due = first + (int64_t)(en->en_stats->ps_messages * 1000 / (uint64_t)rate);
+    int64_t ahead = due - jd_wait_now_ms();
+    if (ahead > 0) {
+        struct timespec ts = {0, (long)(ahead < 100 ? ahead : 100) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Polls the next batch into en_msgs[0..en_nmsgs). */
+static void en_poll(jd_engine_t *en)
+{
+    const jd_pipeline_opts_t *po = en->en_opts;
+    size_t want = (size_t)en->en_cf->cf_batch_size, left = en->en_nleft;
+    uint64_t seen = en->en_stats->ps_messages;
+    if (po->po_max_events && (int64_t)(seen + want) > po->po_max_events)
+        want = (size_t)(po->po_max_events - (int64_t)seen);
+    jd_consumer_resume(en->en_consumer);
+    size_t got = left >= want ? 0
+                              : jd_consumer_poll(en->en_consumer, en->en_msgs + left, want - left,
+                                                 left ? 0 : en->en_cf->cf_batch_timeout_ms);
+    en_cut(en, left + got);
+}
+
+/* 1 when the batch polled holds the --max-events-th message. */
+static int en_ends(const jd_engine_t *en)
+{
+    int64_t max = en->en_opts->po_max_events;
+    uint64_t data = 0;
+    for (size_t i = 0; i < en->en_nmsgs; i++)
+        data += !en->en_msgs[i]->err;
+    return max && (int64_t)(en->en_stats->ps_messages + data) >= max;
+}
+
+typedef struct en_clock {
+    int64_t ck_first, ck_last_msg, ck_done, ck_group_at, ck_accounts_at;
+    unsigned ck_rebalances;
+} en_clock_t;
+
+/* No message: timers, idle exit. Returns 1 to stop, 0 to go on, or a
+ * negative jd_err class. */
+static int en_idle(jd_engine_t *en, en_clock_t *ck)
+{
+    const jd_config_t *cf = en->en_cf;
+    int exit_idle = en->en_opts->po_exit_idle_ms, rc;
+    int64_t now = jd_wait_now_ms();
+    /* joining or rebalancing can take seconds, and that is not idleness */
+    unsigned reb = jd_consumer_rebalances(en->en_consumer);
+    if (!jd_consumer_assigned(en->en_consumer) || reb != ck->ck_rebalances)
+        ck->ck_last_msg = now;
+    ck->ck_rebalances = reb;
+    if (cf->cf_timers_wall_idle_s && now - ck->ck_last_msg >= (int64_t)cf->cf_timers_wall_idle_s * 1000)
+        rc = en_idle_timers(en, 1);
+    else if (now - ck->ck_group_at >= 500) {
+        ck->ck_group_at = now;
+        rc = en_idle_timers(en, 0);
+    } else
+        rc = 0;
+    if (rc)
+        return rc;
+    /* idle means nothing more to read: every partition at its end (not a
+     * broker that is down for a while), and the group's timers done */
+    int settled = jd_batch_caught_up(en->en_batch) && !en->en_group_wait;
+    if (exit_idle && now - ck->ck_last_msg >= exit_idle &&
+        (settled || now - ck->ck_last_msg >= exit_idle + 60000)) {
+        if (!settled)
+            JD_WARN("pipeline", "stopping before every partition was read to its end and "
+                    "its timers run (another instance, or a broker, is behind)");
+        JD_INFO("pipeline", "idle for %d ms: stopping", exit_idle);
+        return 1;
+    }
+    return 0;
+}
+
+/* The accounts gauge, at most once a second. */
+static void en_count_accounts(jd_engine_t *en, en_clock_t *ck)
+{
+    jd_err_t err;
+    if (ck->ck_done - ck->ck_accounts_at < 1000)
+        return;
+    ck->ck_accounts_at = ck->ck_done;
+    jd_ops_accounts(jd_store_account_count(en->en_store, &err));
+}
+
+static int en_loop(jd_engine_t *en)
+{
+    en_clock_t ck = {0, jd_wait_now_ms(), 0, 0, 0, 0};
+    int rc = 0;
+    while (!jd_wait_stopping()) {
+        en_throttle(en, ck.ck_first);
+        en_poll(en);
+        if (!en->en_nmsgs) {
+            if ((rc = en_idle(en, &ck)) != 0)
+                break;
+            continue;
+        }
+        int ended = en_ends(en);
+        if (!ck.ck_first)
+            ck.ck_first = jd_wait_now_ms();
+        rc = jd_batch_run(en->en_batch, en->en_msgs, en->en_nmsgs, ended);
+        en_free_msgs(en);
+        if (!rc)
+            jd_outcomes_publish(en->en_outcomes, en->en_store, en->en_producer, 0);
+        ck.ck_done = ck.ck_last_msg = jd_wait_now_ms(); /* a long batch is not idleness */
+        if (rc || ended)
+            break;
+        en_count_accounts(en, &ck);
+    }
+    if (rc == 1)
+        rc = 0;
+    if (!rc && ck.ck_first)
+        jd_outcomes_publish(en->en_outcomes, en->en_store, en->en_producer, 1);
+    en->en_stats->ps_seconds = ck.ck_first ? (double)(ck.ck_done - ck.ck_first) / 1000.0 : 0.0;
+    if (rc == JD_ERR_RETRY && !jd_wait_stopping()) {
+        JD_ERROR("pipeline", "a batch was given up without a stop request");
+        return JD_ERR_FATAL;
+    }
+    return rc == JD_ERR_RETRY ? 0 : rc;
+}
+
+int jd_engine_run(const jd_config_t *cf, const char *bootstrap, const jd_ruleset_t *rs,
+                  const jd_pipeline_opts_t *opts, jd_pipeline_stats_t *stats, jd_err_t *err)
+{
+    jd_engine_t en;
+    int rc;
+    memset(&en, 0, sizeof en);
+    memset(stats, 0, sizeof *stats);
+    en.en_cf = cf;
+    en.en_rs = rs;
+    en.en_opts = opts;
+    en.en_stats = stats;
+    en.en_wait.wt_cf = cf;
+    jd_wait_clear_stop();
+    rc = en_setup(&en, bootstrap, err);
+    if (!rc) {
+        JD_INFO("pipeline", "consuming %s (batch %d, %zu rules, state in memory: cache %d MiB)",
+                cf->cf_topics_input, cf->cf_batch_size, jd_rules_count(rs), cf->cf_cache_mb);
+        if ((rc = en_loop(&en)))
+            jd_err_set(err, JD_ERR_FATAL, JD_E_INTERNAL, "pipeline stopped on an error");
+        jd_err_t cerr;
+        stats->ps_accounts = jd_store_account_count(en.en_store, &cerr);
+        jd_ops_accounts(stats->ps_accounts);
+    }
+    en_teardown(&en);
+    return rc ? JD_ERR_FATAL : 0;
+}
