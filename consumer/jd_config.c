@@ -162,7 +162,7 @@ static const jd_config_key_t jd_config_keys[] = {
     {"pipeline.max_rate", JD_CFG_INT, "0", JD_OFF(cf_max_rate), 0, INT_MAX, NULL,
      "Most messages consumed per second, on average since the first (a backfill that "
      "must leave room to others; state.engine memory); 0: no limit."},
-    {"pipeline.batch_timeout_ms", JD_CFG_INT, "50", JD_OFF(cf_batch_timeout_ms), 1, 60000, NULL,
+    {"pipeline.batch_timeout_ms", JD_CFG_INT, "10", JD_OFF(cf_batch_timeout_ms), 1, 60000, NULL,
      "Longest wait for a batch to fill."},
     {"pipeline.retry_backoff_max_ms", JD_CFG_INT, "5000", JD_OFF(cf_retry_backoff_max_ms), 10, 600000, NULL,
      "Cap of the exponential back-off while Redis or Kafka is unavailable."},
@@ -212,6 +212,11 @@ static const char *const jd_config_kafka_defaults[][2] = {
     {"bootstrap.servers", ""},
     {"group.id", "journeyd"},
     {"auto.offset.reset", "earliest"},
+    /* latency: librdkafka's 500 ms fetch wait and 5 ms linger put
+     * hundreds of ms between an event and its trigger at low rates
+     * (bench/README.md, "The in-memory state engine") */
+    {"fetch.wait.max.ms", "10"},
+    {"linger.ms", "1"},
 };
 
 static const jd_config_key_t *jd_config_find(const char *name)

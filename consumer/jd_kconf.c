@@ -28,12 +28,30 @@ static const char *const jd_kconf_consumer_only[] = {
     "isolation.level", "enable.partition.eof", "check.crcs",
 };
 
-static int jd_kconf_is_consumer_only(const char *key)
+/* Producer properties journeyd sets by default: kept off the consumer
+ * (librdkafka would warn that it ignores them). */
+static const char *const jd_kconf_producer_only[] = {
+    "linger.ms", "queue.buffering.max.ms",
+};
+
+static int jd_kconf_in(const char *key, const char *const *list, size_t n)
 {
-    for (size_t i = 0; i < sizeof jd_kconf_consumer_only / sizeof *jd_kconf_consumer_only; i++)
-        if (strcmp(key, jd_kconf_consumer_only[i]) == 0)
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(key, list[i]) == 0)
             return 1;
     return 0;
+}
+
+static int jd_kconf_is_consumer_only(const char *key)
+{
+    return jd_kconf_in(key, jd_kconf_consumer_only,
+                       sizeof jd_kconf_consumer_only / sizeof *jd_kconf_consumer_only);
+}
+
+static int jd_kconf_is_producer_only(const char *key)
+{
+    return jd_kconf_in(key, jd_kconf_producer_only,
+                       sizeof jd_kconf_producer_only / sizeof *jd_kconf_producer_only);
 }
 
 void jd_kconf_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -63,6 +81,8 @@ rd_kafka_conf_t *jd_kconf_new(const jd_config_t *cf, jd_kconf_role_t role,
     for (size_t i = 0; i < cf->cf_kafka_cnt && !rc; i++) {
         const char *k = cf->cf_kafka[i].kv_key, *v = cf->cf_kafka[i].kv_val;
         if (role == JD_KCONF_PRODUCER && jd_kconf_is_consumer_only(k))
+            continue;
+        if (role != JD_KCONF_PRODUCER && jd_kconf_is_producer_only(k))
             continue;
         if (strcmp(k, "bootstrap.servers") == 0 && (bootstrap || !*v))
             continue;
