@@ -2,19 +2,21 @@
  * jd_bench_stages: where the pipeline's wall time goes, batch by batch,
  * without touching the pipeline's code.
  *
- * jd_bench is linked with `-Wl,--wrap=SYMBOL` for the calls jd_pipeline.c
- * makes into other modules once per batch (or per account / trigger): the
- * linker sends those calls to the __wrap_ functions below, which time the
- * real function (__real_) and add the time to the stage's counter. The
- * pipeline object code is the one journeyd ships; only the calls across
- * module boundaries are observed. Whatever is not inside a wrapped call
- * (decoding, which is per event and too fine to time without cost, grouping
- * by account, the loop itself) is reported as "decode_and_rest".
+ * jd_bench is linked with `-Wl,--wrap=SYMBOL` for the calls the state
+ * engine (consumer/jd_batch.c, consumer/jd_outbound.c) makes into other
+ * modules once per batch (or per record / outbound record): the linker
+ * sends those calls to the __wrap_ functions below, which time the real
+ * function (__real_) and add the time to the stage's counter. The object
+ * code is the one journeyd ships; only the calls across module boundaries
+ * are observed. Whatever is not inside a wrapped call (decoding, applying
+ * and deciding, which are per event and too fine to time without cost,
+ * the loop itself) is reported as "process_and_rest".
  *
  * The poll stage is the time spent waiting in rd_kafka_consume_batch_queue
  * for a batch to fill (up to pipeline.batch_timeout_ms) once messages have
  * started to flow; the poll that returned the first batch (it includes the
- * group join) is left out.
+ * group join) is left out. kafka_wait_acks is the time spent polling the
+ * producer for the acknowledgements of the sealed batch.
  *
  * Threads: the wrapped functions are called by the pipeline thread only;
  * jd_bench_stages_json is called after the pipeline has returned.
@@ -25,17 +27,17 @@
 
 #include "jd_consumer.h"
 #include "jd_producer.h"
-#include "jd_rules.h"
-#include "jd_state.h"
+#include "jd_record.h"
+#include "jd_store.h"
 
 enum {
-    JD_ST_POLL, JD_ST_APPLY, JD_ST_DECIDE, JD_ST_ENCODE, JD_ST_COMMIT, JD_ST_SEND,
-    JD_ST_WAIT, JD_ST_ACK, JD_ST_STORE, JD_ST__COUNT
+    JD_ST_POLL, JD_ST_LOAD, JD_ST_ENCODE, JD_ST_SEND, JD_ST_WAIT, JD_ST_WRITE, JD_ST_STORE,
+    JD_ST__COUNT
 };
 
 static const char *const jd_bench_stage_names[JD_ST__COUNT] = {
-    "poll_wait", "redis_apply", "rules_decide", "trigger_encode", "redis_commit",
-    "kafka_send", "kafka_wait_acks", "redis_outbox_ack", "offsets_store"};
+    "poll_wait", "redis_load", "record_encode", "kafka_send", "kafka_wait_acks",
+    "redis_write", "offsets_store"};
 
 static double jd_bench_stage_s[JD_ST__COUNT];
 static uint64_t jd_bench_stage_n[JD_ST__COUNT];
@@ -67,55 +69,24 @@ size_t __wrap_jd_consumer_poll(jd_consumer_t *c, rd_kafka_message_t **msgs, size
     return n;
 }
 
-int __real_jd_state_apply(jd_state_t *st, jd_account_batch_t *abs, size_t n,
-                          const char *const *rule_ids, size_t rule_cnt, jd_err_t *err);
-int __wrap_jd_state_apply(jd_state_t *st, jd_account_batch_t *abs, size_t n,
-                          const char *const *rule_ids, size_t rule_cnt, jd_err_t *err);
-int __wrap_jd_state_apply(jd_state_t *st, jd_account_batch_t *abs, size_t n,
-                          const char *const *rule_ids, size_t rule_cnt, jd_err_t *err)
+int __real_jd_store_load(jd_store_t *st, const char *const *ids, size_t n, jd_store_rec_t *recs,
+                         jd_err_t *err);
+int __wrap_jd_store_load(jd_store_t *st, const char *const *ids, size_t n, jd_store_rec_t *recs,
+                         jd_err_t *err);
+int __wrap_jd_store_load(jd_store_t *st, const char *const *ids, size_t n, jd_store_rec_t *recs,
+                         jd_err_t *err)
 {
     int rc;
-    JD_BENCH_TIMED(JD_ST_APPLY, rc = __real_jd_state_apply(st, abs, n, rule_ids, rule_cnt, err));
+    JD_BENCH_TIMED(JD_ST_LOAD, rc = __real_jd_store_load(st, ids, n, recs, err));
     return rc;
 }
 
-size_t __real_jd_rules_decide(const jd_ruleset_t *rs, const char *account,
-                              const jd_signals_t *sg, jd_rule_state_t *states,
-                              unsigned char *changed, jd_trigger_t *out, size_t max_out);
-size_t __wrap_jd_rules_decide(const jd_ruleset_t *rs, const char *account,
-                              const jd_signals_t *sg, jd_rule_state_t *states,
-                              unsigned char *changed, jd_trigger_t *out, size_t max_out);
-size_t __wrap_jd_rules_decide(const jd_ruleset_t *rs, const char *account,
-                              const jd_signals_t *sg, jd_rule_state_t *states,
-                              unsigned char *changed, jd_trigger_t *out, size_t max_out)
-{
-    size_t n;
-    JD_BENCH_TIMED(JD_ST_DECIDE,
-                   n = __real_jd_rules_decide(rs, account, sg, states, changed, out, max_out));
-    return n;
-}
-
-int __real_jd_encoder_trigger(jd_encoder_t *enc, const jd_trigger_t *tr, int32_t schema_id,
-                              jd_buf_t *out, jd_err_t *err);
-int __wrap_jd_encoder_trigger(jd_encoder_t *enc, const jd_trigger_t *tr, int32_t schema_id,
-                              jd_buf_t *out, jd_err_t *err);
-int __wrap_jd_encoder_trigger(jd_encoder_t *enc, const jd_trigger_t *tr, int32_t schema_id,
-                              jd_buf_t *out, jd_err_t *err)
+int __real_jd_record_encode(const jd_account_t *ac, jd_buf_t *out, jd_err_t *err);
+int __wrap_jd_record_encode(const jd_account_t *ac, jd_buf_t *out, jd_err_t *err);
+int __wrap_jd_record_encode(const jd_account_t *ac, jd_buf_t *out, jd_err_t *err)
 {
     int rc;
-    JD_BENCH_TIMED(JD_ST_ENCODE, rc = __real_jd_encoder_trigger(enc, tr, schema_id, out, err));
-    return rc;
-}
-
-int __real_jd_state_commit(jd_state_t *st, const jd_state_commit_t *cms, size_t n,
-                           unsigned char *conflicts, jd_err_t *err);
-int __wrap_jd_state_commit(jd_state_t *st, const jd_state_commit_t *cms, size_t n,
-                           unsigned char *conflicts, jd_err_t *err);
-int __wrap_jd_state_commit(jd_state_t *st, const jd_state_commit_t *cms, size_t n,
-                           unsigned char *conflicts, jd_err_t *err)
-{
-    int rc;
-    JD_BENCH_TIMED(JD_ST_COMMIT, rc = __real_jd_state_commit(st, cms, n, conflicts, err));
+    JD_BENCH_TIMED(JD_ST_ENCODE, rc = __real_jd_record_encode(ac, out, err));
     return rc;
 }
 
@@ -135,24 +106,21 @@ int __wrap_jd_producer_send(jd_producer_t *p, const char *topic, const char *key
     return rc;
 }
 
-int __real_jd_producer_wait(jd_producer_t *p, int timeout_ms, jd_err_t *err);
-int __wrap_jd_producer_wait(jd_producer_t *p, int timeout_ms, jd_err_t *err);
-int __wrap_jd_producer_wait(jd_producer_t *p, int timeout_ms, jd_err_t *err)
+int __real_jd_producer_poll(jd_producer_t *p, int timeout_ms, jd_err_t *err);
+int __wrap_jd_producer_poll(jd_producer_t *p, int timeout_ms, jd_err_t *err);
+int __wrap_jd_producer_poll(jd_producer_t *p, int timeout_ms, jd_err_t *err)
 {
     int rc;
-    JD_BENCH_TIMED(JD_ST_WAIT, rc = __real_jd_producer_wait(p, timeout_ms, err));
+    JD_BENCH_TIMED(JD_ST_WAIT, rc = __real_jd_producer_poll(p, timeout_ms, err));
     return rc;
 }
 
-int __real_jd_state_outbox_ack(jd_state_t *st, const char *const *accounts,
-                               const char *const *trigger_ids, size_t n, jd_err_t *err);
-int __wrap_jd_state_outbox_ack(jd_state_t *st, const char *const *accounts,
-                               const char *const *trigger_ids, size_t n, jd_err_t *err);
-int __wrap_jd_state_outbox_ack(jd_state_t *st, const char *const *accounts,
-                               const char *const *trigger_ids, size_t n, jd_err_t *err)
+int __real_jd_store_batch_send(jd_store_t *st, jd_store_batch_t *sb, jd_err_t *err);
+int __wrap_jd_store_batch_send(jd_store_t *st, jd_store_batch_t *sb, jd_err_t *err);
+int __wrap_jd_store_batch_send(jd_store_t *st, jd_store_batch_t *sb, jd_err_t *err)
 {
     int rc;
-    JD_BENCH_TIMED(JD_ST_ACK, rc = __real_jd_state_outbox_ack(st, accounts, trigger_ids, n, err));
+    JD_BENCH_TIMED(JD_ST_WRITE, rc = __real_jd_store_batch_send(st, sb, err));
     return rc;
 }
 
@@ -179,6 +147,6 @@ void jd_bench_stages_json(double wall_s, char *buf, size_t cap)
                               (unsigned long long)jd_bench_stage_n[i]);
     }
     if (n < cap)
-        snprintf(buf + n, cap - n, ",\"decode_and_rest\":[%.4f,0]}",
+        snprintf(buf + n, cap - n, ",\"process_and_rest\":[%.4f,0]}",
                  wall_s > sum ? wall_s - sum : 0.0);
 }

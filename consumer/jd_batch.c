@@ -31,75 +31,29 @@
  * published before the refusal was decided on the partition's true prefix,
  * so it carries the same ids the new owner publishes.
  *
+ * This file is steps 1 to 4 and the cycle; sealing a processed batch and
+ * completing it while the next ones are processed (steps 5 to 7) is
+ * consumer/jd_commit.c; both share struct jd_batch (jd_batch_int.h).
+ *
  * Memory: the cache holds records up to state.cache_mb; the records a
  * batch touches stay in it until the batch is written (dirty records are
- * never evicted).
+ * never evicted), at most three batches' worth: the one being processed
+ * and the two sealed ones.
  */
 #include "jd_batch.h"
+#include "jd_batch_int.h"
+#include "jd_commit.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include <xxhash.h>
-
-#include "jd_account.h"
-#include "jd_arena.h"
-#include "jd_cache.h"
 #include "jd_log.h"
 #include "jd_ops.h"
-#include "jd_parts.h"
 #include "jd_record.h"
-#include "jd_step.h"
 
 #define BT_ID_MAX 1024  /* an account id (limits.max_string_bytes caps it) */
 
-/* An account to read, with the partition it belongs to. */
-typedef struct bt_want {
-    const char *wn_id;
-    jd_part_t  *wn_pt;
-} bt_want_t;
-
-typedef struct bt_dirty {
-    jd_account_t *dt_ac;
-    jd_part_t    *dt_pt;
-} bt_dirty_t;
-
-struct jd_batch {
-    jd_batch_conf_t     bt_c;
-    jd_account_conf_t   bt_acf;
-    jd_signals_conf_t   bt_sgc;
-    jd_step_t          *bt_step;
-    jd_cache_t         *bt_cache;
-    jd_parts_t         *bt_parts;
-    jd_arena_t          bt_arena;       /* decoded events of the batch */
-    size_t              bt_cap;         /* messages the arrays hold */
-    jd_event_t         *bt_ev;
-    unsigned char      *bt_has;         /* message i has a decoded event */
-    jd_part_t         **bt_pt;          /* message i's partition (NULL: not ours) */
-    bt_dirty_t         *bt_dirty;
-    size_t              bt_ndirty, bt_dirty_cap;
-    bt_want_t          *bt_want;        /* accounts to read this batch */
-    const char        **bt_want_ids;    /* their ids, for jd_store_load */
-    size_t              bt_nwant, bt_want_cap;
-    const void        **bt_set;         /* open addressing: dirty accounts */
-    size_t              bt_set_cap;
-    int64_t             bt_lateness;    /* ms */
-    int64_t             bt_latest;      /* latest occurred_at read */
-    size_t              bt_nloaded;     /* accounts read by the last batch */
-    size_t              bt_nwritten;    /* records written by the last batch */
-    jd_buf_t            bt_rec;         /* one encoded record */
-};
-
 /* ---- set-up -------------------------------------------------------------------- */
-
-/* Monotonic seconds, for the Redis latency histogram. */
-static double bt_now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int bt_nomem(jd_err_t *err)
 {
@@ -118,6 +72,7 @@ jd_batch_t *jd_batch_new(const jd_batch_conf_t *conf, jd_err_t *err)
     jd_config_account(cf, &bt->bt_acf, &bt->bt_sgc);
     bt->bt_lateness = (int64_t)cf->cf_timers_lateness_s * 1000;
     bt->bt_latest = JD_PARTS_NO_CLOCK;
+    bt->bt_seq = 1;
     bt->bt_step = jd_step_new(conf->bc_rs, &bt->bt_acf,
                               cf->cf_timers_enabled ? (int64_t)cf->cf_timers_tick_s * 1000 : 0);
     bt->bt_cache = jd_cache_new((size_t)cf->cf_cache_mb << 20);
@@ -140,13 +95,17 @@ void jd_batch_destroy(jd_batch_t *bt)
     jd_parts_destroy(bt->bt_parts);
     jd_arena_destroy(&bt->bt_arena);
     jd_buf_free(&bt->bt_rec);
+    jd_err_t err;
+    jd_writer_wait(bt->bt_c.bc_writer, &err); /* it may be reading bt_flying */
+    jd_commit_free(&bt->bt_sealed);
+    jd_commit_free(&bt->bt_flying);
     free(bt->bt_ev);
     free(bt->bt_has);
     free(bt->bt_pt);
+    free(bt->bt_acc);
     free(bt->bt_dirty);
     free(bt->bt_want);
     free(bt->bt_want_ids);
-    free(bt->bt_set);
     free(bt);
 }
 
@@ -171,7 +130,10 @@ static int bt_reserve(jd_batch_t *bt, size_t n)
     jd_part_t **pt = realloc(bt->bt_pt, cap * sizeof *pt);
     if (pt)
         bt->bt_pt = pt;
-    if (!ev || !has || !pt)
+    jd_account_t **acc = realloc(bt->bt_acc, cap * sizeof *acc);
+    if (acc)
+        bt->bt_acc = acc;
+    if (!ev || !has || !pt || !acc)
         return -1;
     bt->bt_cap = cap;
     return 0;
@@ -179,28 +141,12 @@ static int bt_reserve(jd_batch_t *bt, size_t n)
 
 /* ---- the accounts a batch changed ------------------------------------------------ */
 
-/* Adds ac to the batch's changed accounts once. */
+/* Adds ac to the batch's changed accounts once (ac_seq says whether it
+ * is there: the batch numbers only grow). */
 static int bt_mark(jd_batch_t *bt, jd_account_t *ac, jd_part_t *pt)
 {
-    if (2 * (bt->bt_ndirty + 1) > bt->bt_set_cap) {
-        size_t cap = bt->bt_set_cap ? 2 * bt->bt_set_cap : 1024;
-        const void **set = calloc(cap, sizeof *set);
-        if (!set)
-            return -1;
-        free(bt->bt_set);
-        bt->bt_set = set;
-        bt->bt_set_cap = cap;
-        for (size_t i = 0; i < bt->bt_ndirty; i++) {
-            size_t h = (size_t)XXH3_64bits(&bt->bt_dirty[i].dt_ac, sizeof(void *)) & (cap - 1);
-            while (set[h])
-                h = (h + 1) & (cap - 1);
-            set[h] = bt->bt_dirty[i].dt_ac;
-        }
-    }
-    size_t mask = bt->bt_set_cap - 1, h = (size_t)XXH3_64bits(&ac, sizeof(void *)) & mask;
-    for (; bt->bt_set[h]; h = (h + 1) & mask)
-        if (bt->bt_set[h] == ac)
-            return 0;
+    if (ac->ac_seq == bt->bt_seq)
+        return 0;
     if (bt->bt_ndirty == bt->bt_dirty_cap) {
         size_t cap = bt->bt_dirty_cap ? 2 * bt->bt_dirty_cap : 256;
         bt_dirty_t *d = realloc(bt->bt_dirty, cap * sizeof *d);
@@ -209,7 +155,7 @@ static int bt_mark(jd_batch_t *bt, jd_account_t *ac, jd_part_t *pt)
         bt->bt_dirty = d;
         bt->bt_dirty_cap = cap;
     }
-    bt->bt_set[h] = ac;
+    ac->ac_seq = bt->bt_seq;
     bt->bt_dirty[bt->bt_ndirty++] = (bt_dirty_t){ac, pt};
     jd_cache_set_dirty(bt->bt_cache, ac, 1);
     return 0;
@@ -218,29 +164,18 @@ static int bt_mark(jd_batch_t *bt, jd_account_t *ac, jd_part_t *pt)
 static void bt_marks_clear(jd_batch_t *bt)
 {
     bt->bt_ndirty = 0;
-    if (bt->bt_set)
-        memset(bt->bt_set, 0, bt->bt_set_cap * sizeof *bt->bt_set);
 }
 
 /* ---- partitions: revoked, claimed ---------------------------------------------- */
 
 /* Forgets a partition and every cached record of it. */
-static void bt_forget(jd_batch_t *bt, const char *topic, int32_t partition)
+void jd__batch_forget(jd_batch_t *bt, const char *topic, int32_t partition)
 {
     jd_part_t *pt = jd_parts_find(bt->bt_parts, topic, partition);
     if (!pt)
         return;
     jd_cache_drop_partition(bt->bt_cache, pt->pt_topic_hash, partition);
     jd_parts_remove(bt->bt_parts, topic, partition);
-}
-
-static void bt_revoked(jd_batch_t *bt)
-{
-    rd_kafka_topic_partition_list_t *tl = jd_consumer_take_revoked(bt->bt_c.bc_consumer);
-    for (int i = 0; tl && i < tl->cnt; i++)
-        bt_forget(bt, tl->elems[i].topic, tl->elems[i].partition);
-    if (tl)
-        rd_kafka_topic_partition_list_destroy(tl);
 }
 
 static void bt_timer_loaded(const char *account, int64_t deadline, void *opaque)
@@ -371,9 +306,14 @@ static int bt_decode(jd_batch_t *bt, rd_kafka_message_t **msgs, size_t n)
 
 /* ---- load ------------------------------------------------------------------------------ */
 
-static int bt_want(jd_batch_t *bt, const char *account, jd_part_t *pt)
+/* Notes account to be read unless it is cached; *hit (when not NULL) is
+ * its cached record or NULL. */
+static int bt_want(jd_batch_t *bt, const char *account, jd_part_t *pt, jd_account_t **hit)
 {
-    if (jd_cache_get(bt->bt_cache, account))
+    jd_account_t *ac = jd_cache_get(bt->bt_cache, account);
+    if (hit)
+        *hit = ac;
+    if (ac)
         return 0;
     for (size_t i = bt->bt_nwant; i > 0 && i + 64 > bt->bt_nwant; i--)
         if (strcmp(bt->bt_want[i - 1].wn_id, account) == 0)
@@ -427,7 +367,7 @@ static void bt_due_want(const char *account, int64_t deadline, void *opaque)
 {
     bt_due_ctx_t *dc = opaque;
     (void)deadline;
-    if (bt_want(dc->dc_bt, account, dc->dc_pt))
+    if (bt_want(dc->dc_bt, account, dc->dc_pt, NULL))
         dc->dc_rc = -1;
 }
 
@@ -450,7 +390,7 @@ static int bt_collect(jd_batch_t *bt, size_t n, int64_t end_clock)
         int64_t t = bt->bt_ev[i].ev_occurred_at;
         if (pt->pt_latest == JD_PARTS_NO_CLOCK || t > pt->pt_latest)
             pt->pt_latest = t;
-        if (bt_want(bt, bt->bt_ev[i].ev_account, pt))
+        if (bt_want(bt, bt->bt_ev[i].ev_account, pt, &bt->bt_acc[i]))
             return -1;
     }
     for (size_t p = 0; bt->bt_c.bc_cf->cf_timers_enabled && p < jd_parts_count(bt->bt_parts);
@@ -479,10 +419,10 @@ static int bt_load(jd_batch_t *bt)
         return 0;
     if (!(recs = calloc(bt->bt_nwant, sizeof *recs)))
         return JD_ERR_FATAL;
-    double t0 = bt_now_s();
+    double t0 = jd__batch_now_s();
     JD_WAIT_RETRY(bt->bt_c.bc_wait, "reading account records",
                   jd_store_load(bt->bt_c.bc_store, bt->bt_want_ids, bt->bt_nwant, recs, &err_));
-    jd_ops_redis("load", bt_now_s() - t0, rc_ == 0);
+    jd_ops_redis("load", jd__batch_now_s() - t0, rc_ == 0);
     for (size_t i = 0; !rc_ && i < bt->bt_nwant; i++) {
         jd_account_t *ac = NULL;
         jd_err_t err;
@@ -623,7 +563,7 @@ static int bt_message(jd_batch_t *bt, rd_kafka_message_t *m, size_t i)
     pt->pt_clock = bt_clock_of(bt, pt->pt_clock, ev->ev_occurred_at);
     if (bt->bt_c.bc_cf->cf_timers_enabled && (rc = bt_fire(bt, pt, pt->pt_clock, m->offset)))
         return rc;
-    jd_account_t *ac = bt_account(bt, ev->ev_account);
+    jd_account_t *ac = bt->bt_acc[i] ? bt->bt_acc[i] : bt_account(bt, ev->ev_account);
     if (!ac)
         return JD_ERR_FATAL;
     if (m->offset <= jd_account_position(ac, pt->pt_topic_hash, pt->pt_partition)) {
@@ -675,167 +615,16 @@ static int bt_fire_all(jd_batch_t *bt, int64_t upto)
     return 0;
 }
 
-/* ---- write ----------------------------------------------------------------------------- */
-
-/* Fenced: another instance owns pt now. */
-static void bt_fenced(jd_batch_t *bt, jd_part_t *pt)
-{
-    JD_WARN("pipeline", "%s[%d]: another instance took it over (epoch %llu refused); "
-            "dropping its state here", pt->pt_topic, (int)pt->pt_partition,
-            (unsigned long long)pt->pt_epoch);
-    bt->bt_c.bc_stats->ps_fenced++;
-    bt_forget(bt, pt->pt_topic, pt->pt_partition);
-}
-
-/* An index change and its place in the partition's list of changes. */
-typedef struct bt_change {
-    jd_store_timer_t ch_tm;
-    size_t           ch_seq;
-} bt_change_t;
-
-/* Orders index changes by account, the latest change of each first. */
-static int bt_change_cmp(const void *a, const void *b)
-{
-    const bt_change_t *x = a, *y = b;
-    int c = strcmp(x->ch_tm.tm_account, y->ch_tm.tm_account);
-    return c ? c : (x->ch_seq < y->ch_seq) - (x->ch_seq > y->ch_seq);
-}
-
-/* One partition's entry: position, clock and deadline index changes (the
- * last change of each account only: an account's deadline moves with
- * most of its events). */
-static int bt_write_part(jd_store_batch_t *sb, const jd_part_t *pt)
-{
-    size_t n = pt->pt_nchanges, k = 0;
-    bt_change_t *ch = calloc(n ? n : 1, sizeof *ch);
-    jd_store_timer_t *tm = calloc(n ? n : 1, sizeof *tm);
-    int rc = -1;
-    if (ch && tm) {
-        for (size_t i = 0; i < n; i++)
-            ch[i] = (bt_change_t){{pt->pt_changes[i].pc_account, pt->pt_changes[i].pc_deadline},
-                                  i};
-        qsort(ch, n, sizeof *ch, bt_change_cmp);
-        for (size_t i = 0; i < n; i++)
-            if (k == 0 || strcmp(tm[k - 1].tm_account, ch[i].ch_tm.tm_account) != 0)
-                tm[k++] = ch[i].ch_tm;
-        rc = jd_store_batch_part(sb, pt->pt_topic, pt->pt_partition, pt->pt_epoch, pt->pt_last,
-                                 pt->pt_clock, tm, k);
-    }
-    free(ch);
-    free(tm);
-    return rc;
-}
-
-static int bt_write_records(jd_batch_t *bt, jd_store_batch_t *sb)
-{
-    for (size_t i = 0; i < bt->bt_ndirty; i++) {
-        jd_account_t *ac = bt->bt_dirty[i].dt_ac;
-        jd_part_t *pt = bt->bt_dirty[i].dt_pt;
-        jd_err_t err;
-        if (pt->pt_last >= 0 &&
-            jd_account_position_set(ac, pt->pt_topic_hash, pt->pt_partition, pt->pt_last))
-            return JD_ERR_FATAL;
-        int is_new = ac->ac_epoch == 0; /* never written: a new account */
-        ac->ac_epoch = pt->pt_epoch;
-        if (jd_record_encode(ac, &bt->bt_rec, &err) ||
-            jd_store_batch_record(sb, ac->ac_id, bt->bt_rec.b_data, bt->bt_rec.b_len,
-                                  pt->pt_epoch, is_new, NULL, 0))
-            return JD_ERR_FATAL;
-    }
-    for (size_t p = 0; p < jd_parts_count(bt->bt_parts); p++) {
-        jd_part_t *pt = jd_parts_at(bt->bt_parts, p);
-        if (pt->pt_claimed && bt_write_part(sb, pt))
-            return JD_ERR_FATAL;
-    }
-    return 0;
-}
-
-/* Which partitions were refused: any refused partition entry or record
- * (the partition entries were added in partition-table order, claimed
- * ones only). */
-static int bt_refusals(jd_batch_t *bt, const jd_store_batch_t *sb)
-{
-    size_t np = jd_parts_count(bt->bt_parts), k = 0;
-    unsigned char *bad = calloc(np ? np : 1, 1);
-    if (!bad)
-        return JD_ERR_FATAL;
-    for (size_t p = 0; p < np; p++)
-        if (jd_parts_at(bt->bt_parts, p)->pt_claimed)
-            bad[p] = (unsigned char)jd_store_batch_part_refused(sb, k++);
-    for (size_t i = 0; i < bt->bt_ndirty; i++)
-        if (jd_store_batch_record_refused(sb, i))
-            for (size_t p = 0; p < np; p++)
-                if (jd_parts_at(bt->bt_parts, p) == bt->bt_dirty[i].dt_pt)
-                    bad[p] = 1;
-    jd_part_t **gone = calloc(np ? np : 1, sizeof *gone);
-    size_t ng = 0;
-    for (size_t p = 0; gone && p < np; p++)
-        if (bad[p])
-            gone[ng++] = jd_parts_at(bt->bt_parts, p);
-    for (size_t g = 0; g < ng; g++)
-        bt_fenced(bt, gone[g]); /* reorders the table: pointers, not indexes */
-    free(gone);
-    free(bad);
-    return 0;
-}
-
-static int bt_write(jd_batch_t *bt)
-{
-    jd_store_batch_t *sb = jd_store_batch_new(bt->bt_c.bc_store);
-    int rc_ = sb ? bt_write_records(bt, sb) : JD_ERR_FATAL;
-    jd_err_t err_;
-    if (!rc_) {
-        double t0 = bt_now_s();
-        JD_WAIT_RETRY(bt->bt_c.bc_wait, "writing account records",
-                      jd_store_batch_send(bt->bt_c.bc_store, sb, &err_));
-        jd_ops_redis("write", bt_now_s() - t0, rc_ == 0);
-    }
-    if (!rc_) {
-        for (size_t i = 0; i < bt->bt_ndirty; i++)
-            jd_cache_set_dirty(bt->bt_cache, bt->bt_dirty[i].dt_ac, 0);
-        for (size_t p = 0; p < jd_parts_count(bt->bt_parts); p++)
-            jd_part_changes_clear(jd_parts_at(bt->bt_parts, p));
-        rc_ = bt_refusals(bt, sb); /* may drop records: after the loops above */
-    }
-    jd_store_batch_destroy(sb);
-    if (rc_)
-        return rc_;
-    bt->bt_nwritten = bt->bt_ndirty;
-    bt_marks_clear(bt);
-    jd_cache_evict(bt->bt_cache);
-    return 0;
-}
-
-/* ---- offsets --------------------------------------------------------------------------- */
-
-static int bt_store_offsets(jd_batch_t *bt)
-{
-    rd_kafka_topic_partition_list_t *tl = rd_kafka_topic_partition_list_new(16);
-    int rc_ = 0;
-    jd_err_t err_;
-    for (size_t p = 0; p < jd_parts_count(bt->bt_parts); p++) {
-        jd_part_t *pt = jd_parts_at(bt->bt_parts, p);
-        if (pt->pt_claimed && pt->pt_last >= 0)
-            rd_kafka_topic_partition_list_add(tl, pt->pt_topic, pt->pt_partition)->offset =
-                pt->pt_last + 1;
-    }
-    if (tl->cnt) {
-        JD_WAIT_RETRY(bt->bt_c.bc_wait, "storing offsets",
-                      jd_consumer_store_offsets(bt->bt_c.bc_consumer, tl, &err_));
-    }
-    rd_kafka_topic_partition_list_destroy(tl);
-    for (size_t p = 0; p < jd_parts_count(bt->bt_parts); p++)
-        jd_parts_at(bt->bt_parts, p)->pt_last = -1;
-    return rc_;
-}
-
 /* ---- the cycle --------------------------------------------------------------------------- */
 
-/* A batch given up or failed: nothing of it is kept (the cache may hold
- * records it changed, which must not survive: they are dropped, and read
- * again from Redis by the replay). */
+/* A batch given up or failed: nothing of it (nor of the sealed batches
+ * before it) is kept (the cache may hold records they changed, which
+ * must not survive: they are dropped, and read again from Redis by the
+ * replay). */
 static int bt_abandon(jd_batch_t *bt, int rc)
 {
+    jd_err_t err;
+    jd_writer_wait(bt->bt_c.bc_writer, &err); /* it reads bt_flying's batch */
     /* clock and index too: claimed again from Redis by the next batch */
     for (size_t p = jd_parts_count(bt->bt_parts); p > 0; p--) {
         jd_part_t *pt = jd_parts_at(bt->bt_parts, p - 1);
@@ -843,28 +632,66 @@ static int bt_abandon(jd_batch_t *bt, int rc)
         jd_parts_remove(bt->bt_parts, pt->pt_topic, pt->pt_partition);
     }
     bt_marks_clear(bt);
+    jd_commit_clear(&bt->bt_sealed);
+    jd_commit_clear(&bt->bt_flying);
     jd_outbound_reset(bt->bt_c.bc_out);
     return rc;
 }
 
-/* Steps 5 to 7 (jd_batch.h). */
+/* Seals the batch just processed and drains it at once. */
 static int bt_finish(jd_batch_t *bt)
 {
+    int rc = jd_commit_drain(bt);
+    if (rc || (rc = jd_commit_seal(bt)) || (rc = jd_commit_drain(bt)))
+        return bt_abandon(bt, rc);
+    return 0;
+}
+
+/* The partitions given up since the last batch are forgotten, once the
+ * batches before (which may hold their records) are written. */
+static int bt_revoked(jd_batch_t *bt)
+{
+    rd_kafka_topic_partition_list_t *tl = jd_consumer_take_revoked(bt->bt_c.bc_consumer);
+    int rc = tl && tl->cnt ? jd_commit_drain(bt) : 0;
+    for (int i = 0; !rc && tl && i < tl->cnt; i++)
+        jd__batch_forget(bt, tl->elems[i].topic, tl->elems[i].partition);
+    if (tl)
+        rd_kafka_topic_partition_list_destroy(tl);
+    return rc ? bt_abandon(bt, rc) : 0;
+}
+
+/* The clock the input reaches when it ends with this batch (run
+ * --max-events): the latest event time read, minus the lateness. */
+static int64_t bt_end_clock(const jd_batch_t *bt, size_t n)
+{
+    int64_t end_clock = JD_PARTS_NO_CLOCK;
+    for (size_t i = 0; i < n; i++)
+        if (bt->bt_has[i] && (end_clock == JD_PARTS_NO_CLOCK ||
+                              bt->bt_ev[i].ev_occurred_at > end_clock))
+            end_clock = bt->bt_ev[i].ev_occurred_at;
+    if (bt->bt_latest != JD_PARTS_NO_CLOCK && bt->bt_latest > end_clock)
+        end_clock = bt->bt_latest;
+    if (end_clock != JD_PARTS_NO_CLOCK)
+        end_clock -= bt->bt_lateness;
+    return end_clock;
+}
+
+/* Steps 1 to 4 (jd_batch.h): 0 or a negative jd_err class. */
+static int bt_run(jd_batch_t *bt, rd_kafka_message_t **msgs, size_t n, int ended)
+{
     int rc;
-    if ((rc = jd_outbound_flush(bt->bt_c.bc_out, bt->bt_c.bc_wait)))
-        return bt_abandon(bt, rc);
-    jd_outbound_reset(bt->bt_c.bc_out);
-    if (bt->bt_c.bc_outcomes) {
-        int rc_ = 0;
-        jd_err_t err_;
-        JD_WAIT_RETRY(bt->bt_c.bc_wait, "recording rule outcomes",
-                      jd_outcomes_flush(bt->bt_c.bc_outcomes, bt->bt_c.bc_store, &err_));
-        if (rc_)
-            return bt_abandon(bt, rc_);
-    }
-    if ((rc = bt_write(bt)))
-        return bt_abandon(bt, rc);
-    return bt_store_offsets(bt);
+    if ((rc = bt_partitions(bt, msgs, n)) || (rc = bt_decode(bt, msgs, n)))
+        return rc;
+    /* the input ends here: every partition's clock goes to the latest
+     * event time read (minus the lateness), as when caught up */
+    int64_t end_clock = ended ? bt_end_clock(bt, n) : JD_PARTS_NO_CLOCK;
+    if (bt_collect(bt, n, end_clock))
+        return JD_ERR_FATAL;
+    if ((rc = bt_load(bt)) || (rc = bt_process(bt, msgs, n)))
+        return rc;
+    if (ended && end_clock != JD_PARTS_NO_CLOCK && bt->bt_c.bc_cf->cf_timers_enabled)
+        return bt_fire_all(bt, end_clock);
+    return 0;
 }
 
 int jd_batch_run(jd_batch_t *bt, rd_kafka_message_t **msgs, size_t n, int ended)
@@ -872,37 +699,25 @@ int jd_batch_run(jd_batch_t *bt, rd_kafka_message_t **msgs, size_t n, int ended)
     int rc;
     if (bt_reserve(bt, n))
         return JD_ERR_FATAL;
-    bt_revoked(bt);
-    if ((rc = bt_partitions(bt, msgs, n)) || (rc = bt_decode(bt, msgs, n)))
+    if ((rc = bt_revoked(bt)))
+        return rc;
+    /* while this batch was processed, the write before the last one was
+     * done by the writer and the last one's acknowledgements came in */
+    if ((rc = bt_run(bt, msgs, n, ended)) || (rc = jd_commit_land(bt)) || (rc = jd_commit_launch(bt)) ||
+        (rc = jd_commit_seal(bt)) || (ended && (rc = jd_commit_drain(bt))))
         return bt_abandon(bt, rc);
-    /* the input ends here: every partition's clock goes to the latest
-     * event time read (minus the lateness), as when caught up */
-    int64_t end_clock = JD_PARTS_NO_CLOCK;
-    if (ended) {
-        for (size_t i = 0; i < n; i++)
-            if (bt->bt_has[i] && (end_clock == JD_PARTS_NO_CLOCK ||
-                                  bt->bt_ev[i].ev_occurred_at > end_clock))
-                end_clock = bt->bt_ev[i].ev_occurred_at;
-        if (bt->bt_latest != JD_PARTS_NO_CLOCK && bt->bt_latest > end_clock)
-            end_clock = bt->bt_latest;
-        if (end_clock != JD_PARTS_NO_CLOCK)
-            end_clock -= bt->bt_lateness;
-    }
-    if (bt_collect(bt, n, end_clock) || (rc = bt_load(bt)))
-        return bt_abandon(bt, rc ? rc : JD_ERR_FATAL);
-    if ((rc = bt_process(bt, msgs, n)))
-        return bt_abandon(bt, rc);
-    if (ended && end_clock != JD_PARTS_NO_CLOCK && bt->bt_c.bc_cf->cf_timers_enabled &&
-        (rc = bt_fire_all(bt, end_clock)))
-        return bt_abandon(bt, rc);
-    rc = bt_finish(bt);
     bt->bt_c.bc_stats->ps_batches++;
     jd_ops_batch(n);
-    if (!rc)
-        JD_DEBUG("pipeline", "batch %llu done: %zu messages, %zu accounts read, %zu written, "
-                 "%zu cached", (unsigned long long)bt->bt_c.bc_stats->ps_batches, n,
-                 bt->bt_nloaded, bt->bt_nwritten, jd_cache_count(bt->bt_cache));
-    return rc;
+    JD_DEBUG("pipeline", "batch %llu done: %zu messages, %zu accounts read, %zu written, "
+             "%zu cached", (unsigned long long)bt->bt_c.bc_stats->ps_batches, n,
+             bt->bt_nloaded, bt->bt_nwritten, jd_cache_count(bt->bt_cache));
+    return 0;
+}
+
+int jd_batch_settle(jd_batch_t *bt)
+{
+    int rc = jd_commit_drain(bt);
+    return rc ? bt_abandon(bt, rc) : 0;
 }
 
 int jd_batch_timers(jd_batch_t *bt, int64_t upto)
@@ -910,7 +725,8 @@ int jd_batch_timers(jd_batch_t *bt, int64_t upto)
     int rc;
     if (!bt->bt_c.bc_cf->cf_timers_enabled || upto == JD_PARTS_NO_CLOCK)
         return 0;
-    bt_revoked(bt);
+    if ((rc = bt_revoked(bt)) || (rc = jd_batch_settle(bt)))
+        return rc;
     bt->bt_nwant = 0;
     jd_arena_reset(&bt->bt_arena);
     bt_due_ctx_t dc = {bt, NULL, 0};

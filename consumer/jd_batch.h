@@ -13,11 +13,19 @@
  *      (jd_step); triggers and stage events are sent as they are decided;
  *      an event or timer at or below an account's stored position is a
  *      replay and is skipped;
- *   5. every record sent is awaited (jd_outbound_flush);
- *   6. every changed account is written as one record with the partition
- *      position it includes, fenced by the partition's epoch, and each
- *      partition's clock, position and deadline changes with it;
- *   7. the offsets are stored.
+ *   then the batch is sealed: every changed account is encoded as one
+ *   record with the partition position it includes, and each partition's
+ *   clock, position and deadline changes with it; the sealed batch
+ *   completes while the next batch is processed (after its step 4, or
+ *   when no message comes, or before partitions are given up):
+ *   5. every record it sent is awaited (jd_outbound_flush_first: its
+ *      acknowledgements arrived while the next batch was processed);
+ *   6. its records and partition entries are written, fenced by each
+ *      partition's epoch;
+ *   7. its offsets are stored.
+ * At most one sealed batch waits, so Redis is never more than one batch
+ * behind what was published, and nothing is stored before it was
+ * published.
  * A crash anywhere replays from the stored offsets: what was written is
  * skipped by position, what was not is decided again, giving the same
  * trigger ids. docs/reliability.md walks through each crash point.
@@ -42,6 +50,7 @@
 #include "jd_rules.h"
 #include "jd_store.h"
 #include "jd_wait.h"
+#include "jd_writer.h"
 
 typedef struct jd_batch_conf {
     const jd_config_t   *bc_cf;
@@ -52,6 +61,7 @@ typedef struct jd_batch_conf {
     jd_outbound_t       *bc_out;
     jd_decoder_t        *bc_decoder;
     jd_store_t          *bc_store;
+    jd_writer_t         *bc_writer;     /* sends the records (jd_batch_run) */
     jd_outcomes_t       *bc_outcomes;   /* may be NULL */
 } jd_batch_conf_t;
 
@@ -61,12 +71,19 @@ typedef struct jd_batch jd_batch_t;
 jd_batch_t *jd_batch_new(const jd_batch_conf_t *conf, jd_err_t *err);
 void jd_batch_destroy(jd_batch_t *bt);
 
-/* Runs the messages msgs[0..n) (borrowed; the caller frees them) through
- * the whole cycle. ended: the input ends with this batch (run
- * --max-events): the timers then run to the latest event time read.
- * Returns 0 when the offsets are stored, JD_ERR_RETRY when a stop gave
- * the batch up (replayed by the next run), JD_ERR_FATAL. */
+/* Runs the messages msgs[0..n) (borrowed; the caller frees them, they are
+ * not needed after the call) through steps 1 to 4, completes the batch
+ * sealed before (steps 5 to 7) and seals this one. ended: the input ends
+ * with this batch (run --max-events): the timers then run to the latest
+ * event time read, and this batch completes too. Returns 0, JD_ERR_RETRY
+ * when a stop gave the batches up (replayed by the next run: both the
+ * sealed one and this one), JD_ERR_FATAL. */
 int jd_batch_run(jd_batch_t *bt, rd_kafka_message_t **msgs, size_t n, int ended);
+
+/* Completes the sealed batch, if any (steps 5 to 7): called when no
+ * message came and before stopping, so what was read is stored. Same
+ * returns as jd_batch_run. */
+int jd_batch_settle(jd_batch_t *bt);
 
 /* Between batches, when no message came: lets every owned partition's
  * clock reach `upto` (ms, a clock: an event time minus the lateness; the

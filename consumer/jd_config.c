@@ -217,6 +217,9 @@ static const char *const jd_config_kafka_defaults[][2] = {
      * (bench/README.md, "The in-memory state engine") */
     {"fetch.wait.max.ms", "10"},
     {"linger.ms", "1"},
+    /* memory: librdkafka prefetches up to 64 MiB by default, the whole of
+     * the margin over state.cache_mb (docs/operations.md, "Memory") */
+    {"queued.max.messages.kbytes", "16384"},
 };
 
 static const jd_config_key_t *jd_config_find(const char *name)

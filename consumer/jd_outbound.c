@@ -320,10 +320,11 @@ int jd_outbound_dead_letter(jd_outbound_t *ob, const rd_kafka_message_t *m,
 
 /* ---- flush ---------------------------------------------------------------------- */
 
-static void jd_outbound_tally(jd_outbound_t *ob)
+/* Counts and prints the first n records. */
+static void jd_outbound_tally(jd_outbound_t *ob, size_t n)
 {
     jd_pipeline_stats_t *ps = ob->ob_c.oc_stats;
-    for (size_t i = 0; i < ob->ob_n; i++) {
+    for (size_t i = 0; i < n; i++) {
         const jd_out_t *o = ob->ob_outs[i];
         const jd_trigger_t *tr = &o->ot_tr;
         if (o->ot_kind == JD_OUT_DLQ)
@@ -349,11 +350,12 @@ static void jd_outbound_tally(jd_outbound_t *ob)
     jd_ops_dead_letters_delivered();
 }
 
-/* Re-sends every failed record; returns how many are not acknowledged. */
-static size_t jd_outbound_resend(jd_outbound_t *ob)
+/* Re-sends every failed record of the first n; returns how many of them
+ * are not acknowledged. */
+static size_t jd_outbound_resend(jd_outbound_t *ob, size_t n)
 {
     size_t pending = 0;
-    for (size_t i = 0; i < ob->ob_n; i++) {
+    for (size_t i = 0; i < n; i++) {
         jd_out_t *o = ob->ob_outs[i];
         if (o->ot_dl.dl_done && o->ot_dl.dl_err == 0)
             continue;
@@ -372,7 +374,7 @@ int jd_outbound_flush(jd_outbound_t *ob, jd_wait_t *wt)
                                   jd_wait_bound(wt, ob->ob_c.oc_cf->cf_flush_timeout_ms), &err);
         if (rc == JD_ERR_FATAL)
             return rc;
-        size_t pending = jd_outbound_resend(ob);
+        size_t pending = jd_outbound_resend(ob, ob->ob_n);
         if (!pending)
             break;
         if (jd_wait_give_up(wt))
@@ -383,6 +385,64 @@ int jd_outbound_flush(jd_outbound_t *ob, jd_wait_t *wt)
                                                : "publishing triggers", &err);
     }
     jd_wait_ok(wt);
-    jd_outbound_tally(ob);
+    jd_outbound_tally(ob, ob->ob_n);
+    return 0;
+}
+
+/* 1 while one of the first n records has no delivery report; *from:
+ * those before it have one (reports come mostly in order, so a wait
+ * scans the records about once). */
+static int jd_outbound_in_flight(const jd_outbound_t *ob, size_t n, size_t *from)
+{
+    while (*from < n && ob->ob_outs[*from]->ot_dl.dl_done)
+        ++*from;
+    for (size_t i = *from; i < n; i++)
+        if (!ob->ob_outs[i]->ot_dl.dl_done)
+            return 1;
+    return 0;
+}
+
+/* Reverses ob_outs[a..b). */
+static void jd_outbound_reverse(jd_outbound_t *ob, size_t a, size_t b)
+{
+    while (a + 1 < b) {
+        jd_out_t *t = ob->ob_outs[a];
+        ob->ob_outs[a++] = ob->ob_outs[--b];
+        ob->ob_outs[b] = t;
+    }
+}
+
+int jd_outbound_flush_first(jd_outbound_t *ob, size_t n, jd_wait_t *wt)
+{
+    if (n > ob->ob_n)
+        n = ob->ob_n;
+    for (;;) {
+        jd_err_t err;
+        int64_t until = jd_wait_now_ms() + jd_wait_bound(wt, ob->ob_c.oc_cf->cf_flush_timeout_ms);
+        size_t from = 0;
+        while (jd_outbound_in_flight(ob, n, &from) && jd_wait_now_ms() < until)
+            if (jd_producer_poll(ob->ob_c.oc_producer, 1, &err) == JD_ERR_FATAL)
+                return JD_ERR_FATAL;
+        int late = jd_outbound_in_flight(ob, n, &from);
+        size_t pending = jd_outbound_resend(ob, n);
+        if (!pending)
+            break;
+        if (jd_wait_give_up(wt))
+            return JD_ERR_RETRY;
+        if (late)
+            jd_err_set(&err, JD_ERR_RETRY, JD_E_KAFKA, "%zu record(s) not acknowledged", pending);
+        else
+            jd_err_set(&err, JD_ERR_RETRY, JD_E_KAFKA, "%zu deliveries failed", pending);
+        jd_wait_backoff(wt, late ? "waiting for Kafka acknowledgements" : "publishing triggers",
+                        &err);
+    }
+    jd_wait_ok(wt);
+    jd_outbound_tally(ob, n);
+    /* the first n slots go to the back (rotation): the records queued
+     * after them keep their slots, which the producer points into */
+    jd_outbound_reverse(ob, 0, n);
+    jd_outbound_reverse(ob, n, ob->ob_cap);
+    jd_outbound_reverse(ob, 0, ob->ob_cap);
+    ob->ob_n -= n;
     return 0;
 }

@@ -79,6 +79,14 @@ size_t jd_outbound_count(const jd_outbound_t *ob);
  * 0 the batch's triggers and stage events are counted and printed. */
 int jd_outbound_flush(jd_outbound_t *ob, jd_wait_t *wt);
 
+/* jd_outbound_flush for the first n records only (those of a batch
+ * sealed before the later ones were queued): waits for their
+ * acknowledgements by polling the producer, without waiting for the
+ * records queued after them, re-sends their failures, counts and prints
+ * them, then forgets them; the later records move to the front. Same
+ * returns as jd_outbound_flush. */
+int jd_outbound_flush_first(jd_outbound_t *ob, size_t n, jd_wait_t *wt);
+
 /* Forgets the batch's records (after the flush, or when it is given up). */
 void jd_outbound_reset(jd_outbound_t *ob);
 

@@ -179,3 +179,13 @@ int jd_producer_wait(jd_producer_t *p, int timeout_ms, jd_err_t *err)
                           rd_kafka_outq_len(p->pr_rk), timeout_ms);
     return failed;
 }
+
+int jd_producer_poll(jd_producer_t *p, int timeout_ms, jd_err_t *err)
+{
+    rd_kafka_poll(p->pr_rk, timeout_ms);
+    if (rd_kafka_fatal_error(p->pr_rk, NULL, 0) && jd_producer_rebuild(p, err))
+        return JD_ERR_FATAL;
+    int failed = p->pr_failed;
+    p->pr_failed = 0;
+    return failed;
+}

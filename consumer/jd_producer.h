@@ -60,4 +60,11 @@ void jd_producer_warm(jd_producer_t *p, const char *const *topics, size_t n,
  * not queue; or JD_ERR_RETRY on timeout. */
 int jd_producer_wait(jd_producer_t *p, int timeout_ms, jd_err_t *err);
 
+/* Serves the delivery reports that arrive within timeout_ms (returning at
+ * the first), without waiting for the rest of the queue: the caller checks
+ * its own jd_delivery_t slots. Returns the number of failures reported
+ * since the previous wait or poll, or JD_ERR_FATAL when the producer
+ * could not be rebuilt after a fatal error. */
+int jd_producer_poll(jd_producer_t *p, int timeout_ms, jd_err_t *err);
+
 #endif

@@ -762,6 +762,27 @@ int jd_account_apply(jd_account_t *ac, const jd_account_conf_t *cf,
 
 /* ---- reading it out ---------------------------------------------------------------- */
 
+/* jd_signals_raw_set_attr by id: the same fields and parsing, without
+ * looking the name up (it runs for every attribute of every event). */
+static void ac_raw_attr(jd_signals_raw_t *raw, jd_lww_id_t k, const char *v)
+{
+    switch (k) {
+    case JD_LWW_SEGMENT: raw->sr_segment = v; break;
+    case JD_LWW_PLAN: raw->sr_plan = v; break;
+    case JD_LWW_STATUS: raw->sr_status = v; break;
+    case JD_LWW_SEATS: raw->sr_has_seats = jd_signals_parse_amount(v, &raw->sr_seats) == 0; break;
+    case JD_LWW_ARR: raw->sr_has_arr = jd_signals_parse_amount(v, &raw->sr_arr) == 0; break;
+    case JD_LWW_RENEWAL_AT: jd_signals_parse_i64(v, &raw->sr_renewal_at); break;
+    case JD_LWW_NPS_LAST:
+        raw->sr_has_nps_last = jd_signals_parse_amount(v, &raw->sr_nps_last) == 0;
+        break;
+    case JD_LWW_CSAT_LAST:
+        raw->sr_has_csat_last = jd_signals_parse_amount(v, &raw->sr_csat_last) == 0;
+        break;
+    default: break;
+    }
+}
+
 void jd_account_raw(const jd_account_t *ac, const jd_account_conf_t *cf,
                     int64_t at_ms, jd_signals_raw_t *raw)
 {
@@ -792,7 +813,7 @@ void jd_account_raw(const jd_account_t *ac, const jd_account_conf_t *cf,
     raw->sr_sponsor_changed_at = ac->ac_sponsor_changed_at;
     for (int k = 0; k < JD_LWW__COUNT; k++)
         if (ac->ac_lww[k].lw_val)
-            jd_signals_raw_set_attr(raw, ac_lww_names[k], ac->ac_lww[k].lw_val);
+            ac_raw_attr(raw, (jd_lww_id_t)k, ac->ac_lww[k].lw_val);
     raw->sr_cases_open = ac->ac_cases_open;
     raw->sr_sev1_open = ac->ac_sev1_open;
     raw->sr_stage = ac->ac_stage >= 0
@@ -894,26 +915,39 @@ int jd_account_position_set(jd_account_t *ac, uint64_t topic,
     return 0;
 }
 
+/* What one heap block of n bytes takes from the allocator: glibc's
+ * chunks add 8 bytes and round to 16, at least 32. Counting these (not the
+ * bytes asked for) keeps state.cache_mb a bound on the memory: a record
+ * is many small blocks, and the overhead is a third of a small one. */
+static size_t ac_heap(size_t n)
+{
+    if (!n)
+        return 0;
+    n = (n + 8 + 15) & ~(size_t)15;
+    return n < 32 ? 32 : n;
+}
+
 static size_t ac_str_bytes(const char *s)
 {
-    return s ? strlen(s) + 1 : 0;
+    return s ? ac_heap(strlen(s) + 1) : 0;
 }
 
 size_t jd_account_bytes(const jd_account_t *ac)
 {
-    size_t n = sizeof *ac + ac_str_bytes(ac->ac_id);
+    size_t n = ac_heap(sizeof *ac) + ac_str_bytes(ac->ac_id);
     for (int i = 0; i < JD_LWW__COUNT; i++)
         n += ac_str_bytes(ac->ac_lww[i].lw_eid) + ac_str_bytes(ac->ac_lww[i].lw_val);
     for (uint32_t i = 0; i < ac->ac_ncases; i++)
         n += ac_str_bytes(ac->ac_cases[i].cs_id) + ac_str_bytes(ac->ac_cases[i].cs_eid);
-    n += (size_t)ac->ac_case_cap * sizeof *ac->ac_cases;
-    n += ((size_t)ac->ac_users.as_cap + ac->ac_feats.as_cap + ac->ac_copen.as_cap) *
-         sizeof(jd_act_t);
-    n += (size_t)ac->ac_day_cap * sizeof *ac->ac_days;
+    n += ac_heap((size_t)ac->ac_case_cap * sizeof *ac->ac_cases);
+    n += ac_heap((size_t)ac->ac_users.as_cap * sizeof(jd_act_t)) +
+         ac_heap((size_t)ac->ac_feats.as_cap * sizeof(jd_act_t)) +
+         ac_heap((size_t)ac->ac_copen.as_cap * sizeof(jd_act_t));
+    n += ac_heap((size_t)ac->ac_day_cap * sizeof *ac->ac_days);
     for (uint32_t i = 0; i < ac->ac_ndays; i++)
-        n += (size_t)ac->ac_days[i].dy_cap * sizeof(uint64_t);
-    n += (size_t)ac->ac_nps_cap * sizeof *ac->ac_nps;
-    n += (size_t)ac->ac_rule_cap * sizeof *ac->ac_rules;
-    n += (size_t)ac->ac_pos_cap * sizeof *ac->ac_pos;
+        n += ac_heap((size_t)ac->ac_days[i].dy_cap * sizeof(uint64_t));
+    n += ac_heap((size_t)ac->ac_nps_cap * sizeof *ac->ac_nps);
+    n += ac_heap((size_t)ac->ac_rule_cap * sizeof *ac->ac_rules);
+    n += ac_heap((size_t)ac->ac_pos_cap * sizeof *ac->ac_pos);
     return n;
 }

@@ -166,6 +166,10 @@ typedef struct jd_account {
     jd_apos_t  *ac_pos;
     uint32_t    ac_npos, ac_pos_cap;
     uint64_t    ac_epoch;            /* ownership epoch of its last writer */
+    void       *ac_home;             /* the jd_cache entry holding it (set and
+                                        cleared by jd_cache only), or NULL */
+    uint64_t    ac_seq;              /* the last batch that changed it (set by
+                                        consumer/jd_batch only; not stored) */
     /* the windows at day ac_win_day (kept per event; not stored) */
     int64_t     ac_win_day;          /* INT64_MIN: not computed */
     int64_t     ac_win[JD_W__COUNT];

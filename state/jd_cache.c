@@ -172,6 +172,13 @@ static void cache_remove(jd_cache_t *c, cache_ent_t *e)
     free(e);
 }
 
+/* The entry holding ac, found through its back pointer (no hashing). */
+static cache_ent_t *cache_home(const jd_account_t *ac)
+{
+    cache_ent_t *e = ac->ac_home;
+    return e && e->ce_ac == ac ? e : NULL;
+}
+
 /* ---- the API -------------------------------------------------------------------- */
 
 jd_account_t *jd_cache_get(jd_cache_t *c, const char *id)
@@ -198,6 +205,7 @@ static void cache_replace(jd_cache_t *c, cache_ent_t *e, jd_account_t *ac)
     if (e->ce_ac != ac) {
         jd_account_destroy(e->ce_ac);
         e->ce_ac = ac;
+        ac->ac_home = e;
         e->ce_dirty = 0;
     }
     cache_measure(c, e);
@@ -213,6 +221,7 @@ int jd_cache_put(jd_cache_t *c, jd_account_t *ac, uint64_t topic_hash,
         if (cache_reserve(c) != 0 || !(e = calloc(1, sizeof *e)))
             return -1;
         e->ce_ac = ac;
+        ac->ac_home = e;
         e->ce_hash = h;
         c->c_slots[cache_slot(c, h, ac->ac_id)] = e;
         cache_push_front(c, e);
@@ -226,8 +235,8 @@ int jd_cache_put(jd_cache_t *c, jd_account_t *ac, uint64_t topic_hash,
 
 void jd_cache_set_dirty(jd_cache_t *c, const jd_account_t *ac, int dirty)
 {
-    cache_ent_t *e = cache_find(c, ac->ac_id);
-    if (!e || e->ce_ac != ac)
+    cache_ent_t *e = cache_home(ac);
+    if (!e)
         return;
     e->ce_dirty = dirty != 0;
     if (!dirty)

@@ -57,7 +57,8 @@ typedef struct rec_w {
 static void w_bytes(rec_w_t *w, const void *p, size_t n)
 {
     jd_buf_t *b = w->w_out;
-    if (w->w_rc || (w->w_rc = jd__codec_buf_reserve(b, b->b_len + n, w->w_err)))
+    if (w->w_rc || (b->b_len + n > b->b_cap &&
+                    (w->w_rc = jd__codec_buf_reserve(b, b->b_len + n, w->w_err))))
         return;
     memcpy(b->b_data + b->b_len, p, n);
     b->b_len += n;
@@ -183,8 +184,12 @@ static void enc_days(rec_w_t *w, const jd_account_t *ac)
         w_s(w, dy->dy_day);
         w_u(w, dy->dy_usage);
         w_u(w, dy->dy_n);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        w_bytes(w, dy->dy_ids, 8 * (size_t)dy->dy_n); /* already the stored order */
+#else
         for (uint32_t k = 0; k < dy->dy_n; k++)
             w_h(w, dy->dy_ids[k]);
+#endif
     }
 }
 

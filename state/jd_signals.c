@@ -517,7 +517,7 @@ void jd_signals_raw_init(jd_signals_raw_t *raw)
 }
 
 /* A finite decimal number >= 0, the whole string, no blanks; 0 or -1. */
-static int jd_signals_parse_amount(const char *s, double *out)
+int jd_signals_parse_amount(const char *s, double *out)
 {
     char *end;
     if (!s || !((*s >= '0' && *s <= '9') || *s == '.' || *s == '+'))
@@ -532,7 +532,7 @@ static int jd_signals_parse_amount(const char *s, double *out)
 }
 
 /* Strict decimal int64 ("-12", "1700000000000"); 0 or -1. */
-static int jd_signals_parse_i64(const char *s, int64_t *out)
+int jd_signals_parse_i64(const char *s, int64_t *out)
 {
     char *end;
     if (!s || !((*s >= '0' && *s <= '9') || *s == '-'))

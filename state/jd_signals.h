@@ -242,6 +242,12 @@ typedef struct jd_signals_raw {
 /* An empty raw record: no timestamps, zero counts, no attributes. */
 void jd_signals_raw_init(jd_signals_raw_t *raw);
 
+/* The parsers of stored values: a finite decimal number >= 0 (the whole
+ * string, no blanks, no hex) and a strict decimal int64. 0, or -1 with
+ * *out unchanged. */
+int jd_signals_parse_amount(const char *s, double *out);
+int jd_signals_parse_i64(const char *s, int64_t *out);
+
 /* Stores one last-writer-wins value as kept in Redis (the output of
  * jd_signals_attr_normalize, plus nps_last and csat_last) into raw; the
  * string is borrowed. Unknown names and values that do not parse are

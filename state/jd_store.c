@@ -76,25 +76,25 @@ struct jd_store {
     uint64_t     st_round_trips;          /* read loops so far */
 };
 
-/* One record write of a batch (all copies). */
+/* One record write of a batch (all copies, in sb_arena). */
 typedef struct st_brec {
-    char          *br_account;
-    unsigned char *br_data;
+    const char    *br_account;
+    const char    *br_data;
     size_t         br_len;
     int            br_is_new;
-    char         **br_sig;       /* 2 * br_sig_n strings */
+    const char   **br_sig;       /* 2 * br_sig_n strings */
     size_t         br_sig_n;
     int            br_refused;
 } st_brec_t;
 
-/* One partition write of a batch. */
+/* One partition write of a batch (copies in sb_arena). */
 typedef struct st_bpart {
-    char     *bp_topic;
+    const char *bp_topic;
     int32_t   bp_partition;
     uint64_t  bp_epoch;
     int64_t   bp_position;       /* -1: keep */
     int64_t   bp_clock;          /* INT64_MIN: keep */
-    char    **bp_members;        /* bp_n accounts */
+    const char **bp_members;     /* bp_n accounts */
     int64_t  *bp_deadlines;      /* 0: remove */
     size_t    bp_n;
     int       bp_refused;
@@ -107,6 +107,7 @@ struct jd_store_batch {
     st_bpart_t *sb_parts;
     size_t      sb_npart;
     size_t      sb_cappart;
+    jd_arena_t  sb_arena;        /* every copy; kept across jd_store_batch_clear */
 };
 
 void jd_store_conf_default(jd_store_conf_t *sc)
@@ -175,12 +176,21 @@ static void st_push(jd_store_t *st, const char *s)
 
 static void st_push_i64(jd_store_t *st, int64_t v)
 {
-    char *s = jd_arena_alloc(&st->st_arena, 24);
+    char *s = jd_arena_alloc(&st->st_arena, 24), tmp[24];
     if (!s) {
         st->st_oom = 1;
         return;
     }
-    st_push_mem(st, s, (size_t)snprintf(s, 24, "%lld", (long long)v));
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    size_t n = 0, len = 0;
+    do
+        tmp[n++] = (char)('0' + u % 10);
+    while ((u /= 10));
+    if (v < 0)
+        s[len++] = '-';
+    while (n)
+        s[len++] = tmp[--n];
+    st_push_mem(st, s, len);
 }
 
 /* Pushes the key "<prefix>:<before>{<tag of src>}<after>". */
@@ -190,15 +200,19 @@ static void st_push_tagged(jd_store_t *st, const char *before, const char *src,
     size_t plen = strlen(st->st_prefix), blen = strlen(before);
     size_t tlen = jd_store_key_tag(src, NULL, 0), alen = strlen(after);
     size_t len = plen + blen + tlen + alen + 3;
-    char *key = jd_arena_alloc(&st->st_arena, len + 1);
+    char *key = jd_arena_alloc(&st->st_arena, len + 1), *p = key;
 
     if (!key) {
         st->st_oom = 1;
         return;
     }
-    snprintf(key, len + 1, "%s:%s{", st->st_prefix, before);
-    jd_store_key_tag(src, key + plen + blen + 2, tlen + 1);
-    snprintf(key + plen + blen + 2 + tlen, alen + 2, "}%s", after);
+    memcpy(p, st->st_prefix, plen), p += plen;
+    *p++ = ':';
+    memcpy(p, before, blen), p += blen;
+    *p++ = '{';
+    jd_store_key_tag(src, p, tlen + 1), p += tlen;
+    *p++ = '}';
+    memcpy(p, after, alen + 1);
     st_push_mem(st, key, len);
 }
 
@@ -684,32 +698,23 @@ int jd_store_load(jd_store_t *st, const char *const *ids, size_t n, jd_store_rec
 jd_store_batch_t *jd_store_batch_new(jd_store_t *st)
 {
     (void)st; /* the batch holds no connection state */
-    return calloc(1, sizeof(jd_store_batch_t));
+    jd_store_batch_t *sb = calloc(1, sizeof(jd_store_batch_t));
+    if (sb)
+        jd_arena_init(&sb->sb_arena, 1 << 20);
+    return sb;
 }
 
-static void st_free_strs(char **s, size_t n)
+void jd_store_batch_clear(jd_store_batch_t *sb)
 {
-    for (size_t i = 0; s && i < n; i++)
-        free(s[i]);
-    free(s);
+    sb->sb_nrec = sb->sb_npart = 0;
+    jd_arena_reset(&sb->sb_arena);
 }
 
 void jd_store_batch_destroy(jd_store_batch_t *sb)
 {
     if (!sb)
         return;
-    for (size_t i = 0; i < sb->sb_nrec; i++) {
-        st_brec_t *br = &sb->sb_recs[i];
-        free(br->br_account);
-        free(br->br_data);
-        st_free_strs(br->br_sig, 2 * br->br_sig_n);
-    }
-    for (size_t k = 0; k < sb->sb_npart; k++) {
-        st_bpart_t *bp = &sb->sb_parts[k];
-        free(bp->bp_topic);
-        st_free_strs(bp->bp_members, bp->bp_n);
-        free(bp->bp_deadlines);
-    }
+    jd_arena_destroy(&sb->sb_arena);
     free(sb->sb_recs);
     free(sb->sb_parts);
     free(sb);
@@ -729,15 +734,20 @@ static int st_grow(void **arr, size_t *cap, size_t n, size_t size)
     return 0;
 }
 
-/* A copy of n strings (NULL entries become ""), or NULL. */
-static char **st_copy_strs(const char *const *src, size_t n)
+/* A copy of s (NULL becomes "") in the batch's arena, or NULL. */
+static const char *st_copy_str(jd_store_batch_t *sb, const char *s)
 {
-    char **out = calloc(n ? n : 1, sizeof *out);
+    s = s ? s : "";
+    return jd_arena_strndup(&sb->sb_arena, s, strlen(s));
+}
+
+/* Copies of n strings in the batch's arena, or NULL. */
+static const char **st_copy_strs(jd_store_batch_t *sb, const char *const *src, size_t n)
+{
+    const char **out = jd_arena_alloc(&sb->sb_arena, (n ? n : 1) * sizeof *out);
     for (size_t i = 0; out && i < n; i++)
-        if (!(out[i] = strdup(src[i] ? src[i] : ""))) {
-            st_free_strs(out, i);
+        if (!(out[i] = st_copy_str(sb, src[i])))
             return NULL;
-        }
     return out;
 }
 
@@ -750,17 +760,14 @@ int jd_store_batch_record(jd_store_batch_t *sb, const char *account, const void 
     (void)epoch; /* store.lua reads it from the record's head */
     if (st_grow((void **)&sb->sb_recs, &sb->sb_caprec, sb->sb_nrec, sizeof br) != 0)
         return -1;
-    br.br_account = strdup(account ? account : "");
-    br.br_data = malloc(len ? len : 1);
-    br.br_sig = sig_n ? st_copy_strs(sig, 2 * sig_n) : NULL;
-    if (!br.br_account || !br.br_data || (sig_n && !br.br_sig)) {
-        free(br.br_account);
-        free(br.br_data);
-        st_free_strs(br.br_sig, 2 * sig_n);
+    char *copy = jd_arena_alloc(&sb->sb_arena, len ? len : 1);
+    br.br_account = st_copy_str(sb, account);
+    br.br_sig = sig_n ? st_copy_strs(sb, sig, 2 * sig_n) : NULL;
+    if (!copy || !br.br_account || (sig_n && !br.br_sig))
         return -1;
-    }
     if (len)
-        memcpy(br.br_data, data, len);
+        memcpy(copy, data, len);
+    br.br_data = copy;
     br.br_len = len;
     br.br_is_new = is_new;
     br.br_sig_n = sig_n;
@@ -776,21 +783,19 @@ int jd_store_batch_part(jd_store_batch_t *sb, const char *topic, int32_t partiti
 
     if (st_grow((void **)&sb->sb_parts, &sb->sb_cappart, sb->sb_npart, sizeof bp) != 0)
         return -1;
-    bp.bp_topic = strdup(topic ? topic : "");
-    bp.bp_members = calloc(n ? n : 1, sizeof *bp.bp_members);
-    bp.bp_deadlines = calloc(n ? n : 1, sizeof *bp.bp_deadlines);
-    for (size_t i = 0; bp.bp_members && i < n; i++, bp.bp_n++) {
-        if (!(bp.bp_members[i] = strdup(changes[i].tm_account ? changes[i].tm_account : "")))
-            break;
-        if (bp.bp_deadlines)
-            bp.bp_deadlines[i] = changes[i].tm_deadline;
-    }
-    if (!bp.bp_topic || !bp.bp_members || !bp.bp_deadlines || bp.bp_n != n) {
-        free(bp.bp_topic);
-        st_free_strs(bp.bp_members, bp.bp_n);
-        free(bp.bp_deadlines);
+    bp.bp_topic = st_copy_str(sb, topic);
+    const char **members = jd_arena_alloc(&sb->sb_arena, (n ? n : 1) * sizeof *members);
+    int64_t *deadlines = jd_arena_alloc(&sb->sb_arena, (n ? n : 1) * sizeof *deadlines);
+    if (!bp.bp_topic || !members || !deadlines)
         return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (!(members[i] = st_copy_str(sb, changes[i].tm_account)))
+            return -1;
+        deadlines[i] = changes[i].tm_deadline;
     }
+    bp.bp_members = members;
+    bp.bp_deadlines = deadlines;
+    bp.bp_n = n;
     bp.bp_partition = partition;
     bp.bp_epoch = epoch;
     bp.bp_position = position;

@@ -132,6 +132,9 @@ typedef struct jd_store_batch jd_store_batch_t;
 jd_store_batch_t *jd_store_batch_new(jd_store_t *st);
 void jd_store_batch_destroy(jd_store_batch_t *sb);
 
+/* Empties sb for the next batch, keeping its memory. */
+void jd_store_batch_clear(jd_store_batch_t *sb);
+
 /* Adds a record write (copied): data is a jd_record whose bytes 1..8 hold
  * epoch (the fence reads the epoch from those bytes; the epoch argument
  * is not sent). is_new: the account had no record (it joins

@@ -58,7 +58,7 @@ local function write_records()
             sig = KEYS[k]
             k = k + 1
         end
-        local old = redis.call('GET', rec)
+        local old = redis.call('GETRANGE', rec, 0, 8) -- the head: version + epoch
         if old and epoch_greater(old, data) then
             out[#out + 1] = 1
         else

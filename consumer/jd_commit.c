@@ -1,0 +1,368 @@
+/*
+ * jd_commit: the second half of the batch cycle (jd_batch.h, steps 5 to
+ * 7): a processed batch is sealed, then completed while the next batches
+ * are processed.
+ *
+ * Two sealed batches at most. bt_sealed waits for its deliveries: they are
+ * acknowledged while the next batch is processed (the producer is polled
+ * for them only then, jd_outbound_flush_first). bt_flying is being written
+ * by the writer thread (jd_writer: a Redis connection of its own) while
+ * the batch after is processed; once written, its offsets are stored and
+ * its accounts turn clean unless a later batch changed them (ac_seq, the
+ * number of the last batch that changed an account, says so). The order
+ * of a batch's completion is the one of the synchronous cycle: published,
+ * acknowledged, written, offsets stored; only its timing overlaps the
+ * later batches. So a crash or a given-up batch loses nothing: what was
+ * not stored is replayed from the stored offsets, decided again on the
+ * same state, with the same ids.
+ *
+ * Fencing. A refused write means another instance owns the partition:
+ * it is forgotten (records dropped, offsets not stored), and its entries
+ * in the later batches are taken out: the current batch's list is
+ * filtered, bt_sealed's entries become NULL (its store batch keeps their
+ * writes, which the fence refuses again, and the indexes of its refusal
+ * flags stay valid).
+ *
+ * Pipeline thread only; bt_flying's store batch belongs to the writer
+ * thread between submit and wait.
+ */
+#include "jd_commit.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "jd_batch_int.h"
+#include "jd_log.h"
+#include "jd_ops.h"
+#include "jd_record.h"
+#include "jd_writer.h"
+
+void jd_commit_free(bt_pend_t *pd)
+{
+    jd_store_batch_destroy(pd->pd_sb);
+    free(pd->pd_dirty);
+    free(pd->pd_parts);
+    free(pd->pd_offs);
+}
+
+/* Takes the accounts of partition pt out of the current batch's changes
+ * (pt is being forgotten: its records leave the cache). */
+static void bt_unmark_partition(jd_batch_t *bt, const jd_part_t *pt)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < bt->bt_ndirty; i++)
+        if (bt->bt_dirty[i].dt_pt != pt)
+            bt->bt_dirty[k++] = bt->bt_dirty[i];
+    bt->bt_ndirty = k;
+}
+
+/* The same for a sealed batch: its entries of pt become NULL. */
+static void bt_pend_forget(bt_pend_t *pd, const jd_part_t *pt)
+{
+    for (size_t i = 0; i < pd->pd_ndirty; i++)
+        if (pd->pd_dirty[i].dt_pt == pt)
+            pd->pd_dirty[i] = (bt_dirty_t){NULL, NULL};
+    for (size_t k = 0; k < pd->pd_nparts; k++)
+        if (pd->pd_parts[k] == pt)
+            pd->pd_parts[k] = NULL;
+    for (size_t i = 0; i < pd->pd_noffs; i++)
+        if (pd->pd_offs[i].of_pt == pt)
+            pd->pd_offs[i].of_pt = NULL;
+}
+
+/* ---- seal: a batch's write, encoded --------------------------------------------------- */
+
+/* Fenced: another instance owns pt now. */
+static void bt_fenced(jd_batch_t *bt, jd_part_t *pt)
+{
+    JD_WARN("pipeline", "%s[%d]: another instance took it over (epoch %llu refused); "
+            "dropping its state here", pt->pt_topic, (int)pt->pt_partition,
+            (unsigned long long)pt->pt_epoch);
+    bt->bt_c.bc_stats->ps_fenced++;
+    jd__batch_forget(bt, pt->pt_topic, pt->pt_partition);
+}
+
+/* An index change and its place in the partition's list of changes. */
+typedef struct bt_change {
+    jd_store_timer_t ch_tm;
+    size_t           ch_seq;
+} bt_change_t;
+
+/* Orders index changes by account, the latest change of each first. */
+static int bt_change_cmp(const void *a, const void *b)
+{
+    const bt_change_t *x = a, *y = b;
+    int c = strcmp(x->ch_tm.tm_account, y->ch_tm.tm_account);
+    return c ? c : (x->ch_seq < y->ch_seq) - (x->ch_seq > y->ch_seq);
+}
+
+/* One partition's entry: position, clock and deadline index changes (the
+ * last change of each account only: an account's deadline moves with
+ * most of its events). */
+static int bt_write_part(jd_store_batch_t *sb, const jd_part_t *pt)
+{
+    size_t n = pt->pt_nchanges, k = 0;
+    bt_change_t *ch = calloc(n ? n : 1, sizeof *ch);
+    jd_store_timer_t *tm = calloc(n ? n : 1, sizeof *tm);
+    int rc = -1;
+    if (ch && tm) {
+        for (size_t i = 0; i < n; i++)
+            ch[i] = (bt_change_t){{pt->pt_changes[i].pc_account, pt->pt_changes[i].pc_deadline},
+                                  i};
+        qsort(ch, n, sizeof *ch, bt_change_cmp);
+        for (size_t i = 0; i < n; i++)
+            if (k == 0 || strcmp(tm[k - 1].tm_account, ch[i].ch_tm.tm_account) != 0)
+                tm[k++] = ch[i].ch_tm;
+        rc = jd_store_batch_part(sb, pt->pt_topic, pt->pt_partition, pt->pt_epoch, pt->pt_last,
+                                 pt->pt_clock, tm, k);
+    }
+    free(ch);
+    free(tm);
+    return rc;
+}
+
+static int bt_write_records(jd_batch_t *bt, jd_store_batch_t *sb)
+{
+    for (size_t i = 0; i < bt->bt_ndirty; i++) {
+        jd_account_t *ac = bt->bt_dirty[i].dt_ac;
+        jd_part_t *pt = bt->bt_dirty[i].dt_pt;
+        jd_err_t err;
+        if (pt->pt_last >= 0 &&
+            jd_account_position_set(ac, pt->pt_topic_hash, pt->pt_partition, pt->pt_last))
+            return JD_ERR_FATAL;
+        int is_new = ac->ac_epoch == 0; /* never written: a new account */
+        ac->ac_epoch = pt->pt_epoch;
+        if (jd_record_encode(ac, &bt->bt_rec, &err) ||
+            jd_store_batch_record(sb, ac->ac_id, bt->bt_rec.b_data, bt->bt_rec.b_len,
+                                  pt->pt_epoch, is_new, NULL, 0))
+            return JD_ERR_FATAL;
+    }
+    return 0;
+}
+
+/* Room for n partitions in a sealed batch's lists. */
+static int bt_pend_reserve(bt_pend_t *pd, size_t n)
+{
+    if (n <= pd->pd_parts_cap)
+        return 0;
+    jd_part_t **pp = realloc(pd->pd_parts, n * sizeof *pp);
+    if (pp)
+        pd->pd_parts = pp;
+    bt_off_t *po = realloc(pd->pd_offs, n * sizeof *po);
+    if (po)
+        pd->pd_offs = po;
+    if (!pp || !po)
+        return -1;
+    pd->pd_parts_cap = n;
+    return 0;
+}
+
+/* Each claimed partition's entry into pd_sb and its offset to store; the
+ * partitions start the next batch with no changes and no last offset. */
+static int bt_seal_parts(jd_batch_t *bt, bt_pend_t *pd)
+{
+    size_t np = jd_parts_count(bt->bt_parts);
+    if (bt_pend_reserve(pd, np))
+        return JD_ERR_FATAL;
+    for (size_t p = 0; p < np; p++) {
+        jd_part_t *pt = jd_parts_at(bt->bt_parts, p);
+        if (!pt->pt_claimed)
+            continue;
+        if (bt_write_part(pd->pd_sb, pt))
+            return JD_ERR_FATAL;
+        pd->pd_parts[pd->pd_nparts++] = pt;
+        if (pt->pt_last >= 0)
+            pd->pd_offs[pd->pd_noffs++] = (bt_off_t){pt, pt->pt_last + 1};
+        jd_part_changes_clear(pt);
+        pt->pt_last = -1;
+    }
+    return 0;
+}
+
+void jd_commit_clear(bt_pend_t *pd)
+{
+    pd->pd_on = 0;
+    pd->pd_nout = pd->pd_ndirty = pd->pd_nparts = pd->pd_noffs = 0;
+    if (pd->pd_sb)
+        jd_store_batch_clear(pd->pd_sb);
+}
+
+/* Seals the batch just processed into bt_sealed (empty): its records and
+ * partition entries are encoded (the state as of its last message), its
+ * changed accounts and outbound records noted. The accounts stay dirty
+ * (never evicted) until the write is done. */
+int jd_commit_seal(jd_batch_t *bt)
+{
+    bt_pend_t *pd = &bt->bt_sealed;
+    if (!pd->pd_sb && !(pd->pd_sb = jd_store_batch_new(bt->bt_c.bc_store)))
+        return JD_ERR_FATAL;
+    int rc = bt_write_records(bt, pd->pd_sb);
+    if (rc || (rc = bt_seal_parts(bt, pd)))
+        return rc;
+    bt_dirty_t *d = pd->pd_dirty; /* the batch's changed accounts move to pd */
+    size_t cap = pd->pd_dirty_cap;
+    pd->pd_dirty = bt->bt_dirty;
+    pd->pd_dirty_cap = bt->bt_dirty_cap;
+    pd->pd_ndirty = bt->bt_ndirty;
+    bt->bt_dirty = d;
+    bt->bt_dirty_cap = cap;
+    bt->bt_ndirty = 0;
+    pd->pd_seq = bt->bt_seq++;
+    pd->pd_nout = jd_outbound_count(bt->bt_c.bc_out);
+    pd->pd_on = 1;
+    return 0;
+}
+
+/* ---- the sealed batch, acknowledged and handed to the writer ------------------------------- */
+
+/* Waits for the sealed batch's acknowledgements, records its outcomes and
+ * hands its write to the writer thread (bt_flying, which must be empty). */
+int jd_commit_launch(jd_batch_t *bt)
+{
+    bt_pend_t *pd = &bt->bt_sealed;
+    int rc = 0;
+    if (!pd->pd_on)
+        return 0;
+    if ((rc = jd_outbound_flush_first(bt->bt_c.bc_out, pd->pd_nout, bt->bt_c.bc_wait)))
+        return rc;
+    if (bt->bt_c.bc_outcomes) {
+        int rc_ = 0;
+        jd_err_t err_;
+        /* notes of the batch after it may go too: a note is a set member
+         * (the trigger id), the one a replay of that batch would add */
+        JD_WAIT_RETRY(bt->bt_c.bc_wait, "recording rule outcomes",
+                      jd_outcomes_flush(bt->bt_c.bc_outcomes, bt->bt_c.bc_store, &err_));
+        if (rc_)
+            return rc_;
+    }
+    bt_pend_t tmp = bt->bt_flying;
+    bt->bt_flying = *pd;
+    *pd = tmp;
+    bt->bt_flying.pd_nout = 0;
+    jd_writer_submit(bt->bt_c.bc_writer, bt->bt_flying.pd_sb);
+    return 0;
+}
+
+/* ---- the write in flight, done: refusals, offsets, clean records -------------------------- */
+
+/* Waits for the writer; resubmits while Redis is unreachable (the write is
+ * idempotent), as JD_WAIT_RETRY does for a call in line. */
+static int bt_write_wait(jd_batch_t *bt)
+{
+    jd_wait_t *wt = bt->bt_c.bc_wait;
+    double t0 = jd__batch_now_s();
+    for (;;) {
+        jd_err_t err;
+        int rc = jd_writer_wait(bt->bt_c.bc_writer, &err);
+        if (rc != JD_ERR_RETRY) {
+            jd_ops_redis("write", jd__batch_now_s() - t0, rc == 0);
+            if (rc)
+                JD_ERROR("pipeline", "writing account records: %s", err.err_msg);
+            else
+                jd_wait_ok(wt);
+            return rc;
+        }
+        if (jd_wait_give_up(wt))
+            return JD_ERR_RETRY;
+        jd_wait_backoff(wt, "writing account records", &err);
+        jd_writer_submit(bt->bt_c.bc_writer, bt->bt_flying.pd_sb);
+    }
+}
+
+static int bt_part_gone(jd_part_t *const *gone, size_t ng, const jd_part_t *pt)
+{
+    for (size_t g = 0; g < ng; g++)
+        if (gone[g] == pt)
+            return 1;
+    return 0;
+}
+
+/* The partitions whose write was refused (any refused partition entry or
+ * record) into gone[]; returns how many. */
+static size_t bt_refusals(const bt_pend_t *pd, jd_part_t **gone)
+{
+    size_t ng = 0;
+    for (size_t k = 0; k < pd->pd_nparts; k++) {
+        jd_part_t *pt = pd->pd_parts[k];
+        if (pt && jd_store_batch_part_refused(pd->pd_sb, k) && !bt_part_gone(gone, ng, pt))
+            gone[ng++] = pt;
+    }
+    for (size_t i = 0; i < pd->pd_ndirty; i++) {
+        jd_part_t *pt = pd->pd_dirty[i].dt_pt;
+        if (pt && jd_store_batch_record_refused(pd->pd_sb, i) && !bt_part_gone(gone, ng, pt))
+            gone[ng++] = pt;
+    }
+    return ng;
+}
+
+/* Stores the written batch's offsets, except those of fenced partitions. */
+static int bt_store_offsets(jd_batch_t *bt, jd_part_t *const *gone, size_t ng)
+{
+    const bt_pend_t *pd = &bt->bt_flying;
+    rd_kafka_topic_partition_list_t *tl = rd_kafka_topic_partition_list_new(16);
+    int rc_ = 0;
+    jd_err_t err_;
+    for (size_t i = 0; i < pd->pd_noffs; i++) {
+        const jd_part_t *pt = pd->pd_offs[i].of_pt;
+        if (pt && !bt_part_gone(gone, ng, pt))
+            rd_kafka_topic_partition_list_add(tl, pt->pt_topic, pt->pt_partition)->offset =
+                pd->pd_offs[i].of_next;
+    }
+    if (tl->cnt) {
+        JD_WAIT_RETRY(bt->bt_c.bc_wait, "storing offsets",
+                      jd_consumer_store_offsets(bt->bt_c.bc_consumer, tl, &err_));
+    }
+    rd_kafka_topic_partition_list_destroy(tl);
+    return rc_;
+}
+
+/* The written batch's accounts turn clean unless a later batch changed
+ * them; fenced partitions are forgotten, out of the later batches too. */
+static void bt_settle_accounts(jd_batch_t *bt, jd_part_t **gone, size_t ng)
+{
+    bt_pend_t *pd = &bt->bt_flying;
+    for (size_t i = 0; i < pd->pd_ndirty; i++) {
+        jd_account_t *ac = pd->pd_dirty[i].dt_ac;
+        if (ac && ac->ac_seq == pd->pd_seq)
+            jd_cache_set_dirty(bt->bt_cache, ac, 0);
+    }
+    for (size_t g = 0; g < ng; g++) {
+        bt_unmark_partition(bt, gone[g]);
+        bt_pend_forget(&bt->bt_sealed, gone[g]);
+        bt_fenced(bt, gone[g]);
+    }
+}
+
+/* Steps 6 and 7 (jd_batch.h) for the write in flight, if any. */
+int jd_commit_land(jd_batch_t *bt)
+{
+    bt_pend_t *pd = &bt->bt_flying;
+    int rc;
+    if (!pd->pd_on)
+        return 0;
+    if ((rc = bt_write_wait(bt)))
+        return rc;
+    jd_part_t **gone = calloc(pd->pd_nparts + pd->pd_ndirty + 1, sizeof *gone);
+    if (!gone)
+        return JD_ERR_FATAL;
+    size_t ng = bt_refusals(pd, gone);
+    if (!(rc = bt_store_offsets(bt, gone, ng)))
+        bt_settle_accounts(bt, gone, ng);
+    free(gone);
+    if (rc)
+        return rc;
+    bt->bt_nwritten = pd->pd_ndirty;
+    jd_commit_clear(pd);
+    jd_cache_evict(bt->bt_cache);
+    return 0;
+}
+
+/* Everything sealed, acknowledged, written and its offsets stored. */
+int jd_commit_drain(jd_batch_t *bt)
+{
+    int rc;
+    if ((rc = jd_commit_land(bt)) || (rc = jd_commit_launch(bt)) || (rc = jd_commit_land(bt)))
+        return rc;
+    return 0;
+}
+
