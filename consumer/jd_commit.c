@@ -353,6 +353,7 @@ int jd_commit_land(jd_batch_t *bt)
         return rc;
     bt->bt_nwritten = pd->pd_ndirty;
     jd_commit_clear(pd);
+    jd_cache_set_reserved(bt->bt_cache, jd_parts_bytes(bt->bt_parts));
     jd_cache_evict(bt->bt_cache);
     return 0;
 }

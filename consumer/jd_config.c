@@ -145,8 +145,9 @@ static const jd_config_key_t jd_config_keys[] = {
      "record per account; input must be keyed by account) or lua (scripts inside Redis, "
      "decided at decision points; also for unkeyed input shared by several instances)."},
     {"state.cache_mb", JD_CFG_INT, "256", JD_OFF(cf_cache_mb), 1, 1048576, NULL,
-     "Memory for the account records journeyd holds (MiB, state.engine memory); clean "
-     "records past it are evicted least recently used first and read again from Redis."},
+     "Memory for the account state journeyd holds (MiB, state.engine memory): the account "
+     "records and the partitions' deadline indexes; clean records past it are evicted least "
+     "recently used first and read again from Redis."},
     {"state.renewal_window_days", JD_CFG_INT, "120", JD_OFF(cf_renewal_window_days), 0, 3650, NULL,
      "Stage renewal when days_to_renewal is at most this."},
     {"state.ttfv_target_days", JD_CFG_INT, "30", JD_OFF(cf_ttfv_target_days), 0, 3650, NULL,

@@ -34,10 +34,8 @@ static void jd_part_free(jd_part_t *pt)
 {
     if (!pt)
         return;
-    for (size_t i = 0; i < pt->pt_nheap; i++)
-        free(pt->pt_heap[i].he_account);
     for (size_t i = 0; i < pt->pt_map_cap; i++)
-        free(pt->pt_map[i].me_account);
+        free(pt->pt_map[i].me_account); /* the heap's strings are these */
     jd_part_changes_clear(pt);
     free(pt->pt_changes);
     free(pt->pt_heap);
@@ -103,6 +101,14 @@ void jd_parts_remove(jd_parts_t *ps, const char *topic, int32_t partition)
     }
 }
 
+size_t jd_parts_bytes(const jd_parts_t *ps)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ps->ps_n; i++)
+        n += ps->ps_v[i]->pt_bytes;
+    return n;
+}
+
 size_t jd_parts_count(const jd_parts_t *ps)
 {
     return ps->ps_n;
@@ -114,6 +120,13 @@ jd_part_t *jd_parts_at(jd_parts_t *ps, size_t i)
 }
 
 /* ---- the map: account -> current deadline ------------------------------------ */
+
+/* What a heap block of n bytes takes (glibc: +8, rounded to 16, >= 32). */
+static size_t jd_part_block(size_t n)
+{
+    n = (n + 8 + 15) & ~(size_t)15;
+    return n < 32 ? 32 : n;
+}
 
 static size_t jd_part_slot(const jd_part_t *pt, const char *account, int *found)
 {
@@ -138,6 +151,7 @@ static int jd_part_map_grow(jd_part_t *pt)
         return -1;
     }
     pt->pt_map_cap = cap;
+    pt->pt_bytes += (cap - ocap) * sizeof *pt->pt_map;
     for (size_t i = 0; i < ocap; i++) {
         int found;
         if (!old[i].me_account)
@@ -196,6 +210,7 @@ static void jd_part_sift_down(jd_part_t *pt, size_t i)
     }
 }
 
+/* account: the map's string (the heap borrows it). */
 static int jd_part_push(jd_part_t *pt, const char *account, int64_t deadline)
 {
     if (pt->pt_nheap == pt->pt_heap_cap) {
@@ -204,19 +219,16 @@ static int jd_part_push(jd_part_t *pt, const char *account, int64_t deadline)
         if (!h)
             return -1;
         pt->pt_heap = h;
+        pt->pt_bytes += (cap - pt->pt_heap_cap) * sizeof *h;
         pt->pt_heap_cap = cap;
     }
-    char *copy = strdup(account);
-    if (!copy)
-        return -1;
-    pt->pt_heap[pt->pt_nheap] = (jd_part_heap_ent_t){deadline, copy};
+    pt->pt_heap[pt->pt_nheap] = (jd_part_heap_ent_t){deadline, account};
     jd_part_sift_up(pt, pt->pt_nheap++);
     return 0;
 }
 
 static void jd_part_pop(jd_part_t *pt)
 {
-    free(pt->pt_heap[0].he_account);
     pt->pt_heap[0] = pt->pt_heap[--pt->pt_nheap];
     jd_part_sift_down(pt, 0);
 }
@@ -233,8 +245,6 @@ static int jd_part_compact(jd_part_t *pt)
 {
     if (pt->pt_nheap < 1024 || pt->pt_nheap <= 2 * pt->pt_nmap)
         return 0;
-    for (size_t i = 0; i < pt->pt_nheap; i++)
-        free(pt->pt_heap[i].he_account);
     pt->pt_nheap = 0;
     for (size_t i = 0; i < pt->pt_map_cap; i++) {
         const jd_part_map_ent_t *me = &pt->pt_map[i];
@@ -283,12 +293,13 @@ int jd_part_deadline_set(jd_part_t *pt, const char *account, int64_t deadline,
         i = jd_part_slot(pt, account, &found);
         if (!(pt->pt_map[i].me_account = strdup(account)))
             return -1;
+        pt->pt_bytes += jd_part_block(strlen(account) + 1);
         pt->pt_nmap++;
     }
     pt->pt_map[i].me_deadline = deadline;
     if (record && jd_part_record(pt, account, deadline) != 0)
         return -1;
-    if (deadline && jd_part_push(pt, account, deadline) != 0)
+    if (deadline && jd_part_push(pt, pt->pt_map[i].me_account, deadline) != 0)
         return -1;
     return jd_part_compact(pt);
 }
@@ -319,15 +330,26 @@ int64_t jd_part_pop_due(jd_part_t *pt, int64_t upto, char *buf, size_t cap)
     return dl;
 }
 
+/* The live heap entries at or below upto in the subtree of node i: a
+ * node after upto has no due entry below it (a min-heap). */
+static void jd_part_due_from(const jd_part_t *pt, size_t i, int64_t upto,
+                             void (*fn)(const char *account, int64_t deadline, void *opaque),
+                             void *opaque)
+{
+    if (i >= pt->pt_nheap || pt->pt_heap[i].he_deadline > upto)
+        return;
+    const jd_part_heap_ent_t *he = &pt->pt_heap[i];
+    if (jd_part_deadline(pt, he->he_account) == he->he_deadline)
+        fn(he->he_account, he->he_deadline, opaque);
+    jd_part_due_from(pt, 2 * i + 1, upto, fn, opaque);
+    jd_part_due_from(pt, 2 * i + 2, upto, fn, opaque);
+}
+
 void jd_part_each_due(jd_part_t *pt, int64_t upto,
                       void (*fn)(const char *account, int64_t deadline, void *opaque),
                       void *opaque)
 {
-    for (size_t i = 0; i < pt->pt_map_cap; i++) {
-        const jd_part_map_ent_t *me = &pt->pt_map[i];
-        if (me->me_account && me->me_deadline && me->me_deadline <= upto)
-            fn(me->me_account, me->me_deadline, opaque);
-    }
+    jd_part_due_from(pt, 0, upto, fn, opaque);
 }
 
 void jd_part_changes_clear(jd_part_t *pt)

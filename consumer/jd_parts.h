@@ -32,8 +32,9 @@ typedef struct jd_part_change {
 } jd_part_change_t;
 
 typedef struct jd_part_heap_ent {
-    int64_t he_deadline;
-    char   *he_account;      /* owned */
+    int64_t     he_deadline;
+    const char *he_account;  /* the map entry's string (the map owns it and
+                                keeps it until the partition is freed) */
 } jd_part_heap_ent_t;
 
 typedef struct jd_part_map_ent {
@@ -58,6 +59,8 @@ typedef struct jd_part {
     size_t              pt_nheap, pt_heap_cap;
     jd_part_map_ent_t  *pt_map;
     size_t              pt_nmap, pt_map_cap; /* live entries, slots */
+    size_t              pt_bytes;        /* heap the index holds (map, heap,
+                                            ids: as the allocator counts) */
     jd_part_change_t   *pt_changes;      /* since the last write */
     size_t              pt_nchanges, pt_changes_cap;
 } jd_part_t;
@@ -73,6 +76,9 @@ jd_part_t *jd_parts_find(jd_parts_t *ps, const char *topic, int32_t partition);
 jd_part_t *jd_parts_add(jd_parts_t *ps, const char *topic, int32_t partition);
 /* Forgets one partition (revoked or fenced). */
 void jd_parts_remove(jd_parts_t *ps, const char *topic, int32_t partition);
+/* Bytes held by the deadline indexes of every partition: they count
+ * against state.cache_mb (jd_cache_set_reserved). */
+size_t jd_parts_bytes(const jd_parts_t *ps);
 size_t jd_parts_count(const jd_parts_t *ps);
 jd_part_t *jd_parts_at(jd_parts_t *ps, size_t i);
 
@@ -89,8 +95,10 @@ int64_t jd_part_next(jd_part_t *pt);
  * id into buf (cut to cap) and returns its deadline, removing it from the
  * index; 0 when nothing is due. */
 int64_t jd_part_pop_due(jd_part_t *pt, int64_t upto, char *buf, size_t cap);
-/* Calls fn for every live entry due at or before upto, earliest first,
- * without removing anything (to load the accounts a batch will wake). */
+/* Calls fn for every live entry due at or before upto, in no set order
+ * (an account may come more than once), without removing anything (to
+ * load the accounts a batch will wake); it visits only the due part of
+ * the heap, not the whole index. */
 void jd_part_each_due(jd_part_t *pt, int64_t upto,
                       void (*fn)(const char *account, int64_t deadline, void *opaque),
                       void *opaque);

@@ -43,7 +43,7 @@ typedef struct cache_ent {
 struct jd_cache {
     cache_ent_t **c_slots;
     size_t        c_mask;            /* slots - 1, a power of two minus 1 */
-    size_t        c_count, c_bytes, c_budget;
+    size_t        c_count, c_bytes, c_budget, c_reserved;
     uint64_t      c_evictions;
     cache_ent_t  *c_head, *c_tail;
 };
@@ -268,11 +268,16 @@ void jd_cache_drop_all(jd_cache_t *c)
     c->c_count = c->c_bytes = 0;
 }
 
+void jd_cache_set_reserved(jd_cache_t *c, size_t bytes)
+{
+    c->c_reserved = bytes;
+}
+
 size_t jd_cache_evict(jd_cache_t *c)
 {
-    size_t n = 0;
+    size_t n = 0, budget = c->c_budget > c->c_reserved ? c->c_budget - c->c_reserved : 0;
     cache_ent_t *e = c->c_tail;
-    while (e && c->c_bytes > c->c_budget) {
+    while (e && c->c_bytes > budget) {
         cache_ent_t *prev = e->ce_prev;
         if (!e->ce_dirty) {
             cache_remove(c, e);

@@ -54,6 +54,11 @@ void jd_cache_drop_partition(jd_cache_t *c, uint64_t topic_hash, int32_t partiti
 /* Drops every record. */
 void jd_cache_drop_all(jd_cache_t *c);
 
+/* Memory held elsewhere that counts against the budget (the partitions'
+ * deadline indexes): jd_cache_evict keeps the records within budget -
+ * reserved. */
+void jd_cache_set_reserved(jd_cache_t *c, size_t bytes);
+
 /* Evicts clean records, least recently used first, until the bytes held
  * are within the budget (or only dirty ones are left). Returns how many
  * were evicted. */

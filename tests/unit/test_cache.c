@@ -111,6 +111,21 @@ Test(cache, evicts_least_recently_used_first)
     jd_cache_destroy(c);
 }
 
+Test(cache, reserved_bytes_count_against_the_budget)
+{
+    jd_account_t *acs[5];
+    jd_cache_t *c = filled(5 * each2(), 5, acs);
+    cr_assert_eq(jd_cache_evict(c), 0);          /* all five fit */
+    jd_cache_set_reserved(c, 2 * each2());       /* e.g. the deadline indexes */
+    cr_assert_eq(jd_cache_evict(c), 2);          /* a0, a1: the oldest */
+    cr_assert_null(jd_cache_get(c, "a0"));
+    cr_assert_eq(jd_cache_get(c, "a2"), acs[2]);
+    jd_cache_set_reserved(c, 10 * each2());      /* more than the budget */
+    cr_assert_eq(jd_cache_evict(c), 3);
+    cr_assert_eq(jd_cache_count(c), 0);
+    jd_cache_destroy(c);
+}
+
 Test(cache, dirty_records_are_never_evicted)
 {
     jd_account_t *acs[6];
