@@ -20,6 +20,7 @@
 #include "jd_batch.h"
 #include "jd_cache.h"
 #include "jd_parts.h"
+#include "jd_sighash.h"
 #include "jd_step.h"
 
 /* An account to read, with the partition it belongs to. */
@@ -79,6 +80,8 @@ struct jd_batch {
     size_t              bt_nloaded;     /* accounts read by the last batch */
     size_t              bt_nwritten;    /* records written by the last batch */
     jd_buf_t            bt_rec;         /* one encoded record */
+    jd_signals_t        bt_sg;          /* one account's signals, for bt_sh */
+    jd_sighash_t        bt_sh;          /* its downstream hash */
     bt_pend_t           bt_sealed;      /* waits for its acknowledgements */
     bt_pend_t           bt_flying;      /* being written by bc_writer */
 };

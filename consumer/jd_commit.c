@@ -35,6 +35,7 @@
 #include "jd_log.h"
 #include "jd_ops.h"
 #include "jd_record.h"
+#include "jd_sighash.h"
 #include "jd_writer.h"
 
 void jd_commit_free(bt_pend_t *pd)
@@ -121,6 +122,19 @@ static int bt_write_part(jd_store_batch_t *sb, const jd_part_t *pt)
     return rc;
 }
 
+/* The fields of the account's signals hash that differ from those last
+ * written (NULL: none, or state.signals_hash 0). */
+static const char *const *bt_sighash(jd_batch_t *bt, jd_account_t *ac, size_t *n)
+{
+    *n = 0;
+    if (!bt->bt_c.bc_cf->cf_signals_hash)
+        return NULL;
+    jd_account_signals(ac, &bt->bt_acf, JD_SIGNALS_NO_TS, &bt->bt_sg);
+    jd_sighash_build(&bt->bt_sg, &bt->bt_sh);
+    *n = jd_sighash_changed(&bt->bt_sh, ac->ac_sig_fh);
+    return *n ? bt->bt_sh.sh_changed : NULL;
+}
+
 static int bt_write_records(jd_batch_t *bt, jd_store_batch_t *sb)
 {
     for (size_t i = 0; i < bt->bt_ndirty; i++) {
@@ -132,9 +146,11 @@ static int bt_write_records(jd_batch_t *bt, jd_store_batch_t *sb)
             return JD_ERR_FATAL;
         int is_new = ac->ac_epoch == 0; /* never written: a new account */
         ac->ac_epoch = pt->pt_epoch;
+        size_t sig_n;
+        const char *const *sig = bt_sighash(bt, ac, &sig_n);
         if (jd_record_encode(ac, &bt->bt_rec, &err) ||
             jd_store_batch_record(sb, ac->ac_id, bt->bt_rec.b_data, bt->bt_rec.b_len,
-                                  pt->pt_epoch, is_new, NULL, 0))
+                                  pt->pt_epoch, is_new, sig, sig_n))
             return JD_ERR_FATAL;
     }
     return 0;

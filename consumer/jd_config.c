@@ -144,6 +144,10 @@ static const jd_config_key_t jd_config_keys[] = {
      "Where account state is computed: memory (in journeyd, per event; Redis keeps one "
      "record per account; input must be keyed by account) or lua (scripts inside Redis, "
      "decided at decision points; also for unkeyed input shared by several instances)."},
+    {"state.signals_hash", JD_CFG_INT, "1", JD_OFF(cf_signals_hash), 0, 1, NULL,
+     "1: keep <prefix>:{T}:sig, a hash of each account's current health, stage, profile and "
+     "28-day adoption signals for downstream services (docs/state.md), written with the "
+     "record when one of them changed; 0: not kept (state.engine memory)."},
     {"state.cache_mb", JD_CFG_INT, "256", JD_OFF(cf_cache_mb), 1, 1048576, NULL,
      "Memory for the account state journeyd holds (MiB, state.engine memory): the account "
      "records and the partitions' deadline indexes; clean records past it are evicted least "

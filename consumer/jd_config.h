@@ -101,6 +101,7 @@ typedef struct jd_config {
     int   cf_idle_expiry_days;
     char *cf_state_engine;          /* lua | memory */
     int   cf_cache_mb;
+    int   cf_signals_hash;
     int   cf_renewal_window_days;
     int   cf_ttfv_target_days;
     double cf_healthy_utilization;

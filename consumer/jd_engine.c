@@ -326,11 +326,12 @@ static int en_idle(jd_engine_t *en, en_clock_t *ck)
     return 0;
 }
 
-/* The accounts gauge, at most once a second. */
-static void en_count_accounts(jd_engine_t *en, en_clock_t *ck)
+/* The accounts gauge, at most once a second while batches come, and once
+ * when they stop (idle: the last batches' records are written by then). */
+static void en_count_accounts(jd_engine_t *en, en_clock_t *ck, int idle)
 {
     jd_err_t err;
-    if (ck->ck_done - ck->ck_accounts_at < 1000)
+    if (idle ? ck->ck_accounts_at >= ck->ck_done : ck->ck_done - ck->ck_accounts_at < 1000)
         return;
     ck->ck_accounts_at = ck->ck_done;
     jd_ops_accounts(jd_store_account_count(en->en_store, &err));
@@ -344,7 +345,10 @@ static int en_loop(jd_engine_t *en)
         en_throttle(en, ck.ck_first);
         en_poll(en);
         if (!en->en_nmsgs) {
-            if ((rc = jd_batch_settle(en->en_batch)) != 0 || (rc = en_idle(en, &ck)) != 0)
+            if ((rc = jd_batch_settle(en->en_batch)) != 0)
+                break;
+            en_count_accounts(en, &ck, 1);
+            if ((rc = en_idle(en, &ck)) != 0)
                 break;
             continue;
         }
@@ -358,7 +362,7 @@ static int en_loop(jd_engine_t *en)
         ck.ck_done = ck.ck_last_msg = jd_wait_now_ms(); /* a long batch is not idleness */
         if (rc || ended)
             break;
-        en_count_accounts(en, &ck);
+        en_count_accounts(en, &ck, 0);
     }
     if (rc == 1)
         rc = 0;

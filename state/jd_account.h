@@ -31,6 +31,7 @@
 
 #include "jd_decide.h"
 #include "jd_event.h"
+#include "jd_sighash.h"
 #include "jd_signals.h"
 #include "jd_window.h"
 
@@ -170,6 +171,10 @@ typedef struct jd_account {
                                         cleared by jd_cache only), or NULL */
     uint64_t    ac_seq;              /* the last batch that changed it (set by
                                         consumer/jd_batch only; not stored) */
+    uint32_t    ac_sig_fh[JD_SIGHASH_FIELDS]; /* the value hashes of the
+                                        signals hash last written (0: none
+                                        since loaded; not stored, so every
+                                        field is written once again) */
     /* the windows at day ac_win_day (kept per event; not stored) */
     int64_t     ac_win_day;          /* INT64_MIN: not computed */
     int64_t     ac_win[JD_W__COUNT];

@@ -185,7 +185,8 @@ static void enc_days(rec_w_t *w, const jd_account_t *ac)
         w_u(w, dy->dy_usage);
         w_u(w, dy->dy_n);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        w_bytes(w, dy->dy_ids, 8 * (size_t)dy->dy_n); /* already the stored order */
+        if (dy->dy_n)
+            w_bytes(w, dy->dy_ids, 8 * (size_t)dy->dy_n); /* already the stored order */
 #else
         for (uint32_t k = 0; k < dy->dy_n; k++)
             w_h(w, dy->dy_ids[k]);

@@ -6,7 +6,8 @@
 -- data, the pair count c, then 2*c field/value strings. A record is written
 -- unless the stored one's epoch (bytes 2..9 in Lua's 1-based indexing, big
 -- endian) is greater than the new one's; with c > 0 a written record also
--- replaces its sig hash (DEL + HSET). Returns one integer per record: 1
+-- sets those fields of its sig hash (HSET: the fields not given keep their
+-- values). Returns one integer per record: 1
 -- refused, 0 written.
 --
 -- "p": one partition write. KEYS[1] the partition hash, KEYS[2] its
@@ -64,7 +65,6 @@ local function write_records()
         else
             redis.call('SET', rec, data)
             if sig then
-                redis.call('DEL', sig)
                 hset_pairs(sig, ARGV, a + 2, c)
             end
             out[#out + 1] = 0

@@ -122,6 +122,30 @@ for n, ok in checks: print(("ok   " if ok else "FAIL ") + n)
 if bad: print(json.dumps([acme, globex, initech], indent=1)); sys.exit(1)
 PYEOF
 
+# ---- the downstream signals hash: the same values as inspect ----------------
+for a in acme globex; do
+  redis-cli -p "$JD_REDIS_PORT" --raw HGETALL "$PREFIX:{$a}:sig" >"$JD_TMP/$a.sig"
+done
+$PY - "$JD_TMP" <<'PYEOF'
+import json, sys
+d = sys.argv[1]
+bad = []
+for a in ("acme", "globex"):
+    lines = open("%s/%s.sig" % (d, a)).read().split("\n")
+    h = dict(zip(lines[0::2], lines[1::2]))
+    s = json.load(open("%s/%s.json" % (d, a)))["signals"]
+    for k in ("seats", "segment", "stage", "active_users_28d", "health_score"):
+        want = "" if s[k] is None else (str(int(s[k])) if isinstance(s[k], (int, float)) and
+                                       float(s[k]).is_integer() else str(s[k]))
+        if k not in h or (k != "health_score" and h[k] != want):
+            bad.append("%s %s: hash %r, inspect %r" % (a, k, h.get(k), s[k]))
+    if "events_7d" in h:
+        bad.append("%s: events_7d in the hash" % a)
+for b in bad: print("FAIL " + b)
+if bad: sys.exit(1)
+print("ok   signals hash <prefix>:{T}:sig matches inspect")
+PYEOF
+
 # ---- triggers, decoded by python3-avro -------------------------------------
 for t in cs.trigger.risk cs.trigger.renewal cs.trigger.expansion; do
   kcat -C -b "$JD_BROKERS" -t "$t" -e -q -f '%S:%s'

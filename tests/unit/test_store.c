@@ -348,7 +348,7 @@ Test(store, refusals_are_per_record_in_one_chunk)
     store_done(st);
 }
 
-Test(store, sig_hash_written_with_the_record_and_replaced)
+Test(store, sig_hash_fields_written_with_the_record)
 {
     jd_store_t *st = store_new();
     unsigned char v1[32], v0[32];
@@ -370,14 +370,16 @@ Test(store, sig_hash_written_with_the_record_and_replaced)
     cr_assert_eq(r->type, REDIS_REPLY_STRING);
     cr_assert_str_eq(r->str, "42");
     freeReplyObject(r);
-    /* a newer write replaces the whole hash */
+    /* a newer write sets the fields it has, the others stay */
     sb = jd_store_batch_new(st);
     cr_assert_eq(jd_store_batch_record(sb, "acc", v1, sizeof v1, 3, 0, sig2, 1), 0);
     send_ok(st, sb);
     jd_store_batch_destroy(sb);
-    r = raw_cmd(c, "HGETALL %s", key);
-    cr_assert_eq(r->elements, 2);
-    cr_assert_str_eq(r->element[1]->str, "silver");
+    r = raw_cmd(c, "HGET %s tier", key);
+    cr_assert_str_eq(r->str, "silver");
+    freeReplyObject(r);
+    r = raw_cmd(c, "HGET %s score", key);
+    cr_assert_str_eq(r->str, "42");
     freeReplyObject(r);
     /* a refused write leaves it alone */
     sb = jd_store_batch_new(st);
@@ -385,9 +387,11 @@ Test(store, sig_hash_written_with_the_record_and_replaced)
     send_ok(st, sb);
     cr_assert(jd_store_batch_record_refused(sb, 0));
     jd_store_batch_destroy(sb);
-    r = raw_cmd(c, "HGETALL %s", key);
-    cr_assert_eq(r->elements, 2);
-    cr_assert_str_eq(r->element[0]->str, "tier");
+    r = raw_cmd(c, "HEXISTS %s stale", key);
+    cr_assert_eq(r->integer, 0);
+    freeReplyObject(r);
+    r = raw_cmd(c, "HLEN %s", key);
+    cr_assert_eq(r->integer, 2);
     freeReplyObject(r);
     redisFree(c);
     store_done(st);
