@@ -26,15 +26,48 @@ static const char *jd_cli_common_help =
     "  --log-level LEVEL    error, warn, info or debug\n"
     "  --help               this text\n";
 
+/* The command line holds at most JD_CLI_MAX_SET settings: a clear error
+ * past that (a configuration that long belongs in the --config file). */
+static int jd_cli_full(const jd_cli_t *cli)
+{
+    if (cli->cl_nset < JD_CLI_MAX_SET)
+        return 0;
+    fprintf(stderr, "journeyd %s: more than %d settings on the command line (--set and the "
+                    "flags that stand for one); put them in the --config file\n",
+            cli->cl_cmd, JD_CLI_MAX_SET);
+    return 1;
+}
+
 static int jd_cli_add_set(jd_cli_t *cli, const char *k, const char *v)
 {
-    if (cli->cl_nset == JD_CLI_MAX_SET) {
-        fprintf(stderr, "journeyd %s: too many settings\n", cli->cl_cmd);
+    if (jd_cli_full(cli))
         return -1;
-    }
     cli->cl_set[cli->cl_nset][0] = k;
     cli->cl_set[cli->cl_nset++][1] = v;
     return 0;
+}
+
+/* --set KEY=VALUE: the key is copied into the cli (slot of the setting),
+ * the value stays in argv. */
+static int jd_cli_set(jd_cli_t *cli, const char *val)
+{
+    const char *eq = strchr(val, '=');
+    size_t klen = eq ? (size_t)(eq - val) : 0;
+    if (!klen) {
+        fprintf(stderr, "journeyd %s: --set wants KEY=VALUE, not '%s'\n", cli->cl_cmd, val);
+        return -1;
+    }
+    if (klen >= sizeof cli->cl_set_key[0]) {
+        fprintf(stderr, "journeyd %s: --set: key longer than %zu bytes: '%.40s...'\n",
+                cli->cl_cmd, sizeof cli->cl_set_key[0] - 1, val);
+        return -1;
+    }
+    if (jd_cli_full(cli))
+        return -1;
+    char *key = cli->cl_set_key[cli->cl_nset];
+    memcpy(key, val, klen);
+    key[klen] = '\0';
+    return jd_cli_add_set(cli, key, eq + 1);
 }
 
 /* --redis: "host:port" or a socket path. Splits into redis.* settings. */
@@ -67,17 +100,9 @@ static int jd_cli_common(jd_cli_t *cli, const char *name, const char *val)
         return jd_cli_add_set(cli, "rules.file", val);
     else if (strcmp(name, "log-level") == 0)
         return jd_cli_add_set(cli, "log.level", val);
-    else if (strcmp(name, "set") == 0) {
-        static char buf[JD_CLI_MAX_SET][512];
-        char *eq;
-        if (strlen(val) >= sizeof buf[0] || !(eq = strchr(val, '='))) {
-            fprintf(stderr, "journeyd %s: --set wants KEY=VALUE, not '%s'\n", cli->cl_cmd, val);
-            return -1;
-        }
-        snprintf(buf[cli->cl_nset], sizeof buf[0], "%s", val);
-        buf[cli->cl_nset][eq - val] = '\0';
-        return jd_cli_add_set(cli, buf[cli->cl_nset], buf[cli->cl_nset] + (eq - val) + 1);
-    } else
+    else if (strcmp(name, "set") == 0)
+        return jd_cli_set(cli, val);
+    else
         return 1;
     return 0;
 }
@@ -155,6 +180,13 @@ int jd_cli_parse(jd_cli_t *cli, const char *cmd, int argc, char **argv,
     return 0;
 }
 
+void jd_cli_config_error(const char *cmd, const jd_err_t *err)
+{
+    char msg[4 * sizeof err->err_msg];
+    jd_log_escape(msg, sizeof msg, err->err_msg);
+    fprintf(stderr, "journeyd %s: configuration error: %s\n", cmd, msg);
+}
+
 int jd_cli_config(jd_cli_t *cli)
 {
     jd_err_t err;
@@ -179,7 +211,7 @@ int jd_cli_config(jd_cli_t *cli)
     jd_log_set_json(strcmp(cli->cl_cf->cf_log_format, "json") == 0);
     return 0;
 bad:
-    fprintf(stderr, "journeyd %s: configuration error: %s\n", cli->cl_cmd, err.err_msg);
+    jd_cli_config_error(cli->cl_cmd, &err);
     return -1;
 }
 

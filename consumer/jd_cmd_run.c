@@ -93,7 +93,7 @@ int jd_cmd_run(int argc, char **argv)
     if (jd_cli_config(&cli) || jd_run_opts(&po) || !(rs = jd_cli_rules(&cli)))
         goto out;
     if (jd_kconf_check(cli.cl_cf, &err)) { /* nothing is started yet */
-        fprintf(stderr, "journeyd run: configuration error: %s\n", err.err_msg);
+        jd_cli_config_error("run", &err);
         goto out;
     }
     if (!jd_config_kafka(cli.cl_cf, "bootstrap.servers")[0]) {

@@ -132,8 +132,19 @@ typedef struct jd_config {
 jd_config_t *jd_config_new(void);
 void jd_config_destroy(jd_config_t *cf);
 
-/* Loads a YAML file over the current values. */
+/* Loads a YAML file over the current values. Anchors and aliases are
+ * followed, but an alias cycle, nesting deeper than 32 mappings, aliases
+ * that repeat more than 1000 values (an alias bomb) and more than 10000
+ * values in all are refused with FILE:LINE:COLUMN of the key that leads
+ * there. Returns 0 or
+ * JD_ERR_FATAL with `err` set; keys set before the error stay set. */
 int jd_config_load_file(jd_config_t *cf, const char *path, jd_err_t *err);
+
+/* The same for YAML text in memory (`len` bytes, need not end in NUL);
+ * `name` stands for the file name in error messages. The text is only
+ * read during the call. */
+int jd_config_load_buffer(jd_config_t *cf, const char *text, size_t len,
+                          const char *name, jd_err_t *err);
 
 /* Applies JOURNEYD_<KEY> variables (key upper-cased, '.' -> '_'), e.g.
  * JOURNEYD_REDIS_PORT=6380, JOURNEYD_KAFKA_BOOTSTRAP_SERVERS=host:9092; any

@@ -8,10 +8,14 @@
  * {"ts":"2026-11-23T10:00:00.123Z","level":"info","module":"consumer",
  *  "msg":"message"}. Pure modules (rules,
  * schemas, window math) never log; they return jd_err_t and the shell logs.
+ * In text lines control characters of the message are escaped
+ * (jd_log_escape), so a value from the input can never start a new line.
  * Thread-safe: each line is written with a single fputs on a locked stream.
  */
 #ifndef JD_LOG_H
 #define JD_LOG_H
+
+#include <stddef.h>
 
 typedef enum jd_log_level {
     JD_LOG_ERROR = 0,
@@ -28,6 +32,14 @@ void jd_log_set_level(jd_log_level_t lvl);
 
 /* Line format: 0 text (default), 1 JSON lines. Set once at start-up. */
 void jd_log_set_json(int json);
+
+/* Copies `in` into `out` (cap bytes, always NUL-terminated when cap > 0)
+ * with every character that could end or rewrite a line escaped: \n \r \t
+ * as such, other C0 controls and DEL as \xHH, C1 controls and U+2028/2029
+ * as \uXXXX. Stops before an escape that would not fit. Returns the length
+ * written. Text lines of jd_log_write() go through it; so do messages
+ * printed to stderr that quote configuration values. Any thread. */
+size_t jd_log_escape(char *out, size_t cap, const char *in);
 
 void jd_log_write(jd_log_level_t lvl, const char *mod, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -926,7 +926,8 @@ int jd_signals_observe(jd_signals_t *sg, const jd_signals_conf_t *conf,
         jd_signals_set_str(sg, JD_SIG_PREVIOUS_STAGE,
                            sg->sg_stage_stored[0] ? sg->sg_stage_stored : NULL);
         jd_signals_set_num(sg, JD_SIG_STAGE_CHANGED_AT, as_of->num);
-        snprintf(sg->sg_stage_stored, sizeof sg->sg_stage_stored, "%s", stage);
+        snprintf(sg->sg_stage_stored, sizeof sg->sg_stage_stored, "%.*s",
+                 (int)sizeof sg->sg_stage_stored - 1, stage);
         ch->ch_seq = ++sg->sg_stage_seq;
         ch->ch_stage_name = sg->sg_val[JD_SIG_STAGE].str;
         ch->ch_previous = sg->sg_val[JD_SIG_PREVIOUS_STAGE].str;

@@ -3,7 +3,8 @@
 # ASan+UBSan), starts a throwaway redis-server on a free loopback port, runs
 # the Criterion unit and Redis tests (ctest) in both builds, the
 # end-to-end tests against the embedded Kafka cluster, and a short run of
-# each libFuzzer target. Ends with one line
+# each libFuzzer target; gcc Release and clang builds are compiled (only).
+# Ends with one line
 # "N passed, N failed". Safe to run again.
 #
 #   tests/run.sh                  everything (~5 min on 2 cores)
@@ -63,6 +64,24 @@ run_script() {
   fi
 }
 
+# run_compile NAME DIR [VAR=VALUE...]: a compile-only build (-Werror, unit
+# tests not built, nothing run) of a configuration users and packagers
+# build but the suite does not test; it counts as one test.
+run_compile() {
+  local name="$1" dir="$2" log="$RUN_DIR/compile-$1.log" start=$SECONDS
+  shift 2
+  printf '== %-40s ' "compile $name"
+  if env "$@" BUILD_DIR="$dir" JOBS=2 "$ROOT/deploy/build.sh" -DJD_TESTS=OFF >"$log" 2>&1; then
+    echo "passed ($((SECONDS - start)) s)"; PASSED=$((PASSED + 1))
+  else
+    echo "FAILED (log $log)"; FAILED=$((FAILED + 1))
+    FAILURES+=("compile $name"); grep -E 'error|warning|failed' "$log" | head -20 | sed 's/^/   | /'
+  fi
+}
+
+run_compile gcc-release "$ROOT/build-release" BUILD_TYPE=Release
+run_compile clang "$ROOT/build-clang" CC=clang
+
 run_ctest default "$ROOT/build"
 [ "${JD_SKIP_ASAN:-0}" = 1 ] || run_ctest asan "$ROOT/build-asan"
 
@@ -80,7 +99,7 @@ fi
 # tests/fuzz/run.sh 600). A target counts as one test.
 FUZZ_SECS="${JD_FUZZ_SECS:-20}"
 if [ "$FUZZ_SECS" != 0 ]; then
-  for t in decode rules record; do
+  for t in decode rules record config; do
     printf '== %-40s ' "fuzz_$t smoke (${FUZZ_SECS} s)"
     if "$ROOT/tests/fuzz/run.sh" "$FUZZ_SECS" "$t" >"$RUN_DIR/fuzz-$t.log" 2>&1; then
       echo passed; PASSED=$((PASSED + 1))

@@ -6,19 +6,19 @@
 #
 #   tests/fuzz/run.sh            60 s per target
 #   tests/fuzz/run.sh 600        10 minutes per target
-#   tests/fuzz/run.sh 15 decode  one target
+#   tests/fuzz/run.sh 15 decode  one target (decode, rules, record, config)
 # Reproduce a crash: build-fuzz/fuzz_decode path/to/crash-file
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 SECS="${1:-60}"
-TARGETS="${2:-decode rules record}"
+TARGETS="${2:-decode rules record config}"
 BUILD="$ROOT/build-fuzz"
 WORK="$ROOT/.jd-run/fuzz"
 
 "$ROOT/deploy/install-deps.sh" >/dev/null   # clang and its libFuzzer runtime
 CC=clang cmake -S "$ROOT" -B "$BUILD" -DJD_FUZZ=ON -DJD_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 mkdir -p "$WORK"
-cmake --build "$BUILD" -j "$(nproc)" --target fuzz_decode fuzz_rules fuzz_record >"$WORK/build.log" 2>&1 \
+cmake --build "$BUILD" -j "$(nproc)" --target fuzz_decode fuzz_rules fuzz_record fuzz_config >"$WORK/build.log" 2>&1 \
   || { grep -E "error" "$WORK/build.log" | head -20; echo "fuzz: build failed ($WORK/build.log)"; exit 1; }
 
 status=0

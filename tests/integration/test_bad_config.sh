@@ -44,6 +44,27 @@ expect bad_flag_key     "unknown key 'nope.key'" --set nope.key=1
 expect bad_kafka_prop   "kafka.bogus.property" --set kafka.bogus.property=1
 JOURNEYD_PIPELINE_BATCH_SIZE=-1 expect bad_env_value \
   "JOURNEYD_PIPELINE_BATCH_SIZE: pipeline.batch_size: -1 is out of range"
+# hostile files and command lines (issue 16 B): refused with a position,
+# never a crash
+expect alias_cycle      "alias_cycle.yaml:3:5: kafka.a.b: alias cycle" \
+  --config "$(y alias_cycle 'kafka: &x\n  a:\n    b: *x\n')"
+BOMB='kafka:\n  l0: &l0 {p: 1, q: 1, r: 1, s: 1, t: 1, u: 1, v: 1, w: 1, x: 1, y: 1}\n'
+for i in 1 2 3 4 5 6 7 8; do
+  BOMB+="  l$i: &l$i {"
+  for c in p q r s t u v w x; do BOMB+="$c: *l$((i - 1)), "; done
+  BOMB+="y: *l$((i - 1))}\\n"
+done
+expect alias_bomb       "alias_bomb.yaml:4:[0-9]+: .*aliases repeat more than 1000 values" \
+  --config "$(y alias_bomb "$BOMB")"
+SETS=()
+for i in $(seq 1 60); do SETS+=(--set "kafka.p$i=v"); done
+expect too_many_sets    "more than 64 settings on the command line" "${SETS[@]}"
+# a value with a line break is quoted on one line, escaped
+expect newline_value    "forged.yaml:2:[0-9]+: pipeline.batch_size: '1\\\\n[0-9T:.-]+Z ERROR x: forged' is not an integer" \
+  --config "$(y forged 'pipeline:\n  batch_size: "1\\n2026-01-01T00:00:00.000Z ERROR x: forged"\n')"
+if grep -q '^2026-01-01T00:00:00.000Z ERROR x: forged' "$JD_TMP/newline_value.err"; then
+  fail "newline_value: the value started a line of its own"
+fi
 expect rules_unknown_signal "unknown_signal.yaml:7:[0-9]+: rule 'low_utilization': unknown signal 'utilisation'" \
   --rules "$JD_ROOT/tests/fixtures/rules/unknown_signal.yaml"
 expect rules_bad_yaml   "rules_bad_yaml.yaml:[0-9]+:[0-9]+: invalid YAML" \

@@ -34,7 +34,7 @@ Test(event, type_names_in_enum_order)
     for (int t = 0; t < JD_EV__COUNT; t++) {
         cr_assert_str_eq(jd_event_type_name((jd_event_type_t)t), want[t]);
         if (t != JD_EV_UNKNOWN)
-            cr_assert_eq(jd_event_type_parse(want[t]), t, "%s", want[t]);
+            cr_assert_eq((int)jd_event_type_parse(want[t]), t, "%s", want[t]);
     }
 }
 
