@@ -701,9 +701,11 @@ int jd_batch_run(jd_batch_t *bt, rd_kafka_message_t **msgs, size_t n, int ended)
         return JD_ERR_FATAL;
     if ((rc = bt_revoked(bt)))
         return rc;
-    /* while this batch was processed, the write before the last one was
-     * done by the writer and the last one's acknowledgements came in */
-    if ((rc = bt_run(bt, msgs, n, ended)) || (rc = jd_commit_land(bt)) || (rc = jd_commit_launch(bt)) ||
+    /* while this batch was processed, the writer wrote what was launched
+     * and the sealed batches' acknowledgements came in: launched once
+     * they are all in (else this batch is sealed onto them) */
+    if ((rc = bt_run(bt, msgs, n, ended)) || (rc = jd_commit_land(bt)) ||
+        (jd_commit_ready(bt) && (rc = jd_commit_launch(bt))) ||
         (rc = jd_commit_seal(bt)) || (ended && (rc = jd_commit_drain(bt))))
         return bt_abandon(bt, rc);
     bt->bt_c.bc_stats->ps_batches++;

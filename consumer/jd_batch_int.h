@@ -45,7 +45,7 @@ typedef struct bt_off {
  * of_pt), so the indexes still match pd_sb's refusal flags. */
 typedef struct bt_pend {
     int               pd_on;
-    uint64_t          pd_seq;    /* the batch's number (ac_seq) */
+    uint64_t          pd_seq;    /* its latest batch's number (ac_seq) */
     size_t            pd_nout;   /* its outbound records: the first pd_nout */
     jd_store_batch_t *pd_sb;
     bt_dirty_t       *pd_dirty;  /* its accounts, in the order of pd_sb */
@@ -53,6 +53,7 @@ typedef struct bt_pend {
     jd_part_t       **pd_parts;  /* its partition entries, in the order of pd_sb */
     bt_off_t         *pd_offs;
     size_t            pd_nparts, pd_noffs, pd_parts_cap;
+    size_t            pd_nbatches; /* batches sealed into it */
 } bt_pend_t;
 
 struct jd_batch {

@@ -156,9 +156,10 @@ static int bt_write_records(jd_batch_t *bt, jd_store_batch_t *sb)
     return 0;
 }
 
-/* Room for n partitions in a sealed batch's lists. */
+/* Room for n more partitions in a sealed batch's lists. */
 static int bt_pend_reserve(bt_pend_t *pd, size_t n)
 {
+    n += pd->pd_nparts;
     if (n <= pd->pd_parts_cap)
         return 0;
     jd_part_t **pp = realloc(pd->pd_parts, n * sizeof *pp);
@@ -171,6 +172,17 @@ static int bt_pend_reserve(bt_pend_t *pd, size_t n)
         return -1;
     pd->pd_parts_cap = n;
     return 0;
+}
+
+/* The offset to store for pt: a batch sealed onto another moves it on. */
+static void bt_pend_offset(bt_pend_t *pd, jd_part_t *pt, int64_t next)
+{
+    for (size_t i = 0; i < pd->pd_noffs; i++)
+        if (pd->pd_offs[i].of_pt == pt) {
+            pd->pd_offs[i].of_next = next;
+            return;
+        }
+    pd->pd_offs[pd->pd_noffs++] = (bt_off_t){pt, next};
 }
 
 /* Each claimed partition's entry into pd_sb and its offset to store; the
@@ -188,7 +200,7 @@ static int bt_seal_parts(jd_batch_t *bt, bt_pend_t *pd)
             return JD_ERR_FATAL;
         pd->pd_parts[pd->pd_nparts++] = pt;
         if (pt->pt_last >= 0)
-            pd->pd_offs[pd->pd_noffs++] = (bt_off_t){pt, pt->pt_last + 1};
+            bt_pend_offset(pd, pt, pt->pt_last + 1);
         jd_part_changes_clear(pt);
         pt->pt_last = -1;
     }
@@ -198,38 +210,62 @@ static int bt_seal_parts(jd_batch_t *bt, bt_pend_t *pd)
 void jd_commit_clear(bt_pend_t *pd)
 {
     pd->pd_on = 0;
-    pd->pd_nout = pd->pd_ndirty = pd->pd_nparts = pd->pd_noffs = 0;
+    pd->pd_nout = pd->pd_ndirty = pd->pd_nparts = pd->pd_noffs = pd->pd_nbatches = 0;
     if (pd->pd_sb)
         jd_store_batch_clear(pd->pd_sb);
 }
 
-/* Seals the batch just processed into bt_sealed (empty): its records and
- * partition entries are encoded (the state as of its last message), its
- * changed accounts and outbound records noted. The accounts stay dirty
- * (never evicted) until the write is done. */
+/* The batch's changed accounts appended to pd's. */
+static int bt_pend_accounts(jd_batch_t *bt, bt_pend_t *pd)
+{
+    size_t need = pd->pd_ndirty + bt->bt_ndirty;
+    if (need > pd->pd_dirty_cap) {
+        size_t cap = pd->pd_dirty_cap ? pd->pd_dirty_cap : 256;
+        while (cap < need)
+            cap *= 2;
+        bt_dirty_t *d = realloc(pd->pd_dirty, cap * sizeof *d);
+        if (!d)
+            return JD_ERR_FATAL;
+        pd->pd_dirty = d;
+        pd->pd_dirty_cap = cap;
+    }
+    if (bt->bt_ndirty)
+        memcpy(pd->pd_dirty + pd->pd_ndirty, bt->bt_dirty, bt->bt_ndirty * sizeof *bt->bt_dirty);
+    pd->pd_ndirty = need;
+    bt->bt_ndirty = 0;
+    return 0;
+}
+
+/* Seals the batch just processed onto bt_sealed: its records and
+ * partition entries are encoded (the state as of its last message) after
+ * those already there (a batch whose deliveries are not all acknowledged
+ * yet takes the next ones with it: written in order, the later record of
+ * an account and the later partition entry win), its changed accounts
+ * and outbound records noted. The accounts stay dirty (never evicted)
+ * until the write is done. */
 int jd_commit_seal(jd_batch_t *bt)
 {
     bt_pend_t *pd = &bt->bt_sealed;
     if (!pd->pd_sb && !(pd->pd_sb = jd_store_batch_new(bt->bt_c.bc_store)))
         return JD_ERR_FATAL;
     int rc = bt_write_records(bt, pd->pd_sb);
-    if (rc || (rc = bt_seal_parts(bt, pd)))
+    if (rc || (rc = bt_seal_parts(bt, pd)) || (rc = bt_pend_accounts(bt, pd)))
         return rc;
-    bt_dirty_t *d = pd->pd_dirty; /* the batch's changed accounts move to pd */
-    size_t cap = pd->pd_dirty_cap;
-    pd->pd_dirty = bt->bt_dirty;
-    pd->pd_dirty_cap = bt->bt_dirty_cap;
-    pd->pd_ndirty = bt->bt_ndirty;
-    bt->bt_dirty = d;
-    bt->bt_dirty_cap = cap;
-    bt->bt_ndirty = 0;
     pd->pd_seq = bt->bt_seq++;
+    pd->pd_nbatches++;
     pd->pd_nout = jd_outbound_count(bt->bt_c.bc_out);
     pd->pd_on = 1;
     return 0;
 }
 
 /* ---- the sealed batch, acknowledged and handed to the writer ------------------------------- */
+
+int jd_commit_ready(jd_batch_t *bt)
+{
+    const bt_pend_t *pd = &bt->bt_sealed;
+    return pd->pd_on && (pd->pd_nbatches >= JD_COMMIT_MAX_SEALED ||
+                         jd_outbound_acked_first(bt->bt_c.bc_out, pd->pd_nout));
+}
 
 /* Waits for the sealed batch's acknowledgements, records its outcomes and
  * hands its write to the writer thread (bt_flying, which must be empty). */
@@ -339,7 +375,7 @@ static void bt_settle_accounts(jd_batch_t *bt, jd_part_t **gone, size_t ng)
     bt_pend_t *pd = &bt->bt_flying;
     for (size_t i = 0; i < pd->pd_ndirty; i++) {
         jd_account_t *ac = pd->pd_dirty[i].dt_ac;
-        if (ac && ac->ac_seq == pd->pd_seq)
+        if (ac && ac->ac_seq <= pd->pd_seq) /* no later batch changed it */
             jd_cache_set_dirty(bt->bt_cache, ac, 0);
     }
     for (size_t g = 0; g < ng; g++) {

@@ -15,8 +15,17 @@
 
 typedef struct bt_pend bt_pend_t;
 
-/* Seals the batch just processed into bt_sealed, which must be empty. */
+/* Batches sealed together at most: past it, the next one waits for their
+ * acknowledgements. */
+#define JD_COMMIT_MAX_SEALED 4
+
+/* Seals the batch just processed onto bt_sealed. */
 int jd_commit_seal(jd_batch_t *bt);
+
+/* 1 when bt_sealed should be launched now: its deliveries are all
+ * acknowledged (checked without waiting), or it holds
+ * JD_COMMIT_MAX_SEALED batches. */
+int jd_commit_ready(jd_batch_t *bt);
 
 /* bt_sealed's deliveries acknowledged, its write handed to the writer
  * (bt_flying, which must be empty). */

@@ -412,6 +412,22 @@ static void jd_outbound_reverse(jd_outbound_t *ob, size_t a, size_t b)
     }
 }
 
+int jd_outbound_acked_first(jd_outbound_t *ob, size_t n)
+{
+    jd_err_t err;
+    size_t from = 0;
+    if (n > ob->ob_n)
+        n = ob->ob_n;
+    if (jd_outbound_in_flight(ob, n, &from) &&
+        (jd_producer_poll(ob->ob_c.oc_producer, 0, &err) < 0 ||
+         jd_outbound_in_flight(ob, n, &from)))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (ob->ob_outs[i]->ot_dl.dl_err)
+            return 0; /* failed: the flush re-sends it */
+    return 1;
+}
+
 int jd_outbound_flush_first(jd_outbound_t *ob, size_t n, jd_wait_t *wt)
 {
     if (n > ob->ob_n)

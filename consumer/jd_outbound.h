@@ -87,6 +87,10 @@ int jd_outbound_flush(jd_outbound_t *ob, jd_wait_t *wt);
  * returns as jd_outbound_flush. */
 int jd_outbound_flush_first(jd_outbound_t *ob, size_t n, jd_wait_t *wt);
 
+/* 1 when the first n records are all acknowledged, after serving the
+ * delivery reports that are in (no wait). */
+int jd_outbound_acked_first(jd_outbound_t *ob, size_t n);
+
 /* Forgets the batch's records (after the flush, or when it is given up). */
 void jd_outbound_reset(jd_outbound_t *ob);
 
