@@ -272,6 +272,23 @@ static int bt_partitions(jd_batch_t *bt, rd_kafka_message_t **msgs, size_t n)
 
 /* ---- decode ------------------------------------------------------------------------- */
 
+/* 1 when m is a message of an input topic (not of topics.repartition). */
+static int bt_is_input(const jd_batch_t *bt, const rd_kafka_message_t *m)
+{
+    return strcmp(rd_kafka_topic_name(m->rkt), bt->bt_c.bc_cf->cf_topic_repartition) != 0;
+}
+
+/* An input message re-keyed: forwarded to topics.repartition, to the
+ * partition murmur2 gives its account (the partition a Java producer keyed
+ * by account would choose), acknowledged before its offset is stored. */
+static int bt_forward(jd_batch_t *bt, const rd_kafka_message_t *m, const jd_event_t *ev)
+{
+    const char *id = ev->ev_account;
+    int32_t p = rd_kafka_msg_partitioner_murmur2(NULL, id, strlen(id), bt->bt_c.bc_repartition,
+                                                 NULL, NULL);
+    return jd_outbound_forward(bt->bt_c.bc_out, m, id, p);
+}
+
 static int bt_decode(jd_batch_t *bt, rd_kafka_message_t **msgs, size_t n)
 {
     jd_pipeline_stats_t *ps = bt->bt_c.bc_stats;
@@ -292,6 +309,11 @@ static int bt_decode(jd_batch_t *bt, rd_kafka_message_t **msgs, size_t n)
         if (jd_decoder_decode(bt->bt_c.bc_decoder, m->payload, m->len, &bt->bt_arena,
                               &bt->bt_ev[i], &err)) {
             if (jd_outbound_dead_letter(bt->bt_c.bc_out, m, &err))
+                return JD_ERR_FATAL;
+            continue;
+        }
+        if (bt->bt_c.bc_repartition && bt_is_input(bt, m)) {
+            if (bt_forward(bt, m, &bt->bt_ev[i]))
                 return JD_ERR_FATAL;
             continue;
         }

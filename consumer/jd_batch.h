@@ -5,7 +5,11 @@
  *   1. partitions given up since the last batch are forgotten (their
  *      records leave the cache); newly assigned ones are claimed in Redis
  *      (a new ownership epoch, the stored clock, the deadline index);
- *   2. every message is decoded (undecodable ones are dead-lettered);
+ *   2. every message is decoded (undecodable ones are dead-lettered); with
+ *      topics.repartition, a message of an input topic is forwarded there,
+ *      keyed by its account, and goes no further: the state is computed
+ *      from the repartition topic's messages, in which every account has
+ *      one partition;
  *   3. the accounts the batch touches and that are not cached, and those
  *      its timers will wake, are read from Redis in one round trip;
  *   4. in partition order, each message first lets its partition's clock
@@ -23,8 +27,9 @@
  *   6. its records and partition entries are written, fenced by each
  *      partition's epoch;
  *   7. its offsets are stored.
- * At most one sealed batch waits, so Redis is never more than one batch
- * behind what was published, and nothing is stored before it was
+ * Batches processed while a sealed one waits for acknowledgements are
+ * sealed onto it (at most JD_COMMIT_MAX_SEALED), so Redis stays a few
+ * batches behind what was published, and nothing is stored before it was
  * published.
  * A crash anywhere replays from the stored offsets: what was written is
  * skipped by position, what was not is decided again, giving the same
@@ -63,6 +68,8 @@ typedef struct jd_batch_conf {
     jd_store_t          *bc_store;
     jd_writer_t         *bc_writer;     /* sends the records (jd_batch_run) */
     jd_outcomes_t       *bc_outcomes;   /* may be NULL */
+    int32_t              bc_repartition; /* partitions of topics.repartition;
+                                            0: the input is keyed by account */
 } jd_batch_conf_t;
 
 typedef struct jd_batch jd_batch_t;

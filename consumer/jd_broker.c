@@ -72,7 +72,7 @@ static int jd_broker_topics(jd_broker_t *b, const jd_config_t *cf, int partition
             return -1;
     const char *out[] = {cf->cf_topic_dlq, cf->cf_topic_risk, cf->cf_topic_renewal,
                          cf->cf_topic_expansion, cf->cf_topic_stage, cf->cf_topic_shadow,
-                         cf->cf_topic_outcomes};
+                         cf->cf_topic_outcomes, cf->cf_topic_repartition};
     for (size_t i = 0; i < sizeof out / sizeof *out; i++)
         if (out[i][0] && jd_broker_topic(b, out[i], partitions, err))
             return -1;

@@ -103,8 +103,8 @@ static const jd_cli_flag_t jd_replay_flags[] = {
     {"from", 1, &jd_replay_from, "with --topic: from this message time (ISO-8601)"},
     {"to", 1, &jd_replay_to, "with --topic: before this message time (ISO-8601)"},
     {"baseline", 1, &jd_replay_base, "the rules to compare with (the ones live now)"},
-    {"batch", 1, &jd_replay_batch, "events per batch (default 500); a replay with the same "
-                                   "batch size always gives the same result"},
+    {"batch", 1, &jd_replay_batch, "events whose strings are held at a time (default 500); "
+                                   "the result does not depend on it"},
     {"counts-only", 0, &jd_replay_quiet, "only the counts per rule, not each trigger"},
 };
 #define JD_REPLAY_NFLAGS (sizeof jd_replay_flags / sizeof jd_replay_flags[0])
@@ -123,8 +123,8 @@ int jd_cmd_replay(int argc, char **argv)
         return 2;
     if (cli.cl_help) {
         jd_cli_usage("replay", "FILE|--topic T --rules NEW.yaml --baseline OLD.yaml [options]",
-                     "Evaluate two rule sets over the product events of an Avro file or a topic (scratch "
-                     "state in Redis, never the live one) and print the triggers the new "
+                     "Evaluate two rule sets over the product events of an Avro file or a topic (in "
+                     "memory, as run decides; Redis is not touched) and print the triggers the new "
                      "rules add, remove or change, with counts per rule.",
                      jd_replay_flags, JD_REPLAY_NFLAGS);
         rc = 0;

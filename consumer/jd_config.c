@@ -61,6 +61,12 @@ static const jd_config_key_t jd_config_keys[] = {
      "logged). Never one of the trigger topics."},
     {"topics.rule_outcomes", JD_CFG_STR, "cs.rule.outcomes", JD_OFF(cf_topic_outcomes), 0, 0, NULL,
      "Topic of the periodic per-rule outcome records (schemas/rule_outcome.avsc)."},
+    {"topics.repartition", JD_CFG_STR, "", JD_OFF(cf_topic_repartition), 0, 0, NULL,
+     "Internal topic through which input that is not keyed by account is re-keyed (empty: "
+     "the input topics are keyed by account_id). Each message of topics.input is decoded "
+     "and forwarded to it unchanged, keyed by account_id (partition: murmur2 of the key, as "
+     "Java clients choose it); the state is computed from this topic alone. It needs as many "
+     "partitions as each input topic; the embedded cluster creates it."},
     {"topics.embedded_partitions", JD_CFG_INT, "4", JD_OFF(cf_embedded_partitions), 1, 256, NULL,
      "Partitions per topic created in the embedded (mock) cluster."},
     {"redis.host", JD_CFG_STR, "127.0.0.1", JD_OFF(cf_redis_host), 0, 0, NULL,
@@ -736,6 +742,31 @@ int jd_config_load_env(jd_config_t *cf, jd_err_t *err)
     return jd_config_env_kafka(cf, err);
 }
 
+/* topics.repartition is none of the topics journeyd reads or writes. */
+static int jd_config_check_repartition(const jd_config_t *cf, jd_err_t *err)
+{
+    const char *rp = cf->cf_topic_repartition;
+    if (!rp[0])
+        return 0;
+    if (strcmp(cf->cf_state_engine, "memory") != 0)
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
+                          "topics.repartition needs state.engine memory");
+    const char *out[] = {cf->cf_topic_dlq, cf->cf_topic_risk, cf->cf_topic_renewal,
+                         cf->cf_topic_expansion, cf->cf_topic_stage, cf->cf_topic_shadow,
+                         cf->cf_topic_outcomes};
+    int clash = 0;
+    for (size_t i = 0; i < sizeof out / sizeof *out; i++)
+        clash |= !strcmp(out[i], rp);
+    size_t n = strlen(rp);
+    for (const char *t = cf->cf_topics_input; (t = strstr(t, rp)); t += n)
+        clash |= (t == cf->cf_topics_input || t[-1] == ',') && (t[n] == ',' || !t[n]);
+    if (clash)
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
+                          "topics.repartition: '%s' is already an input or output topic; "
+                          "the repartition topic must be a topic of its own", rp);
+    return 0;
+}
+
 int jd_config_validate(const jd_config_t *cf, jd_err_t *err)
 {
     if (!cf->cf_topics_input[0])
@@ -767,6 +798,8 @@ int jd_config_validate(const jd_config_t *cf, jd_err_t *err)
         return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
                           "topics.shadow: '%s' is a trigger topic; shadow triggers must "
                           "never reach the trigger topics", cf->cf_topic_shadow);
+    if (jd_config_check_repartition(cf, err))
+        return JD_ERR_FATAL;
     if (cf->cf_core_feature_n > 1000)
         return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
                           "state.core_features: at most 1000, not %zu",
@@ -835,19 +868,22 @@ void jd_config_state(const jd_config_t *cf, jd_state_conf_t *sc)
 void jd_config_account(const jd_config_t *cf, jd_account_conf_t *acf,
                        jd_signals_conf_t *sgc)
 {
-    jd_state_conf_t sc;
-    jd_config_state(cf, &sc);
-    *sgc = sc.sc_signals;
-    sgc->sgc_core_feature_cnt = sc.sc_core_feature_cnt;
+    jd_signals_conf_default(sgc);
+    sgc->sgc_renewal_window_days = cf->cf_renewal_window_days;
+    sgc->sgc_ttfv_target_days = cf->cf_ttfv_target_days;
+    sgc->sgc_healthy_utilization = cf->cf_healthy_utilization;
+    sgc->sgc_healthy_breadth = cf->cf_healthy_breadth;
+    sgc->sgc_health = &cf->cf_health;
+    sgc->sgc_core_feature_cnt = cf->cf_core_feature_n;
     memset(acf, 0, sizeof *acf);
-    acf->acf_retention_days = sc.sc_retention_days;
-    acf->acf_power_user_days = sc.sc_power_user_days;
-    acf->acf_usage_events = sc.sc_usage_events;
-    acf->acf_usage_cnt = sc.sc_usage_event_cnt;
-    acf->acf_value_features = sc.sc_value_features;
-    acf->acf_value_cnt = sc.sc_value_feature_cnt;
-    acf->acf_core_features = sc.sc_core_features;
-    acf->acf_core_cnt = sc.sc_core_feature_cnt;
+    acf->acf_retention_days = cf->cf_retention_days;
+    acf->acf_power_user_days = cf->cf_power_user_days;
+    acf->acf_usage_events = (const char *const *)cf->cf_usage_event_v;
+    acf->acf_usage_cnt = cf->cf_usage_event_n;
+    acf->acf_value_features = (const char *const *)cf->cf_value_feature_v;
+    acf->acf_value_cnt = cf->cf_value_feature_n;
+    acf->acf_core_features = (const char *const *)cf->cf_core_feature_v;
+    acf->acf_core_cnt = cf->cf_core_feature_n;
     acf->acf_signals = sgc;
     jd_account_conf_ready(acf);
 }

@@ -50,6 +50,7 @@ typedef struct jd_config {
     int   cf_timers_lateness_s;
     int   cf_timers_wall_idle_s;
     char *cf_topic_outcomes;     /* rule outcomes */
+    char *cf_topic_repartition;  /* "" = the input is keyed by account */
     int   cf_outcomes_interval_s;
     int   cf_outcome_schema_id;
     int   cf_embedded_partitions;

@@ -137,7 +137,10 @@ jd_consumer_t *jd_consumer_new(const jd_config_t *cf, const char *bootstrap,
     }
     rd_kafka_poll_set_consumer(c->cs_rk);
     c->cs_queue = rd_kafka_queue_get_consumer(c->cs_rk);
-    if (jd_consumer_subscribe(c, cf->cf_topics_input, err)) {
+    char topics[4096];
+    snprintf(topics, sizeof topics, "%s%s%s", cf->cf_topics_input,
+             cf->cf_topic_repartition[0] ? "," : "", cf->cf_topic_repartition);
+    if (jd_consumer_subscribe(c, topics, err)) {
         jd_consumer_close(c);
         return NULL;
     }

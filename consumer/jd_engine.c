@@ -117,6 +117,34 @@ static int en_outbound(jd_engine_t *en, const char *bootstrap, jd_err_t *err)
     return 0;
 }
 
+/* topics.repartition's partitions (0: the input is keyed by account):
+ * as many as each input topic's, so the re-keyed log has one partition per
+ * input partition, as a keyed input would. */
+static int en_repartition(jd_engine_t *en, int32_t *n, jd_err_t *err)
+{
+    const jd_config_t *cf = en->en_cf;
+    char list[4096];
+    *n = 0;
+    if (!cf->cf_topic_repartition[0])
+        return 0;
+    if (!(*n = jd_producer_partitions(en->en_producer, cf->cf_topic_repartition, 10000, err)))
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_KAFKA,
+                          "topics.repartition: %s (create it with as many partitions as the "
+                          "input topics; docs/scaling.md)", err->err_msg);
+    snprintf(list, sizeof list, "%s", cf->cf_topics_input);
+    for (char *save, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        int m = jd_producer_partitions(en->en_producer, t, 10000, err);
+        if (m && m != *n)
+            return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
+                              "topics.repartition: %s has %d partitions, input topic %s has "
+                              "%d: they must have as many", cf->cf_topic_repartition, (int)*n,
+                              t, m);
+    }
+    JD_INFO("engine", "input re-keyed by account through %s (%d partitions)",
+            cf->cf_topic_repartition, (int)*n);
+    return 0;
+}
+
 static int en_setup(jd_engine_t *en, const char *bootstrap, jd_err_t *err)
 {
     size_t rules = jd_rules_count(en->en_rs);
@@ -128,10 +156,13 @@ static int en_setup(jd_engine_t *en, const char *bootstrap, jd_err_t *err)
         !(en->en_outcomes = jd_outcomes_new(en->en_cf, en->en_rs, err)) ||
         !(en->en_consumer = jd_consumer_new(en->en_cf, bootstrap, err)))
         return -1;
+    int32_t nrep;
+    if (en_repartition(en, &nrep, err))
+        return -1;
     en->en_wait.wt_consumer = en->en_consumer;
     jd_batch_conf_t bc = {en->en_cf,  en->en_rs,       en->en_stats,   &en->en_wait,
                           en->en_consumer, en->en_out, en->en_decoder, en->en_store,
-                          en->en_writer,   en->en_outcomes};
+                          en->en_writer,   en->en_outcomes, nrep};
     return (en->en_batch = jd_batch_new(&bc, err)) ? 0 : -1;
 }
 

@@ -29,6 +29,7 @@ typedef enum jd_out_kind {
     JD_OUT_TRIGGER = 0,
     JD_OUT_STAGE,
     JD_OUT_DLQ,
+    JD_OUT_FORWARD,  /* an input message re-keyed to topics.repartition */
 } jd_out_kind_t;
 
 typedef struct jd_out {
@@ -36,7 +37,9 @@ typedef struct jd_out {
     jd_trigger_t     ot_tr;       /* JD_OUT_TRIGGER */
     jd_stage_event_t ot_se;       /* JD_OUT_STAGE */
     jd_buf_t         ot_payload;
-    jd_buf_t         ot_key;      /* DLQ: the original key (NUL-terminated) */
+    jd_buf_t         ot_key;      /* DLQ: the original key; FORWARD: the account
+                                     (NUL-terminated) */
+    int32_t          ot_partition; /* FORWARD */
     jd_delivery_t    ot_dl;
     /* DLQ: headers */
     char             ot_reason[64], ot_error[sizeof(((jd_err_t *)0)->err_msg)], ot_topic[256];
@@ -105,6 +108,8 @@ static const char *jd_outbound_topic(const jd_outbound_t *ob, const jd_out_t *o)
     const jd_config_t *cf = ob->ob_c.oc_cf;
     if (o->ot_kind == JD_OUT_DLQ)
         return cf->cf_topic_dlq;
+    if (o->ot_kind == JD_OUT_FORWARD)
+        return cf->cf_topic_repartition;
     if (o->ot_kind == JD_OUT_STAGE)
         return cf->cf_topic_stage;
     if (o->ot_tr.tr_shadow)
@@ -122,6 +127,12 @@ static void jd_outbound_send(jd_outbound_t *ob, jd_out_t *o)
     jd_err_t err;
     o->ot_dl.dl_done = 0;
     o->ot_dl.dl_err = 0;
+    if (o->ot_kind == JD_OUT_FORWARD) {
+        jd_producer_send_to(ob->ob_c.oc_producer, jd_outbound_topic(ob, o), o->ot_partition,
+                            (const char *)o->ot_key.b_data, o->ot_payload.b_data,
+                            o->ot_payload.b_len, NULL, 0, &o->ot_dl, &err);
+        return;
+    }
     if (o->ot_kind != JD_OUT_DLQ) {
         const char *key = o->ot_kind == JD_OUT_STAGE ? o->ot_se.se_account
                                                      : o->ot_tr.tr_account;
@@ -318,6 +329,19 @@ int jd_outbound_dead_letter(jd_outbound_t *ob, const rd_kafka_message_t *m,
     return 0;
 }
 
+int jd_outbound_forward(jd_outbound_t *ob, const rd_kafka_message_t *m, const char *account,
+                        int32_t partition)
+{
+    jd_out_t *o = jd_outbound_add(ob, JD_OUT_FORWARD);
+    if (!o || jd_outbound_copy(&o->ot_payload, m->payload, m->len, 0) ||
+        jd_outbound_copy(&o->ot_key, account, strlen(account), 1))
+        return jd_outbound_nomem();
+    o->ot_partition = partition;
+    ob->ob_c.oc_stats->ps_forwarded++;
+    jd_outbound_send(ob, o);
+    return 0;
+}
+
 /* ---- flush ---------------------------------------------------------------------- */
 
 /* Counts and prints the first n records. */
@@ -327,7 +351,7 @@ static void jd_outbound_tally(jd_outbound_t *ob, size_t n)
     for (size_t i = 0; i < n; i++) {
         const jd_out_t *o = ob->ob_outs[i];
         const jd_trigger_t *tr = &o->ot_tr;
-        if (o->ot_kind == JD_OUT_DLQ)
+        if (o->ot_kind == JD_OUT_DLQ || o->ot_kind == JD_OUT_FORWARD)
             continue;
         if (o->ot_kind == JD_OUT_STAGE) {
             ps->ps_stage_events++;

@@ -71,6 +71,11 @@ int jd_outbound_stage(jd_outbound_t *ob, const char *account,
 int jd_outbound_dead_letter(jd_outbound_t *ob, const rd_kafka_message_t *m,
                             const jd_err_t *derr);
 
+/* Forwards input message m unchanged to topics.repartition, keyed by its
+ * account, to partition (the state is computed from there). */
+int jd_outbound_forward(jd_outbound_t *ob, const rd_kafka_message_t *m, const char *account,
+                        int32_t partition);
+
 /* Records queued in this batch. */
 size_t jd_outbound_count(const jd_outbound_t *ob);
 

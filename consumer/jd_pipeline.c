@@ -2212,6 +2212,9 @@ void jd_pipeline_print_summary(const jd_pipeline_stats_t *ps, const jd_ruleset_t
     fprintf(out, "decoded              %llu (%llu new, %llu duplicates, %llu of unknown type)\n",
             (unsigned long long)ps->ps_events, (unsigned long long)ps->ps_applied,
             (unsigned long long)ps->ps_duplicates, (unsigned long long)ps->ps_unknown_types);
+    if (ps->ps_forwarded)
+        fprintf(out, "forwarded            %llu (re-keyed by account)\n",
+                (unsigned long long)ps->ps_forwarded);
     fprintf(out, "too late for windows %llu\n", (unsigned long long)ps->ps_late);
     fprintf(out, "dead-lettered        %llu\n", (unsigned long long)ps->ps_dead_letters);
     for (int c = 0; c < JD_E__COUNT; c++)

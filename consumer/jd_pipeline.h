@@ -58,6 +58,8 @@ typedef struct jd_pipeline_stats {
     uint64_t  ps_replayed;         /* events skipped: already in their
                                       account's stored record */
     uint64_t  ps_fenced;           /* partitions lost to a newer owner */
+    uint64_t  ps_forwarded;        /* input messages re-keyed to
+                                      topics.repartition */
     int64_t   ps_accounts;         /* accounts with state at the end */
     double    ps_seconds;          /* first message to last batch done */
 } jd_pipeline_stats_t;

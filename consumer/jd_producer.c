@@ -107,6 +107,15 @@ int jd_producer_send(jd_producer_t *p, const char *topic, const char *key,
                      const void *payload, size_t len, const jd_header_t *hdrs,
                      size_t hdr_cnt, jd_delivery_t *dl, jd_err_t *err)
 {
+    return jd_producer_send_to(p, topic, RD_KAFKA_PARTITION_UA, key, payload, len, hdrs,
+                               hdr_cnt, dl, err);
+}
+
+int jd_producer_send_to(jd_producer_t *p, const char *topic, int32_t partition,
+                        const char *key, const void *payload, size_t len,
+                        const jd_header_t *hdrs, size_t hdr_cnt, jd_delivery_t *dl,
+                        jd_err_t *err)
+{
     rd_kafka_headers_t *h = hdr_cnt ? rd_kafka_headers_new(hdr_cnt) : NULL;
     for (size_t i = 0; i < hdr_cnt; i++)
         rd_kafka_header_add(h, hdrs[i].hd_name, -1, hdrs[i].hd_value,
@@ -116,7 +125,7 @@ int jd_producer_send(jd_producer_t *p, const char *topic, const char *key,
         dl->dl_err = 0;
     }
     rd_kafka_resp_err_t e = rd_kafka_producev(
-        p->pr_rk, RD_KAFKA_V_TOPIC(topic),
+        p->pr_rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
         RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
         RD_KAFKA_V_VALUE((void *)payload, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(dl), RD_KAFKA_V_END);
@@ -142,6 +151,28 @@ int jd_producer_send(jd_producer_t *p, const char *topic, const char *key,
     }
     rd_kafka_poll(p->pr_rk, 0);
     return 0;
+}
+
+int jd_producer_partitions(jd_producer_t *p, const char *topic, int timeout_ms,
+                           jd_err_t *err)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(p->pr_rk, topic, NULL);
+    rd_kafka_resp_err_t e = rkt ? rd_kafka_metadata(p->pr_rk, 0, rkt, &md, timeout_ms)
+                                : rd_kafka_last_error();
+    int n = 0;
+    if (!e && md && md->topic_cnt == 1) {
+        e = md->topics[0].err;
+        n = e ? 0 : md->topics[0].partition_cnt;
+    }
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (rkt)
+        rd_kafka_topic_destroy(rkt);
+    if (n <= 0)
+        jd_err_set(err, JD_ERR_FATAL, JD_E_KAFKA, "topic %s: no partitions known (%s)", topic,
+                   rd_kafka_err2str(e ? e : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
+    return n > 0 ? n : 0;
 }
 
 void jd_producer_warm(jd_producer_t *p, const char *const *topics, size_t n,

@@ -46,6 +46,18 @@ int jd_producer_send(jd_producer_t *p, const char *topic, const char *key,
                      const void *payload, size_t len, const jd_header_t *hdrs,
                      size_t hdr_cnt, jd_delivery_t *dl, jd_err_t *err);
 
+/* jd_producer_send to one partition (RD_KAFKA_PARTITION_UA: the
+ * partitioner's choice). */
+int jd_producer_send_to(jd_producer_t *p, const char *topic, int32_t partition,
+                        const char *key, const void *payload, size_t len,
+                        const jd_header_t *hdrs, size_t hdr_cnt, jd_delivery_t *dl,
+                        jd_err_t *err);
+
+/* Partitions of topic as the cluster's metadata says (waits up to
+ * timeout_ms): > 0, or 0 with err set (unknown topic, no answer). */
+int jd_producer_partitions(jd_producer_t *p, const char *topic, int timeout_ms,
+                           jd_err_t *err);
+
 /* Best effort, before the first send: fetches the metadata of `topics`
  * (n names) so the first batch does not pay for the topic lookups (~0.6 s
  * on the embedded cluster, measured by bench/run.sh). Blocks up to

@@ -2,16 +2,16 @@
  * jd_replay: two rule sets over the same events, and the difference
  * (contract in jd_replay.h).
  *
- * The loop mirrors jd_pipeline's, without Kafka: read a batch of records
- * from the file (re-encoded to Avro binary with a Confluent frame so the
- * decoder reads them with the file's own writer schema), evaluate the
- * accounts whose timers the batch's watermark passed (held back where the
- * batch has earlier events of theirs), apply the batch to the scratch
- * state, decide each touched account with both rule sets, then the timers
- * again. Journey changes (healthy adoption, stage) are committed to the
- * scratch state as `run` would, because rules read them. Rule states,
- * deadlines and the instant each account's rules stand at are per rule set
- * and in memory.
+ * The loop is the state engine's (consumer/jd_batch.c) without Kafka or
+ * Redis: every account has one record per rule set, in memory, and the
+ * events are stepped through in file order with jd_step, as `run` steps
+ * through a partition. Before each event the clock (the latest occurred_at
+ * read, minus timers.allowed_lateness_s) fires every deadline it passed,
+ * in (deadline, account) order, at the deadline; then the event is applied
+ * and decided. The records of the two sides see the same events at the
+ * same points, so their signals are equal and only the rule states (and
+ * what follows from them) differ. At the end the deadlines up to the last
+ * clock fire.
  *
  * The report matches triggers by (account, rule, status, n-th occurrence):
  * present in one set only = added / removed; in both with another
@@ -19,51 +19,49 @@
  */
 #include "jd_replay.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 #include <xxhash.h>
 
+#include "jd_account.h"
 #include "jd_arena.h"
 #include "jd_codec.h"
 #include "jd_log.h"
-#include "jd_state.h"
-#include "jd_window.h"
+#include "jd_step.h"
+
+/* A deadline of one account (index) on one side. */
+typedef struct jd_due {
+    int64_t du_at;
+    size_t  du_i;
+} jd_due_t;
 
 /* One rule set's side of the replay. */
 typedef struct jd_side {
     const jd_ruleset_t *sd_rs;
-    const char        **sd_ids;     /* rule ids, for jd_state (unused) */
-    size_t              sd_cnt;
-    jd_rule_state_t    *sd_states;  /* accounts x sd_cnt */
-    int64_t            *sd_dl;      /* next deadline per account */
-    int64_t            *sd_at;      /* rules stand at (JD_SIGNALS_NO_TS) */
+    jd_step_t          *sd_step;
+    jd_account_t      **sd_ac;      /* by account index */
+    jd_due_t           *sd_heap;    /* min-heap of deadlines; an entry whose
+                                       account has moved on is skipped */
+    size_t              sd_nheap, sd_capheap;
     jd_trigger_t       *sd_trs;     /* everything fired, in order */
     size_t              sd_ntr, sd_captr;
-    jd_trigger_t       *sd_tmp;     /* sd_cnt */
 } jd_side_t;
 
 typedef struct jd_replay {
     const jd_config_t *rp_cf;
     const jd_replay_opts_t *rp_o;
-    jd_state_t        *rp_st;
     jd_decoder_t      *rp_dec;
     jd_arena_t         rp_arena;
+    jd_account_conf_t  rp_acf;
+    jd_signals_conf_t  rp_sgc;
     jd_side_t          rp_side[2];  /* 0: new, 1: baseline */
     char             **rp_names;    /* account ids, by index */
-    int64_t           *rp_last;     /* latest occurred_at applied */
     size_t             rp_nacct, rp_capacct;
     size_t            *rp_slots;    /* open addressing: index + 1 */
     size_t             rp_nslots;
-    int64_t            rp_max_seen;
+    int64_t            rp_clock;    /* JD_SIGNALS_NO_TS before the first event */
     size_t             rp_events;
-    int64_t            rp_tick, rp_late;
-    jd_account_batch_t *rp_abs;     /* batch slices */
-    size_t            *rp_aidx;     /* account index of each slice */
-    int64_t           *rp_hold;     /* earliest event of each account in
-                                       the batch being read, or INT64_MAX */
+    int64_t            rp_late;
 } jd_replay_t;
 
 /* ---- accounts --------------------------------------------------------------- */
@@ -72,30 +70,14 @@ static int jd_replay_grow(jd_replay_t *rp)
 {
     size_t cap = rp->rp_capacct ? 2 * rp->rp_capacct : 256;
     char **nm = realloc(rp->rp_names, cap * sizeof *nm);
-    int64_t *last = nm ? realloc(rp->rp_last, cap * sizeof *last) : NULL;
-    int64_t *hold = last ? realloc(rp->rp_hold, cap * sizeof *hold) : NULL;
-
-    if (nm)
-        rp->rp_names = nm;
-    if (last)
-        rp->rp_last = last;
-    if (hold)
-        rp->rp_hold = hold;
-    if (!hold)
+    if (!nm)
         return -1;
+    rp->rp_names = nm;
     for (int s = 0; s < 2; s++) {
-        jd_side_t *sd = &rp->rp_side[s];
-        jd_rule_state_t *st = realloc(sd->sd_states, cap * sd->sd_cnt * sizeof *st);
-        int64_t *dl = st ? realloc(sd->sd_dl, cap * sizeof *dl) : NULL;
-        int64_t *at = dl ? realloc(sd->sd_at, cap * sizeof *at) : NULL;
-        if (st)
-            sd->sd_states = st;
-        if (dl)
-            sd->sd_dl = dl;
-        if (at)
-            sd->sd_at = at;
-        if (!at)
+        jd_account_t **ac = realloc(rp->rp_side[s].sd_ac, cap * sizeof *ac);
+        if (!ac)
             return -1;
+        rp->rp_side[s].sd_ac = ac;
     }
     rp->rp_capacct = cap;
     free(rp->rp_slots); /* rehash */
@@ -111,7 +93,8 @@ static int jd_replay_grow(jd_replay_t *rp)
     return 0;
 }
 
-/* The index of an account, added (with fresh states) on first sight. */
+/* The index of an account, added (with a fresh record per side) on first
+ * sight; -1 when out of memory. */
 static long jd_replay_account(jd_replay_t *rp, const char *name)
 {
     size_t h;
@@ -129,25 +112,71 @@ static long jd_replay_account(jd_replay_t *rp, const char *name)
     size_t i = rp->rp_nacct;
     if (!(rp->rp_names[i] = strdup(name)))
         return -1;
-    rp->rp_last[i] = JD_SIGNALS_NO_TS;
-    for (int s = 0; s < 2; s++) {
-        jd_side_t *sd = &rp->rp_side[s];
-        memset(&sd->sd_states[i * sd->sd_cnt], 0, sd->sd_cnt * sizeof *sd->sd_states);
-        sd->sd_dl[i] = INT64_MAX;
-        sd->sd_at[i] = JD_SIGNALS_NO_TS;
-    }
+    for (int s = 0; s < 2; s++)
+        if (!(rp->rp_side[s].sd_ac[i] = jd_account_new(name)))
+            return -1;
     rp->rp_slots[h % rp->rp_nslots] = i + 1;
     rp->rp_nacct++;
     return (long)i;
 }
 
+/* ---- deadlines -------------------------------------------------------------------- */
+
+static int jd_due_less(const jd_due_t *x, const jd_due_t *y)
+{
+    return x->du_at < y->du_at || (x->du_at == y->du_at && x->du_i < y->du_i);
+}
+
+static int jd_replay_push(jd_side_t *sd, int64_t at, size_t i)
+{
+    if (sd->sd_nheap == sd->sd_capheap) {
+        size_t cap = sd->sd_capheap ? 2 * sd->sd_capheap : 256;
+        jd_due_t *h = realloc(sd->sd_heap, cap * sizeof *h);
+        if (!h)
+            return -1;
+        sd->sd_heap = h;
+        sd->sd_capheap = cap;
+    }
+    size_t k = sd->sd_nheap++;
+    jd_due_t d = {at, i};
+    for (; k > 0 && jd_due_less(&d, &sd->sd_heap[(k - 1) / 2]); k = (k - 1) / 2)
+        sd->sd_heap[k] = sd->sd_heap[(k - 1) / 2];
+    sd->sd_heap[k] = d;
+    return 0;
+}
+
+static jd_due_t jd_replay_pop(jd_side_t *sd)
+{
+    jd_due_t top = sd->sd_heap[0], last = sd->sd_heap[--sd->sd_nheap];
+    size_t k = 0, n = sd->sd_nheap;
+    for (;;) {
+        size_t c = 2 * k + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && jd_due_less(&sd->sd_heap[c + 1], &sd->sd_heap[c]))
+            c++;
+        if (!jd_due_less(&sd->sd_heap[c], &last))
+            break;
+        sd->sd_heap[k] = sd->sd_heap[c];
+        k = c;
+    }
+    if (n)
+        sd->sd_heap[k] = last;
+    return top;
+}
+
 /* ---- deciding ------------------------------------------------------------------- */
 
-static int jd_replay_keep(jd_side_t *sd, const jd_trigger_t *tr, size_t n)
+/* Keeps the step's triggers and indexes the account's next deadline when
+ * it moved (before: its deadline before the step). */
+static int jd_replay_keep(jd_replay_t *rp, jd_side_t *sd, size_t i, int n, int64_t before)
 {
-    if (sd->sd_ntr + n > sd->sd_captr) {
+    const jd_step_t *sp = sd->sd_step;
+    if (n < 0)
+        return -1;
+    if (sd->sd_ntr + (size_t)n > sd->sd_captr) {
         size_t cap = sd->sd_captr ? 2 * sd->sd_captr : 256;
-        while (cap < sd->sd_ntr + n)
+        while (cap < sd->sd_ntr + (size_t)n)
             cap *= 2;
         jd_trigger_t *t = realloc(sd->sd_trs, cap * sizeof *t);
         if (!t)
@@ -155,210 +184,54 @@ static int jd_replay_keep(jd_side_t *sd, const jd_trigger_t *tr, size_t n)
         sd->sd_trs = t;
         sd->sd_captr = cap;
     }
-    memcpy(&sd->sd_trs[sd->sd_ntr], tr, n * sizeof *tr);
-    sd->sd_ntr += n;
-    return 0;
+    for (int k = 0; k < n; k++) {
+        jd_trigger_t *t = &sd->sd_trs[sd->sd_ntr++];
+        *t = sp->sp_out[k];
+        t->tr_source_partition = -1;
+        t->tr_source_offset = -1;
+    }
+    int64_t at = sd->sd_ac[i]->ac_timer_at;
+    if (!rp->rp_cf->cf_timers_enabled || at <= 0 || at == before)
+        return 0;
+    return jd_replay_push(sd, at, i);
 }
 
-/* Decides account i on side s with signals sg (skipped, only moving the
- * deadline on, when its rules stand at a later instant or stale is set),
- * then sets its next deadline. */
-static int jd_replay_decide(jd_replay_t *rp, int s, size_t i, jd_signals_t *sg, int stale)
+/* Every deadline of side sd the clock passed, in (deadline, account)
+ * order, decided at its deadline. */
+static int jd_replay_fire(jd_replay_t *rp, jd_side_t *sd)
 {
-    jd_side_t *sd = &rp->rp_side[s];
-    jd_rule_state_t *st = &sd->sd_states[i * sd->sd_cnt];
-    const jd_value_t *as_of = jd_signals_get(sg, JD_SIG_AS_OF);
-    int64_t at;
-
-    if (as_of->type != JD_VAL_NUM) {
-        sd->sd_dl[i] = INT64_MAX;
-        return 0;
-    }
-    at = (int64_t)as_of->num;
-    if (stale || (sd->sd_at[i] != JD_SIGNALS_NO_TS && at < sd->sd_at[i])) {
-        int64_t to = stale ? rp->rp_last[i] : sd->sd_at[i];
-        if (sd->sd_at[i] != JD_SIGNALS_NO_TS && sd->sd_at[i] > to)
-            to = sd->sd_at[i];
-        at = to;
-    } else {
-        size_t n = jd_rules_decide(sd->sd_rs, rp->rp_names[i], sg, st, NULL, sd->sd_tmp,
-                                   sd->sd_cnt);
-        for (size_t k = 0; k < n; k++) {
-            sd->sd_tmp[k].tr_source_partition = -1;
-            sd->sd_tmp[k].tr_source_offset = -1;
-        }
-        if (jd_replay_keep(sd, sd->sd_tmp, n) < 0)
+    while (sd->sd_nheap && sd->sd_heap[0].du_at <= rp->rp_clock) {
+        jd_due_t d = jd_replay_pop(sd);
+        jd_account_t *ac = sd->sd_ac[d.du_i];
+        if (ac->ac_timer_at != d.du_at)
+            continue; /* moved on since: indexed again */
+        int n = jd_step_timer(sd->sd_step, ac, d.du_at);
+        if (jd_replay_keep(rp, sd, d.du_i, n, d.du_at) < 0)
             return -1;
     }
-    sd->sd_at[i] = at;
-    jd_signals_set_num(sg, JD_SIG_AS_OF, (double)at);
-    sd->sd_dl[i] = rp->rp_cf->cf_timers_enabled
-                       ? jd_rules_next_deadline(sd->sd_rs, sg, st, rp->rp_tick)
-                       : INT64_MAX;
     return 0;
 }
 
-/* ---- timers -------------------------------------------------------------------- */
-
-/* The earliest due deadline not held back by the batch, or INT64_MAX. */
-static int64_t jd_replay_next_due(const jd_replay_t *rp, int64_t watermark)
+/* One event: the clock moves, due timers fire, then the event is applied
+ * and decided on both sides. */
+static int jd_replay_event(jd_replay_t *rp, const jd_event_t *ev)
 {
-    int64_t best = INT64_MAX;
-
-    for (size_t i = 0; i < rp->rp_nacct; i++)
-        for (int s = 0; s < 2; s++) {
-            int64_t d = rp->rp_side[s].sd_dl[i];
-            if (d <= watermark && d < rp->rp_hold[i] && d < best)
-                best = d;
-        }
-    return best;
-}
-
-/* Evaluates, at instant d, every account with a side due at d. */
-static int jd_replay_timer_round(jd_replay_t *rp, int64_t d, jd_err_t *err)
-{
-    size_t n = 0;
-    int rc;
-
-    for (size_t i = 0; i < rp->rp_nacct && n < rp->rp_o->rp_batch; i++)
-        if ((rp->rp_side[0].sd_dl[i] == d || rp->rp_side[1].sd_dl[i] == d) &&
-            d < rp->rp_hold[i]) {
-            memset(&rp->rp_abs[n], 0, sizeof rp->rp_abs[n]);
-            rp->rp_abs[n].ab_account = rp->rp_names[i];
-            rp->rp_aidx[n++] = i;
-        }
-    if ((rc = jd_state_read_at(rp->rp_st, rp->rp_abs, n, d, NULL, 0, err)))
-        return rc;
-    for (size_t k = 0; k < n; k++) {
-        size_t i = rp->rp_aidx[k];
-        int stale = rp->rp_last[i] == JD_SIGNALS_NO_TS || rp->rp_last[i] >= d;
-        for (int s = 0; s < 2; s++) {
-            jd_signals_t sg;
-            if (rp->rp_side[s].sd_dl[i] != d)
-                continue;
-            jd_signals_copy(&sg, &rp->rp_abs[k].ab_signals);
-            if (jd_replay_decide(rp, s, i, &sg, stale || (rp->rp_side[s].sd_at[i] !=
-                                                          JD_SIGNALS_NO_TS &&
-                                                          rp->rp_side[s].sd_at[i] >= d)) < 0)
-                return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
-        }
-    }
-    return 0;
-}
-
-static int jd_replay_timers(jd_replay_t *rp, jd_err_t *err)
-{
-    int64_t watermark = rp->rp_max_seen - rp->rp_late, d;
-    int rc;
-
-    if (!rp->rp_cf->cf_timers_enabled || rp->rp_max_seen == JD_SIGNALS_NO_TS)
-        return 0;
-    while ((d = jd_replay_next_due(rp, watermark)) != INT64_MAX)
-        if ((rc = jd_replay_timer_round(rp, d, err)))
-            return rc;
-    return 0;
-}
-
-/* ---- batches -------------------------------------------------------------------- */
-
-static int jd_replay_ev_cmp(const void *a, const void *b)
-{
-    const jd_event_t *x = *(const jd_event_t *const *)a, *y = *(const jd_event_t *const *)b;
-    int c = strcmp(x->ev_account, y->ev_account);
-    return c ? c : (x < y ? -1 : x > y);
-}
-
-/* Groups the batch's events by account into rp_abs; returns the count. */
-static long jd_replay_group(jd_replay_t *rp, jd_event_t *evs, size_t n, const jd_event_t **sorted)
-{
-    size_t na = 0;
-
-    for (size_t e = 0; e < n; e++)
-        sorted[e] = &evs[e];
-    qsort(sorted, n, sizeof *sorted, jd_replay_ev_cmp);
-    for (size_t e = 0; e < n;) {
-        size_t f = e;
-        long i = jd_replay_account(rp, sorted[e]->ev_account);
-        if (i < 0)
+    long i = jd_replay_account(rp, ev->ev_account);
+    int64_t c = ev->ev_occurred_at - rp->rp_late;
+    if (i < 0)
+        return -1;
+    if (rp->rp_clock == JD_SIGNALS_NO_TS || c > rp->rp_clock)
+        rp->rp_clock = c;
+    for (int s = 0; s < 2; s++) {
+        jd_side_t *sd = &rp->rp_side[s];
+        jd_account_t *ac = sd->sd_ac[i];
+        if (rp->rp_cf->cf_timers_enabled && jd_replay_fire(rp, sd) < 0)
             return -1;
-        while (f < n && !strcmp(sorted[f]->ev_account, sorted[e]->ev_account))
-            f++;
-        memset(&rp->rp_abs[na], 0, sizeof rp->rp_abs[na]);
-        rp->rp_abs[na].ab_account = rp->rp_names[i];
-        rp->rp_abs[na].ab_events = &sorted[e];
-        rp->rp_abs[na].ab_event_cnt = f - e;
-        rp->rp_aidx[na++] = (size_t)i;
-        e = f;
+        int64_t before = ac->ac_timer_at;
+        if (jd_replay_keep(rp, sd, (size_t)i, jd_step_event(sd->sd_step, ac, ev), before) < 0)
+            return -1;
     }
-    return (long)na;
-}
-
-/* Applies a grouped batch and decides its accounts on both sides. */
-static int jd_replay_apply(jd_replay_t *rp, size_t na, jd_err_t *err)
-{
-    int rc = jd_state_apply(rp->rp_st, rp->rp_abs, na, NULL, 0, err);
-    jd_signals_change_t *chs = rc ? NULL : calloc(na ? na : 1, sizeof *chs);
-    jd_state_commit_t *cms = chs ? calloc(na ? na : 1, sizeof *cms) : NULL;
-    size_t ncm = 0;
-
-    if (!rc && !cms)
-        rc = jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
-    for (size_t k = 0; !rc && k < na; k++) {
-        jd_account_batch_t *ab = &rp->rp_abs[k];
-        size_t i = rp->rp_aidx[k];
-        const jd_value_t *last = jd_signals_get(&ab->ab_signals, JD_SIG_LAST_EVENT_AT);
-        if (last->type == JD_VAL_NUM)
-            rp->rp_last[i] = (int64_t)last->num;
-        if (jd_signals_observe(&ab->ab_signals, jd_state_signals_conf(rp->rp_st), &chs[k])) {
-            cms[ncm].cm_account = ab->ab_account;
-            cms[ncm].cm_claim = ab->ab_claim;
-            cms[ncm++].cm_change = &chs[k];
-        }
-        for (int s = 0; s < 2 && !rc; s++) {
-            jd_signals_t sg;
-            jd_signals_copy(&sg, &ab->ab_signals);
-            if (jd_replay_decide(rp, s, i, &sg, 0) < 0)
-                rc = jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
-        }
-    }
-    if (!rc && ncm)
-        rc = jd_state_commit(rp->rp_st, cms, ncm, NULL, err);
-    free(chs);
-    free(cms);
-    return rc;
-}
-
-static int jd_replay_batch(jd_replay_t *rp, jd_event_t *evs, size_t n, jd_err_t *err)
-{
-    const jd_event_t **sorted = calloc(n ? n : 1, sizeof *sorted);
-    long na;
-    int rc;
-
-    if (!sorted || (na = jd_replay_group(rp, evs, n, sorted)) < 0) {
-        free(sorted);
-        return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < rp->rp_nacct; i++)
-        rp->rp_hold[i] = INT64_MAX;
-    for (size_t e = 0; e < n; e++) {
-        long i = jd_replay_account(rp, evs[e].ev_account);
-        if (evs[e].ev_occurred_at < rp->rp_hold[i])
-            rp->rp_hold[i] = evs[e].ev_occurred_at;
-        if (rp->rp_max_seen == JD_SIGNALS_NO_TS || evs[e].ev_occurred_at > rp->rp_max_seen)
-            rp->rp_max_seen = evs[e].ev_occurred_at;
-    }
-    na = jd_replay_group(rp, evs, n, sorted); /* the timers reuse the slices */
-    rc = jd_replay_timers(rp, err);
-    if (!rc)
-        na = jd_replay_group(rp, evs, n, sorted);
-    if (!rc)
-        rc = jd_replay_apply(rp, (size_t)na, err);
-    for (size_t i = 0; i < rp->rp_nacct; i++)
-        rp->rp_hold[i] = INT64_MAX;
-    if (!rc)
-        rc = jd_replay_timers(rp, err);
-    free(sorted);
-    return rc;
+    return 0;
 }
 
 /* ---- the report ------------------------------------------------------------- */
@@ -467,14 +340,14 @@ static void jd_replay_diff(jd_replay_t *rp, FILE *out, jd_replay_result_t *res,
 
 static int jd_replay_report(jd_replay_t *rp, FILE *out, jd_replay_result_t *res)
 {
-    size_t cap = rp->rp_side[0].sd_cnt + rp->rp_side[1].sd_cnt + 1, nrc = 0;
+    size_t cap = jd_rules_count(rp->rp_side[0].sd_rs) + jd_rules_count(rp->rp_side[1].sd_rs) + 1, nrc = 0;
     jd_rule_count_t *rc = calloc(cap, sizeof *rc);
 
     if (!rc)
         return -1;
     /* every rule of both sets, new first, even without triggers */
     for (int s = 0; s < 2; s++)
-        for (size_t r = 0; r < rp->rp_side[s].sd_cnt; r++)
+        for (size_t r = 0; r < jd_rules_count(rp->rp_side[s].sd_rs); r++)
             jd_replay_count(rc, &nrc, jd_rule_id(jd_rules_at(rp->rp_side[s].sd_rs, r)));
     res->rr_new = rp->rp_side[0].sd_ntr;
     res->rr_base = rp->rp_side[1].sd_ntr;
@@ -494,96 +367,72 @@ static int jd_replay_report(jd_replay_t *rp, FILE *out, jd_replay_result_t *res)
 
 /* ---- set-up and the loop ---------------------------------------------------- */
 
-static int jd_replay_side(jd_side_t *sd, const jd_ruleset_t *rs)
+static int jd_replay_setup(jd_replay_t *rp, jd_err_t *err)
 {
-    sd->sd_rs = rs;
-    sd->sd_cnt = jd_rules_count(rs);
-    sd->sd_tmp = calloc(sd->sd_cnt ? sd->sd_cnt : 1, sizeof *sd->sd_tmp);
-    return sd->sd_tmp ? 0 : -1;
-}
-
-static int jd_replay_setup(jd_replay_t *rp, char *prefix, size_t cap, jd_err_t *err)
-{
-    jd_state_conf_t sc;
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    snprintf(prefix, cap, "%s:replay-%ld-%lld", rp->rp_cf->cf_redis_prefix, (long)getpid(),
-             (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-    jd_config_state(rp->rp_cf, &sc);
-    sc.sc_prefix = prefix;
-    sc.sc_idle_expiry_ms = 3600 * 1000; /* a crashed replay cleans itself up */
-    rp->rp_tick = (int64_t)rp->rp_cf->cf_timers_tick_s * 1000;
+    int64_t tick = (int64_t)rp->rp_cf->cf_timers_tick_s * 1000;
     rp->rp_late = (int64_t)rp->rp_cf->cf_timers_lateness_s * 1000;
-    rp->rp_max_seen = JD_SIGNALS_NO_TS;
+    rp->rp_clock = JD_SIGNALS_NO_TS;
+    jd_config_account(rp->rp_cf, &rp->rp_acf, &rp->rp_sgc);
     jd_arena_init(&rp->rp_arena, 256 * 1024);
-    if (jd_replay_side(&rp->rp_side[0], rp->rp_o->rp_new) ||
-        jd_replay_side(&rp->rp_side[1], rp->rp_o->rp_base) ||
-        !(rp->rp_abs = calloc(rp->rp_o->rp_batch, sizeof *rp->rp_abs)) ||
-        !(rp->rp_aidx = calloc(rp->rp_o->rp_batch, sizeof *rp->rp_aidx)) ||
-        jd_replay_grow(rp) < 0)
+    const jd_ruleset_t *rs[2] = {rp->rp_o->rp_new, rp->rp_o->rp_base};
+    for (int s = 0; s < 2; s++) {
+        rp->rp_side[s].sd_rs = rs[s];
+        if (!(rp->rp_side[s].sd_step = jd_step_new(rs[s], &rp->rp_acf, tick)))
+            return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
+    }
+    if (jd_replay_grow(rp) < 0)
         return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
-    if (!(rp->rp_st = jd_state_new(&sc, err)))
-        return err->err_class ? err->err_class : JD_ERR_FATAL;
     return 0;
 }
 
 static void jd_replay_teardown(jd_replay_t *rp)
 {
-    jd_err_t err;
-
-    if (rp->rp_st && jd_state_drop_all(rp->rp_st, &err) < 0)
-        JD_WARN("replay", "scratch state not removed: %s", err.err_msg);
-    jd_state_destroy(rp->rp_st);
     jd_decoder_destroy(rp->rp_dec);
     jd_arena_destroy(&rp->rp_arena);
     for (int s = 0; s < 2; s++) {
-        free(rp->rp_side[s].sd_states);
-        free(rp->rp_side[s].sd_dl);
-        free(rp->rp_side[s].sd_at);
-        free(rp->rp_side[s].sd_trs);
-        free(rp->rp_side[s].sd_tmp);
+        jd_side_t *sd = &rp->rp_side[s];
+        for (size_t i = 0; sd->sd_ac && i < rp->rp_nacct; i++)
+            jd_account_destroy(sd->sd_ac[i]);
+        free(sd->sd_ac);
+        free(sd->sd_heap);
+        free(sd->sd_trs);
+        jd_step_destroy(sd->sd_step);
     }
     for (size_t i = 0; i < rp->rp_nacct; i++)
         free(rp->rp_names[i]);
     free(rp->rp_names);
-    free(rp->rp_last);
-    free(rp->rp_hold);
     free(rp->rp_slots);
-    free(rp->rp_abs);
-    free(rp->rp_aidx);
 }
 
-/* Reads and processes the whole source; counts undecodable messages. */
+/* Reads and processes the whole source; counts undecodable messages. The
+ * arena (decoded strings) is reset every --batch events. */
 static int jd_replay_loop(jd_replay_t *rp, jd_replay_src_t *src, size_t *bad, jd_err_t *err)
 {
-    jd_event_t *evs = calloc(rp->rp_o->rp_batch, sizeof *evs);
     size_t n = 0;
     long len;
     const void *buf;
-    int rc = evs ? 0 : jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
 
-    while (!rc && (len = jd_replay_src_next(src, &buf, err)) != 0) {
+    while ((len = jd_replay_src_next(src, &buf, err)) != 0) {
         jd_err_t derr;
-        if (len < 0) {
-            rc = err->err_class ? err->err_class : JD_ERR_FATAL;
-            break;
-        }
-        if (jd_decoder_decode(rp->rp_dec, buf, (size_t)len, &rp->rp_arena, &evs[n], &derr)) {
+        jd_event_t ev;
+        if (len < 0)
+            return err->err_class ? err->err_class : JD_ERR_FATAL;
+        if (jd_decoder_decode(rp->rp_dec, buf, (size_t)len, &rp->rp_arena, &ev, &derr)) {
             (*bad)++;
             continue;
         }
         rp->rp_events++;
+        if (jd_replay_event(rp, &ev) < 0)
+            return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
         if (++n == rp->rp_o->rp_batch) {
-            rc = jd_replay_batch(rp, evs, n, err);
             jd_arena_reset(&rp->rp_arena);
             n = 0;
         }
     }
-    if (!rc && n)
-        rc = jd_replay_batch(rp, evs, n, err);
-    free(evs);
-    return rc;
+    for (int s = 0; s < 2 && rp->rp_cf->cf_timers_enabled; s++)
+        if (jd_replay_fire(rp, &rp->rp_side[s]) < 0)
+            return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
+    return 0;
 }
 
 int jd_replay_run(const jd_config_t *cf, const jd_replay_opts_t *ro, FILE *out,
@@ -591,7 +440,6 @@ int jd_replay_run(const jd_config_t *cf, const jd_replay_opts_t *ro, FILE *out,
 {
     jd_replay_t rp;
     jd_replay_src_t *src = NULL;
-    char prefix[256];
     size_t bad = 0;
     int rc;
 
@@ -599,7 +447,7 @@ int jd_replay_run(const jd_config_t *cf, const jd_replay_opts_t *ro, FILE *out,
     memset(res, 0, sizeof *res);
     rp.rp_cf = cf;
     rp.rp_o = ro;
-    rc = jd_replay_setup(&rp, prefix, sizeof prefix, err);
+    rc = jd_replay_setup(&rp, err);
     if (!rc && !(src = jd_replay_src_open(cf, ro, &rp.rp_dec, err)))
         rc = JD_ERR_FATAL;
     if (!rc)

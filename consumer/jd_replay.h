@@ -5,14 +5,12 @@
  * messages decoded as `journeyd run` decodes them) and reports the triggers the new set would add, remove
  * or change, with counts per rule, before it goes live.
  *
- * The events are applied to a scratch state in Redis (a prefix of its
- * own, "<redis.prefix>:replay-<pid>-<ms>", deleted at the end), never to
- * the live state; rule states live in memory, one set per rule set. Both
- * rule sets see exactly the same signals at the same instants: after each
- * batch of --batch events (file order), and at each account's timer
- * deadlines (the same clock as `journeyd run`: the latest occurred_at
- * minus timers.allowed_lateness_s), so a replay of the same file always
- * gives the same result.
+ * The events are stepped through in memory, once per rule set, as the
+ * state engine steps through a partition (jd_step: every event applied
+ * and decided; timers fired by the same clock, the latest occurred_at
+ * minus timers.allowed_lateness_s); Redis is not touched. Both rule sets
+ * see the same events at the same points, so a replay of the same input
+ * always gives the same result.
  *
  * Ownership: the caller owns both rule sets and the configuration.
  * Main thread.
@@ -37,7 +35,8 @@ typedef struct jd_replay_opts {
     int64_t             rp_to_ms;    /* topic: before this one (0: the end) */
     const jd_ruleset_t *rp_new;
     const jd_ruleset_t *rp_base;
-    size_t              rp_batch;    /* events per batch, >= 1 */
+    size_t              rp_batch;    /* events whose strings are held at a
+                                        time, >= 1 */
     int                 rp_list;     /* print each differing trigger */
 } jd_replay_opts_t;
 
@@ -50,7 +49,7 @@ typedef struct jd_replay_result {
 } jd_replay_result_t;
 
 /* Runs the replay and prints the report on out. Returns 0, or a negative
- * jd_err class with err set (file, Redis or decoding errors: a record that
+ * jd_err class with err set (file, Kafka or memory errors: a record that
  * does not decode is counted and skipped, not an error). */
 int jd_replay_run(const jd_config_t *cf, const jd_replay_opts_t *ro, FILE *out,
                   jd_replay_result_t *res, jd_err_t *err);

@@ -85,7 +85,7 @@ static const jd_signal_def_t jd_signals_table[JD_SIG__COUNT] = {
         "earliest first_value event or use of a value feature"},
     [JD_SIG_HEALTHY_ADOPTION_AT] = {"healthy_adoption_at", NUM, 1,
         "first as-of instant with utilization and feature breadth healthy "
-        "(arrival order)"},
+        "(log order)"},
     [JD_SIG_VALUE_REALIZED_AT] = {"value_realized_at", NUM, 1,
         "earliest value_realized"},
     [JD_SIG_TTFV_DAYS] = {"ttfv_days", NUM, 0,
@@ -96,9 +96,9 @@ static const jd_signal_def_t jd_signals_table[JD_SIG__COUNT] = {
         "journey stage: churned, renewal, value_realization, adoption, "
         "activation or onboarding (first match wins)"},
     [JD_SIG_PREVIOUS_STAGE] = {"previous_stage", STR, 0,
-        "the stage before the last stage change (arrival order)"},
+        "the stage before the last stage change (log order)"},
     [JD_SIG_STAGE_CHANGED_AT] = {"stage_changed_at", NUM, 1,
-        "as-of instant of the last stage change (arrival order)"},
+        "as-of instant of the last stage change (log order)"},
     [JD_SIG_NPS_LAST] = {"nps_last", NUM, 0,
         "latest nps_response value (last-writer-wins)"},
     [JD_SIG_NPS_CATEGORY] = {"nps_category", STR, 0,

@@ -35,6 +35,10 @@ expect out_of_range     "out_of_range.yaml:2:[0-9]+: pipeline.batch_size: 0 is o
   --config "$(y out_of_range 'pipeline:\n  batch_size: 0\n')"
 expect bad_choice       "schemas.wire_format" \
   --config "$(y bad_choice 'schemas:\n  wire_format: xml\n')"
+expect repartition_is_input "topics.repartition: 'product-events' is already an input or output topic" \
+  --set topics.repartition=product-events
+expect repartition_is_dlq "topics.repartition: 'x.dlq' is already an input or output topic" \
+  --set topics.dead_letter=x.dlq --set topics.repartition=x.dlq
 expect bad_yaml         "bad_yaml.yaml:[0-9]+:[0-9]+:" \
   --config "$(y bad_yaml 'pipeline:\n  batch_size: [1\n')"
 expect missing_schema   "schemas.ids.7: cannot read" \

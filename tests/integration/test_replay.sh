@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # journeyd replay: two rule sets over one Avro object container file.
 # Three mid-market accounts (start 2026-04-01, first value 04-02) log in
-# daily in May 2026: acme 3 of 10 seats (utilization 0.30), beta 2 of 10
+# daily in May 2026 (and once on 04-30, so that the 28-day active users
+# are complete before the rules' days_since_start >= 30 begins: every
+# event is decided, and May 1's first logins would otherwise be decided on
+# a partial day): acme 3 of 10 seats (utilization 0.30), beta 2 of 10
 # (0.20), gamma 4 of 4 (1.0). The new rules differ from rules/default.yaml
 # in three places, so the report must list exactly:
 #   low_utilization  utilization < 0.35 (was 0.3): ADDED acme (0.30);
 #   expansion_high_utilization >= 1.1 (was 0.9): REMOVED gamma (1.0);
 #   the mid_touch risk play renamed: CHANGED beta's low_utilization;
-#   and a knock-on effect: acme's 3 users are power users from 05-08 (8
-#   active days) with weekly users up 300% on April's empty weeks, so
+#   and a knock-on effect: acme's 3 users are power users from 05-07 (8
+#   active days with 04-30) with weekly users up on April's near-empty weeks, so
 #   expansion_power_users fires for acme (and gamma) under the baseline;
 #   with its new low_utilization risk open, acme's is suppressed: REMOVED.
-# Redis must hold no key afterwards (scratch state only, dropped), and the
-# same replay twice gives the same report.
+# The replay computes in memory: Redis must hold no key of its prefix
+# afterwards, and the same replay twice gives the same report.
 # Needs JD_BIN, JD_ROOT, JD_TMP (JD_REDIS_PORT optional).
 set -euo pipefail
 . "$JD_ROOT/deploy/lib.sh"
@@ -35,6 +38,9 @@ for a, seats in (("acme", "10"), ("beta", "10"), ("gamma", "4")):
     ev(a, "account_created", "2026-04-01T00:00:00")
     ev(a, "account_updated", "2026-04-01T00:00:01", attrs={"seats": seats, "segment": "mid-market"})
     ev(a, "first_value", "2026-04-02T00:00:00")
+for a, users in (("acme", 3), ("beta", 2), ("gamma", 4)):
+    for u in range(users):
+        ev(a, "login", "2026-04-30T10:00:00", "%s-u%d" % (a, u))
 for d in range(1, 31):
     for a, users in (("acme", 3), ("beta", 2), ("gamma", 4)):
         for u in range(users):
@@ -69,6 +75,8 @@ grep -q "play scaled_outreach_v2" "$JD_TMP/out1.txt" || fail "the changed play i
 [ "$(redis-cli -p "$JD_REDIS_PORT" --scan --pattern "$PREFIX*" | wc -l)" -eq 0 ] || fail "scratch keys left in Redis"
 replay --batch 25 >"$JD_TMP/out2.txt" 2>/dev/null || fail "second replay"
 cmp -s "$JD_TMP/out1.txt" "$JD_TMP/out2.txt" || fail "the same replay gave another report"
+replay --batch 1 >"$JD_TMP/out5.txt" 2>/dev/null || fail "replay --batch 1"
+cmp -s "$JD_TMP/out1.txt" "$JD_TMP/out5.txt" || fail "--batch changed the report"
 echo "ok   replay diff: exactly the changed triggers, counts per rule, no state left"
 
 # a rules file with an error is refused with its position
@@ -96,7 +104,7 @@ replay_topic() {
 replay_topic --batch 25 >"$JD_TMP/out3.txt" 2>"$JD_TMP/err3.txt" \
   || { cat "$JD_TMP/err3.txt"; fail "replay --topic"; }
 head -n1 "$JD_TMP/out3.txt"
-grep -q "^replay product-events: 279 event(s), 3 account(s)$" "$JD_TMP/out3.txt" || fail "topic: events read"
+grep -q "^replay product-events: 288 event(s), 3 account(s)$" "$JD_TMP/out3.txt" || fail "topic: events read"
 cmp -s <(tail -n +2 "$JD_TMP/out1.txt") <(tail -n +2 "$JD_TMP/out3.txt") || fail "topic report differs from the file's"
 # every message was produced just now: a range that ends in 2000 is empty
 replay_topic --to 2000-01-01 >"$JD_TMP/out4.txt" 2>/dev/null \
