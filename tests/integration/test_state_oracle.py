@@ -16,12 +16,20 @@ own Avro encoder, the definitions read off docs/signals.md.
       DIR/total.txt        number of messages per file
   test_state_oracle.py check DIR A.jsonl B.jsonl C.jsonl
       A/B/C are `journeyd inspect --all --json` of the three runs: they
-      must be identical but for the arrival-order fields, and every signal
-      must equal the oracle's.
-  test_state_oracle.py stages DIR STAGES.jsonl A.jsonl
+      must be identical but for the log-order fields, and every signal
+      must equal the oracle's. The log-order fields (healthy_adoption_at,
+      stage, previous_stage, stage_changed_at) are recomputed event by
+      event in the order of DIR/a.bin and DIR/c.bin (keyed: an account's
+      events are one partition, in file order); run b is unkeyed (an
+      account's events are spread over the partitions, consumed in no
+      known interleaving), so its log-order fields are only checked to be
+      possible ones.
+  test_state_oracle.py stages DIR STAGES.jsonl A.jsonl [RUN.bin]
       the decoded stage events of a run: ids unique (after dropping exact
       re-sends), each account's chain previous -> stage consistent and
-      ending at the stage `inspect` shows.
+      ending at the stage `inspect` shows; with the run's kcat input (a
+      keyed run), each account's chain (previous, stage, changed_at) must
+      be the oracle's event-by-event stage changes in that order.
 """
 import datetime
 import json
@@ -443,6 +451,96 @@ def stage_of(s, ha):
     return "onboarding"
 
 
+# ---- log order ------------------------------------------------------------------
+
+def run_order(path):
+    """The event_ids of a kcat -l file (DIR/a.bin, c.bin), in file order."""
+    with open(path, "rb") as f:
+        msgs = f.read().split(DELIM)
+    ids = []
+    for m in msgs:
+        if not m:
+            continue
+        v = m.split(KDELIM, 1)[1] if KDELIM in m else m
+        n, shift, i = 0, 0, 5                      # after magic byte + schema id
+        while True:
+            b = v[i]
+            n |= (b & 0x7F) << shift
+            shift += 7
+            i += 1
+            if not b & 0x80:
+                break
+        n = (n >> 1) ^ -(n & 1)
+        ids.append(v[i:i + n].decode())
+    return ids
+
+
+def log_order(events):
+    """The log-order fields of docs/signals.md ("The exceptions: log
+    order"), deciding after every event of the account in the given order:
+    a duplicate (an event_id seen before) changes nothing and is not
+    decided; every other event, late or too late, is applied and the
+    account is decided at the as-of instant of that moment (the latest
+    occurred_at so far). Keeps just what healthy adoption and the stage
+    need, incrementally: for each user and each core feature the latest
+    day of a usage event (the 28-day windows are [D-27, D], and no event
+    is after D), the LWW seats, status and renewal_at, the first go_live
+    and first value. Returns (healthy_adoption_at, stage, previous_stage,
+    stage_changed_at, the changes as (previous, stage, changed_at))."""
+    seen = set()
+    T = None
+    user_day, feat_day = {}, {}
+    lw = {}                                        # attr -> ((at, id bytes), value)
+    go_live = first_value = ha = None
+    stage = prev = changed_at = None
+    changes = []
+    for e in events:
+        if e["event_id"] in seen:
+            continue
+        seen.add(e["event_id"])
+        at = e["occurred_at"]
+        T = at if T is None else max(T, at)
+        typ = e["type"]
+        if typ in USAGE:
+            d = day_of(at)
+            if e["user_id"]:
+                user_day[e["user_id"]] = max(user_day.get(e["user_id"], d), d)
+            if e["feature"] in CORE:
+                feat_day[e["feature"]] = max(feat_day.get(e["feature"], d), d)
+        if typ == "go_live":
+            go_live = at if go_live is None else min(go_live, at)
+        if typ == "first_value" or (typ == "feature_used" and e["feature"] in VALUE_FEATURES):
+            first_value = at if first_value is None else min(first_value, at)
+        if typ == "account_updated":
+            for k, v in e["attributes"].items():
+                if k == "seats":
+                    val = number(v)
+                elif k == "renewal_at":
+                    val = date_ms(v)
+                elif k == "status":
+                    val = v
+                else:
+                    continue
+                key = (at, e["event_id"].encode())
+                if val is not None and (k not in lw or key > lw[k][0]):
+                    lw[k] = (key, val)
+        D = day_of(T)
+        seats = lw["seats"][1] if "seats" in lw else None
+        au28 = sum(1 for d in user_day.values() if d >= D - 27)
+        util = au28 / seats if seats else None
+        breadth = sum(1 for d in feat_day.values() if d >= D - 27) / len(CORE)
+        if ha is None and util is not None and util >= HEALTHY_UTIL and breadth >= HEALTHY_BREADTH:
+            ha = T
+        renewal = lw["renewal_at"][1] if "renewal_at" in lw else None
+        now = stage_of({"status": lw["status"][1] if "status" in lw else None,
+                        "days_to_renewal": None if renewal is None else (renewal - T) / DAY,
+                        "first_value_at": first_value, "go_live_at": go_live}, ha)
+        if now != stage:
+            prev, stage, changed_at = stage, now, T
+            changes.append((prev, stage, changed_at))
+    return ha, stage, prev, changed_at, changes
+
+
 # ---- checks ---------------------------------------------------------------------
 
 ARRIVAL = {"healthy_adoption_at", "healthy_adoption_at_iso", "stage", "previous_stage",
@@ -482,7 +580,15 @@ def check(outdir, paths):
             e = json.loads(line)
             events.setdefault(e["account_id"], []).append(e)
     runs = [load_dump(p) for p in paths]
+    by_id = {e["event_id"]: e for evs in events.values() for e in evs}
+    order = {}                          # run -> account -> its events, in that run's order
+    for name in "ac":
+        ids = run_order("%s/%s.bin" % (outdir, name))
+        per = order[name] = {}
+        for i in ids:
+            per.setdefault(by_id[i]["account_id"], []).append(by_id[i])
     bad = []
+    exact = {"a": 0, "c": 0}
     for name, run in zip("abc", runs):
         if set(run) != set(events):
             bad.append("run %s: accounts %d, log has %d" % (name, len(run), len(events)))
@@ -524,11 +630,38 @@ def check(outdir, paths):
             sc = got["stage_changed_at"]
             if sc is None or sc not in occurred:
                 bad.append("%s run %s: stage_changed_at %r" % (acct, name, sc))
+            if name not in order:
+                continue
+            # the log-order fields, exactly, from this run's order of the account's events
+            lo = log_order(order[name][acct])
+            mine = {"healthy_adoption_at": lo[0], "stage": lo[1], "previous_stage": lo[2],
+                    "stage_changed_at": lo[3]}
+            j = o["journey"]
+            theirs = {"healthy_adoption_at": (got["healthy_adoption_at"],
+                                              j["milestones"]["healthy_adoption"]["at"]),
+                      "stage": (got["stage"], j["stage"]),
+                      "previous_stage": (got["previous_stage"], j["previous_stage"]),
+                      "stage_changed_at": (got["stage_changed_at"], j["stage_changed_at"])}
+            ok = True
+            for k, v in mine.items():
+                for where, g in zip(("signals", "journey"), theirs[k]):
+                    if g != v:
+                        ok = False
+                        bad.append("%s run %s: %s.%s = %r, oracle (log order) %r"
+                                   % (acct, name, where, k, g, v))
+            if lo[1] != stage_of(want, lo[0]):
+                ok = False
+                bad.append("%s run %s: oracle's last log-order stage %s, final signals give %s"
+                           % (acct, name, lo[1], stage_of(want, lo[0])))
+            exact[name] += ok
     for b in bad[:40]:
         print("FAIL " + b)
     checked = len(events) * len(want)
-    print("%d accounts, %d signals each: %d identical across the 3 runs (arrival-order "
+    print("%d accounts, %d signals each: %d identical across the 3 runs (log-order "
           "fields aside), %d problems" % (len(events), len(want), identical, len(bad)))
+    print("log order: healthy_adoption_at, stage, previous_stage, stage_changed_at equal to "
+          "the oracle's event-by-event decisions for %d accounts of run a, %d of run c "
+          "(run b unkeyed: no known order)" % (exact["a"], exact["c"]))
     for name, run in zip("abc", runs):
         ha = sum(1 for o in run.values() if o["signals"]["healthy_adoption_at"] is not None)
         st = {}
@@ -538,9 +671,18 @@ def check(outdir, paths):
     return 1 if bad or checked == 0 else 0
 
 
-def stages(outdir, stage_path, dump_path):
+def stages(outdir, stage_path, dump_path, bin_path=None):
     run = load_dump(dump_path)
-    seen, per, bad = {}, {}, []
+    order = {}
+    if bin_path:
+        by_id = {}
+        with open(outdir + "/log.jsonl") as f:
+            for line in f:
+                e = json.loads(line)
+                by_id[e["event_id"]] = e
+        for i in run_order(bin_path):
+            order.setdefault(by_id[i]["account_id"], []).append(by_id[i])
+    seen, per, bad, exact = {}, {}, [], 0
     with open(stage_path) as f:
         for line in f:
             e = json.loads(line)
@@ -562,13 +704,21 @@ def stages(outdir, stage_path, dump_path):
             prev = e["stage"]
         if acct in run and prev != run[acct]["signals"]["stage"]:
             bad.append("%s: last stage event %s, inspect %s" % (acct, prev, run[acct]["signals"]["stage"]))
+        if bin_path:
+            chain = [(e["previous_stage"], e["stage"], e["changed_at"]) for e in evs]
+            want = log_order(order.get(acct, []))[4]
+            if chain != want:
+                bad.append("%s: stage events %s, oracle (log order) %s" % (acct, chain, want))
+            else:
+                exact += 1
     missing = set(run) - set(per)
     if missing:
         bad.append("%d accounts without a stage event" % len(missing))
     for b in bad[:20]:
         print("FAIL " + b)
-    print("%d stage events (%d distinct) for %d accounts, %d problems"
-          % (sum(len(v) for v in per.values()), len(seen), len(per), len(bad)))
+    print("%d stage events (%d distinct) for %d accounts, %d problems%s"
+          % (sum(len(v) for v in per.values()), len(seen), len(per), len(bad),
+             ", %d chains equal to the oracle's log-order changes" % exact if bin_path else ""))
     return 1 if bad else 0
 
 
@@ -579,7 +729,7 @@ if __name__ == "__main__":
         gen(a[1], int(opts.get("--accounts", 500)), int(opts.get("--seed", 7)))
     elif a and a[0] == "check" and len(a) == 5:
         sys.exit(check(a[1], a[2:5]))
-    elif a and a[0] == "stages" and len(a) == 4:
-        sys.exit(stages(a[1], a[2], a[3]))
+    elif a and a[0] == "stages" and len(a) in (4, 5):
+        sys.exit(stages(*a[1:]))
     else:
         raise SystemExit(__doc__)

@@ -12,10 +12,13 @@
 #       restarted (same consumer group: it resumes from the committed
 #       offsets, replaying what was not committed).
 # Then `inspect --all --json` must be identical for every account in the
-# three runs (but for the arrival-order fields: healthy_adoption_at and the
+# three runs (but for the log-order fields: healthy_adoption_at and the
 # stage history), and every signal must equal the oracle's plain Python
-# computation over the JSON log. The stage events of (a) and (c) must
-# decode with python3-avro and form a consistent chain per account.
+# computation over the JSON log. The log-order fields of the keyed runs (a)
+# and (c) must equal the oracle's own decisions after every event, in the
+# order of a.bin and c.bin (run (b) is unkeyed: its order is unknown). The
+# stage events of (a) and (c) must decode with python3-avro and form, per
+# account, exactly the oracle's chain of stage changes.
 # Also prints the Redis cost of run (a): commands per event and bytes per
 # account (docs/state.md quotes these numbers).
 # Needs JD_BIN, JD_ROOT, JD_TMP (tests/run.sh sets them); starts its own
@@ -161,7 +164,7 @@ for r in a c; do
   kcat -C -b "$JD_BROKERS" -t "stage_$r" -e -q -f '%S:%s' \
     | $PY "$AVRO" decode "$JD_ROOT/schemas/journey_stage.avsc" >"$JD_TMP/stages_$r.jsonl" \
     || fail "stage events of run $r do not decode with python3-avro"
-  $PY "$ORACLE" stages "$JD_TMP" "$JD_TMP/stages_$r.jsonl" "$JD_TMP/$r.jsonl" \
+  $PY "$ORACLE" stages "$JD_TMP" "$JD_TMP/stages_$r.jsonl" "$JD_TMP/$r.jsonl" "$JD_TMP/$r.bin" \
     || fail "stage events of run $r"
 done
 "$JD_BIN" inspect acct-0000 --redis "127.0.0.1:$JD_REDIS_PORT" --config "$JD_TMP/config.yaml" \
