@@ -2,8 +2,8 @@
  * jd_bench_full: `jd_bench full`, the whole journeyd pipeline measured.
  *
  * It is `journeyd run` in-process: the same jd_cli configuration, rules and
- * jd_pipeline_run (decode, group by account, apply.lua, rules, commit.lua,
- * publish, outbox ack, offset store), so every --set knob of journeyd
+ * jd_pipeline_run (decode, per-event apply and rules, publish, the
+ * batch's record write, offset store), so every --set knob of journeyd
  * applies. Around it, this file only observes:
  *   - a sampler thread reads the pipeline's message counter every 20 ms
  *     to take the CPU and broker-CPU baselines at the first message (the

@@ -4,7 +4,7 @@
  *
  * Redis cost is read two ways because Redis 7 counts differently from what
  * the target means. INFO commandstats counts every command, including the
- * ones a Lua script runs (each SADD inside apply.lua is a call), so it
+ * ones a Lua script runs (each SET inside store.lua is a call), so it
  * answers "how much work did Redis do". The target ("commands per event")
  * is about what the client sends: round trips and commands on the wire.
  * Redis 7.0 has no per-client command counter, so the MONITOR stream is

@@ -134,7 +134,7 @@ def latency(rows):
 
 def micro(rows):
     out = {}
-    for m in ("micro_decode", "micro_rules", "micro_state", "micro_window"):
+    for m in ("micro_decode", "micro_rules", "micro_engine"):
         rs = pick(rows, m)
         if rs:
             out[m[6:]] = {k: v for k, v in rs[0].items() if k not in ("mode", "label")}
@@ -270,24 +270,20 @@ def table(res):
             fmt(j.get("p99_ms"), "{:.1f}"), fmt(j.get("p999_ms"), "{:.1f}"), fmt(j.get("samples")),
             fmt(e.get("achieved_events_per_s")), "" if e["sustained"] else "  (not sustained)"))
     L.append("")
-    d, ru, w = mic.get("decode"), mic.get("rules"), mic.get("window")
+    d, ru = mic.get("decode"), mic.get("rules")
     if d:
         L.append("micro: decode %.0f ns/event = %s events/s on one core, %s mallocs/event" % (
             d["ns_per_event"], fmt(d["events_per_s_one_core"]), fmt(d.get("mallocs_per_event"), "{:.1f}")))
     if ru:
         L.append("micro: rules %.0f ns/account steady, %.0f ns/account on a firing pass (%d rules)" % (
             ru["steady_ns_per_account"], ru["firing_pass_ns_per_account"], ru["rules"]))
-    st = mic.get("state")
-    if st and st.get("by_day"):
-        days = st["by_day"]
-        first, last = days[min(1, len(days) - 1)], days[-1]
-        L.append("micro: state apply, %d accounts, batch %d: per account and batch %.0f us at day %d "
-                 "-> %.0f us at day %d (%.0f events each); Lua's own %.0f -> %.0f us" % (
-                     st["accounts"], st["batch_size"], first[3], first[0], last[3], last[0],
-                     last[2], first[8], last[8]))
-    if w:
-        L.append("micro: windows 1d/7d/28d per account: SCARD+SUNION %.1f us vs ZCOUNT x3 %.1f us" % (
-            w["sunion_us_per_account"], w["zcount_us_per_account"]))
+    en = mic.get("engine")
+    if en:
+        L.append("micro: engine step %.0f ns/event = %s events/s on one core, %s mallocs/event, "
+                 "%s heap bytes per account (%d accounts)" % (
+                     en["ns_per_event"], fmt(en.get("events_per_s")),
+                     fmt(en.get("mallocs_per_event"), "{:.2f}"),
+                     fmt(en.get("heap_bytes_per_account")), en.get("accounts", 0)))
     if acc:
         L.append("1M accounts: peak RSS %.0f MiB (journeyd), Redis used_memory %.0f MiB, %s events/s" % (
             acc["peak_rss_mib"], acc["redis_used_memory_mib"] or 0, fmt(acc["events_per_s"])))

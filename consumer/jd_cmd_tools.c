@@ -13,7 +13,6 @@
 #include "jd_cli.h"
 #include "jd_cmd.h"
 #include "jd_record.h"
-#include "jd_state.h"
 #include "jd_store.h"
 #include "jd_window.h"
 
@@ -25,7 +24,7 @@ static const jd_cli_flag_t jd_inspect_flags[] = {
      "latest event; writes nothing"},
     {"all", 0, &jd_inspect_all, "every account with state, sorted by id"},
     {"rule-states", 0, &jd_inspect_rules,
-     "print the account's rule states instead (state.engine memory): one line, the "
+     "print the account's rule states instead: one line, the "
      "record's key, then each rule id and its state, tab-separated"},
 };
 #define JD_INSPECT_NFLAGS (sizeof jd_inspect_flags / sizeof jd_inspect_flags[0])
@@ -54,6 +53,13 @@ static void jd_inspect_value(jd_signal_id_t id, const jd_value_t *v)
         printf("    %-28s %.6g\n", name, v->num);
 }
 
+/* What inspect tells besides the signals. */
+typedef struct jd_inspect_info {
+    int64_t si_state_as_of;      /* the account's own as-of instant T */
+    int     si_windows_complete; /* every window day is inside the kept
+                                    horizon (or after T): exact windows */
+} jd_inspect_info_t;
+
 static void jd_inspect_health(const jd_signals_t *sg)
 {
     const jd_health_result_t *hr = &sg->sg_health;
@@ -72,7 +78,7 @@ static void jd_inspect_health(const jd_signals_t *sg)
 }
 
 static void jd_inspect_summary(const jd_signals_t *sg, const char *account,
-                               const jd_state_inspect_info_t *info)
+                               const jd_inspect_info_t *info)
 {
     size_t sec = 0;
     char iso[40];
@@ -101,7 +107,7 @@ static void jd_inspect_summary(const jd_signals_t *sg, const char *account,
  * the requested instant), an "evaluated" object is added at the end: the
  * account's own as-of, and whether every window day is still kept. */
 static void jd_inspect_print_json(const jd_signals_t *sg, const char *account,
-                                  const jd_state_inspect_info_t *info)
+                                  const jd_inspect_info_t *info)
 {
     size_t need = jd_signals_to_json(sg, account, NULL, 0);
     char *buf = malloc(need + 1);
@@ -122,12 +128,10 @@ static void jd_inspect_print_json(const jd_signals_t *sg, const char *account,
     free(buf);
 }
 
-/* Where inspect reads: the scripts' keys (state.engine lua) or the
- * account records (memory). */
+/* Where inspect reads: the account records. */
 typedef struct jd_inspect_src {
     const jd_ruleset_t *is_rs;        /* --rule-states: names of the rule states */
     const char        *is_prefix;
-    jd_state_t        *is_state;
     jd_store_t        *is_store;
     jd_account_conf_t  is_acf;
     jd_signals_conf_t  is_sgc;
@@ -155,7 +159,7 @@ static void jd_inspect_rule_line(const jd_inspect_src_t *is, const jd_account_t 
 /* The signals of account from its record, at `at` (JD_SIGNALS_NO_TS: its
  * own as-of): the windows are exact when every day they reach is kept. */
 static int jd_inspect_record(jd_inspect_src_t *is, const char *account, int64_t at,
-                             jd_signals_t *sg, jd_state_inspect_info_t *info, jd_err_t *err)
+                             jd_signals_t *sg, jd_inspect_info_t *info, jd_err_t *err)
 {
     jd_store_rec_t rec;
     jd_account_t *ac;
@@ -189,14 +193,13 @@ static int jd_inspect_record(jd_inspect_src_t *is, const char *account, int64_t 
 static int jd_inspect_one(jd_inspect_src_t *is, const char *account, int64_t at)
 {
     jd_signals_t *sg = malloc(sizeof *sg);
-    jd_state_inspect_info_t info = {0, 1};
+    jd_inspect_info_t info = {0, 1};
     jd_err_t err;
     int rc = 1;
 
     if (!sg)
         return 1;
-    int got = is->is_store ? jd_inspect_record(is, account, at, sg, &info, &err)
-                           : jd_state_inspect_at(is->is_state, account, at, sg, &info, &err);
+    int got = jd_inspect_record(is, account, at, sg, &info, &err);
     if (got == 1) {
         rc = 0; /* --rule-states: printed */
     } else if (got) {
@@ -248,8 +251,7 @@ static int jd_inspect_every(jd_inspect_src_t *is, int64_t at)
     jd_err_t err;
     int rc = 0;
 
-    if ((is->is_store ? jd_store_accounts(is->is_store, jd_inspect_collect, &ii, &err)
-                      : jd_state_accounts(is->is_state, jd_inspect_collect, &ii, &err)) < 0 ||
+    if (jd_store_accounts(is->is_store, jd_inspect_collect, &ii, &err) < 0 ||
         ii.ii_oom) {
         fprintf(stderr, "journeyd inspect: %s\n", ii.ii_oom ? "out of memory" : err.err_msg);
         rc = 1;
@@ -268,17 +270,12 @@ static int jd_inspect_every(jd_inspect_src_t *is, int64_t at)
 
 static int jd_inspect_open(jd_inspect_src_t *is, const jd_config_t *cf, jd_err_t *err)
 {
-    if (strcmp(cf->cf_state_engine, "memory") == 0) {
-        jd_store_conf_t stc;
-        jd_config_store_conf(cf, &stc);
-        jd_config_account(cf, &is->is_acf, &is->is_sgc);
-        if (!(is->is_store = jd_store_new(&stc, err)))
-            return -1;
-        return jd_store_connect(is->is_store, err) ? -1 : 0;
-    }
-    jd_state_conf_t sc;
-    jd_config_state(cf, &sc);
-    return (is->is_state = jd_state_new(&sc, err)) ? 0 : -1;
+    jd_store_conf_t stc;
+    jd_config_store_conf(cf, &stc);
+    jd_config_account(cf, &is->is_acf, &is->is_sgc);
+    if (!(is->is_store = jd_store_new(&stc, err)))
+        return -1;
+    return jd_store_connect(is->is_store, err) ? -1 : 0;
 }
 
 int jd_cmd_inspect(int argc, char **argv)
@@ -311,11 +308,6 @@ int jd_cmd_inspect(int argc, char **argv)
         goto out;
     rc = 1;
     if (jd_inspect_rules) {
-        if (strcmp(cli.cl_cf->cf_state_engine, "memory") != 0) {
-            fprintf(stderr, "journeyd inspect: --rule-states reads account records "
-                            "(state.engine memory)\n");
-            goto out;
-        }
         if (!(rs = jd_cli_rules(&cli)))
             goto out;
         is.is_rs = rs;
@@ -327,7 +319,6 @@ int jd_cmd_inspect(int argc, char **argv)
     }
     rc = jd_inspect_all ? jd_inspect_every(&is, at) : jd_inspect_one(&is, cli.cl_pos[0], at);
 out:
-    jd_state_destroy(is.is_state);
     jd_store_destroy(is.is_store);
     jd_rules_destroy(rs);
     jd_cli_free(&cli);

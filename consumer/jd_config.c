@@ -143,19 +143,12 @@ static const jd_config_key_t jd_config_keys[] = {
      "Core features of feature_breadth_28d (list; empty: breadth is null)."},
     {"state.power_user_days", JD_CFG_INT, "8", JD_OFF(cf_power_user_days), 1, 28, NULL,
      "power_users_28d: users active on at least this many days of the 28."},
-    {"state.idle_expiry_days", JD_CFG_INT, "35", JD_OFF(cf_idle_expiry_days), 0, 3650, NULL,
-     "Per-day keys expire this many wall-clock days after their last write, so idle "
-     "accounts shrink to profile and milestones; 0 never."},
-    {"state.engine", JD_CFG_STR, "memory", JD_OFF(cf_state_engine), 0, 0, "lua|memory",
-     "Where account state is computed: memory (in journeyd, per event; Redis keeps one "
-     "record per account; input must be keyed by account) or lua (scripts inside Redis, "
-     "decided at decision points; also for unkeyed input shared by several instances)."},
     {"state.signals_hash", JD_CFG_INT, "1", JD_OFF(cf_signals_hash), 0, 1, NULL,
      "1: keep <prefix>:{T}:sig, a hash of each account's current health, stage, profile and "
      "28-day adoption signals for downstream services (docs/state.md), written with the "
-     "record when one of them changed; 0: not kept (state.engine memory)."},
+     "record when one of them changed; 0: not kept."},
     {"state.cache_mb", JD_CFG_INT, "256", JD_OFF(cf_cache_mb), 1, 1048576, NULL,
-     "Memory for the account state journeyd holds (MiB, state.engine memory): the account "
+     "Memory for the account state journeyd holds (MiB): the account "
      "records and the partitions' deadline indexes; clean records past it are evicted least "
      "recently used first and read again from Redis."},
     {"state.renewal_window_days", JD_CFG_INT, "120", JD_OFF(cf_renewal_window_days), 0, 3650, NULL,
@@ -172,7 +165,7 @@ static const jd_config_key_t jd_config_keys[] = {
      "Most messages processed per batch (one Redis round trip per batch)."},
     {"pipeline.max_rate", JD_CFG_INT, "0", JD_OFF(cf_max_rate), 0, INT_MAX, NULL,
      "Most messages consumed per second, on average since the first (a backfill that "
-     "must leave room to others; state.engine memory); 0: no limit."},
+     "must leave room to others); 0: no limit."},
     {"pipeline.batch_timeout_ms", JD_CFG_INT, "10", JD_OFF(cf_batch_timeout_ms), 1, 60000, NULL,
      "Longest wait for a batch to fill."},
     {"pipeline.retry_backoff_max_ms", JD_CFG_INT, "5000", JD_OFF(cf_retry_backoff_max_ms), 10, 600000, NULL,
@@ -748,9 +741,6 @@ static int jd_config_check_repartition(const jd_config_t *cf, jd_err_t *err)
     const char *rp = cf->cf_topic_repartition;
     if (!rp[0])
         return 0;
-    if (strcmp(cf->cf_state_engine, "memory") != 0)
-        return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
-                          "topics.repartition needs state.engine memory");
     const char *out[] = {cf->cf_topic_dlq, cf->cf_topic_risk, cf->cf_topic_renewal,
                          cf->cf_topic_expansion, cf->cf_topic_stage, cf->cf_topic_shadow,
                          cf->cf_topic_outcomes};
@@ -832,37 +822,6 @@ void jd_config_store_conf(const jd_config_t *cf, jd_store_conf_t *sc)
                    : strcmp(cf->cf_redis_cluster, "off") == 0 ? JD_REDIS_SINGLE
                                                               : JD_REDIS_AUTO;
     sc->stc_prefix = cf->cf_redis_prefix;
-}
-
-void jd_config_state(const jd_config_t *cf, jd_state_conf_t *sc)
-{
-    jd_state_conf_default(sc);
-    sc->sc_host = cf->cf_redis_host;
-    sc->sc_port = cf->cf_redis_port;
-    sc->sc_unix_path = cf->cf_redis_socket[0] ? cf->cf_redis_socket : NULL;
-    sc->sc_prefix = cf->cf_redis_prefix;
-    sc->sc_user = cf->cf_redis_user;
-    sc->sc_password = cf->cf_redis_password;
-    sc->sc_password_file = cf->cf_redis_password_file;
-    sc->sc_cluster = strcmp(cf->cf_redis_cluster, "on") == 0    ? JD_REDIS_CLUSTER
-                     : strcmp(cf->cf_redis_cluster, "off") == 0 ? JD_REDIS_SINGLE
-                                                                : JD_REDIS_AUTO;
-    sc->sc_seeds = cf->cf_redis_nodes[0] ? cf->cf_redis_nodes : NULL;
-    sc->sc_timeout_ms = cf->cf_redis_timeout_ms;
-    sc->sc_retention_days = cf->cf_retention_days;
-    sc->sc_value_features = (const char *const *)cf->cf_value_feature_v;
-    sc->sc_value_feature_cnt = cf->cf_value_feature_n;
-    sc->sc_usage_events = (const char *const *)cf->cf_usage_event_v;
-    sc->sc_usage_event_cnt = cf->cf_usage_event_n;
-    sc->sc_core_features = (const char *const *)cf->cf_core_feature_v;
-    sc->sc_core_feature_cnt = cf->cf_core_feature_n;
-    sc->sc_power_user_days = cf->cf_power_user_days;
-    sc->sc_idle_expiry_ms = (int64_t)cf->cf_idle_expiry_days * 86400000;
-    sc->sc_signals.sgc_renewal_window_days = cf->cf_renewal_window_days;
-    sc->sc_signals.sgc_ttfv_target_days = cf->cf_ttfv_target_days;
-    sc->sc_signals.sgc_healthy_utilization = cf->cf_healthy_utilization;
-    sc->sc_signals.sgc_healthy_breadth = cf->cf_healthy_breadth;
-    sc->sc_signals.sgc_health = &cf->cf_health;
 }
 
 void jd_config_account(const jd_config_t *cf, jd_account_conf_t *acf,

@@ -25,7 +25,6 @@
 #include "jd_err.h"
 #include "jd_mapping.h"
 #include "jd_account.h"
-#include "jd_state.h"
 #include "jd_store.h"
 
 typedef struct jd_kv {
@@ -99,8 +98,6 @@ typedef struct jd_config {
     char **cf_core_feature_v;
     size_t cf_core_feature_n;
     int   cf_power_user_days;
-    int   cf_idle_expiry_days;
-    char *cf_state_engine;          /* lua | memory */
     int   cf_cache_mb;
     int   cf_signals_hash;
     int   cf_renewal_window_days;
@@ -163,11 +160,6 @@ int jd_config_validate(const jd_config_t *cf, jd_err_t *err);
 
 /* Value of librdkafka property `key`, or NULL. */
 const char *jd_config_kafka(const jd_config_t *cf, const char *key);
-
-/* Fills a Redis state configuration from redis.*, state.* and health.*;
- * strings and the health profiles point into `cf`, which must outlive
- * `sc` (and the jd_state_t built from it). */
-void jd_config_state(const jd_config_t *cf, jd_state_conf_t *sc);
 
 /* The state store's configuration from redis.* (strings point into cf,
  * which must outlive sc). */

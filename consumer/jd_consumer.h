@@ -3,7 +3,7 @@
  *
  * Offsets are stored only by jd_consumer_store_offsets(), which the
  * pipeline calls after a batch's Redis writes and Kafka deliveries are
- * acknowledged (up to each partition's open decision segment);
+ * acknowledged;
  * librdkafka's auto-commit then commits stored offsets in the background,
  * and jd_consumer_close() commits synchronously. On a rebalance, stored
  * offsets are committed before partitions are given up; the pipeline

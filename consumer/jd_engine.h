@@ -1,5 +1,5 @@
 /*
- * jd_engine: the run loop of `journeyd run` with state.engine memory: the
+ * jd_engine: the run loop of `journeyd run`: the
  * accounts' journeys are computed in journeyd, per event, and Redis keeps
  * one record per account (docs/state.md).
  *

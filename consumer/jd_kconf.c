@@ -7,9 +7,8 @@
  * message's offset after its state and triggers are acknowledged), and the
  * producer is idempotent with acks=all (a retried produce cannot duplicate
  * or reorder). They are therefore set after the user's properties, with
- * enable.partition.eof=true, whose notices close a partition's open
- * decision segment (jd_segment.h): a consumer that has caught up decides
- * at once instead of waiting for the next segment boundary.
+ * enable.partition.eof=true, whose notices tell the engine a partition
+ * was read to its end (the group's caught-up clock, jd_engine.c).
  * Main thread, start-up only.
  */
 #include "jd_kconf.h"
@@ -92,7 +91,7 @@ rd_kafka_conf_t *jd_kconf_new(const jd_config_t *cf, jd_kconf_role_t role,
         rc = jd_kconf_set(conf, "bootstrap.servers", bootstrap, err);
     if (!rc && role == JD_KCONF_CONSUMER) {
         rc = jd_kconf_set(conf, "enable.auto.offset.store", "false", err);
-        if (!rc) /* end-of-partition notices close decision segments */
+        if (!rc) /* end-of-partition notices: caught up */
             rc = jd_kconf_set(conf, "enable.partition.eof", "true", err);
         jd_ops_kconf(conf, cf);
     }

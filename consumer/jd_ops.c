@@ -42,7 +42,7 @@ struct jd_ops {
     jd_metric_t       *op_consumed, *op_decode_err, *op_dlq, *op_triggers, *op_stage;
     jd_metric_t       *op_batches, *op_batch_size, *op_redis_lat, *op_lag;
     jd_metric_t       *op_watermark, *op_et_lag, *op_accounts, *op_redis_up;
-    jd_metric_t       *op_kafka_up, *op_info, *op_stats_err, *op_claims;
+    jd_metric_t       *op_kafka_up, *op_info, *op_stats_err;
     jd_metric_t       *op_redirects, *op_reloads, *op_reconnects, *op_refreshes;
     pthread_mutex_t    op_lock;        /* the fields below */
     uint64_t           op_pending[JD_E__COUNT];
@@ -111,9 +111,6 @@ static const jd_ops_family_t jd_ops_families[] = {
             "1 when librdkafka's latest statistics show a broker up."),
     JD_FAM0(op_stats_err, COUNTER, "journeyd_kafka_stats_errors_total",
             "librdkafka statistics that did not parse."),
-    JD_FAM(op_claims, COUNTER, "journeyd_claims_lost_total", "result",
-           "Account commits that lost their claim to another instance's commit "
-           "(unkeyed input, rebalances): decided_again, or given_up after repeated losses."),
     JD_FAM(op_redirects, COUNTER, "journeyd_redis_redirections_total", "kind",
            "Redis Cluster redirections followed, by kind (moved, ask)."),
     JD_FAM0(op_reloads, COUNTER, "journeyd_redis_script_reloads_total",
@@ -467,9 +464,3 @@ void jd_ops_accounts(int64_t n)
         jd_metric_set(jd_ops_current->op_accounts, NULL, (double)n);
 }
 
-void jd_ops_claims_lost(const char *result, size_t n)
-{
-    const char *lv[] = {result};
-    if (jd_ops_current)
-        jd_metric_add(jd_ops_current->op_claims, lv, (double)n);
-}

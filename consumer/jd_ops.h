@@ -76,8 +76,5 @@ void jd_ops_batch(size_t messages);
 void jd_ops_redis(const char *op, double seconds, int ok);
 void jd_ops_event_time(int64_t occurred_at_ms);
 void jd_ops_accounts(int64_t n);
-/* n account commits lost their claim (state/commit.lua); result is
- * "decided_again" or "given_up". */
-void jd_ops_claims_lost(const char *result, size_t n);
 
 #endif

@@ -1,14 +1,7 @@
 /*
- * jd_pipeline: the main loop of `journeyd run`.
- *
- * One pass: poll a batch -> decode (bad messages to the dead-letter topic)
- * -> group by account -> apply to Redis and read signals + rule states
- * (one pipelined round trip) -> observe journey stage changes and decide
- * triggers -> commit rule states, journey changes and outbox entries (one
- * round trip) -> publish triggers and stage events -> wait for every
- * delivery -> remove delivered outbox entries -> store the batch's offsets.
- * A crash anywhere before the last step replays the batch, which converges
- * because every update is idempotent and trigger ids are deterministic.
+ * jd_pipeline: `journeyd run`'s contract: its options, the statistics it
+ * fills, the stop request and the end-of-run summary. The loop itself is
+ * the state engine's (consumer/jd_engine.h).
  *
  * Threads: jd_pipeline_run blocks on the calling thread until stopped
  * (jd_pipeline_stop from a signal handler, max events, or idle exit).
@@ -42,19 +35,11 @@ typedef struct jd_pipeline_stats {
     uint64_t  ps_triggers;
     uint64_t  ps_triggers_by_kind[JD_KIND__COUNT];
     uint64_t *ps_triggers_by_rule; /* jd_rules_count() entries, owned */
-    uint64_t  ps_republished;      /* outbox entries re-sent at start-up */
     uint64_t  ps_stage_events;     /* journey stage changes published */
     uint64_t  ps_resolved;         /* RESOLVED triggers published */
     uint64_t  ps_shadow;           /* triggers of shadow rules (never on the
                                       trigger topics) */
     uint64_t  ps_timer_evals;      /* accounts evaluated by the timer clock */
-    uint64_t  ps_decision_points;  /* partition segments closed (decided) */
-    uint64_t  ps_claims_lost;      /* account commits that lost their claim
-                                      (another instance committed the
-                                      account since it was read) */
-    uint64_t  ps_claims_given_up;  /* of them, left undecided after 4
-                                      losses in a row (jd_pipeline.c,
-                                      "lost claims") */
     uint64_t  ps_replayed;         /* events skipped: already in their
                                       account's stored record */
     uint64_t  ps_fenced;           /* partitions lost to a newer owner */
@@ -64,8 +49,7 @@ typedef struct jd_pipeline_stats {
     double    ps_seconds;          /* first message to last batch done */
 } jd_pipeline_stats_t;
 
-/* Runs until stopped: with state.engine memory, jd_engine_run
- * (consumer/jd_engine.h); with lua, the loop described above.
+/* Runs jd_engine_run (consumer/jd_engine.h) until stopped.
  * `bootstrap` overrides the configured servers (the embedded cluster).
  * Returns 0 on a clean stop, or JD_ERR_FATAL. `stats` is filled in either
  * case; free ps_triggers_by_rule with free(). */

@@ -174,7 +174,7 @@ size_t jd_signals_to_json(const jd_signals_t *sg, const char *account,
  */
 #define JD_SIGNALS_NO_TS INT64_MIN
 
-/* The windows apply.lua counts for the signals, by index into sr_win[].
+/* The windows counted for the signals, by index into sr_win[].
  * jd_signals_windows() gives each one's jd_window_spec_t. */
 typedef enum jd_signals_win {
     JD_W_USERS_1D = 0,     /* distinct users [D, D] */

@@ -8,14 +8,14 @@
  *
  * An account's as-of day D is the day of the latest occurred_at seen for it.
  * A window of N days ending at D covers the days [D-N+1, D]; the retention
- * horizon of R days keeps the day keys of [D-R+1, D] (R >= the longest
- * reach of any window, JD_WINDOW_MAX_DAYS, checked by jd_state_new).
+ * horizon of R days keeps the days [D-R+1, D] (R >= the longest reach of
+ * any window, JD_WINDOW_MAX_DAYS: state.retention_days is at least 35).
  *
  * Windows are described by a jd_window_spec_t: a kind (what is counted over
  * the per-day sets, see below) and a span of days *back from D*, so the
- * same spec means the same days whatever D is. The state shell hands the
- * specs to apply.lua, which only does set algebra over the days it is told;
- * which days belong to which signal is decided here and in jd_signals.c.
+ * same spec means the same days whatever D is; which days belong to which
+ * signal is decided here and in jd_signals.c, and the account record
+ * (jd_account.c) counts them.
  *
  * Everything here is a pure function of its arguments: no I/O, no clock, no
  * allocation, any thread.
@@ -76,8 +76,7 @@ jd_window_spec_t jd_window_week_block(jd_window_kind_t kind, int k);
 
 /* First day of the retention horizon of R days ending at as_of_day:
  * as_of_day - R + 1. Per-day state older than this is dropped, and an event
- * older than this is "too late" for the windows (apply.lua applies the
- * same rule with the as-of day after the whole batch). */
+ * older than this is "too late" for the windows. */
 int64_t jd_window_horizon(int64_t as_of_day, int retention_days);
 
 /* (to_ms - from_ms) in days, fractional (negative when to < from). */

@@ -14,8 +14,8 @@ Checks, exit status 1 on any failure:
   fourth field of jd_rule_state_format), no fewer (lost) and no more;
 - every duplicate is a byte-identical copy;
 - the set of published trigger_ids (triggers and stage events) equals the
-  baseline's: rules are decided at points of the log (decision segments,
-  docs/reliability.md), not of the batching, so a crash, an outage or a
+  baseline's: rules are decided after every event, in partition order
+  (docs/reliability.md), not at batch ends, so a crash, an outage or a
   rebalance must not change what is decided.
 Prints one line of counts.
 

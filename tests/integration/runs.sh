@@ -57,19 +57,10 @@ kill_after_batches() {
 # consumed OUT...: events consumed, summed over the runs' summaries.
 consumed() { awk '/^events consumed/ {s += $3} END {print s + 0}' "$@"; }
 
-# rules_tsv PREFIX PORT...: every account's rule-state hash on these nodes,
-# one line each: KEY, then RULE and STATE fields, tab-separated (state.engine
-# memory: read from the records by `inspect --all --rule-states "${OPTS[@]}"`).
+# rules_tsv PREFIX PORT...: every account's rule states, one line each:
+# KEY, then RULE and STATE fields, tab-separated, read from the account
+# records by `inspect --all --rule-states "${OPTS[@]}"` (PREFIX and PORT
+# name the scenario for the callers; the records are found through OPTS).
 rules_tsv() {
-  local prefix="$1" p k; shift
-  if [ "${JOURNEYD_STATE_ENGINE:-memory}" = memory ]; then
-    # the rule states live in the account records: inspect reads them
-    "$JD_BIN" inspect --all --rule-states "${OPTS[@]}"
-    return
-  fi
-  for p in "$@"; do
-    redis-cli -h 127.0.0.1 -p "$p" --scan --pattern "$prefix:*:rules" | while read -r k; do
-      printf '%s\t' "$k"; redis-cli -h 127.0.0.1 -p "$p" hgetall "$k" | tr '\n' '\t'; echo
-    done
-  done
+  "$JD_BIN" inspect --all --rule-states "${OPTS[@]}"
 }

@@ -20,8 +20,8 @@
 # episode the rule states in Redis record as fired was published, and
 # nothing was published that they do not record; every duplicate trigger
 # is a byte-identical copy; the published trigger_ids (and stage event
-# ids) are exactly the baseline's: rules are decided at points of the log
-# (decision segments, docs/reliability.md), never where a batch happened
+# ids) are exactly the baseline's: rules are decided after every event,
+# in partition order (docs/reliability.md), never where a batch happened
 # to end. Ends with one line of counts.
 # Needs JD_BIN, JD_ROOT, JD_TMP (tests/run.sh sets them); starts its own
 # redis-server and broker. JD_FAULTS="kill outage broker rebalance fence" (the

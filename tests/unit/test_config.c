@@ -125,21 +125,24 @@ Test(config, example_file_is_valid)
     jd_config_destroy(cf);
 }
 
-Test(config, value_features_feed_the_state_config)
+Test(config, value_features_feed_the_account_config)
 {
     jd_config_t *cf = jd_config_new();
-    jd_state_conf_t sc;
+    jd_account_conf_t acf;
+    jd_signals_conf_t sgc;
+    jd_store_conf_t stc;
     jd_err_t err;
     cr_assert_eq(jd_config_set(cf, "state.value_features", "reports.export,,workflows", "t",
                                &err), 0, "%s", err.err_msg);
     cr_assert_eq(jd_config_set(cf, "redis.port", "7001", "t", &err), 0);
-    jd_config_state(cf, &sc);
-    cr_assert_eq(sc.sc_value_feature_cnt, 2);
-    cr_assert_str_eq(sc.sc_value_features[0], "reports.export");
-    cr_assert_str_eq(sc.sc_value_features[1], "workflows");
-    cr_assert_eq(sc.sc_port, 7001);
+    jd_config_account(cf, &acf, &sgc);
+    cr_assert_eq(acf.acf_value_cnt, 2);
+    cr_assert_str_eq(acf.acf_value_features[0], "reports.export");
+    cr_assert_str_eq(acf.acf_value_features[1], "workflows");
+    jd_config_store_conf(cf, &stc);
+    cr_assert_eq(stc.stc_port, 7001);
     cr_assert_eq(jd_config_set(cf, "state.value_features", "", "t", &err), 0);
-    jd_config_state(cf, &sc);
-    cr_assert_eq(sc.sc_value_feature_cnt, 0);
+    jd_config_account(cf, &acf, &sgc);
+    cr_assert_eq(acf.acf_value_cnt, 0);
     jd_config_destroy(cf);
 }
