@@ -4,7 +4,10 @@
 # error naming the keys, non-zero exit, no retry loop), work with the
 # password from JOURNEYD_REDIS_PASSWORD and as the ACL user with
 # redis.password_file, and never print a secret: not in logs, not in
-# `config show` (Kafka secrets such as kafka.sasl.password included).
+# `config show` (Kafka secrets such as kafka.sasl.password included, the
+# userinfo of schemas.registry.url masked). Secret files (redis, Kafka,
+# registry) readable by group or others are refused, the message naming
+# key, path and mode.
 # Needs JD_BIN, JD_ROOT, JD_TMP (tests/run.sh sets them).
 set -euo pipefail
 . "$JD_ROOT/deploy/lib.sh"
@@ -32,9 +35,20 @@ refused() {
 }
 refused no_password "NOAUTH.*redis.password"
 refused wrong_password "AUTH as the default user refused" JOURNEYD_REDIS_PASSWORD=wrong-$$
-echo "wrong-$$-user" >"$JD_TMP/badpw"
+echo "wrong-$$-user" >"$JD_TMP/badpw"; chmod 600 "$JD_TMP/badpw"
 refused wrong_user_password "AUTH as user 'jduser' refused" JOURNEYD_REDIS_USER=jduser \
   JOURNEYD_REDIS_PASSWORD_FILE="$JD_TMP/badpw"
+
+# refused: secret files that group or others can read, with the reason
+echo "$UPW" >"$JD_TMP/openpw"; chmod 644 "$JD_TMP/openpw"
+refused open_password_file "redis.password_file: .*/openpw is readable by group and others \(mode 0644\).*chmod 600" \
+  JOURNEYD_REDIS_PASSWORD_FILE="$JD_TMP/openpw"
+chmod 640 "$JD_TMP/openpw"
+refused group_kafka_file "kafka.ssl.key.password_file: .*/openpw is readable by group \(mode 0640\)" \
+  JOURNEYD_KAFKA_SSL_KEY_PASSWORD_FILE="$JD_TMP/openpw" JOURNEYD_REDIS_PASSWORD="$PW"
+chmod 604 "$JD_TMP/openpw"
+refused others_registry_file "schemas.registry.password_file: .*/openpw is readable by others \(mode 0604\)" \
+  JOURNEYD_SCHEMAS_REGISTRY_PASSWORD_FILE="$JD_TMP/openpw" JOURNEYD_REDIS_PASSWORD="$PW"
 
 # accepted: as the ACL user with a password file, then inspect with the env password
 echo "$UPW" >"$JD_TMP/userpw"; chmod 600 "$JD_TMP/userpw"
@@ -55,6 +69,15 @@ JOURNEYD_KAFKA_SASL_PASSWORD="$KPW" JOURNEYD_REDIS_PASSWORD_FILE="$JD_TMP/userpw
   "$JD_BIN" config show >"$JD_TMP/show-env.txt"
 grep -q '^kafka.sasl.password: "\*\*\*\*\*"' "$JD_TMP/show-env.txt" || fail "JOURNEYD_KAFKA_SASL_PASSWORD not read or not redacted"
 grep -q "^redis.password_file: \"$JD_TMP/userpw\"" "$JD_TMP/show-env.txt" || fail "redis.password_file path not shown"
+echo "$KPW" >"$JD_TMP/kafkapw"; chmod 400 "$JD_TMP/kafkapw"
+echo "$UPW" >"$JD_TMP/regpw"; chmod 600 "$JD_TMP/regpw"
+JOURNEYD_KAFKA_SASL_PASSWORD_FILE="$JD_TMP/kafkapw" "$JD_BIN" config show \
+  --set schemas.registry.password_file="$JD_TMP/regpw" \
+  --set schemas.registry.url="https://reguser:$PW@registry.example:8081/" >"$JD_TMP/show-files.txt"
+grep -q '^kafka.sasl.password: "\*\*\*\*\*"' "$JD_TMP/show-files.txt" || fail "JOURNEYD_KAFKA_SASL_PASSWORD_FILE not read"
+grep -q '^schemas.registry.password: "\*\*\*\*\*"' "$JD_TMP/show-files.txt" || fail "schemas.registry.password_file not read"
+grep -q '^schemas.registry.url: "https://\*\*\*\*\*@registry.example:8081/"' "$JD_TMP/show-files.txt" \
+  || fail "userinfo of schemas.registry.url not masked"
 LEAKS=$(grep -lF -e "$PW" -e "$UPW" -e "$KPW" "$JD_TMP"/*.log "$JD_TMP"/*.out "$JD_TMP"/*.txt 2>/dev/null || true)
 [ -z "$LEAKS" ] || fail "a secret was printed in: $LEAKS"
 echo "ok   no secret in any log, output or config show"
