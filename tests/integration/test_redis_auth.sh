@@ -7,7 +7,8 @@
 # `config show` (Kafka secrets such as kafka.sasl.password included, the
 # userinfo of schemas.registry.url masked). Secret files (redis, Kafka,
 # registry) readable by group or others are refused, the message naming
-# key, path and mode.
+# key, path and mode. /readyz authenticates its probe and answers within
+# 1 s even while redis-server is frozen (SIGSTOP).
 # Needs JD_BIN, JD_ROOT, JD_TMP (tests/run.sh sets them).
 set -euo pipefail
 . "$JD_ROOT/deploy/lib.sh"
@@ -59,6 +60,34 @@ JOURNEYD_REDIS_PASSWORD="$PW" "$JD_BIN" inspect --all --json "${COMMON[@]}" >"$J
   2>"$JD_TMP/inspect.log" || fail "inspect with JOURNEYD_REDIS_PASSWORD"
 [ "$(wc -l <"$JD_TMP/inspect.jsonl")" -eq 10 ] || fail "inspect did not list the 10 accounts"
 echo "ok   run as ACL user (password file) consumed $EVENTS events; inspect with JOURNEYD_REDIS_PASSWORD read 10 accounts"
+
+# /readyz authenticates its probe (ACL user, password file) and never waits
+# for Redis: every request below has a 1 s budget, while Redis is frozen too.
+HPORT=$(jd_free_port); URL="http://127.0.0.1:$HPORT"
+"$JD_BIN" run "${COMMON[@]}" --set redis.user=jduser --set redis.password_file="$JD_TMP/userpw" \
+  --set "http.port=$HPORT" --set kafka.statistics.interval.ms=500 --set redis.timeout_ms=5000 \
+  >"$JD_TMP/ready.out" 2>"$JD_TMP/ready.log" &
+READY_PID=$!; JD_PIDS+=("$READY_PID")
+ready_is() { # ready_is CODE: polls /readyz (1 s per request) for up to ~30 s
+  local code="" t0 t1
+  for _ in $(seq 1 100); do
+    t0=$(date +%s%N)
+    code=$(curl -s -m 1 -o "$JD_TMP/ready.body" -w '%{http_code}' "$URL/readyz" || true)
+    t1=$(date +%s%N)
+    [ $(( (t1 - t0) / 1000000 )) -lt 1000 ] || fail "/readyz took $(( (t1 - t0) / 1000000 )) ms"
+    [ "$code" = "$1" ] && return 0
+    sleep 0.3
+  done
+  fail "/readyz: expected $1, last got '$code': $(cat "$JD_TMP/ready.body" 2>/dev/null)"
+}
+ready_is 200
+kill -STOP "$JD_REDIS_PID"
+ready_is 503
+grep -q "redis unreachable" "$JD_TMP/ready.body" || fail "/readyz does not name redis: $(cat "$JD_TMP/ready.body")"
+kill -CONT "$JD_REDIS_PID"
+ready_is 200
+kill "$READY_PID"; wait "$READY_PID" 2>/dev/null || true; jd_forget_pids "$READY_PID"
+echo "ok   /readyz 200 as ACL user with a password file; 503 within 1 s per request while redis is frozen; 200 again"
 
 # secrets never printed
 JOURNEYD_REDIS_PASSWORD="$PW" "$JD_BIN" config show "${COMMON[@]}" --set kafka.ssl.key.password="$KPW" \
