@@ -81,6 +81,8 @@ ready_is() { # ready_is CODE: polls /readyz (1 s per request) for up to ~30 s
   fail "/readyz: expected $1, last got '$code': $(cat "$JD_TMP/ready.body" 2>/dev/null)"
 }
 ready_is 200
+curl -sf -m 1 "$URL/metrics" >"$JD_TMP/metrics.txt" || fail "/metrics"
+grep -q '^journeyd_redis_up 1' "$JD_TMP/metrics.txt" || fail "journeyd_redis_up is not 1"
 kill -STOP "$JD_REDIS_PID"
 ready_is 503
 grep -q "redis unreachable" "$JD_TMP/ready.body" || fail "/readyz does not name redis: $(cat "$JD_TMP/ready.body")"
@@ -109,4 +111,4 @@ grep -q '^schemas.registry.url: "https://\*\*\*\*\*@registry.example:8081/"' "$J
   || fail "userinfo of schemas.registry.url not masked"
 LEAKS=$(grep -lF -e "$PW" -e "$UPW" -e "$KPW" "$JD_TMP"/*.log "$JD_TMP"/*.out "$JD_TMP"/*.txt 2>/dev/null || true)
 [ -z "$LEAKS" ] || fail "a secret was printed in: $LEAKS"
-echo "ok   no secret in any log, output or config show"
+echo "ok   no secret in any log, output, metric or config show"
