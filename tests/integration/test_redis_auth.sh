@@ -23,7 +23,11 @@ rcli ACL SETUSER jduser on ">$UPW" '~*' '&*' +@all | grep -q OK || fail "ACL SET
 jd_start_broker "$JD_BIN" "$JD_TMP" --partitions 2
 COMMON=(--brokers "$JD_BROKERS" --redis "127.0.0.1:$JD_REDIS_PORT" --set "redis.prefix=auth$$"
         --set kafka.sasl.password="$KPW" --set pipeline.retry_backoff_max_ms=200)
-"$JD_BIN" simulate "${COMMON[@]}" --accounts 10 --days 5 2>"$JD_TMP/sim.log"
+# librdkafka's configuration dump (debug=conf) is in the log and searched
+# for secrets below: librdkafka redacts sensitive properties itself.
+JOURNEYD_REDIS_PASSWORD="$PW" "$JD_BIN" simulate "${COMMON[@]}" --accounts 10 --days 5 \
+  --log-level debug --set kafka.debug=conf 2>"$JD_TMP/sim.log"
+grep -q "sasl.password = \[redacted\]" "$JD_TMP/sim.log" || fail "no redacted sasl.password in librdkafka's conf dump"
 EVENTS=$(sed -n 's/^simulate: \([0-9]*\) events and.*/\1/p' "$JD_TMP/sim.log")
 
 # refused: no credentials, wrong password, wrong ACL user password
