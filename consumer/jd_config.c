@@ -882,7 +882,8 @@ void jd_config_print_keys(FILE *out)
                 i == 0 ? "; empty starts the embedded mock cluster" : "");
     fprintf(out, "| `kafka.<property>` | string | | Any other librdkafka property, passed through. |\n"
                  "| `kafka.<secret>_file` | string | | File whose first line is the librdkafka "
-                 "secret property <secret> (e.g. `kafka.sasl.password_file`, env "
+                 "one-line secret property <secret> (a password or secret, e.g. "
+                 "`kafka.sasl.password_file`, env "
                  "`JOURNEYD_KAFKA_SASL_PASSWORD_FILE`); mode 0600 or 0400. |\n"
                  "| `schemas.ids.<id>` | string | | Writer schema (.avsc) of Confluent schema id <id>. |\n"
                  "| `mapping.fields.<field>` | string | | Path (a.b.c through records, maps, unions) "

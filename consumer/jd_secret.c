@@ -138,8 +138,9 @@ char *jd_secret_mask_url(const char *url, char *out, size_t cap)
     return out;
 }
 
-/* kafka.<property>_file (or <property>.file, the environment's spelling):
- * reads the file into kafka.<property>. Returns 1 when entry i was such a
+/* kafka.<property>_file (or <property>.file, the environment's spelling)
+ * of a one-line secret property (a password, a secret, the OAUTHBEARER
+ * config): reads the file into kafka.<property>. Returns 1 when entry i was such a
  * key (and is gone), 0 when it was not, -1 on error. */
 static int jd_secret_kafka_file(jd_config_t *cf, size_t i, jd_err_t *err)
 {
@@ -151,7 +152,9 @@ static int jd_secret_kafka_file(jd_config_t *cf, size_t i, jd_err_t *err)
         (strcmp(k + n - 5, "_file") != 0 && strcmp(k + n - 5, ".file") != 0))
         return 0;
     snprintf(stem, sizeof stem, "%.*s", (int)(n - 5), k);
-    if (!jd_secret_key(stem))
+    /* one-line secrets only: a PEM key has librdkafka's ssl.key.location */
+    if (!strstr(stem, "password") && !strstr(stem, "secret") &&
+        strcmp(stem, "sasl.oauthbearer.config") != 0)
         return 0;
     snprintf(key, sizeof key, "kafka.%s_file", stem);
     snprintf(path, sizeof path, "%s", cf->cf_kafka[i].kv_val);

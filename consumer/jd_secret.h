@@ -3,9 +3,11 @@
  * refusing files other users can read, and masking them when printed.
  *
  * Every secret has a `*_file` form: redis.password_file,
- * schemas.registry.password_file and kafka.<secret property>_file (e.g.
- * kafka.sasl.password_file, or JOURNEYD_KAFKA_SASL_PASSWORD_FILE from the
- * environment). A secret file must be a regular file that neither its
+ * schemas.registry.password_file and kafka.<property>_file for the
+ * librdkafka properties holding a one-line secret (a password, a secret,
+ * sasl.oauthbearer.config; e.g. kafka.sasl.password_file, or
+ * JOURNEYD_KAFKA_SASL_PASSWORD_FILE from the environment; PEM keys have
+ * librdkafka's own ssl.key.location). A secret file must be a regular file that neither its
  * group nor others may read (mode 0600 or 0400): the error says so,
  * naming the key, the path and the mode, never the content.
  *

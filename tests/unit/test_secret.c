@@ -104,6 +104,13 @@ Test(secret, resolve_reads_kafka_and_registry_files)
     jd_config_destroy(cf);
 
     cf = jd_config_new();
+    cr_assert_eq(jd_config_set(cf, "kafka.ssl.key.pem_file", p, "t", &err), 0);
+    cr_assert_eq(jd_secret_resolve(cf, &err), 0, "%s", err.err_msg);
+    cr_assert_str_eq(jd_config_kafka(cf, "ssl.key.pem_file"), p,
+                     "multi-line secrets have no _file form: left for librdkafka to refuse");
+    jd_config_destroy(cf);
+
+    cf = jd_config_new();
     jd_config_set(cf, "kafka.sasl.password", "inline", "t", &err);
     jd_config_set(cf, "kafka.sasl.password_file", p, "t", &err);
     cr_assert_neq(jd_secret_resolve(cf, &err), 0, "value and file both set");
