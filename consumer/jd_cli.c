@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "jd_log.h"
+#include "jd_secret.h"
 
 static const char *jd_cli_common_help =
     "  --config FILE        YAML configuration file (or JOURNEYD_CONFIG)\n"
@@ -205,7 +206,7 @@ int jd_cli_config(jd_cli_t *cli)
         if (jd_config_set(cli->cl_cf, cli->cl_set[i][0], cli->cl_set[i][1], origin, &err))
             goto bad;
     }
-    if (jd_config_validate(cli->cl_cf, &err))
+    if (jd_config_validate(cli->cl_cf, &err) || jd_secret_resolve(cli->cl_cf, &err))
         goto bad;
     jd_log_set_level((jd_log_level_t)jd_log_level_parse(cli->cl_cf->cf_log_level));
     jd_log_set_json(strcmp(cli->cl_cf->cf_log_format, "json") == 0);

@@ -350,6 +350,8 @@ static void jd_cmd_config_docs(FILE *out)
           "`journeyd config check FILE` validates a file, `journeyd config show` prints the\n"
           "effective configuration with secrets masked, `journeyd config keys` prints the\n"
           "table below. `deploy/journeyd.example.yaml` is a complete example;\n"
+          "docs/security.md says how secrets are given (every one has a `*_file` form)\n"
+          "and what is and is not encrypted;\n"
           "docs/operations.md, docs/mapping.md and docs/signals.md explain the `http`,\n"
           "`mapping` and `health` families.\n"
           "\n"

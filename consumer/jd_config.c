@@ -29,6 +29,8 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "jd_secret.h"
+
 typedef enum { JD_CFG_STR, JD_CFG_INT, JD_CFG_LIST, JD_CFG_NUM } jd_cfg_type_t;
 
 typedef struct jd_config_key {
@@ -85,7 +87,8 @@ static const jd_config_key_t jd_config_keys[] = {
      "Redis AUTH password; better from JOURNEYD_REDIS_PASSWORD or redis.password_file. "
      "Never printed."},
     {"redis.password_file", JD_CFG_STR, "", JD_OFF(cf_redis_password_file), 0, 0, NULL,
-     "File whose first line is the Redis AUTH password (e.g. a mounted secret)."},
+     "File whose first line is the Redis AUTH password (e.g. a mounted secret); mode 0600 or "
+     "0400 (a file readable by group or others is refused)."},
     {"redis.cluster", JD_CFG_STR, "auto", JD_OFF(cf_redis_cluster), 0, 0, "auto|on|off",
      "Redis Cluster: auto (asks CLUSTER SLOTS at connect time), on (required), off (one node)."},
     {"redis.nodes", JD_CFG_STR, "", JD_OFF(cf_redis_nodes), 0, 0, NULL,
@@ -105,7 +108,11 @@ static const jd_config_key_t jd_config_keys[] = {
     {"schemas.registry.username", JD_CFG_STR, "", JD_OFF(cf_registry_username), 0, 0, NULL,
      "Registry HTTP basic auth user (empty: no auth)."},
     {"schemas.registry.password", JD_CFG_STR, "", JD_OFF(cf_registry_password), 0, 0, NULL,
-     "Registry HTTP basic auth password."},
+     "Registry HTTP basic auth password; better from JOURNEYD_SCHEMAS_REGISTRY_PASSWORD or "
+     "schemas.registry.password_file."},
+    {"schemas.registry.password_file", JD_CFG_STR, "", JD_OFF(cf_registry_password_file), 0, 0,
+     NULL, "File whose first line is the registry password; mode 0600 or 0400 (a file readable "
+     "by group or others is refused)."},
     {"schemas.registry.ca_location", JD_CFG_STR, "", JD_OFF(cf_registry_ca), 0, 0, NULL,
      "CA bundle (PEM) that signs the registry's TLS certificate; empty: system CAs."},
     {"schemas.registry.cert_location", JD_CFG_STR, "", JD_OFF(cf_registry_cert), 0, 0, NULL,
@@ -869,6 +876,10 @@ void jd_config_print_keys(FILE *out)
                 jd_config_kafka_defaults[i][0], jd_config_kafka_defaults[i][1],
                 i == 0 ? "; empty starts the embedded mock cluster" : "");
     fprintf(out, "| `kafka.<property>` | string | | Any other librdkafka property, passed through. |\n"
+                 "| `kafka.<secret>_file` | string | | File whose first line is the librdkafka "
+                 "one-line secret property <secret> (a password or secret, e.g. "
+                 "`kafka.sasl.password_file`, env "
+                 "`JOURNEYD_KAFKA_SASL_PASSWORD_FILE`); mode 0600 or 0400. |\n"
                  "| `schemas.ids.<id>` | string | | Writer schema (.avsc) of Confluent schema id <id>. |\n"
                  "| `mapping.fields.<field>` | string | | Path (a.b.c through records, maps, unions) "
                  "in an upstream record of event_id, account_id (list: first with a value), "
@@ -893,20 +904,15 @@ static void jd_config_print_health(const char *key, double v, void *opaque)
     fprintf((FILE *)opaque, "%s: %.15g\n", key, v);
 }
 
-/* Keys whose values are never printed: passwords (not password file
- * paths), secrets, private keys, OAuth configuration. */
-static int jd_config_secret(const char *key)
+/* A value as `config show` prints it: the userinfo of a URL masked. */
+static const char *jd_config_show(const char *v, char *buf, size_t cap)
 {
-    size_t n = strlen(key);
-    if (n >= 5 && strcmp(key + n - 5, "_file") == 0)
-        return 0;
-    return strcasestr(key, "password") || strcasestr(key, "secret") ||
-           strcasestr(key, "sasl.oauthbearer.config") || strcasestr(key, "ssl.key.pem") ||
-           strcasestr(key, "ssl_key") || strcasestr(key, "sasl.jaas");
+    return strstr(v, "://") ? jd_secret_mask_url(v, buf, cap) : v;
 }
 
 void jd_config_print(const jd_config_t *cf, FILE *out)
 {
+    char url[4096];
     for (size_t i = 0; i < JD_CONFIG_NKEYS; i++) {
         const jd_config_key_t *ck = &jd_config_keys[i];
         const char *base = (const char *)cf + ck->ck_offset;
@@ -916,12 +922,15 @@ void jd_config_print(const jd_config_t *cf, FILE *out)
             fprintf(out, "%s: %.15g\n", ck->ck_name, *(const double *)(const void *)base);
         else
             fprintf(out, "%s: \"%s\"\n", ck->ck_name,
-                    jd_config_secret(ck->ck_name) && **(char *const *)base
-                        ? "*****" : *(char *const *)base);
+                    jd_secret_key(ck->ck_name) && **(char *const *)base
+                        ? JD_SECRET_MASK
+                        : jd_config_show(*(char *const *)base, url, sizeof url));
     }
     for (size_t i = 0; i < cf->cf_kafka_cnt; i++)
         fprintf(out, "kafka.%s: \"%s\"\n", cf->cf_kafka[i].kv_key,
-                jd_config_secret(cf->cf_kafka[i].kv_key) ? "*****" : cf->cf_kafka[i].kv_val);
+                jd_secret_key(cf->cf_kafka[i].kv_key)
+                    ? JD_SECRET_MASK
+                    : jd_config_show(cf->cf_kafka[i].kv_val, url, sizeof url));
     for (size_t i = 0; i < cf->cf_schema_id_cnt; i++)
         fprintf(out, "schemas.ids.%s: \"%s\"\n", cf->cf_schema_ids[i].kv_key,
                 cf->cf_schema_ids[i].kv_val);

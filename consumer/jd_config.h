@@ -74,6 +74,7 @@ typedef struct jd_config {
     char *cf_registry_url;          /* "" = no schema registry */
     char *cf_registry_username;
     char *cf_registry_password;
+    char *cf_registry_password_file;
     char *cf_registry_ca;
     char *cf_registry_cert;
     char *cf_registry_key;
@@ -174,8 +175,8 @@ void jd_config_account(const jd_config_t *cf, jd_account_conf_t *acf,
 /* Writes the key table (name, type, default, meaning) as Markdown. */
 void jd_config_print_keys(FILE *out);
 
-/* Writes the effective configuration as YAML (secrets in kafka.*password*
- * and *secret* are masked). */
+/* Writes the effective configuration as YAML: secrets (jd_secret_key:
+ * passwords, secrets, private keys) and the userinfo of URLs are masked. */
 void jd_config_print(const jd_config_t *cf, FILE *out);
 
 #endif

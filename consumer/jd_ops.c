@@ -9,9 +9,11 @@
  *
  * Readiness is probed, not remembered: an idle pipeline does not touch
  * Redis, so a flag set by the pipeline would stay "up" long after
- * redis-server stopped. /readyz therefore PINGs Redis on its own hiredis
- * connection (owned by the HTTP thread; reconnected after any error, with
- * a timeout of at most one second so a probe cannot hang a scrape). Kafka
+ * redis-server stopped. /readyz therefore reads the result of jd_probe,
+ * which authenticates and PINGs Redis on a thread and connection of its
+ * own every second (timeouts of at most one second), so a request never
+ * waits for Redis, dead or alive. The probe runs only while the HTTP
+ * server does (http.port set): nothing else asks for readiness. Kafka
  * is judged from the latest librdkafka statistics (every
  * statistics.interval.ms): ready when at least one real broker (nodeid >=
  * 0) is in state UP.
@@ -23,7 +25,6 @@
  */
 #include "jd_ops.h"
 
-#include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -34,6 +35,7 @@
 
 #include "jd_http.h"
 #include "jd_log.h"
+#include "jd_probe.h"
 #include "jd_redis.h"
 
 struct jd_ops {
@@ -48,7 +50,7 @@ struct jd_ops {
     uint64_t           op_pending[JD_E__COUNT];
     int64_t            op_watermark_ms;
     int                op_kafka_state; /* -1 unknown, 0 down, 1 up */
-    redisContext      *op_probe;       /* HTTP thread only */
+    jd_probe_t        *op_probe;       /* NULL without the HTTP server */
     jd_http_t         *op_http;
     jd_http_route_t    op_routes[3];
 };
@@ -189,8 +191,8 @@ jd_ops_t *jd_ops_new(const jd_config_t *cf, jd_err_t *err)
     o->op_routes[0] = (jd_http_route_t){"/metrics", jd_ops_route_metrics, o};
     o->op_routes[1] = (jd_http_route_t){"/healthz", jd_ops_route_healthz, o};
     o->op_routes[2] = (jd_http_route_t){"/readyz", jd_ops_route_readyz, o};
-    if (cf->cf_http_port > 0 &&
-        !(o->op_http = jd_http_new(cf->cf_http_address, cf->cf_http_port, o->op_routes, 3, err))) {
+    if (cf->cf_http_port > 0 && (!(o->op_probe = jd_probe_new(cf, err)) ||
+        !(o->op_http = jd_http_new(cf->cf_http_address, cf->cf_http_port, o->op_routes, 3, err)))) {
         jd_ops_destroy(o);
         return NULL;
     }
@@ -204,8 +206,7 @@ void jd_ops_destroy(jd_ops_t *o)
     if (jd_ops_current == o)
         jd_ops_current = NULL;
     jd_http_destroy(o->op_http);
-    if (o->op_probe)
-        redisFree(o->op_probe);
+    jd_probe_destroy(o->op_probe);
     if (o->op_reg)
         pthread_mutex_destroy(&o->op_lock);
     jd_metrics_destroy(o->op_reg);
@@ -250,34 +251,14 @@ int jd_ops_render(jd_ops_t *o, FILE *out)
 
 /* ---- readiness --------------------------------------------------------- */
 
-/* PINGs Redis on the probe connection; 1 when it answers PONG. */
+/* The probe's latest result (never waits for Redis). */
 static int jd_ops_probe_redis(jd_ops_t *o, char *why, size_t cap)
 {
-    const jd_config_t *cf = o->op_cf;
-    int ms = cf->cf_redis_timeout_ms < 1000 ? cf->cf_redis_timeout_ms : 1000;
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-    redisReply *r = NULL;
-    int ok;
-
-    if (!o->op_probe) {
-        o->op_probe = cf->cf_redis_socket[0]
-                          ? redisConnectUnixWithTimeout(cf->cf_redis_socket, tv)
-                          : redisConnectWithTimeout(cf->cf_redis_host, cf->cf_redis_port, tv);
-        if (o->op_probe && !o->op_probe->err)
-            redisSetTimeout(o->op_probe, tv);
-    }
-    if (o->op_probe && !o->op_probe->err)
-        r = redisCommand(o->op_probe, "PING");
-    ok = r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
-    if (!ok) {
-        snprintf(why, cap, "redis unreachable (%s)",
-                 o->op_probe && o->op_probe->err ? o->op_probe->errstr : "no PONG");
-        if (o->op_probe)
-            redisFree(o->op_probe);
-        o->op_probe = NULL;
-    }
-    if (r)
-        freeReplyObject(r);
+    int ok = 0;
+    if (!o->op_probe)
+        snprintf(why, cap, "redis not probed (http.port is 0)");
+    else
+        ok = jd_probe_redis(o->op_probe, why, cap);
     jd_metric_set(o->op_redis_up, NULL, ok);
     return ok;
 }

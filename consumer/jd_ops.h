@@ -7,8 +7,11 @@
  * http.port is set, starts the HTTP server (jd_http) on http.address:
  *   /metrics  Prometheus text format;
  *   /healthz  200 while the process serves requests (liveness);
- *   /readyz   200 when Redis answers a PING and librdkafka's latest
- *             statistics show a Kafka broker up, else 503 naming which.
+ *   /readyz   200 when Redis answered the latest probe (jd_probe: AUTH as
+ *             redis.user, then PING, once a second on its own thread; the
+ *             request only reads the cached result) and librdkafka's
+ *             latest statistics show a Kafka broker up, else 503 naming
+ *             which.
  *
  * The pipeline reports through the jd_ops_* hooks below. They act on the
  * process-wide instance set by jd_ops_install() and do nothing when none

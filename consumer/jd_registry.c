@@ -27,6 +27,7 @@
 
 #include "jd_codec.h"
 #include "jd_log.h"
+#include "jd_secret.h"
 #include "jd_stage.h"
 #include "jd_trigger.h"
 
@@ -166,7 +167,7 @@ static int jd_registry_config_error(CURLcode cc)
 static int jd_registry_request(jd_registry_t *r, const char *path, const char *post,
                                jd_reg_body_t *body, jd_err_t *err)
 {
-    char url[2048];
+    char url[2048], shown[2048];
     struct curl_slist *hdrs = NULL;
     long status = 0;
     CURLcode cc;
@@ -188,17 +189,18 @@ static int jd_registry_request(jd_registry_t *r, const char *path, const char *p
     curl_easy_getinfo(r->rg_curl, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_setopt(r->rg_curl, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(hdrs);
+    jd_secret_mask_url(url, shown, sizeof shown); /* errors reach logs and DLQ headers */
     if (cc == CURLE_OK && status < 100)
-        return jd_err_set(err, JD_ERR_RETRY, JD_E_IO, "schema registry %s: no HTTP status", url);
+        return jd_err_set(err, JD_ERR_RETRY, JD_E_IO, "schema registry %s: no HTTP status", shown);
     if (jd_registry_config_error(cc))
         return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
                           "schemas.registry: %s: %s (check url, ca_location, cert_location, "
-                          "key_location, ssl_verify)", url, curl_easy_strerror(cc));
+                          "key_location, ssl_verify)", shown, curl_easy_strerror(cc));
     if (cc != CURLE_OK)
-        return jd_err_set(err, JD_ERR_RETRY, JD_E_IO, "schema registry %s: %s", url,
+        return jd_err_set(err, JD_ERR_RETRY, JD_E_IO, "schema registry %s: %s", shown,
                           body->bd_over ? "answer too large" : curl_easy_strerror(cc));
     if (status >= 500)
-        return jd_err_set(err, JD_ERR_RETRY, JD_E_IO, "schema registry %s: HTTP %ld", url,
+        return jd_err_set(err, JD_ERR_RETRY, JD_E_IO, "schema registry %s: HTTP %ld", shown,
                           status);
     return (int)status;
 }

@@ -10,6 +10,7 @@ PKGS=(
   redis-server redis-tools kcat python3 python3-avro
   clang libclang-rt-14-dev
   libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev curl python3-yaml
+  stunnel4 openssl
 )
 
 missing=()

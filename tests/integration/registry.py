@@ -11,6 +11,9 @@ Identical schema text gets the same global id, as in the real registry.
 With --user U:P every request needs HTTP basic auth (401 otherwise).
 
   registry.py PORTFILE [--user U:P] [--tls CERT KEY] [--preload ID=FILE ...]
+              [--ids-unavailable]
+--ids-unavailable answers every GET /schemas/ids/{id} with 503 (a registry
+that registers but cannot serve schemas).
 writes the port it listens on (127.0.0.1, ephemeral) to PORTFILE; with
 --tls it speaks HTTPS with that certificate.
 """
@@ -24,6 +27,7 @@ SCHEMAS = {}    # id -> schema text
 SUBJECTS = {}   # subject -> [id, ...]
 LOCK = threading.Lock()
 AUTH = None
+IDS_UNAVAILABLE = False
 
 
 def canonical(text):
@@ -67,6 +71,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         parts = self.path.strip("/").split("/")
         if len(parts) == 3 and parts[:2] == ["schemas", "ids"] and parts[2].isdigit():
+            if IDS_UNAVAILABLE:
+                return self.reply(503, {"error_code": 50003, "message": "Unavailable"})
             s = SCHEMAS.get(int(parts[2]))
             if s is None:
                 return self.reply(404, {"error_code": 40403, "message": "Schema not found"})
@@ -102,7 +108,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    global AUTH
+    global AUTH, IDS_UNAVAILABLE
     args = sys.argv[1:]
     portfile = args.pop(0)
     tls = None
@@ -112,6 +118,8 @@ def main():
             AUTH = args.pop(0)
         elif a == "--tls":
             tls = (args.pop(0), args.pop(0))     # CERT KEY (PEM)
+        elif a == "--ids-unavailable":
+            IDS_UNAVAILABLE = True
         elif a == "--preload":
             i, path = args.pop(0).split("=", 1)
             register(open(path).read(), int(i))

@@ -54,7 +54,8 @@ for f in bin/journeyd share/journeyd/schemas/product_event.avsc share/journeyd/s
          share/journeyd/schemas/journey_stage.avsc share/journeyd/schemas/examples/segment_track.avsc \
          share/journeyd/schemas/examples/segment_mapping.yaml share/journeyd/rules/default.yaml \
          share/journeyd/journeyd.example.yaml share/man/man1/journeyd.1 \
-         share/doc/journeyd/configuration.md; do
+         share/doc/journeyd/configuration.md share/doc/journeyd/security.md \
+         share/journeyd/stunnel/redis-client.conf; do
   [ -s "$PREFIX/$f" ] || fail "cmake --install did not install $f"
 done
 "$PREFIX/bin/journeyd" version | grep -q "^journeyd [0-9]" || fail "installed binary does not run"

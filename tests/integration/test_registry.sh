@@ -13,6 +13,8 @@
 #  - registry outage: with the registry stopped, events with an id already
 #    fetched keep flowing; an id journeyd never saw goes to the dead-letter
 #    topic as unknown_schema_id; wrong credentials are refused at start-up;
+#    credentials in schemas.registry.url are masked in logs and never reach
+#    dead-letter headers;
 #  - replay --topic decodes those events the way run does (schemas fetched);
 #  - TLS: against the registry over HTTPS with a self-signed certificate,
 #    journeyd refuses to start without schemas.registry.ca_location and
@@ -148,6 +150,29 @@ grep -q "unknown_schema_id    1" "$JD_TMP/run.out" || fail "the dead letter is n
 kcat -C -b "$JD_BROKERS" -t product-events.dlq -e -q -f '%h\n' >"$JD_TMP/dlq.txt"
 grep -q "jd.reason=unknown_schema_id" "$JD_TMP/dlq.txt" || fail "DLQ: $(cat "$JD_TMP/dlq.txt")"
 grep -q "schema id ${ID[v4]}" "$JD_TMP/dlq.txt" || fail "DLQ error does not name id ${ID[v4]}"
+
+# ---- credentials in the registry URL never leak: not in logs, not in DLQ headers ----------
+# A registry that takes registrations but answers 503 for every schema id,
+# its credentials in the URL: every message of a new consumer group fails to
+# fetch its schema, is logged and dead-lettered with the registry's error.
+URLPW="urlpw-$$-secret"
+$PY "$JD_ROOT/tests/integration/registry.py" "$JD_TMP/registry2.port" --user "jd:$URLPW" \
+  --ids-unavailable 2>"$JD_TMP/registry2.log" &
+JD_PIDS+=($!)
+for _ in $(seq 1 100); do [ -s "$JD_TMP/registry2.port" ] && break; sleep 0.05; done
+LEAK_URL="http://jd:$URLPW@127.0.0.1:$(cat "$JD_TMP/registry2.port")"
+timeout 120 "$JD_BIN" run --brokers "$JD_BROKERS" --redis "127.0.0.1:${JD_REDIS_PORT}" \
+  --set "redis.prefix=leak$$" --set "schemas.registry.url=$LEAK_URL" --set "kafka.group.id=leak$$" \
+  --set schemas.registry.retry_ms=100 --exit-idle 3 >"$JD_TMP/leak.out" 2>"$JD_TMP/leak.log" \
+  || { tail "$JD_TMP/leak.log"; fail "run with a registry URL holding credentials"; }
+kcat -C -b "$JD_BROKERS" -t product-events.dlq -e -q -f '%h %s\n' >"$JD_TMP/dlq-leak.txt"
+grep -q "HTTP 503" "$JD_TMP/leak.log" || fail "the registry error is not logged: $(tail -3 "$JD_TMP/leak.log")"
+grep -qF "http://*****@127.0.0.1:" "$JD_TMP/dlq-leak.txt" || fail "DLQ records do not carry the (masked) registry error"
+grep -qF "http://*****@127.0.0.1:" "$JD_TMP/leak.log" || fail "the logged registry URL is not masked"
+if grep -lF "$URLPW" "$JD_TMP/leak.log" "$JD_TMP/leak.out" "$JD_TMP/dlq-leak.txt"; then
+  fail "the registry URL's password was printed (files above)"
+fi
+echo "ok   registry URL credentials masked in logs ($(grep -cF '*****@' "$JD_TMP/leak.log") lines) and absent from $(wc -l <"$JD_TMP/dlq-leak.txt") DLQ records"
 
 # ---- signals: every writer version decoded -------------------------------------------------
 for a in reg-a reg-b; do
