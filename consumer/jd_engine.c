@@ -368,6 +368,15 @@ static void en_count_accounts(jd_engine_t *en, en_clock_t *ck, int idle)
     jd_ops_accounts(jd_store_account_count(en->en_store, &err));
 }
 
+/* 1 when the polled batch holds a message (not only notices). */
+static int en_has_message(const jd_engine_t *en)
+{
+    for (size_t i = 0; i < en->en_nmsgs; i++)
+        if (!en->en_msgs[i]->err)
+            return 1;
+    return 0;
+}
+
 static int en_loop(jd_engine_t *en)
 {
     en_clock_t ck = {0, jd_wait_now_ms(), 0, 0, 0, 0};
@@ -384,8 +393,9 @@ static int en_loop(jd_engine_t *en)
             continue;
         }
         int ended = en_ends(en);
-        if (!ck.ck_first)
-            ck.ck_first = jd_wait_now_ms();
+        if (!ck.ck_first && en_has_message(en))
+            ck.ck_first = jd_wait_now_ms(); /* not at the end-of-partition notices of
+                                               an empty topic */
         rc = jd_batch_run(en->en_batch, en->en_msgs, en->en_nmsgs, ended);
         en_free_msgs(en);
         if (!rc)
