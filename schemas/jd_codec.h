@@ -18,7 +18,7 @@
  * distinct code (jd_err.h) and a message naming the field.
  *
  * Hostile input: every message is first checked against its writer schema
- * by an allocation-free scan (jd_scan.c), so avro-c only ever decodes
+ * by an allocation-free scan (jd_prog.h), so avro-c only ever decodes
  * structurally valid bytes; a process-wide avro-c allocator (installed by
  * the first jd_decoder_new/jd_encoder_new) refuses single allocations over
  * 64 MiB as a second line. Create the first codec object before starting

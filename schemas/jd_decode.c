@@ -40,9 +40,20 @@
  * in schema order; the first violation is reported (JD_ERR_SKIP, distinct
  * code, message naming the field). A failed decode leaves nothing behind
  * but arena bytes: the next message starts from avro_value_reset().
- * Hostile input never reaches avro-c: jd_scan.c checks the bytes against
- * the writer schema first (avro-c leaks on short reads), and the
- * allocation guard (jd_codec.c) backs it up.
+ * Hostile input never reaches avro-c: a scan program (jd_prog_scan)
+ * checks the bytes against the writer schema first (avro-c leaks on short
+ * reads), and the allocation guard (jd_codec.c) backs it up.
+ *
+ * Fast path. Everything above is the generic path. For the writer shapes
+ * it covers (all the plain ones: strings, ["null", X] unions in either
+ * order, int/long/float/double promotions, any writer-only fields) each
+ * jd_wschema_t also holds a compiled decode program (jd_prog.h), and
+ * messages of that schema are decoded by it alone: one pass over the
+ * bytes, no avro-c call, no malloc, the same accept/reject and the same
+ * fields (tests/unit/test_prog.c compares the two). The generic values are
+ * still built at registration - avro-c's resolution is what accepts or
+ * refuses a writer schema - and serve the schemas the compiler leaves to
+ * them and the differential tests (jd__decoder_set_generic).
  *
  * Thread: one decoder per thread (avro-c values are not shareable).
  */
@@ -54,6 +65,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jd_prog.h"
 #include "product_event_avsc.h"
 
 #define JD_SCHEMA_FILE_MAX ((size_t)1 << 20)
@@ -69,6 +81,8 @@ typedef struct jd_wschema {
     avro_value_t        ws_resolved; /* wraps ws_value, reused */
     size_t              ws_fed;      /* bytes read through ws_resolved */
     int                 ws_mapped;   /* an upstream record: jd_mapping */
+    jd_prog_t          *ws_prog;     /* fast path, or NULL: generic */
+    jd_prog_t          *ws_scan;     /* generic path: the pre-read scan */
     int                 ws_idx[JD_PF__COUNT]; /* -1: absent, use default */
 } jd_wschema_t;
 
@@ -84,48 +98,16 @@ struct jd_decoder {
     jd_schema_fetch_fn dc_fetch; /* unknown ids, or NULL */
     const jd_mapping_t *dc_mapping; /* other records, or NULL */
     void          *dc_fetch_opaque;
+    jd_prog_state_t dc_ps;     /* scratch of the fast path */
+    int            dc_generic; /* tests: always avro-c's generic reader */
 };
-
-/* ---- UTF-8 --------------------------------------------------------------- */
-
-/* Returns the offset of the first byte that does not start a well-formed
- * UTF-8 sequence (Unicode table 3-7: no overlongs, no surrogates
- * D800-DFFF, nothing above U+10FFFF), or of a NUL byte (it would cut the C
- * string); returns n when all n bytes are valid. */
-static size_t jd_utf8_scan(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        if (c >= 0x01 && c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t len = 4;
-        unsigned lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF)
-            len = 2;
-        else if (c >= 0xE0 && c <= 0xEF)
-            len = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-        else if (c >= 0xF0 && c <= 0xF4)
-            lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-        else
-            return i; /* NUL, stray continuation, C0/C1, F5-FF */
-        if (n - i < len || s[i + 1] < lo || s[i + 1] > hi)
-            return i;
-        for (size_t k = 2; k < len; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return i;
-        }
-        i += len;
-    }
-    return n;
-}
 
 /* ---- writer schemas ------------------------------------------------------ */
 
 static void jd_wschema_fini(jd_wschema_t *ws)
 {
+    jd_prog_destroy(ws->ws_prog);
+    jd_prog_destroy(ws->ws_scan);
     if (ws->ws_resolved.iface)
         avro_value_decref(&ws->ws_resolved);
     if (ws->ws_resolver)
@@ -170,6 +152,10 @@ static int jd_wschema_init(jd_wschema_t *ws, int32_t id, avro_schema_t writer,
                               ws->ws_idx, what, err)))
         return rc;
     if ((rc = jd__codec_value_new(reader, &ws->ws_class, &ws->ws_value, err)))
+        return rc;
+    /* The fast path (jd_prog.c); 1 = a shape it leaves to avro-c. */
+    if ((rc = jd_prog_compile(writer ? writer : reader, &ws->ws_prog, err)) < 0 ||
+        (rc = jd_prog_compile_scan(writer ? writer : reader, &ws->ws_scan, err)))
         return rc;
     /* Plain, or a writer identical to the reader (the usual Confluent
      * registration): no resolution needed, and reading straight into the
@@ -292,6 +278,8 @@ jd_decoder_t *jd_decoder_new(jd_wire_t wire, const jd_limits_t *lim,
             goto fail;
         }
     }
+    if (jd_prog_state_init(&dec->dc_ps, &dec->dc_lim, err))
+        goto fail;
     if (!(dec->dc_in = avro_reader_memory("", 0))) {
         jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "cannot allocate reader");
         goto fail;
@@ -310,6 +298,7 @@ void jd_decoder_destroy(jd_decoder_t *dec)
         jd_wschema_free(dec->dc_ws[i]);
     free(dec->dc_ws);
     jd_wschema_fini(&dec->dc_plain);
+    jd_prog_state_fini(&dec->dc_ps);
     if (dec->dc_in)
         avro_reader_free(dec->dc_in);
     if (dec->dc_reader)
@@ -386,6 +375,7 @@ static int jd_decoder_add_mapped(jd_decoder_t *dec, int32_t id, avro_schema_t wr
     ws->ws_reader = avro_schema_incref(writer);
     ws->ws_mapped = 1;
     if ((rc = jd_mapping_check_schema(dec->dc_mapping, writer, what, err)) ||
+        (rc = jd_prog_compile_scan(writer, &ws->ws_scan, err)) ||
         (rc = jd__codec_value_new(writer, &ws->ws_class, &ws->ws_value, err)) ||
         (rc = jd_decoder_put(dec, ws, err))) {
         jd_wschema_free(ws);
@@ -457,42 +447,6 @@ int jd_decoder_add_schema_file(jd_decoder_t *dec, int32_t id,
 }
 
 /* ---- field extraction ---------------------------------------------------- */
-
-/* Renders "attributes['key']" for messages; only called on the error path,
- * and only with keys already validated (UTF-8, bounded). */
-static const char *jd_label(char *buf, size_t cap, const char *field,
-                            const char *key)
-{
-    if (!key)
-        return field;
-    if (strlen(key) <= 64)
-        snprintf(buf, cap, "%s['%s']", field, key);
-    else
-        snprintf(buf, cap, "%s[<key of %zu bytes>]", field, strlen(key));
-    return buf;
-}
-
-/* Length, NUL and UTF-8 checks of one string (`key` names the map entry
- * when the string is an attribute value). */
-int jd__codec_check_str(const jd_limits_t *lim, const char *s, size_t n,
-                        const char *field, const char *key, jd_err_t *err)
-{
-    char lbl[112];
-    size_t bad;
-
-    if (n > lim->lim_max_string_bytes)
-        return jd_err_set(err, JD_ERR_SKIP, JD_E_OVERSIZE_FIELD,
-                          "%s is %zu bytes, limit %zu",
-                          jd_label(lbl, sizeof lbl, field, key), n,
-                          lim->lim_max_string_bytes);
-    bad = jd_utf8_scan((const unsigned char *)s, n);
-    if (bad == n)
-        return 0;
-    return jd_err_set(err, JD_ERR_SKIP, JD_E_BAD_UTF8,
-                      s[bad] ? "%s is not valid UTF-8 (byte offset %zu)"
-                             : "%s contains a NUL byte (byte offset %zu)",
-                      jd_label(lbl, sizeof lbl, field, key), bad);
-}
 
 static int jd_decode_check(const jd_decoder_t *dec, const char *s, size_t n,
                            const char *field, const char *key, jd_err_t *err)
@@ -781,13 +735,24 @@ int jd_decoder_decode(jd_decoder_t *dec, const void *buf, size_t len,
                           dec->dc_lim.lim_max_message_bytes);
     if ((rc = jd_decoder_frame(dec, p, len, &ws, &off, err)))
         return rc;
+    if (ws->ws_prog && !dec->dc_generic) {
+        rc = jd_prog_run(ws->ws_prog, &dec->dc_lim, &dec->dc_ps, p + off, len - off, ar, ev,
+                         err);
+        if (rc && err && (err->err_code == JD_E_MALFORMED || err->err_code == JD_E_TRAILING_BYTES ||
+                          err->err_code == JD_E_WORK_LIMIT)) {
+            jd_err_prefix(err, "product event");
+            if (ws->ws_writer)
+                jd_err_prefix(err, "schema id %" PRId32, ws->ws_id);
+        }
+        return rc;
+    }
     if (ws->ws_resolver && ws->ws_fed > JD_RESOLVED_BUDGET &&
         (rc = jd_wschema_renew(ws, err)))
         return rc;
     ws->ws_fed += len - off;
     if ((rc = jd__codec_read(dec->dc_in,
                              ws->ws_resolver ? &ws->ws_resolved : &ws->ws_value,
-                             ws->ws_writer ? ws->ws_writer : ws->ws_reader,
+                             ws->ws_writer ? ws->ws_writer : ws->ws_reader, ws->ws_scan,
                              p + off, len - off, "product event", err))) {
         if (ws->ws_writer)
             jd_err_prefix(err, "schema id %" PRId32, ws->ws_id);
@@ -800,4 +765,15 @@ int jd_decoder_decode(jd_decoder_t *dec, const void *buf, size_t len,
         return rc;
     }
     return 0;
+}
+
+void jd__decoder_set_generic(jd_decoder_t *dec, int on)
+{
+    dec->dc_generic = on;
+}
+
+int jd__decoder_fast(const jd_decoder_t *dec, int32_t id)
+{
+    const jd_wschema_t *ws = id < 0 ? &dec->dc_plain : jd_decoder_find(dec, id);
+    return ws && ws->ws_prog != NULL;
 }
