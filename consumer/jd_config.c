@@ -126,6 +126,12 @@ static const jd_config_key_t jd_config_keys[] = {
     {"schemas.registry.retry_ms", JD_CFG_INT, "30000", JD_OFF(cf_registry_retry_ms), 0, 86400000,
      NULL, "After a failed fetch of a schema id, messages with that id are dead-lettered "
      "without asking the registry again for this long."},
+    {"schemas.registry.negative_ttl_ms", JD_CFG_INT, "60000", JD_OFF(cf_registry_negative_ttl_ms),
+     0, 86400000, NULL, "A schema id the registry answered 404 (not found) to is not asked "
+     "for again for this long: its messages are dead-lettered as unknown_schema_id."},
+    {"schemas.registry.cache_max", JD_CFG_INT, "1024", JD_OFF(cf_registry_cache_max), 1, 1000000,
+     NULL, "Most schema ids remembered from the registry (fetched, refused or not found); past "
+     "it the oldest is forgotten and asked for again when a message carries it."},
     {"schemas.registry.auto_register", JD_CFG_INT, "1", JD_OFF(cf_registry_auto_register), 0, 1,
      NULL, "1: register trigger_event.avsc under `<trigger topic>-value` and journey_stage.avsc "
      "under `<stage topic>-value` at start-up and frame with the ids returned; 0: use "

@@ -81,6 +81,8 @@ typedef struct jd_config {
     int   cf_registry_verify;
     int   cf_registry_timeout_ms;
     int   cf_registry_retry_ms;
+    int   cf_registry_negative_ttl_ms;
+    int   cf_registry_cache_max;
     int   cf_registry_auto_register;
     /* limits.* */
     int   cf_max_message_bytes;

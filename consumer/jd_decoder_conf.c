@@ -35,6 +35,7 @@ jd_decoder_t *jd_decoder_from_config(const jd_config_t *cf, jd_err_t *err)
     if (!(dec = jd_decoder_new(jd_decoder_conf_wire(cf->cf_wire_format), &lim, err)))
         return NULL;
     jd_decoder_set_mapping(dec, cf->cf_mapping); /* before any schema is added */
+    jd_decoder_set_cache_max(dec, (size_t)cf->cf_registry_cache_max);
     if (!cf->cf_registry_url[0] &&
         jd_decoder_add_schema(dec, cf->cf_product_schema_id, jd_codec_product_schema_json(),
                               err))

@@ -8,9 +8,13 @@
  * also does the double encoding of the registry's wire format (a schema
  * is a JSON string inside a JSON object).
  *
- * The cache is a small array searched linearly: a topic sees a handful of
- * schema ids in its lifetime. Failed fetches stay in it with the time of
- * failure and are retried after schemas.registry.retry_ms.
+ * The cache is a hash table by id (jd_idmap, O(1) per message) over at
+ * most schemas.registry.cache_max entries, kept in a ring in the order
+ * they were made: when it is full the oldest entry goes, so ids carried
+ * by hostile messages cannot grow it without bound. Failed fetches stay
+ * in it with the time of failure: an id the registry answered 404 to is
+ * asked for again after schemas.registry.negative_ttl_ms, any other
+ * failure after schemas.registry.retry_ms.
  *
  * Runs on the pipeline thread (fetches, on a message with an unknown id)
  * and at start-up (registrations).
@@ -26,6 +30,7 @@
 #include <time.h>
 
 #include "jd_codec.h"
+#include "jd_idmap.h"
 #include "jd_log.h"
 #include "jd_secret.h"
 #include "jd_stage.h"
@@ -37,6 +42,8 @@ typedef struct jd_reg_entry {
     int32_t  re_id;
     char    *re_json;        /* NULL: the last fetch failed */
     int64_t  re_failed_at;   /* ms, monotonic */
+    int64_t  re_ttl_ms;      /* how long the failure is remembered */
+    int      re_not_found;   /* the last answer was 404 */
     jd_err_t re_err;         /* why it failed */
 } jd_reg_entry_t;
 
@@ -49,8 +56,9 @@ typedef struct jd_reg_body {
 struct jd_registry {
     const jd_config_t *rg_cf;
     CURL              *rg_curl;
-    jd_reg_entry_t    *rg_cache;
-    size_t             rg_cnt, rg_cap;
+    jd_idmap_t         rg_idx;   /* id -> entry */
+    jd_reg_entry_t   **rg_ring;  /* entries, oldest at rg_head */
+    size_t             rg_cnt, rg_cap, rg_head;
 };
 
 static pthread_once_t jd_registry_once = PTHREAD_ONCE_INIT;
@@ -78,6 +86,12 @@ jd_registry_t *jd_registry_new(const jd_config_t *cf, jd_err_t *err)
         return NULL;
     }
     r->rg_cf = cf;
+    r->rg_cap = cf->cf_registry_cache_max > 0 ? (size_t)cf->cf_registry_cache_max : 1;
+    if (!(r->rg_ring = calloc(r->rg_cap, sizeof *r->rg_ring))) {
+        jd_registry_destroy(r);
+        jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "schema registry: cannot allocate the cache");
+        return NULL;
+    }
     return r;
 }
 
@@ -85,9 +99,13 @@ void jd_registry_destroy(jd_registry_t *r)
 {
     if (!r)
         return;
-    for (size_t i = 0; i < r->rg_cnt; i++)
-        free(r->rg_cache[i].re_json);
-    free(r->rg_cache);
+    for (size_t i = 0; i < r->rg_cnt; i++) {
+        jd_reg_entry_t *e = r->rg_ring[(r->rg_head + i) % r->rg_cap];
+        free(e->re_json);
+        free(e);
+    }
+    free(r->rg_ring);
+    jd_idmap_fini(&r->rg_idx);
     curl_easy_cleanup(r->rg_curl);
     free(r);
 }
@@ -207,23 +225,30 @@ static int jd_registry_request(jd_registry_t *r, const char *path, const char *p
 
 /* ---- fetch by id ----------------------------------------------------------- */
 
+/* The cache entry of `id`, made (evicting the oldest when full) if new;
+ * NULL when out of memory. */
 static jd_reg_entry_t *jd_registry_entry(jd_registry_t *r, int32_t id)
 {
-    for (size_t i = 0; i < r->rg_cnt; i++)
-        if (r->rg_cache[i].re_id == id)
-            return &r->rg_cache[i];
+    jd_reg_entry_t *e = jd_idmap_get(&r->rg_idx, id);
+    if (e)
+        return e;
     if (r->rg_cnt == r->rg_cap) {
-        size_t cap = r->rg_cap ? 2 * r->rg_cap : 8;
-        jd_reg_entry_t *nc = realloc(r->rg_cache, cap * sizeof *nc);
-        if (!nc)
-            return NULL;
-        r->rg_cache = nc;
-        r->rg_cap = cap;
+        jd_reg_entry_t *old = r->rg_ring[r->rg_head];
+        jd_idmap_del(&r->rg_idx, old->re_id);
+        free(old->re_json);
+        free(old);
+        r->rg_head = (r->rg_head + 1) % r->rg_cap;
+        r->rg_cnt--;
     }
-    jd_reg_entry_t *e = &r->rg_cache[r->rg_cnt++];
-    memset(e, 0, sizeof *e);
+    if (!(e = calloc(1, sizeof *e)))
+        return NULL;
     e->re_id = id;
     e->re_failed_at = INT64_MIN;
+    if (jd_idmap_put(&r->rg_idx, id, e, NULL)) {
+        free(e);
+        return NULL;
+    }
+    r->rg_ring[(r->rg_head + r->rg_cnt++) % r->rg_cap] = e;
     return e;
 }
 
@@ -237,6 +262,7 @@ static int jd_registry_get(jd_registry_t *r, jd_reg_entry_t *e, jd_err_t *err)
 
     snprintf(path, sizeof path, "/schemas/ids/%" PRId32, e->re_id);
     rc = jd_registry_request(r, path, NULL, &body, err);
+    e->re_not_found = rc == 404;
     if (rc == 404)
         rc = jd_err_set(err, JD_ERR_SKIP, JD_E_UNKNOWN_SCHEMA,
                         "schema id %" PRId32 " is not in the schema registry", e->re_id);
@@ -271,7 +297,7 @@ int jd_registry_schema(jd_registry_t *r, int32_t id, const char **json, jd_err_t
         *json = e->re_json;
         return 0;
     }
-    if (e->re_failed_at != INT64_MIN && now - e->re_failed_at < r->rg_cf->cf_registry_retry_ms) {
+    if (e->re_failed_at != INT64_MIN && now - e->re_failed_at < e->re_ttl_ms) {
         if (err)
             *err = e->re_err;
         return e->re_err.err_class;
@@ -284,8 +310,12 @@ int jd_registry_schema(jd_registry_t *r, int32_t id, const char **json, jd_err_t
     e->re_failed_at = now;
     jd_err_set(&e->re_err, rc, err ? err->err_code : JD_E_IO, "%s",
                err ? err->err_msg : "schema registry error");
-    JD_WARN("registry", "schema id %" PRId32 ": %s (not asked again for %d ms)", id,
-            e->re_err.err_msg, r->rg_cf->cf_registry_retry_ms);
+    /* 404 is a definite answer, remembered for the negative TTL; anything
+     * else (outage, 5xx, a garbled answer) for the retry period. */
+    e->re_ttl_ms = e->re_not_found ? r->rg_cf->cf_registry_negative_ttl_ms
+                                   : r->rg_cf->cf_registry_retry_ms;
+    JD_WARN("registry", "schema id %" PRId32 ": %s (not asked again for %" PRId64 " ms)", id,
+            e->re_err.err_msg, e->re_ttl_ms);
     return rc;
 }
 

@@ -4,11 +4,14 @@
  * Two calls of the registry's REST API are used:
  *   GET  /schemas/ids/{id}              -> {"schema": "<writer schema JSON>"}
  *   POST /subjects/{subject}/versions   {"schema": "..."} -> {"id": N}
- * Writer schemas fetched by id are cached for the life of the client (a
- * schema id is immutable in the registry), so once a schema is known a
- * registry outage does not affect decoding. A failed fetch is remembered
- * for schemas.registry.retry_ms, so a registry outage costs one request per
- * unknown id per period, not one per message.
+ * Writer schemas fetched by id are cached (a schema id is immutable in the
+ * registry; the decoder keeps its own compiled copy), so once a schema is
+ * known a registry outage does not affect decoding. The cache holds at
+ * most schemas.registry.cache_max ids (the oldest goes first) and finds
+ * one in O(1). An id the registry answered 404 to is remembered for
+ * schemas.registry.negative_ttl_ms, any other failed fetch for
+ * schemas.registry.retry_ms: one request per such id per period, not one
+ * per message.
  *
  * Configuration (schemas.registry.*): url, username/password (HTTP basic
  * auth), ca_location, cert_location/key_location (TLS client

@@ -27,7 +27,7 @@
  * starts by clearing it.
  *
  * The guard stops huge claims, but not the leak that follows a short read
- * in avro-c 1.11.1 (see jd_scan.c): that is why every read is preceded by
+ * in avro-c 1.11.1 (see jd_prog.h): that is why every read is preceded by
  * the structural scan, and the guard is only the second line of defence.
  */
 #include "jd_codec_int.h"
@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jd_prog.h"
 #include "product_event_avsc.h"
 #include "trigger_event_avsc.h"
 
@@ -253,16 +254,20 @@ void jd__codec_io_close(jd_codec_io_t *io)
 
 /* ---- reading, writing and framing ---------------------------------------- */
 
-/* The scan (jd_scan.c) guarantees avro-c never meets a short read, which
- * is where it leaks; it also finds trailing bytes. The skip after the read
+/* The scan (jd_prog_scan) guarantees avro-c never meets a short read,
+ * which is where it leaks; it also finds trailing bytes. The skip after the read
  * double-checks that avro-c stopped where the scan did (avro-c has no
  * "bytes left" query: avro_reader_is_eof always answers 0 for memory
  * readers), so a disagreement between the two can never pass silently. */
 int jd__codec_read(avro_reader_t in, avro_value_t *val, avro_schema_t schema,
-                   const void *buf, size_t len, const char *what,
-                   jd_err_t *err)
+                   const jd_prog_t *scan, const void *buf, size_t len,
+                   const char *what, jd_err_t *err)
 {
-    int rc = jd__codec_scan(schema, buf, len, err);
+    jd_prog_t *own = NULL;
+    int rc = scan ? 0 : jd_prog_compile_scan(schema, &own, err);
+    if (!rc)
+        rc = jd_prog_scan(scan ? scan : own, buf, len, err);
+    jd_prog_destroy(own);
     if (rc) {
         jd_err_prefix(err, "%s", what);
         return rc;

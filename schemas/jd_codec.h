@@ -18,7 +18,7 @@
  * distinct code (jd_err.h) and a message naming the field.
  *
  * Hostile input: every message is first checked against its writer schema
- * by an allocation-free scan (jd_scan.c), so avro-c only ever decodes
+ * by an allocation-free scan (jd_prog.h), so avro-c only ever decodes
  * structurally valid bytes; a process-wide avro-c allocator (installed by
  * the first jd_decoder_new/jd_encoder_new) refuses single allocations over
  * 64 MiB as a second line. Create the first codec object before starting
@@ -81,10 +81,20 @@ int jd_decoder_add_schema_file(jd_decoder_t *dec, int32_t id,
  * valid until the next call), or an error (JD_ERR_SKIP/RETRY: the message
  * is dead-lettered as unknown_schema_id with that message). Called on the
  * decoder's thread; a schema it returns is registered with
- * jd_decoder_add_schema() and never asked for again. */
+ * jd_decoder_add_schema() and not asked for again while it stays in the
+ * decoder (jd_decoder_set_cache_max). */
 typedef int (*jd_schema_fetch_fn)(void *opaque, int32_t id, const char **json,
                                   jd_err_t *err);
 void jd_decoder_set_fetch(jd_decoder_t *dec, jd_schema_fetch_fn fn, void *opaque);
+
+/* Bounds the schemas kept from the fetch source to `n` (0: unbounded, the
+ * default): past it, the one fetched longest ago is forgotten (and asked
+ * for again if a message still carries its id). A writer schema the
+ * source returned but that does not parse or resolve is remembered as
+ * refused (and counts against `n`): its messages are dead-lettered as
+ * unknown_schema_id without asking or parsing again. Lookups by id are
+ * O(1). Schemas added with jd_decoder_add_schema() are never forgotten. */
+void jd_decoder_set_cache_max(jd_decoder_t *dec, size_t n);
 
 /* Records of other names than ProductEvent are mapped with `mp`
  * (jd_mapping.h) instead of being refused: a writer schema registered

@@ -134,24 +134,29 @@ void jd__codec_io_close(jd_codec_io_t *io);
 int jd__codec_write(avro_writer_t w, avro_value_t *v, int32_t id,
                     jd_buf_t *out, const char *what, jd_err_t *err);
 
-/* Checks that `len` bytes are exactly one well-formed datum of `schema`
- * without allocating (jd_scan.c). JD_ERR_SKIP with JD_E_MALFORMED (naming
- * the byte offset) or JD_E_TRAILING_BYTES. */
-int jd__codec_scan(avro_schema_t schema, const void *buf, size_t len,
-                   jd_err_t *err);
-
-/* Scans `len` bytes against `schema` (the writer schema), then reads them
- * into `val` through `in`. JD_ERR_SKIP with JD_E_MALFORMED (avro-c's
- * message after `what`) or JD_E_TRAILING_BYTES. */
+/* Scans `len` bytes against `schema` (the writer schema) with `scan`, its
+ * scan program (jd_prog_scan), or - NULL - one compiled for this call,
+ * then reads them into `val` through `in`. JD_ERR_SKIP with
+ * JD_E_MALFORMED (avro-c's message after `what`), JD_E_WORK_LIMIT or
+ * JD_E_TRAILING_BYTES. */
+struct jd_prog;
 int jd__codec_read(avro_reader_t in, avro_value_t *val, avro_schema_t schema,
-                   const void *buf, size_t len, const char *what,
-                   jd_err_t *err);
+                   const struct jd_prog *scan, const void *buf, size_t len,
+                   const char *what, jd_err_t *err);
 
 /* Length, NUL and UTF-8 checks of one string against lim (jd_decode.c);
  * `key` names the map entry of an attribute value, or NULL.
  * JD_ERR_SKIP with JD_E_OVERSIZE_FIELD or JD_E_BAD_UTF8 naming `field`. */
 int jd__codec_check_str(const jd_limits_t *lim, const char *s, size_t n,
                         const char *field, const char *key, jd_err_t *err);
+
+/* Tests: 1 makes `dec` decode every message with avro-c's generic
+ * reader (the reference the fast path is compared with), 0 restores the
+ * fast path. */
+void jd__decoder_set_generic(jd_decoder_t *dec, int on);
+
+/* 1 when messages of schema id `id` (-1: plain) take the fast path. */
+int jd__decoder_fast(const jd_decoder_t *dec, int32_t id);
 
 /* Makes room for `need` bytes in `b` (keeps content). JD_E_NOMEM. */
 int jd__codec_buf_reserve(jd_buf_t *b, size_t need, jd_err_t *err);

@@ -40,9 +40,20 @@
  * in schema order; the first violation is reported (JD_ERR_SKIP, distinct
  * code, message naming the field). A failed decode leaves nothing behind
  * but arena bytes: the next message starts from avro_value_reset().
- * Hostile input never reaches avro-c: jd_scan.c checks the bytes against
- * the writer schema first (avro-c leaks on short reads), and the
- * allocation guard (jd_codec.c) backs it up.
+ * Hostile input never reaches avro-c: a scan program (jd_prog_scan)
+ * checks the bytes against the writer schema first (avro-c leaks on short
+ * reads), and the allocation guard (jd_codec.c) backs it up.
+ *
+ * Fast path. Everything above is the generic path. For the writer shapes
+ * it covers (all the plain ones: strings, ["null", X] unions in either
+ * order, int/long/float/double promotions, any writer-only fields) each
+ * jd_wschema_t also holds a compiled decode program (jd_prog.h), and
+ * messages of that schema are decoded by it alone: one pass over the
+ * bytes, no avro-c call, no malloc, the same accept/reject and the same
+ * fields (tests/unit/test_prog.c compares the two). The generic values are
+ * still built at registration - avro-c's resolution is what accepts or
+ * refuses a writer schema - and serve the schemas the compiler leaves to
+ * them and the differential tests (jd__decoder_set_generic).
  *
  * Thread: one decoder per thread (avro-c values are not shareable).
  */
@@ -54,78 +65,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jd_decode_int.h"
+#include "jd_prog.h"
 #include "product_event_avsc.h"
 
 #define JD_SCHEMA_FILE_MAX ((size_t)1 << 20)
 #define JD_RESOLVED_BUDGET ((size_t)256 << 10) /* input bytes per value */
 
-typedef struct jd_wschema {
-    int32_t             ws_id;
-    avro_schema_t       ws_writer;   /* NULL for the plain entry */
-    avro_schema_t       ws_reader;   /* reader schema, or its subset */
-    avro_value_iface_t *ws_class;    /* generic class of ws_reader */
-    avro_value_t        ws_value;    /* decoded record, reused */
-    avro_value_iface_t *ws_resolver; /* NULL: read straight into ws_value */
-    avro_value_t        ws_resolved; /* wraps ws_value, reused */
-    size_t              ws_fed;      /* bytes read through ws_resolved */
-    int                 ws_mapped;   /* an upstream record: jd_mapping */
-    int                 ws_idx[JD_PF__COUNT]; /* -1: absent, use default */
-} jd_wschema_t;
-
-struct jd_decoder {
-    jd_wire_t      dc_wire;
-    jd_limits_t    dc_lim;
-    avro_schema_t  dc_reader;  /* product_event.avsc */
-    avro_reader_t  dc_in;      /* memory reader, re-pointed per message */
-    jd_wschema_t   dc_plain;   /* plain Avro = the reader schema itself */
-    jd_wschema_t **dc_ws;      /* registered Confluent ids */
-    size_t         dc_ws_cnt;
-    size_t         dc_ws_cap;
-    jd_schema_fetch_fn dc_fetch; /* unknown ids, or NULL */
-    const jd_mapping_t *dc_mapping; /* other records, or NULL */
-    void          *dc_fetch_opaque;
-};
-
-/* ---- UTF-8 --------------------------------------------------------------- */
-
-/* Returns the offset of the first byte that does not start a well-formed
- * UTF-8 sequence (Unicode table 3-7: no overlongs, no surrogates
- * D800-DFFF, nothing above U+10FFFF), or of a NUL byte (it would cut the C
- * string); returns n when all n bytes are valid. */
-static size_t jd_utf8_scan(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        if (c >= 0x01 && c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t len = 4;
-        unsigned lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF)
-            len = 2;
-        else if (c >= 0xE0 && c <= 0xEF)
-            len = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-        else if (c >= 0xF0 && c <= 0xF4)
-            lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-        else
-            return i; /* NUL, stray continuation, C0/C1, F5-FF */
-        if (n - i < len || s[i + 1] < lo || s[i + 1] > hi)
-            return i;
-        for (size_t k = 2; k < len; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return i;
-        }
-        i += len;
-    }
-    return n;
-}
-
 /* ---- writer schemas ------------------------------------------------------ */
 
 static void jd_wschema_fini(jd_wschema_t *ws)
 {
+    jd_prog_destroy(ws->ws_prog);
+    jd_prog_destroy(ws->ws_scan);
+    free(ws->ws_refused);
     if (ws->ws_resolved.iface)
         avro_value_decref(&ws->ws_resolved);
     if (ws->ws_resolver)
@@ -170,6 +123,10 @@ static int jd_wschema_init(jd_wschema_t *ws, int32_t id, avro_schema_t writer,
                               ws->ws_idx, what, err)))
         return rc;
     if ((rc = jd__codec_value_new(reader, &ws->ws_class, &ws->ws_value, err)))
+        return rc;
+    /* The fast path (jd_prog.c); 1 = a shape it leaves to avro-c. */
+    if ((rc = jd_prog_compile(writer ? writer : reader, &ws->ws_prog, err)) < 0 ||
+        (rc = jd_prog_compile_scan(writer ? writer : reader, &ws->ws_scan, err)))
         return rc;
     /* Plain, or a writer identical to the reader (the usual Confluent
      * registration): no resolution needed, and reading straight into the
@@ -292,6 +249,8 @@ jd_decoder_t *jd_decoder_new(jd_wire_t wire, const jd_limits_t *lim,
             goto fail;
         }
     }
+    if (jd_prog_state_init(&dec->dc_ps, &dec->dc_lim, err))
+        goto fail;
     if (!(dec->dc_in = avro_reader_memory("", 0))) {
         jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "cannot allocate reader");
         goto fail;
@@ -309,7 +268,9 @@ void jd_decoder_destroy(jd_decoder_t *dec)
     for (size_t i = 0; i < dec->dc_ws_cnt; i++)
         jd_wschema_free(dec->dc_ws[i]);
     free(dec->dc_ws);
+    jd_idmap_fini(&dec->dc_idx);
     jd_wschema_fini(&dec->dc_plain);
+    jd_prog_state_fini(&dec->dc_ps);
     if (dec->dc_in)
         avro_reader_free(dec->dc_in);
     if (dec->dc_reader)
@@ -317,13 +278,37 @@ void jd_decoder_destroy(jd_decoder_t *dec)
     free(dec);
 }
 
+/* The entry of `id` (a usable schema, or a refused one), or NULL. O(1). */
 static jd_wschema_t *jd_decoder_find(const jd_decoder_t *dec, int32_t id)
 {
-    for (size_t i = 0; i < dec->dc_ws_cnt; i++) {
-        if (dec->dc_ws[i]->ws_id == id)
-            return dec->dc_ws[i];
+    return jd_idmap_get(&dec->dc_idx, id);
+}
+
+/* Removes entry i of dc_ws (its id too) and frees it. */
+static void jd_decoder_drop(jd_decoder_t *dec, size_t i)
+{
+    jd_wschema_t *ws = dec->dc_ws[i];
+    jd_idmap_del(&dec->dc_idx, ws->ws_id);
+    dec->dc_fetched -= (size_t)(ws->ws_fetched != 0);
+    dec->dc_ws[i] = dec->dc_ws[--dec->dc_ws_cnt];
+    jd_wschema_free(ws);
+}
+
+/* Past dc_fetched_max fetched entries, the one fetched longest ago goes
+ * (it is fetched again if a message still needs it). The scan is O(n),
+ * but runs only when a schema was just fetched, i.e. after an HTTP
+ * request. Configured schemas are never evicted. */
+static void jd_decoder_evict(jd_decoder_t *dec)
+{
+    while (dec->dc_fetched_max && dec->dc_fetched > dec->dc_fetched_max) {
+        size_t old = SIZE_MAX;
+        for (size_t i = 0; i < dec->dc_ws_cnt; i++) {
+            if (dec->dc_ws[i]->ws_fetched &&
+                (old == SIZE_MAX || dec->dc_ws[i]->ws_seq < dec->dc_ws[old]->ws_seq))
+                old = i;
+        }
+        jd_decoder_drop(dec, old);
     }
-    return NULL;
 }
 
 /* Stores `ws` under its id, replacing (and freeing) a previous entry. */
@@ -331,17 +316,20 @@ static int jd_decoder_put(jd_decoder_t *dec, jd_wschema_t *ws, jd_err_t *err)
 {
     for (size_t i = 0; i < dec->dc_ws_cnt; i++) {
         if (dec->dc_ws[i]->ws_id == ws->ws_id) {
-            jd_wschema_free(dec->dc_ws[i]);
-            dec->dc_ws[i] = ws;
-            return 0;
+            jd_decoder_drop(dec, i);
+            break;
         }
     }
+    if (jd_idmap_put(&dec->dc_idx, ws->ws_id, ws, err))
+        return JD_ERR_FATAL;
     if (dec->dc_ws_cnt == dec->dc_ws_cap) {
         size_t cap = dec->dc_ws_cap ? dec->dc_ws_cap * 2 : 4;
         jd_wschema_t **p = realloc(dec->dc_ws, cap * sizeof *p);
-        if (!p)
+        if (!p) {
+            jd_idmap_del(&dec->dc_idx, ws->ws_id);
             return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM,
                               "cannot grow schema table");
+        }
         dec->dc_ws = p;
         dec->dc_ws_cap = cap;
     }
@@ -386,6 +374,7 @@ static int jd_decoder_add_mapped(jd_decoder_t *dec, int32_t id, avro_schema_t wr
     ws->ws_reader = avro_schema_incref(writer);
     ws->ws_mapped = 1;
     if ((rc = jd_mapping_check_schema(dec->dc_mapping, writer, what, err)) ||
+        (rc = jd_prog_compile_scan(writer, &ws->ws_scan, err)) ||
         (rc = jd__codec_value_new(writer, &ws->ws_class, &ws->ws_value, err)) ||
         (rc = jd_decoder_put(dec, ws, err))) {
         jd_wschema_free(ws);
@@ -456,251 +445,6 @@ int jd_decoder_add_schema_file(jd_decoder_t *dec, int32_t id,
     return rc;
 }
 
-/* ---- field extraction ---------------------------------------------------- */
-
-/* Renders "attributes['key']" for messages; only called on the error path,
- * and only with keys already validated (UTF-8, bounded). */
-static const char *jd_label(char *buf, size_t cap, const char *field,
-                            const char *key)
-{
-    if (!key)
-        return field;
-    if (strlen(key) <= 64)
-        snprintf(buf, cap, "%s['%s']", field, key);
-    else
-        snprintf(buf, cap, "%s[<key of %zu bytes>]", field, strlen(key));
-    return buf;
-}
-
-/* Length, NUL and UTF-8 checks of one string (`key` names the map entry
- * when the string is an attribute value). */
-int jd__codec_check_str(const jd_limits_t *lim, const char *s, size_t n,
-                        const char *field, const char *key, jd_err_t *err)
-{
-    char lbl[112];
-    size_t bad;
-
-    if (n > lim->lim_max_string_bytes)
-        return jd_err_set(err, JD_ERR_SKIP, JD_E_OVERSIZE_FIELD,
-                          "%s is %zu bytes, limit %zu",
-                          jd_label(lbl, sizeof lbl, field, key), n,
-                          lim->lim_max_string_bytes);
-    bad = jd_utf8_scan((const unsigned char *)s, n);
-    if (bad == n)
-        return 0;
-    return jd_err_set(err, JD_ERR_SKIP, JD_E_BAD_UTF8,
-                      s[bad] ? "%s is not valid UTF-8 (byte offset %zu)"
-                             : "%s contains a NUL byte (byte offset %zu)",
-                      jd_label(lbl, sizeof lbl, field, key), bad);
-}
-
-static int jd_decode_check(const jd_decoder_t *dec, const char *s, size_t n,
-                           const char *field, const char *key, jd_err_t *err)
-{
-    return jd__codec_check_str(&dec->dc_lim, s, n, field, key, err);
-}
-
-static int jd_decode_copy(jd_arena_t *ar, const char *s, size_t n,
-                          const char **out, jd_err_t *err)
-{
-    if (!(*out = jd_arena_strndup(ar, s, n)))
-        return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM,
-                          "arena: cannot allocate %zu bytes", n + 1);
-    return 0;
-}
-
-/* A string value: checked, then copied into the arena. */
-static int jd_decode_str(const jd_decoder_t *dec, avro_value_t *v,
-                         const char *field, const char *key, jd_arena_t *ar,
-                         const char **out, jd_err_t *err)
-{
-    const char *s = NULL;
-    size_t size = 0;
-    int rc;
-
-    if (avro_value_get_string(v, &s, &size) != 0 || !s)
-        return jd_err_set(err, JD_ERR_SKIP, JD_E_WRONG_TYPE,
-                          "%s is not a string", field);
-    size = size ? size - 1 : 0; /* avro-c counts the terminating NUL */
-    if ((rc = jd_decode_check(dec, s, size, field, key, err)))
-        return rc;
-    return jd_decode_copy(ar, s, size, out, err);
-}
-
-/* Field `f` of the record: 1 when present in this writer's view, 0 when
- * absent (the caller applies the default), <0 on error. */
-static int jd_decode_field(const jd_wschema_t *ws, jd_pf_t f, avro_value_t *out,
-                           jd_err_t *err)
-{
-    if (ws->ws_idx[f] < 0)
-        return 0;
-    avro_value_t rec = ws->ws_value;
-    if (avro_value_get_by_index(&rec, (size_t)ws->ws_idx[f], out, NULL) != 0)
-        return jd_err_set(err, JD_ERR_SKIP, JD_E_INTERNAL,
-                          "cannot access field '%s': %s",
-                          jd__codec_pf_spec[f].fs_name, avro_strerror());
-    return 1;
-}
-
-/* The non-null branch of a ["null", X] field: 1 when set, 0 when null or
- * absent, <0 on error. */
-static int jd_decode_branch(const jd_wschema_t *ws, jd_pf_t f,
-                            avro_value_t *out, jd_err_t *err)
-{
-    avro_value_t u;
-    int disc = 0;
-    int rc = jd_decode_field(ws, f, &u, err);
-
-    if (rc <= 0)
-        return rc;
-    if (avro_value_get_discriminant(&u, &disc) != 0 || disc < 0 || disc > 1)
-        return jd_err_set(err, JD_ERR_SKIP, JD_E_WRONG_TYPE,
-                          "field '%s' has no valid union branch",
-                          jd__codec_pf_spec[f].fs_name);
-    if (disc == 0)
-        return 0;
-    if (avro_value_get_current_branch(&u, out) != 0)
-        return jd_err_set(err, JD_ERR_SKIP, JD_E_WRONG_TYPE,
-                          "field '%s': cannot read union branch",
-                          jd__codec_pf_spec[f].fs_name);
-    return 1;
-}
-
-/* event_id, account_id, type: present in every view, must be non-empty. */
-static int jd_decode_required(const jd_decoder_t *dec, const jd_wschema_t *ws,
-                              jd_pf_t f, jd_arena_t *ar, const char **out,
-                              jd_err_t *err)
-{
-    const char *name = jd__codec_pf_spec[f].fs_name;
-    avro_value_t v;
-    int rc = jd_decode_field(ws, f, &v, err);
-
-    if (rc < 0)
-        return rc;
-    if (rc == 0)
-        return jd_err_set(err, JD_ERR_SKIP, JD_E_MISSING_FIELD,
-                          "field '%s' is absent", name);
-    if ((rc = jd_decode_str(dec, &v, name, NULL, ar, out, err)))
-        return rc;
-    if (**out == '\0')
-        return jd_err_set(err, JD_ERR_SKIP, JD_E_MISSING_FIELD,
-                          "field '%s' is empty", name);
-    return 0;
-}
-
-/* user_id, feature: NULL when null or absent from the writer. */
-static int jd_decode_optional(const jd_decoder_t *dec, const jd_wschema_t *ws,
-                              jd_pf_t f, jd_arena_t *ar, const char **out,
-                              jd_err_t *err)
-{
-    avro_value_t v;
-    int rc = jd_decode_branch(ws, f, &v, err);
-
-    *out = NULL;
-    if (rc <= 0)
-        return rc;
-    return jd_decode_str(dec, &v, jd__codec_pf_spec[f].fs_name, NULL, ar, out,
-                         err);
-}
-
-static int jd_decode_time_value(const jd_decoder_t *dec,
-                                const jd_wschema_t *ws, jd_event_t *ev,
-                                jd_err_t *err)
-{
-    const jd_limits_t *lim = &dec->dc_lim;
-    avro_value_t v;
-    int rc = jd_decode_field(ws, JD_PF_OCCURRED_AT, &v, err);
-
-    if (rc < 0)
-        return rc;
-    if (rc == 0 || avro_value_get_long(&v, &ev->ev_occurred_at) != 0)
-        return jd_err_set(err, JD_ERR_SKIP, JD_E_MISSING_FIELD,
-                          "field 'occurred_at' is absent");
-    if (ev->ev_occurred_at < lim->lim_min_occurred_at ||
-        ev->ev_occurred_at >= lim->lim_max_occurred_at)
-        return jd_err_set(err, JD_ERR_SKIP, JD_E_BAD_TIMESTAMP,
-                          "occurred_at %" PRId64 " is outside [%" PRId64
-                          ", %" PRId64 ") ms",
-                          ev->ev_occurred_at, lim->lim_min_occurred_at,
-                          lim->lim_max_occurred_at);
-    if ((rc = jd_decode_branch(ws, JD_PF_VALUE, &v, err)) <= 0)
-        return rc;
-    if (avro_value_get_double(&v, &ev->ev_value) != 0)
-        return jd_err_set(err, JD_ERR_SKIP, JD_E_WRONG_TYPE,
-                          "field 'value' is not a double");
-    ev->ev_has_value = 1;
-    return 0;
-}
-
-/* One map entry: the key is checked before it is used in any message. */
-static int jd_decode_attr(const jd_decoder_t *dec, avro_value_t *map, size_t i,
-                          jd_arena_t *ar, jd_attr_t *at, jd_err_t *err)
-{
-    avro_value_t child;
-    const char *key = NULL;
-    int rc;
-
-    if (avro_value_get_by_index(map, i, &child, &key) != 0 || !key)
-        return jd_err_set(err, JD_ERR_SKIP, JD_E_INTERNAL,
-                          "cannot access attribute %zu", i);
-    if ((rc = jd_decode_check(dec, key, strlen(key), "attributes key", NULL,
-                              err)) ||
-        (rc = jd_decode_copy(ar, key, strlen(key), &at->at_key, err)))
-        return rc;
-    return jd_decode_str(dec, &child, "attributes", at->at_key, ar,
-                         &at->at_val, err);
-}
-
-static int jd_decode_attrs(const jd_decoder_t *dec, const jd_wschema_t *ws,
-                           jd_arena_t *ar, jd_event_t *ev, jd_err_t *err)
-{
-    avro_value_t map;
-    size_t n = 0;
-    int rc = jd_decode_field(ws, JD_PF_ATTRIBUTES, &map, err);
-
-    if (rc <= 0)
-        return rc; /* absent from the writer: default {} */
-    if (avro_value_get_size(&map, &n) != 0)
-        return jd_err_set(err, JD_ERR_SKIP, JD_E_WRONG_TYPE,
-                          "field 'attributes' is not a map");
-    if (n > dec->dc_lim.lim_max_attributes)
-        return jd_err_set(err, JD_ERR_SKIP, JD_E_TOO_MANY_ATTRS,
-                          "attributes has %zu entries, limit %zu", n,
-                          dec->dc_lim.lim_max_attributes);
-    if (n == 0)
-        return 0;
-    if (!(ev->ev_attrs = jd_arena_alloc(ar, n * sizeof *ev->ev_attrs)))
-        return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM,
-                          "arena: cannot allocate %zu attributes", n);
-    for (size_t i = 0; i < n; i++) {
-        if ((rc = jd_decode_attr(dec, &map, i, ar, &ev->ev_attrs[i], err)))
-            return rc;
-        ev->ev_attr_cnt = i + 1;
-    }
-    return 0;
-}
-
-static int jd_decode_fields(const jd_decoder_t *dec, const jd_wschema_t *ws,
-                            jd_arena_t *ar, jd_event_t *ev, jd_err_t *err)
-{
-    int rc;
-
-    if ((rc = jd_decode_required(dec, ws, JD_PF_EVENT_ID, ar, &ev->ev_id, err)) ||
-        (rc = jd_decode_required(dec, ws, JD_PF_ACCOUNT_ID, ar,
-                                 &ev->ev_account, err)) ||
-        (rc = jd_decode_optional(dec, ws, JD_PF_USER_ID, ar, &ev->ev_user,
-                                 err)) ||
-        (rc = jd_decode_required(dec, ws, JD_PF_TYPE, ar, &ev->ev_type_name,
-                                 err)) ||
-        (rc = jd_decode_optional(dec, ws, JD_PF_FEATURE, ar, &ev->ev_feature,
-                                 err)) ||
-        (rc = jd_decode_time_value(dec, ws, ev, err)) ||
-        (rc = jd_decode_attrs(dec, ws, ar, ev, err)))
-        return rc;
-    ev->ev_type = jd_event_type_parse(ev->ev_type_name);
-    return 0;
-}
-
 /* ---- decoding ------------------------------------------------------------ */
 
 void jd_decoder_set_fetch(jd_decoder_t *dec, jd_schema_fetch_fn fn, void *opaque)
@@ -709,9 +453,40 @@ void jd_decoder_set_fetch(jd_decoder_t *dec, jd_schema_fetch_fn fn, void *opaque
     dec->dc_fetch_opaque = opaque;
 }
 
+void jd_decoder_set_cache_max(jd_decoder_t *dec, size_t n)
+{
+    dec->dc_fetched_max = n;
+    jd_decoder_evict(dec);
+}
+
+/* Remembers that the schema text of `id` was refused (it does not parse,
+ * or does not resolve against the reader schema): ids are immutable, so
+ * asking again or parsing again would give the same answer. Counts as a
+ * fetched entry (bounded, evictable). */
+static void jd_decoder_refuse(jd_decoder_t *dec, int32_t id, const jd_err_t *why)
+{
+    jd_wschema_t *ws = calloc(1, sizeof *ws);
+    jd_err_t ignore;
+    if (!ws || !(ws->ws_refused = malloc(sizeof *ws->ws_refused))) {
+        free(ws);
+        return; /* no memory: the next message asks again */
+    }
+    *ws->ws_refused = *why;
+    ws->ws_id = id;
+    ws->ws_fetched = 1;
+    ws->ws_seq = ++dec->dc_seq;
+    if (jd_decoder_put(dec, ws, &ignore)) {
+        jd_wschema_free(ws);
+        return;
+    }
+    dec->dc_fetched++;
+    jd_decoder_evict(dec);
+}
+
 /* Asks the fetch source for the writer schema of `id` and registers it.
  * Any failure, including a schema that does not resolve against the
- * reader, makes this message an unknown_schema_id dead letter. */
+ * reader, makes this message an unknown_schema_id dead letter; a schema
+ * text that was refused is remembered as such (jd_decoder_refuse). */
 static int jd_decoder_fetch(jd_decoder_t *dec, int32_t id, jd_wschema_t **ws,
                             jd_err_t *err)
 {
@@ -720,10 +495,20 @@ static int jd_decoder_fetch(jd_decoder_t *dec, int32_t id, jd_wschema_t **ws,
     int rc;
 
     rc = dec->dc_fetch(dec->dc_fetch_opaque, id, &json, &ferr);
-    if (!rc && (rc = jd_decoder_add_schema(dec, id, json, &ferr)) != 0)
+    if (!rc && (rc = jd_decoder_add_schema(dec, id, json, &ferr)) != 0) {
         jd_err_prefix(&ferr, "from the schema registry");
+        if (rc == JD_ERR_FATAL && ferr.err_code != JD_E_NOMEM)
+            jd_decoder_refuse(dec, id, &ferr);
+    }
+    if (!rc && (*ws = jd_decoder_find(dec, id)) != NULL) {
+        (*ws)->ws_fetched = 1;
+        (*ws)->ws_seq = ++dec->dc_seq;
+        dec->dc_fetched++;
+        jd_decoder_evict(dec); /* never the newest: it has the largest seq */
+        return 0;
+    }
     if (!rc)
-        return (*ws = jd_decoder_find(dec, id)) ? 0 : JD_ERR_FATAL;
+        return JD_ERR_FATAL;
     if (rc == JD_ERR_FATAL && ferr.err_code == JD_E_NOMEM)
         return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "%s", ferr.err_msg);
     return jd_err_set(err, JD_ERR_SKIP, JD_E_UNKNOWN_SCHEMA, "schema id %" PRId32 ": %s",
@@ -752,7 +537,13 @@ static int jd_decoder_frame(jd_decoder_t *dec, const unsigned char *p,
                           "Confluent frame of %zu bytes is shorter than its "
                           "5-byte header", len);
     int32_t id = jd__codec_frame_id(p);
-    if (!(*ws = jd_decoder_find(dec, id))) {
+    *ws = jd_decoder_find(dec, id);
+    if (*ws && (*ws)->ws_refused) {
+        *off = JD_CODEC_FRAME_LEN;
+        return jd_err_set(err, JD_ERR_SKIP, JD_E_UNKNOWN_SCHEMA, "schema id %" PRId32 ": %s", id,
+                          (*ws)->ws_refused->err_msg);
+    }
+    if (!*ws) {
         int rc = dec->dc_fetch ? jd_decoder_fetch(dec, id, ws, err) : 1;
         *off = JD_CODEC_FRAME_LEN;
         if (rc <= 0)
@@ -781,13 +572,24 @@ int jd_decoder_decode(jd_decoder_t *dec, const void *buf, size_t len,
                           dec->dc_lim.lim_max_message_bytes);
     if ((rc = jd_decoder_frame(dec, p, len, &ws, &off, err)))
         return rc;
+    if (ws->ws_prog && !dec->dc_generic) {
+        rc = jd_prog_run(ws->ws_prog, &dec->dc_lim, &dec->dc_ps, p + off, len - off, ar, ev,
+                         err);
+        if (rc && err && (err->err_code == JD_E_MALFORMED || err->err_code == JD_E_TRAILING_BYTES ||
+                          err->err_code == JD_E_WORK_LIMIT)) {
+            jd_err_prefix(err, "product event");
+            if (ws->ws_writer)
+                jd_err_prefix(err, "schema id %" PRId32, ws->ws_id);
+        }
+        return rc;
+    }
     if (ws->ws_resolver && ws->ws_fed > JD_RESOLVED_BUDGET &&
         (rc = jd_wschema_renew(ws, err)))
         return rc;
     ws->ws_fed += len - off;
     if ((rc = jd__codec_read(dec->dc_in,
                              ws->ws_resolver ? &ws->ws_resolved : &ws->ws_value,
-                             ws->ws_writer ? ws->ws_writer : ws->ws_reader,
+                             ws->ws_writer ? ws->ws_writer : ws->ws_reader, ws->ws_scan,
                              p + off, len - off, "product event", err))) {
         if (ws->ws_writer)
             jd_err_prefix(err, "schema id %" PRId32, ws->ws_id);
@@ -795,9 +597,20 @@ int jd_decoder_decode(jd_decoder_t *dec, const void *buf, size_t len,
     }
     if (ws->ws_mapped)
         return jd_mapping_extract(dec->dc_mapping, &ws->ws_value, &dec->dc_lim, ar, ev, err);
-    if ((rc = jd_decode_fields(dec, ws, ar, ev, err))) {
+    if ((rc = jd__decode_fields(dec, ws, ar, ev, err))) {
         memset(ev, 0, sizeof *ev);
         return rc;
     }
     return 0;
+}
+
+void jd__decoder_set_generic(jd_decoder_t *dec, int on)
+{
+    dec->dc_generic = on;
+}
+
+int jd__decoder_fast(const jd_decoder_t *dec, int32_t id)
+{
+    const jd_wschema_t *ws = id < 0 ? &dec->dc_plain : jd_decoder_find(dec, id);
+    return ws && !ws->ws_refused && ws->ws_prog != NULL;
 }

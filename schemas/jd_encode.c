@@ -452,7 +452,7 @@ int jd_encoder_trigger_decode(jd_encoder_t *enc, const void *buf, size_t len,
                               "its 5-byte header", len);
         off = JD_CODEC_FRAME_LEN;
     }
-    if ((rc = jd__codec_read(enc->en_io.io_in, &enc->en_tr.cr_val, enc->en_tr.cr_schema,
+    if ((rc = jd__codec_read(enc->en_io.io_in, &enc->en_tr.cr_val, enc->en_tr.cr_schema, NULL,
                              p + off, len - off, "trigger", err)) ||
         (rc = jd_encoder_trigger_fields(enc, tr, err))) {
         memset(tr, 0, sizeof *tr);

@@ -67,6 +67,7 @@ static const char *const jd_err_names[JD_E__COUNT] = {
     [JD_E_BAD_UTF8] = "invalid_utf8",
     [JD_E_BAD_TIMESTAMP] = "timestamp_out_of_range",
     [JD_E_WRONG_TYPE] = "wrong_type",
+    [JD_E_WORK_LIMIT] = "work_limit",
     [JD_E_REDIS] = "redis",
     [JD_E_KAFKA] = "kafka",
     [JD_E_IO] = "io",

@@ -40,6 +40,8 @@ typedef enum jd_err_code {
     JD_E_BAD_UTF8,         /* string is not valid UTF-8 */
     JD_E_BAD_TIMESTAMP,    /* occurred_at outside limits */
     JD_E_WRONG_TYPE,       /* field has the wrong Avro type */
+    JD_E_WORK_LIMIT,       /* decoding would take more than the per-message
+                              work limit (blocks of empty items) */
     /* environment */
     JD_E_REDIS,            /* Redis unreachable or replied with an error */
     JD_E_KAFKA,            /* Kafka client error */

@@ -298,7 +298,7 @@ int jd_stage_decode(jd_stage_codec_t *sc, const void *buf, size_t len,
                               "its 5-byte header", len);
         off = JD_CODEC_FRAME_LEN;
     }
-    if ((rc = jd__codec_read(sc->sc_io.io_in, &sc->sc_rec.cr_val, sc->sc_rec.cr_schema, p + off,
+    if ((rc = jd__codec_read(sc->sc_io.io_in, &sc->sc_rec.cr_val, sc->sc_rec.cr_schema, NULL, p + off,
                              len - off, "stage event", err)))
         return rc;
     if (jd_stage_get_all(sc, se)) {

@@ -579,21 +579,7 @@ Test(codec, no_poisoned_state_after_errors)
 
 /* ---- writer-schema evolution ------------------------------------------------ */
 
-/* v2: adds `source` (with default) in the middle and `tags` at the end,
- * moves occurred_at first, swaps user_id/account_id, and writes `value`
- * as ["null","float"]. */
-static const char *const schema_v2 =
-    "{\"type\":\"record\",\"name\":\"ProductEvent\",\"namespace\":\"journeyd\",\"fields\":["
-    "{\"name\":\"occurred_at\",\"type\":{\"type\":\"long\",\"logicalType\":\"timestamp-millis\"}},"
-    "{\"name\":\"event_id\",\"type\":\"string\"},"
-    "{\"name\":\"user_id\",\"type\":[\"null\",\"string\"],\"default\":null},"
-    "{\"name\":\"account_id\",\"type\":\"string\"},"
-    "{\"name\":\"source\",\"type\":\"string\",\"default\":\"web\"},"
-    "{\"name\":\"type\",\"type\":\"string\"},"
-    "{\"name\":\"feature\",\"type\":[\"null\",\"string\"],\"default\":null},"
-    "{\"name\":\"value\",\"type\":[\"null\",\"float\"],\"default\":null},"
-    "{\"name\":\"attributes\",\"type\":{\"type\":\"map\",\"values\":\"string\"},\"default\":{}},"
-    "{\"name\":\"tags\",\"type\":{\"type\":\"array\",\"items\":\"string\"},\"default\":[]}]}";
+#include "codec_schemas.h" /* schema_v2 */
 
 static void wb_v2(wb_t *w, int32_t id, const char *user, int has_value,
                   float value)

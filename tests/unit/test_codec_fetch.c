@@ -4,7 +4,9 @@
  * decoded from the decoder's own table; a source error, or a schema that
  * does not resolve against product_event.avsc, dead-letters the message as
  * unknown_schema_id with the source's reason; no source keeps the old
- * "not registered" behaviour.
+ * "not registered" behaviour. A schema text that was refused is neither
+ * asked for nor parsed again; fetched schemas are bounded
+ * (jd_decoder_set_cache_max), the oldest forgotten first.
  */
 #include <criterion/criterion.h>
 #include <string.h>
@@ -27,6 +29,14 @@ static int fetch(void *opaque, int32_t id, const char **json, jd_err_t *err)
     }
     if (id == 43) {
         *json = "{\"type\":\"record\",\"name\":\"Other\",\"fields\":[{\"name\":\"x\",\"type\":\"int\"}]}";
+        return 0;
+    }
+    if (id == 44) {
+        *json = "{\"type\":\"record\",\"name\":"; /* does not parse */
+        return 0;
+    }
+    if (id >= 100 && id < 200) { /* for the eviction test */
+        *json = jd_codec_product_schema_json();
         return 0;
     }
     return jd_err_set(err, JD_ERR_RETRY, JD_E_IO, "registry unreachable");
@@ -84,4 +94,77 @@ Test(codec_fetch, unknown_id_is_fetched_once_then_cached)
     jd_buf_free(&msg);
     jd_decoder_destroy(dec);
     jd_arena_destroy(&ar);
+}
+
+/* A decoder with the fetch source, and what the tests below share. */
+typedef struct fx {
+    jd_decoder_t *dec;
+    jd_arena_t    ar;
+    jd_buf_t      msg;
+    fetch_log_t   fl;
+} fx_t;
+
+static void fx_open(fx_t *f)
+{
+    jd_err_t err;
+    memset(f, 0, sizeof *f);
+    jd_arena_init(&f->ar, 0);
+    cr_assert(f->dec = jd_decoder_new(JD_WIRE_AUTO, NULL, &err));
+}
+
+static void fx_close(fx_t *f)
+{
+    jd_buf_free(&f->msg);
+    jd_decoder_destroy(f->dec);
+    jd_arena_destroy(&f->ar);
+}
+
+/* Decodes a message framed with `id`; returns the class, err filled. */
+static int fx_decode(fx_t *f, int32_t id, jd_err_t *err)
+{
+    jd_event_t ev;
+    encode(id, &f->msg);
+    return jd_decoder_decode(f->dec, f->msg.b_data, f->msg.b_len, &f->ar, &ev, err);
+}
+
+Test(codec_fetch, refused_schema_is_not_fetched_or_parsed_again)
+{
+    jd_err_t err;
+    fx_t f;
+
+    fx_open(&f);
+    jd_decoder_set_fetch(f.dec, fetch, &f.fl);
+    for (int32_t id = 43; id <= 44; id++) {
+        f.fl.calls = 0;
+        for (int i = 0; i < 5; i++) {
+            cr_assert_eq(fx_decode(&f, id, &err), JD_ERR_SKIP);
+            cr_assert_eq(err.err_code, JD_E_UNKNOWN_SCHEMA);
+            cr_assert(strstr(err.err_msg, "schema id") && strstr(err.err_msg, "registry"), "%s",
+                      err.err_msg);
+        }
+        cr_assert_eq(f.fl.calls, 1, "id %d: asked for once, refused once", (int)id);
+    }
+    fx_close(&f);
+}
+
+Test(codec_fetch, fetched_schemas_are_bounded_oldest_first)
+{
+    jd_err_t err;
+    fx_t f;
+
+    fx_open(&f);
+    cr_assert_eq(jd_decoder_add_schema(f.dec, 5, jd_codec_product_schema_json(), &err), 0);
+    jd_decoder_set_fetch(f.dec, fetch, &f.fl);
+    jd_decoder_set_cache_max(f.dec, 4);
+    for (int32_t id = 100; id < 110; id++) /* 10 ids through a cache of 4 */
+        cr_assert_eq(fx_decode(&f, id, &err), 0, "%s", err.err_msg);
+    cr_assert_eq(f.fl.calls, 10);
+    cr_assert_eq(fx_decode(&f, 109, &err), 0); /* the newest four are still known */
+    cr_assert_eq(fx_decode(&f, 106, &err), 0);
+    cr_assert_eq(f.fl.calls, 10);
+    cr_assert_eq(fx_decode(&f, 100, &err), 0); /* the oldest was forgotten */
+    cr_assert_eq(f.fl.calls, 11);
+    cr_assert_eq(fx_decode(&f, 5, &err), 0); /* a configured schema stays */
+    cr_assert_eq(f.fl.calls, 11);
+    fx_close(&f);
 }

@@ -1,0 +1,765 @@
+/*
+ * jd_prog: compile a writer schema into a flat decode program, and run it
+ * over message bytes (contract in jd_prog.h).
+ *
+ * Compilation. avro-c has already parsed the writer schema and accepted
+ * its resolution against product_event.avsc (jd_decode.c builds the
+ * resolved reader first and refuses the schema otherwise), so compiling
+ * only has to mirror that resolution: each top-level writer field whose
+ * name is a reader field gets that field as its destination, every other
+ * field is skipped. Ops are laid out breadth-first: a record reserves a
+ * contiguous range for its fields, then fills each slot, whose own
+ * children are appended after; so every compound op names its children
+ * by (first index, count) and the program is one array, freed at once.
+ * A recursive writer schema reaches itself through an AVRO_LINK; the
+ * record it names is memoised by schema pointer while its range is being
+ * filled, so the link becomes an op pointing back at it. Destination
+ * fields accept only the writer shapes listed at jd_prog_dst_ok; any other
+ * shape (which avro-c may still resolve) makes the compiler answer 1 and
+ * the decoder keeps avro-c's generic reader for that schema.
+ *
+ * Running. One walk serves both paths: the fast path runs the program
+ * with destinations; the generic path (avro-c's reader, kept for shapes the
+ * compiler leaves alone, mapped records, triggers and stage events) first
+ * runs a scan program of the same schema with none, because avro-c 1.11.1
+ * leaks the buffer of a string whose claimed length runs past the input,
+ * so it must never meet a short read. The walk rejects, with the byte
+ * offset: a varint longer than 10 bytes, an int outside int32; a string
+ * length negative or past the input; a union or enum index outside the
+ * schema; a block count past the bytes left, a negative count's byte size
+ * that does not match its items (avro-c skips writer-only fields by that
+ * size and reads others item by item: both must land on the same byte);
+ * nesting deeper than JD_PROG_DEPTH_MAX; more steps than the work limit
+ * (every datum, map key and block header is one step, at most 4096 + 8
+ * per message byte: a block of zero-byte items - nulls, empty records -
+ * may claim as many items as bytes are left, in each of as many blocks as
+ * there are bytes, so a 1 MiB message could otherwise cost 10^12 steps:
+ * JD_E_WORK_LIMIT, dead letter work_limit); bytes after the record. So
+ * both paths accept and reject the same bytes with the same reason.
+ * Values meant for the event are kept as slices or numbers; attribute
+ * keys are de-duplicated as avro-c's map does (the first position, the
+ * last value). Only then are the field checks applied, in reader field
+ * order, exactly as jd_decode.c applies them to avro-c's values, and the
+ * strings copied into the arena with one allocation. Pure; one thread per
+ * jd_prog_state_t.
+ */
+#include "jd_prog.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jd_codec_int.h"
+
+typedef enum jd_op_kind {
+    JD_OP_NULL,
+    JD_OP_BOOL,
+    JD_OP_INT,
+    JD_OP_LONG,
+    JD_OP_FLOAT,
+    JD_OP_DOUBLE,
+    JD_OP_STRING, /* string or bytes */
+    JD_OP_FIXED,
+    JD_OP_ENUM,
+    JD_OP_UNION,
+    JD_OP_RECORD,
+    JD_OP_ARRAY,
+    JD_OP_MAP,
+    JD_OP_LINK,
+} jd_op_kind_t;
+
+typedef struct jd_op {
+    uint8_t  op_kind;
+    int8_t   op_dst;   /* jd_pf_t the value goes to, or -1: skipped */
+    uint32_t op_first; /* RECORD: first field; UNION: first branch;
+                          ARRAY/MAP: item op; LINK: target op */
+    int64_t  op_n;     /* RECORD fields, UNION branches, FIXED size,
+                          ENUM symbols */
+} jd_op_t;
+
+struct jd_prog {
+    jd_op_t *pg_ops;
+    size_t   pg_n;
+    size_t   pg_cap;
+};
+
+/* ---- compilation --------------------------------------------------------- */
+
+#define JD_PROG_MEMO_MAX 1024
+
+typedef struct jd_comp {
+    jd_prog_t    *cp_pg;
+    avro_schema_t cp_memo_s[JD_PROG_MEMO_MAX]; /* records being compiled */
+    uint32_t      cp_memo_op[JD_PROG_MEMO_MAX];
+    size_t        cp_memo_n;
+    int           cp_dst; /* 0: a scan program, every value skipped */
+} jd_comp_t;
+
+/* Reserves n consecutive ops; returns the first index or -1 (no memory,
+ * or a program past 2^31 ops). */
+static int64_t jd_comp_reserve(jd_comp_t *cp, size_t n)
+{
+    jd_prog_t *pg = cp->cp_pg;
+    if (pg->pg_n + n > pg->pg_cap) {
+        size_t cap = pg->pg_cap ? pg->pg_cap : 32;
+        while (cap < pg->pg_n + n)
+            cap *= 2;
+        if (cap > ((size_t)1 << 31))
+            return -1;
+        jd_op_t *ops = realloc(pg->pg_ops, cap * sizeof *ops);
+        if (!ops)
+            return -1;
+        pg->pg_ops = ops;
+        pg->pg_cap = cap;
+    }
+    int64_t first = (int64_t)pg->pg_n;
+    memset(pg->pg_ops + pg->pg_n, 0, n * sizeof *pg->pg_ops);
+    pg->pg_n += n;
+    return first;
+}
+
+/* True when writer schema `s` may feed reader field `dst` on the fast
+ * path: the plain shapes avro-c resolves for our fields. */
+static int jd_prog_dst_ok(avro_schema_t s, int dst, int in_union)
+{
+    avro_type_t t = avro_typeof(s);
+    switch ((jd_pf_t)dst) {
+    case JD_PF_EVENT_ID:
+    case JD_PF_ACCOUNT_ID:
+    case JD_PF_TYPE:
+        return t == AVRO_STRING;
+    case JD_PF_USER_ID:
+    case JD_PF_FEATURE:
+        return t == AVRO_STRING || t == AVRO_NULL || (!in_union && t == AVRO_UNION);
+    case JD_PF_OCCURRED_AT:
+        return t == AVRO_INT32 || t == AVRO_INT64;
+    case JD_PF_VALUE:
+        return t == AVRO_NULL || t == AVRO_INT32 || t == AVRO_INT64 || t == AVRO_FLOAT ||
+               t == AVRO_DOUBLE || (!in_union && t == AVRO_UNION);
+    case JD_PF_ATTRIBUTES:
+        return t == AVRO_MAP && avro_typeof(avro_schema_map_values(s)) == AVRO_STRING;
+    case JD_PF__COUNT:
+        break;
+    }
+    return 0;
+}
+
+static int jd_comp_emit(jd_comp_t *cp, int64_t slot, avro_schema_t s, int dst,
+                        int in_union);
+
+/* Fills n children at a fresh range; child i is get(s, i). */
+static int jd_comp_children(jd_comp_t *cp, int64_t slot, avro_schema_t s, size_t n,
+                            int is_union, int dst)
+{
+    int64_t first = jd_comp_reserve(cp, n);
+    if (first < 0)
+        return JD_ERR_FATAL;
+    cp->cp_pg->pg_ops[slot].op_first = (uint32_t)first;
+    cp->cp_pg->pg_ops[slot].op_n = (int64_t)n;
+    for (size_t i = 0; i < n; i++) {
+        avro_schema_t c = is_union ? avro_schema_union_branch(s, (int)i)
+                                   : avro_schema_record_field_get_by_index(s, (int)i);
+        int rc = jd_comp_emit(cp, first + (int64_t)i, c, dst, is_union);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int jd_comp_record(jd_comp_t *cp, int64_t slot, avro_schema_t s)
+{
+    if (cp->cp_memo_n == JD_PROG_MEMO_MAX)
+        return 2; /* a writer schema with that many records: refused */
+    cp->cp_memo_s[cp->cp_memo_n] = s;
+    cp->cp_memo_op[cp->cp_memo_n++] = (uint32_t)slot;
+    return jd_comp_children(cp, slot, s, avro_schema_record_size(s), 0, -1);
+}
+
+static int jd_comp_link(jd_comp_t *cp, int64_t slot, avro_schema_t s)
+{
+    avro_schema_t t = avro_schema_link_target(s);
+    for (size_t i = 0; i < cp->cp_memo_n; i++) {
+        if (cp->cp_memo_s[i] == t) {
+            cp->cp_pg->pg_ops[slot].op_first = cp->cp_memo_op[i];
+            return 0;
+        }
+    }
+    int64_t first = jd_comp_reserve(cp, 1);
+    if (first < 0)
+        return JD_ERR_FATAL;
+    cp->cp_pg->pg_ops[slot].op_first = (uint32_t)first;
+    return jd_comp_emit(cp, first, t, -1, 0);
+}
+
+/* Compiles datum schema `s` into op `slot`, its value going to `dst` (-1:
+ * skipped). One case per Avro type, hence the length. */
+static int jd_comp_emit(jd_comp_t *cp, int64_t slot, avro_schema_t s, int dst,
+                        int in_union)
+{
+    jd_op_t *op = &cp->cp_pg->pg_ops[slot];
+    int64_t item;
+
+    if (dst >= 0 && !jd_prog_dst_ok(s, dst, in_union))
+        return 1;
+    op->op_dst = (int8_t)dst;
+    switch (avro_typeof(s)) {
+    case AVRO_NULL: op->op_kind = JD_OP_NULL; return 0;
+    case AVRO_BOOLEAN: op->op_kind = JD_OP_BOOL; return 0;
+    case AVRO_INT32: op->op_kind = JD_OP_INT; return 0;
+    case AVRO_INT64: op->op_kind = JD_OP_LONG; return 0;
+    case AVRO_FLOAT: op->op_kind = JD_OP_FLOAT; return 0;
+    case AVRO_DOUBLE: op->op_kind = JD_OP_DOUBLE; return 0;
+    case AVRO_STRING:
+    case AVRO_BYTES: op->op_kind = JD_OP_STRING; return 0;
+    case AVRO_FIXED:
+        op->op_kind = JD_OP_FIXED;
+        op->op_n = avro_schema_fixed_size(s);
+        return 0;
+    case AVRO_ENUM:
+        op->op_kind = JD_OP_ENUM;
+        op->op_n = avro_schema_enum_number_of_symbols(s);
+        return 0;
+    case AVRO_UNION:
+        op->op_kind = JD_OP_UNION;
+        return jd_comp_children(cp, slot, s, avro_schema_union_size(s), 1, dst);
+    case AVRO_RECORD:
+        op->op_kind = JD_OP_RECORD;
+        return jd_comp_record(cp, slot, s);
+    case AVRO_MAP:
+    case AVRO_ARRAY:
+        op->op_kind = is_avro_map(s) ? JD_OP_MAP : JD_OP_ARRAY;
+        if ((item = jd_comp_reserve(cp, 1)) < 0)
+            return JD_ERR_FATAL;
+        cp->cp_pg->pg_ops[slot].op_first = (uint32_t)item;
+        return jd_comp_emit(cp, item, is_avro_map(s) ? avro_schema_map_values(s)
+                                                     : avro_schema_array_items(s),
+                            -1, 0);
+    case AVRO_LINK:
+        op->op_kind = JD_OP_LINK;
+        return jd_comp_link(cp, slot, s);
+    }
+    return 1;
+}
+
+/* The reader field named `name`, or -1. */
+static int jd_prog_field(const char *name)
+{
+    for (int f = 0; f < JD_PF__COUNT; f++) {
+        if (strcmp(jd__codec_pf_spec[f].fs_name, name) == 0)
+            return f;
+    }
+    return -1;
+}
+
+static int jd_prog_build(avro_schema_t writer, int dst, jd_prog_t **out, jd_err_t *err)
+{
+    jd_comp_t cp;
+    int rc = 1;
+
+    *out = NULL;
+    memset(&cp, 0, sizeof cp);
+    cp.cp_dst = dst;
+    if (!(cp.cp_pg = calloc(1, sizeof *cp.cp_pg)))
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "cannot allocate a decode program");
+    int64_t root = jd_comp_reserve(&cp, 1);
+    size_t n = avro_schema_record_size(writer);
+    int64_t first = root < 0 ? -1 : jd_comp_reserve(&cp, n);
+    if (first >= 0) {
+        jd_op_t *op = &cp.cp_pg->pg_ops[root];
+        op->op_kind = JD_OP_RECORD;
+        op->op_dst = -1;
+        op->op_first = (uint32_t)first;
+        op->op_n = (int64_t)n;
+        cp.cp_memo_s[0] = writer;
+        cp.cp_memo_op[0] = (uint32_t)root;
+        cp.cp_memo_n = 1;
+        rc = 0;
+        for (size_t i = 0; !rc && i < n; i++)
+            rc = jd_comp_emit(&cp, first + (int64_t)i,
+                              avro_schema_record_field_get_by_index(writer, (int)i),
+                              dst ? jd_prog_field(avro_schema_record_field_name(writer, (int)i))
+                                  : -1,
+                              0);
+    } else {
+        rc = JD_ERR_FATAL;
+    }
+    if (rc) {
+        jd_prog_destroy(cp.cp_pg);
+        if (rc < 0)
+            return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "cannot allocate a decode program");
+        if (rc == 2)
+            return jd_err_set(err, JD_ERR_FATAL, JD_E_SCHEMA,
+                              "writer schema has more than %d records", JD_PROG_MEMO_MAX);
+        return 1;
+    }
+    *out = cp.cp_pg;
+    return 0;
+}
+
+int jd_prog_compile(avro_schema_t writer, jd_prog_t **out, jd_err_t *err)
+{
+    return jd_prog_build(writer, 1, out, err);
+}
+
+int jd_prog_compile_scan(avro_schema_t writer, jd_prog_t **out, jd_err_t *err)
+{
+    int rc = jd_prog_build(writer, 0, out, err);
+    return rc > 0 ? jd_err_set(err, JD_ERR_FATAL, JD_E_SCHEMA, "cannot compile a scan") : rc;
+}
+
+void jd_prog_destroy(jd_prog_t *pg)
+{
+    if (pg) {
+        free(pg->pg_ops);
+        free(pg);
+    }
+}
+
+int jd_prog_state_init(jd_prog_state_t *ps, const jd_limits_t *lim, jd_err_t *err)
+{
+    ps->ps_kv_cap = lim->lim_max_attributes + 1;
+    if (!(ps->ps_kv = calloc(ps->ps_kv_cap, sizeof *ps->ps_kv)))
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "cannot allocate decode scratch");
+    return 0;
+}
+
+void jd_prog_state_fini(jd_prog_state_t *ps)
+{
+    if (ps) {
+        free(ps->ps_kv);
+        ps->ps_kv = NULL;
+        ps->ps_kv_cap = 0;
+    }
+}
+
+/* ---- running ------------------------------------------------------------- */
+
+#define JD_STR_FIELDS ((1u << JD_PF_EVENT_ID) | (1u << JD_PF_ACCOUNT_ID) | \
+                       (1u << JD_PF_USER_ID) | (1u << JD_PF_TYPE) | (1u << JD_PF_FEATURE))
+
+typedef struct jd_run {
+    const unsigned char *r_p;
+    size_t               r_len;
+    size_t               r_pos;
+    uint64_t             r_work;
+    uint64_t             r_work_max;
+    const jd_op_t       *r_ops;
+    jd_err_t            *r_err;
+    unsigned             r_set; /* bit per jd_pf_t that received a value */
+    const unsigned char *r_str[JD_PF__COUNT];
+    size_t               r_strn[JD_PF__COUNT];
+    int64_t              r_ts;
+    double               r_val;
+    jd_prog_kv_t        *r_kv;
+    size_t               r_kv_n;
+    size_t               r_kv_cap;
+    size_t               r_kv_seen; /* entries read, repeated keys included */
+} jd_run_t;
+
+static int jd_run_fail(jd_run_t *r, const char *what, int64_t v)
+{
+    return jd_err_set(r->r_err, JD_ERR_SKIP, JD_E_MALFORMED,
+                      "Avro binary does not decode: %s (%" PRId64 ") at byte offset %zu of %zu",
+                      what, v, r->r_pos, r->r_len);
+}
+
+static int jd_run_work(jd_run_t *r)
+{
+    if (++r->r_work <= r->r_work_max)
+        return 0;
+    return jd_err_set(r->r_err, JD_ERR_SKIP, JD_E_WORK_LIMIT,
+                      "Avro binary needs more than %" PRIu64 " decoding steps "
+                      "(the work limit of a %zu-byte message) at byte offset %zu",
+                      r->r_work_max, r->r_len, r->r_pos);
+}
+
+static inline size_t jd_run_left(const jd_run_t *r)
+{
+    return r->r_len - r->r_pos;
+}
+
+/* Zig-zag varint of at most 10 bytes (extra high bits dropped, as avro-c). */
+static inline int jd_run_long(jd_run_t *r, int64_t *out)
+{
+    uint64_t v = 0;
+    *out = 0;
+    for (int i = 0; i < 10; i++) {
+        if (r->r_pos >= r->r_len)
+            return jd_run_fail(r, "input ends inside a varint", i);
+        unsigned char b = r->r_p[r->r_pos++];
+        v |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            *out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+            return 0;
+        }
+    }
+    return jd_run_fail(r, "varint longer than 10 bytes", 10);
+}
+
+static inline int jd_run_index(jd_run_t *r, int64_t lo, int64_t hi, const char *what,
+                               int64_t *out)
+{
+    int rc = jd_run_long(r, out);
+    if (rc)
+        return rc;
+    if (*out < lo || *out >= hi)
+        return jd_run_fail(r, what, *out);
+    return 0;
+}
+
+static inline int jd_run_skip(jd_run_t *r, int64_t n, const char *what)
+{
+    if (n < 0 || (uint64_t)n > jd_run_left(r))
+        return jd_run_fail(r, what, n);
+    r->r_pos += (size_t)n;
+    return 0;
+}
+
+/* A string or bytes: a slice of the message. */
+static inline int jd_run_string(jd_run_t *r, const unsigned char **s, size_t *n)
+{
+    int64_t len;
+    int rc = jd_run_long(r, &len);
+    if (rc)
+        return rc;
+    *s = r->r_p + r->r_pos;
+    *n = (size_t)len;
+    return jd_run_skip(r, len, "string length is negative or exceeds input");
+}
+
+static inline uint64_t jd_run_le(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* Stores a numeric writer value into its reader field (with promotion). */
+static inline void jd_run_num(jd_run_t *r, int dst, int64_t l, double d, int is_int)
+{
+    if (dst == JD_PF_OCCURRED_AT)
+        r->r_ts = l;
+    else if (dst == JD_PF_VALUE)
+        r->r_val = is_int ? (double)l : d;
+    else
+        return;
+    r->r_set |= 1u << dst;
+}
+
+/* One attribute: a new key is appended, a repeated key replaces the value
+ * in place (avro-c's map semantics). Past ps_kv_cap distinct keys the map
+ * is over the limit whatever follows, so later keys are not kept. */
+static void jd_run_kv(jd_run_t *r, const unsigned char *k, size_t kn,
+                      const unsigned char *v, size_t vn)
+{
+    r->r_kv_seen++;
+    for (size_t i = 0; i < r->r_kv_n; i++) {
+        jd_prog_kv_t *kv = &r->r_kv[i];
+        if (kv->kv_klen == kn && memcmp(kv->kv_key, k, kn) == 0) {
+            kv->kv_val = v;
+            kv->kv_vlen = vn;
+            return;
+        }
+    }
+    if (r->r_kv_n < r->r_kv_cap)
+        r->r_kv[r->r_kv_n++] = (jd_prog_kv_t){k, v, kn, vn};
+}
+
+static int jd_run_op(jd_run_t *r, uint32_t i, int depth);
+
+/* Map or array blocks: count, [byte size when count < 0], items, ..., 0. */
+static int jd_run_blocks(jd_run_t *r, const jd_op_t *op, int depth)
+{
+    int is_map = op->op_kind == JD_OP_MAP, attrs = op->op_dst == JD_PF_ATTRIBUTES;
+    int64_t count, size;
+    int rc;
+
+    if (attrs)
+        r->r_set |= 1u << JD_PF_ATTRIBUTES;
+    for (;;) {
+        if ((rc = jd_run_long(r, &count)) || (rc = jd_run_work(r)))
+            return rc;
+        if (count == 0)
+            return 0;
+        size = -1;
+        if (count < 0) {
+            if (count == INT64_MIN)
+                return jd_run_fail(r, "block count out of range", count);
+            count = -count;
+            if ((rc = jd_run_index(r, 0, (int64_t)jd_run_left(r) + 1,
+                                   "block byte size exceeds input", &size)))
+                return rc;
+        }
+        if ((uint64_t)count > jd_run_left(r))
+            return jd_run_fail(r, "block count exceeds remaining input", count);
+        size_t start = r->r_pos;
+        for (int64_t k = 0; k < count; k++) {
+            const unsigned char *ks = NULL, *vs = NULL;
+            size_t kn = 0, vn = 0;
+            if (is_map && ((rc = jd_run_work(r)) || (rc = jd_run_string(r, &ks, &kn))))
+                return rc;
+            if (!attrs) {
+                if ((rc = jd_run_op(r, op->op_first, depth)))
+                    return rc;
+                continue;
+            }
+            if ((rc = jd_run_work(r)) || (rc = jd_run_string(r, &vs, &vn)))
+                return rc;
+            jd_run_kv(r, ks, kn, vs, vn);
+        }
+        if (size >= 0 && (uint64_t)size != r->r_pos - start)
+            return jd_run_fail(r, "block byte size does not match its items", size);
+    }
+}
+
+/* One datum. One case per op kind, hence the length. */
+static int jd_run_op(jd_run_t *r, uint32_t i, int depth)
+{
+    const jd_op_t *op = &r->r_ops[i];
+    const unsigned char *s;
+    size_t n;
+    int64_t v;
+    int rc;
+
+    if ((rc = jd_run_work(r)))
+        return rc;
+    if (depth > JD_PROG_DEPTH_MAX)
+        return jd_run_fail(r, "nesting too deep", depth);
+    switch ((jd_op_kind_t)op->op_kind) {
+    case JD_OP_NULL:
+        return 0;
+    case JD_OP_BOOL:
+        return jd_run_skip(r, 1, "input ends inside a boolean");
+    case JD_OP_INT:
+        if ((rc = jd_run_index(r, INT32_MIN, (int64_t)INT32_MAX + 1, "int out of range", &v)))
+            return rc;
+        jd_run_num(r, op->op_dst, v, 0, 1);
+        return 0;
+    case JD_OP_LONG:
+        if ((rc = jd_run_long(r, &v)))
+            return rc;
+        jd_run_num(r, op->op_dst, v, 0, 1);
+        return 0;
+    case JD_OP_FLOAT:
+    case JD_OP_DOUBLE:
+        n = op->op_kind == JD_OP_FLOAT ? 4 : 8;
+        s = r->r_p + r->r_pos;
+        if ((rc = jd_run_skip(r, (int64_t)n, n == 4 ? "input ends inside a float"
+                                                     : "input ends inside a double")))
+            return rc;
+        if (op->op_dst == JD_PF_VALUE) {
+            uint64_t u = jd_run_le(s, (int)n);
+            double d;
+            if (n == 4) {
+                uint32_t u32 = (uint32_t)u;
+                float f;
+                memcpy(&f, &u32, sizeof f);
+                d = (double)f;
+            } else {
+                memcpy(&d, &u, sizeof d);
+            }
+            jd_run_num(r, op->op_dst, 0, d, 0);
+        }
+        return 0;
+    case JD_OP_STRING:
+        if ((rc = jd_run_string(r, &s, &n)))
+            return rc;
+        if (op->op_dst >= 0) {
+            r->r_str[op->op_dst] = s;
+            r->r_strn[op->op_dst] = n;
+            r->r_set |= 1u << op->op_dst;
+        }
+        return 0;
+    case JD_OP_FIXED:
+        return jd_run_skip(r, op->op_n, "input ends inside a fixed");
+    case JD_OP_ENUM:
+        return jd_run_index(r, 0, op->op_n, "enum index out of range", &v);
+    case JD_OP_UNION:
+        if ((rc = jd_run_index(r, 0, op->op_n, "union branch out of range", &v)))
+            return rc;
+        return jd_run_op(r, op->op_first + (uint32_t)v, depth + 1);
+    case JD_OP_RECORD:
+        for (int64_t k = 0; k < op->op_n; k++) {
+            if ((rc = jd_run_op(r, op->op_first + (uint32_t)k, depth + 1)))
+                return rc;
+        }
+        return 0;
+    case JD_OP_ARRAY:
+    case JD_OP_MAP:
+        return jd_run_blocks(r, op, depth + 1);
+    case JD_OP_LINK:
+        return jd_run_op(r, op->op_first, depth + 1);
+    }
+    return jd_run_fail(r, "unknown op", op->op_kind);
+}
+
+/* ---- field checks and copies --------------------------------------------- */
+
+static int jd_run_check_str(const jd_run_t *r, const jd_limits_t *lim, jd_pf_t f,
+                            jd_err_t *err)
+{
+    const char *name = jd__codec_pf_spec[f].fs_name;
+    int set = (r->r_set >> f) & 1, rc;
+
+    if (!set) {
+        if (!jd__codec_pf_spec[f].fs_required)
+            return 0;
+        return jd_err_set(err, JD_ERR_SKIP, JD_E_MISSING_FIELD, "field '%s' is absent", name);
+    }
+    if ((rc = jd__codec_check_str(lim, (const char *)r->r_str[f], r->r_strn[f], name, NULL,
+                                  err)))
+        return rc;
+    if (jd__codec_pf_spec[f].fs_required && r->r_strn[f] == 0)
+        return jd_err_set(err, JD_ERR_SKIP, JD_E_MISSING_FIELD, "field '%s' is empty", name);
+    return 0;
+}
+
+static int jd_run_check_attrs(const jd_run_t *r, const jd_limits_t *lim, jd_arena_t *ar,
+                              jd_err_t *err)
+{
+    int rc;
+    if (r->r_kv_n > lim->lim_max_attributes)
+        return jd_err_set(err, JD_ERR_SKIP, JD_E_TOO_MANY_ATTRS,
+                          "attributes has %zu entries, limit %zu",
+                          r->r_kv_n < r->r_kv_cap ? r->r_kv_n : r->r_kv_seen,
+                          lim->lim_max_attributes);
+    for (size_t i = 0; i < r->r_kv_n; i++) {
+        const jd_prog_kv_t *kv = &r->r_kv[i];
+        if ((rc = jd__codec_check_str(lim, (const char *)kv->kv_key, kv->kv_klen,
+                                      "attributes key", NULL, err)))
+            return rc;
+        if (jd__codec_check_str(lim, (const char *)kv->kv_val, kv->kv_vlen, "attributes",
+                                "", NULL) == 0)
+            continue;
+        /* The error path only: name the entry by its (checked) key. */
+        const char *key = jd_arena_strndup(ar, (const char *)kv->kv_key, kv->kv_klen);
+        return jd__codec_check_str(lim, (const char *)kv->kv_val, kv->kv_vlen, "attributes",
+                                   key ? key : "?", err);
+    }
+    return 0;
+}
+
+/* The checks of jd_decode.c's jd_decode_fields, in the same order. */
+static int jd_run_check(const jd_run_t *r, const jd_limits_t *lim, jd_arena_t *ar,
+                        jd_err_t *err)
+{
+    static const jd_pf_t order[] = {JD_PF_EVENT_ID, JD_PF_ACCOUNT_ID, JD_PF_USER_ID,
+                                    JD_PF_TYPE, JD_PF_FEATURE};
+    int rc;
+
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        if ((rc = jd_run_check_str(r, lim, order[i], err)))
+            return rc;
+    }
+    if (!((r->r_set >> JD_PF_OCCURRED_AT) & 1))
+        return jd_err_set(err, JD_ERR_SKIP, JD_E_MISSING_FIELD,
+                          "field 'occurred_at' is absent");
+    if (r->r_ts < lim->lim_min_occurred_at || r->r_ts >= lim->lim_max_occurred_at)
+        return jd_err_set(err, JD_ERR_SKIP, JD_E_BAD_TIMESTAMP,
+                          "occurred_at %" PRId64 " is outside [%" PRId64 ", %" PRId64 ") ms",
+                          r->r_ts, lim->lim_min_occurred_at, lim->lim_max_occurred_at);
+    return jd_run_check_attrs(r, lim, ar, err);
+}
+
+static const char *jd_run_put(char **at, const unsigned char *s, size_t n)
+{
+    char *d = *at;
+    if (n)
+        memcpy(d, s, n);
+    d[n] = '\0';
+    *at = d + n + 1;
+    return d;
+}
+
+/* Copies the checked values into the arena (one allocation) and fills ev. */
+static int jd_run_emit(const jd_run_t *r, jd_arena_t *ar, jd_event_t *ev, jd_err_t *err)
+{
+    const char **dst[JD_PF__COUNT] = {
+        [JD_PF_EVENT_ID] = &ev->ev_id, [JD_PF_ACCOUNT_ID] = &ev->ev_account,
+        [JD_PF_USER_ID] = &ev->ev_user, [JD_PF_TYPE] = &ev->ev_type_name,
+        [JD_PF_FEATURE] = &ev->ev_feature};
+    size_t total = r->r_kv_n * sizeof(jd_attr_t);
+
+    for (int f = 0; f < JD_PF__COUNT; f++) {
+        if ((JD_STR_FIELDS >> f & 1) && (r->r_set >> f & 1))
+            total += r->r_strn[f] + 1;
+    }
+    for (size_t i = 0; i < r->r_kv_n; i++)
+        total += r->r_kv[i].kv_klen + r->r_kv[i].kv_vlen + 2;
+    char *mem = jd_arena_alloc(ar, total ? total : 1);
+    if (!mem)
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "arena: cannot allocate %zu bytes",
+                          total);
+    char *at = mem + r->r_kv_n * sizeof(jd_attr_t);
+    for (int f = 0; f < JD_PF__COUNT; f++) {
+        if ((JD_STR_FIELDS >> f & 1) && (r->r_set >> f & 1))
+            *dst[f] = jd_run_put(&at, r->r_str[f], r->r_strn[f]);
+    }
+    if (r->r_kv_n) {
+        ev->ev_attrs = (jd_attr_t *)(void *)mem;
+        ev->ev_attr_cnt = r->r_kv_n;
+        for (size_t i = 0; i < r->r_kv_n; i++) {
+            ev->ev_attrs[i].at_key = jd_run_put(&at, r->r_kv[i].kv_key, r->r_kv[i].kv_klen);
+            ev->ev_attrs[i].at_val = jd_run_put(&at, r->r_kv[i].kv_val, r->r_kv[i].kv_vlen);
+        }
+    }
+    ev->ev_occurred_at = r->r_ts;
+    if (r->r_set >> JD_PF_VALUE & 1) {
+        ev->ev_value = r->r_val;
+        ev->ev_has_value = 1;
+    }
+    ev->ev_type = jd_event_type_parse(ev->ev_type_name);
+    return 0;
+}
+
+/* Walks the whole message (the structural rules), then checks that
+ * nothing follows the record. */
+static int jd_run_walk(jd_run_t *r, const jd_prog_t *pg, jd_prog_state_t *ps,
+                       const unsigned char *p, size_t len, jd_err_t *err)
+{
+    r->r_p = p;
+    r->r_len = len;
+    r->r_pos = 0;
+    r->r_work = 0;
+    r->r_work_max = JD_PROG_WORK_MAX(len);
+    r->r_ops = pg->pg_ops;
+    r->r_err = err;
+    r->r_set = 0;
+    r->r_ts = 0;
+    r->r_val = 0;
+    r->r_kv = ps ? ps->ps_kv : NULL;
+    r->r_kv_n = 0;
+    r->r_kv_cap = ps ? ps->ps_kv_cap : 0;
+    r->r_kv_seen = 0;
+    int rc = jd_run_op(r, 0, 0);
+    if (rc)
+        return rc;
+    if (r->r_pos != len)
+        return jd_err_set(err, JD_ERR_SKIP, JD_E_TRAILING_BYTES,
+                          "%zu bytes follow the %zu-byte record", len - r->r_pos, r->r_pos);
+    return 0;
+}
+
+int jd_prog_scan(const jd_prog_t *pg, const void *buf, size_t len, jd_err_t *err)
+{
+    jd_run_t r;
+    return jd_run_walk(&r, pg, NULL, buf, len, err);
+}
+
+int jd_prog_run(const jd_prog_t *pg, const jd_limits_t *lim, jd_prog_state_t *ps,
+                const unsigned char *p, size_t len, jd_arena_t *ar, jd_event_t *ev,
+                jd_err_t *err)
+{
+    jd_run_t r;
+    int rc;
+
+    memset(ev, 0, sizeof *ev);
+    if ((rc = jd_run_walk(&r, pg, ps, p, len, err)))
+        return rc;
+    if ((rc = jd_run_check(&r, lim, ar, err)) || (rc = jd_run_emit(&r, ar, ev, err))) {
+        memset(ev, 0, sizeof *ev);
+        return rc;
+    }
+    return 0;
+}
