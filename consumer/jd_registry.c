@@ -25,6 +25,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -252,12 +253,28 @@ static jd_reg_entry_t *jd_registry_entry(jd_registry_t *r, int32_t id)
     return e;
 }
 
+int jd_registry_parse_schema(const char *body, size_t len, const char *what, char **json,
+                             jd_err_t *err)
+{
+    json_t *doc = body ? json_loadb(body, len, 0, NULL) : NULL;
+    json_t *schema = json_object_get(doc, "schema");
+    int rc = 0;
+
+    *json = NULL;
+    if (!json_is_string(schema))
+        rc = jd_err_set(err, JD_ERR_SKIP, JD_E_UNKNOWN_SCHEMA,
+                        "schema registry: %s: no \"schema\" string in the answer", what);
+    else if (!(*json = strdup(json_string_value(schema))))
+        rc = jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
+    json_decref(doc);
+    return rc;
+}
+
 /* GET /schemas/ids/{id} into e->re_json. */
 static int jd_registry_get(jd_registry_t *r, jd_reg_entry_t *e, jd_err_t *err)
 {
     char path[64];
     jd_reg_body_t body = {0};
-    json_t *doc = NULL, *schema;
     int rc;
 
     snprintf(path, sizeof path, "/schemas/ids/%" PRId32, e->re_id);
@@ -270,17 +287,10 @@ static int jd_registry_get(jd_registry_t *r, jd_reg_entry_t *e, jd_err_t *err)
         rc = jd_err_set(err, JD_ERR_RETRY, JD_E_IO, "schema registry: GET %s: HTTP %d",
                         path, rc);
     else if (rc > 0) {
-        doc = body.bd_data ? json_loads(body.bd_data, 0, NULL) : NULL;
-        schema = json_object_get(doc, "schema");
-        if (!json_is_string(schema))
-            rc = jd_err_set(err, JD_ERR_SKIP, JD_E_UNKNOWN_SCHEMA,
-                            "schema registry: GET %s: no \"schema\" string in the answer", path);
-        else if (!(e->re_json = strdup(json_string_value(schema))))
-            rc = jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
-        else
-            rc = 0;
+        char what[80];
+        snprintf(what, sizeof what, "GET %s", path);
+        rc = jd_registry_parse_schema(body.bd_data, body.bd_len, what, &e->re_json, err);
     }
-    json_decref(doc);
     free(body.bd_data);
     return rc;
 }

@@ -49,6 +49,13 @@ void jd_registry_destroy(jd_registry_t *r);
  * described above. */
 int jd_registry_schema(jd_registry_t *r, int32_t id, const char **json, jd_err_t *err);
 
+/* Parses a registry answer to GET /schemas/ids/{id}: the writer schema
+ * text of its "schema" string into *json (malloc'd, the caller frees it).
+ * JD_ERR_SKIP/JD_E_UNKNOWN_SCHEMA naming `what` when the body is not JSON
+ * or has no such string; JD_ERR_FATAL/JD_E_NOMEM. Pure (fuzz_registry). */
+int jd_registry_parse_schema(const char *body, size_t len, const char *what, char **json,
+                             jd_err_t *err);
+
 /* Registers `schema_json` under `subject` (idempotent in the registry: an
  * identical schema gets its existing id) and returns the id in *id. */
 int jd_registry_register(jd_registry_t *r, const char *subject, const char *schema_json,

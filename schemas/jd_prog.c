@@ -38,7 +38,8 @@
  * both paths accept and reject the same bytes with the same reason.
  * Values meant for the event are kept as slices or numbers; attribute
  * keys are de-duplicated as avro-c's map does (the first position, the
- * last value). Only then are the field checks applied, in reader field
+ * last value; a key ends at its first NUL byte, as avro-c's C-string keys
+ * do). Only then are the field checks applied, in reader field
  * order, exactly as jd_decode.c applies them to avro-c's values, and the
  * strings copied into the arena with one allocation. Pure; one thread per
  * jd_prog_state_t.
@@ -453,6 +454,10 @@ static inline void jd_run_num(jd_run_t *r, int dst, int64_t l, double d, int is_
 static void jd_run_kv(jd_run_t *r, const unsigned char *k, size_t kn,
                       const unsigned char *v, size_t vn)
 {
+    /* avro-c keeps map keys as C strings: a key ends at its first NUL. */
+    const unsigned char *nul = kn ? memchr(k, 0, kn) : NULL;
+    if (nul)
+        kn = (size_t)(nul - k);
     r->r_kv_seen++;
     for (size_t i = 0; i < r->r_kv_n; i++) {
         jd_prog_kv_t *kv = &r->r_kv[i];

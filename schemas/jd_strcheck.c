@@ -7,6 +7,7 @@
  */
 #include "jd_codec_int.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,8 +19,19 @@
  * string); returns n when all n bytes are valid. */
 static size_t jd_utf8_scan(const unsigned char *s, size_t n)
 {
+    const uint64_t lo7 = 0x0101010101010101ull, hi = 0x8080808080808080ull;
     size_t i = 0;
     while (i < n) {
+        /* Eight ASCII bytes at a time: no high bit and no zero byte. */
+        while (n - i >= 8) {
+            uint64_t w;
+            memcpy(&w, s + i, sizeof w);
+            if ((w & hi) || ((w - lo7) & ~w & hi))
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
         unsigned c = s[i];
         if (c >= 0x01 && c < 0x80) {
             i++;

@@ -99,7 +99,7 @@ fi
 # tests/fuzz/run.sh 600). A target counts as one test.
 FUZZ_SECS="${JD_FUZZ_SECS:-20}"
 if [ "$FUZZ_SECS" != 0 ]; then
-  for t in decode rules record config; do
+  for t in decode prog registry mapping rules record config; do
     printf '== %-40s ' "fuzz_$t smoke (${FUZZ_SECS} s)"
     if "$ROOT/tests/fuzz/run.sh" "$FUZZ_SECS" "$t" >"$RUN_DIR/fuzz-$t.log" 2>&1; then
       echo passed; PASSED=$((PASSED + 1))

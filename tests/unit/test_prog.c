@@ -487,3 +487,32 @@ Test(prog, zero_byte_items_hit_the_work_limit)
     jd_arena_destroy(&ar);
     jd_decoder_destroy(dec);
 }
+
+/* Map keys as avro-c keeps them: repeated keys keep the first position and
+ * the last value, a key ends at its first NUL, and an earlier bad value
+ * replaced by a good one is accepted - on both paths. */
+Test(prog, repeated_and_nul_keys_agree)
+{
+    jd_err_t err;
+    jd_limits_t lim;
+    diff_t d = {0};
+    unsigned char m[256];
+    jd_limits_default(&lim);
+    cr_assert_not_null(d.df_dec = jd_decoder_new(JD_WIRE_CONFLUENT, &lim, &err));
+    cr_assert_eq(jd_decoder_add_schema(d.df_dec, 7, jd_codec_product_schema_json(), &err), 0);
+    jd_arena_init(&d.df_ar, 4096);
+    static const unsigned char body[] = {
+        2, 'e', 2, 'a', 0, 2, 't', 0, 0x80, 0xc0, 0xa8, 0xa9, 0xd6, 0x66 /* 2026 */, 0,
+        8,                      /* 4 entries */
+        2, 'k', 2, 0xff,        /* k -> invalid UTF-8 ... */
+        6, 'k', 0, 'x', 2, 'v', /* "k\0x" is k: replaces it */
+        2, 'j', 2, 'w',
+        2, 'j', 2, 'z',         /* j -> z, in j's place */
+        0};
+    jd__codec_frame_put(m, 7);
+    memcpy(m + 5, body, sizeof body);
+    diff_one(&d, m, 5 + sizeof body, "repeated keys");
+    cr_assert_eq(d.df_ok, 1, "accepted by both");
+    jd_arena_destroy(&d.df_ar);
+    jd_decoder_destroy(d.df_dec);
+}
