@@ -29,7 +29,7 @@ for t in $TARGETS; do
   # (a few hundred bytes, constant: RSS stays flat over millions of
   # decodes), so leak checking is off for the decoder targets (decode, prog).
   leaks=1; [ "$t" = decode ] || [ "$t" = prog ] && leaks=0
-  if ! (cd "$WORK/$t-crashes" && ASAN_OPTIONS=detect_leaks=$leaks UBSAN_OPTIONS=halt_on_error=1 \
+  if ! (cd "$WORK/$t-crashes" && ASAN_OPTIONS=detect_leaks=$leaks LSAN_OPTIONS=suppressions="$ROOT/tests/fuzz/lsan.supp" UBSAN_OPTIONS=halt_on_error=1 \
         "$BUILD/fuzz_$t" -max_total_time="$SECS" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
         -detect_leaks=$leaks \
         -print_final_stats=1 "$WORK/$t" "$ROOT/tests/fuzz/corpus/$t" 2>"$WORK/$t.log"); then
