@@ -12,11 +12,12 @@
  * and deciding, which are per event and too fine to time without cost,
  * the loop itself) is reported as "process_and_rest".
  *
- * The poll stage is the time spent waiting in rd_kafka_consume_batch_queue
- * for a batch to fill (up to pipeline.batch_timeout_ms) once messages have
- * started to flow; the poll that returned the first batch (it includes the
- * group join) is left out. kafka_wait_acks is the time spent polling the
- * producer for the acknowledgements of the sealed batch.
+ * The poll stage is the time spent in jd_consumer_poll (waiting for the
+ * first message of a batch, up to pipeline.batch_timeout_ms) once
+ * messages have started to flow; the poll that returned the first batch
+ * (it includes the group join) is left out. kafka_wait_acks is the time
+ * spent polling the producer for the acknowledgements of the group of
+ * batches about to be written (pipeline.commit_interval_ms).
  *
  * Threads: the wrapped functions are called by the pipeline thread only;
  * jd_bench_stages_json is called after the pipeline has returned.

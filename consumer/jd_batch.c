@@ -31,14 +31,15 @@
  * published before the refusal was decided on the partition's true prefix,
  * so it carries the same ids the new owner publishes.
  *
- * This file is steps 1 to 4 and the cycle; sealing a processed batch and
- * completing it while the next ones are processed (steps 5 to 7) is
- * consumer/jd_commit.c; both share struct jd_batch (jd_batch_int.h).
+ * This file is steps 1 to 4 and the cycle; grouping the processed batches
+ * of a commit interval and completing each group while the next is
+ * processed (steps 5 to 7) is consumer/jd_commit.c; both share struct
+ * jd_batch (jd_batch_int.h).
  *
  * Memory: the cache holds records up to state.cache_mb; the records a
- * batch touches stay in it until the batch is written (dirty records are
- * never evicted), at most three batches' worth: the one being processed
- * and the two sealed ones.
+ * group touches stay in it until the group is written (dirty records are
+ * never evicted): the open group's and the one in flight. A group whose
+ * dirty records fill the budget is written at once (jd_commit.c).
  */
 #include "jd_batch.h"
 #include "jd_batch_int.h"
@@ -97,7 +98,6 @@ void jd_batch_destroy(jd_batch_t *bt)
     jd_buf_free(&bt->bt_rec);
     jd_err_t err;
     jd_writer_wait(bt->bt_c.bc_writer, &err); /* it may be reading bt_flying */
-    jd_commit_free(&bt->bt_sealed);
     jd_commit_free(&bt->bt_flying);
     free(bt->bt_ev);
     free(bt->bt_has);
@@ -639,8 +639,8 @@ static int bt_fire_all(jd_batch_t *bt, int64_t upto)
 
 /* ---- the cycle --------------------------------------------------------------------------- */
 
-/* A batch given up or failed: nothing of it (nor of the sealed batches
- * before it) is kept (the cache may hold records they changed, which
+/* A batch given up or failed: nothing of it (nor of its group, nor of the
+ * group in flight) is kept (the cache may hold records they changed, which
  * must not survive: they are dropped, and read again from Redis by the
  * replay). */
 static int bt_abandon(jd_batch_t *bt, int rc)
@@ -654,17 +654,17 @@ static int bt_abandon(jd_batch_t *bt, int rc)
         jd_parts_remove(bt->bt_parts, pt->pt_topic, pt->pt_partition);
     }
     bt_marks_clear(bt);
-    jd_commit_clear(&bt->bt_sealed);
+    bt->bt_group_n = 0;
     jd_commit_clear(&bt->bt_flying);
     jd_outbound_reset(bt->bt_c.bc_out);
     return rc;
 }
 
-/* Seals the batch just processed and drains it at once. */
+/* The batch just processed joins the open group, which is drained. */
 static int bt_finish(jd_batch_t *bt)
 {
-    int rc = jd_commit_drain(bt);
-    if (rc || (rc = jd_commit_seal(bt)) || (rc = jd_commit_drain(bt)))
+    int rc = jd_commit_note(bt);
+    if (rc || (rc = jd_commit_drain(bt)))
         return bt_abandon(bt, rc);
     return 0;
 }
@@ -723,12 +723,11 @@ int jd_batch_run(jd_batch_t *bt, rd_kafka_message_t **msgs, size_t n, int ended)
         return JD_ERR_FATAL;
     if ((rc = bt_revoked(bt)))
         return rc;
-    /* while this batch was processed, the writer wrote what was launched
-     * and the sealed batches' acknowledgements came in: launched once
-     * they are all in (else this batch is sealed onto them) */
-    if ((rc = bt_run(bt, msgs, n, ended)) || (rc = jd_commit_land(bt)) ||
-        (jd_commit_ready(bt) && (rc = jd_commit_launch(bt))) ||
-        (rc = jd_commit_seal(bt)) || (ended && (rc = jd_commit_drain(bt))))
+    /* the open group goes to the writer when it is due (its interval,
+     * the previous write and its acknowledgements); this batch then
+     * starts the next one */
+    if ((rc = jd_commit_tick(bt)) || (rc = bt_run(bt, msgs, n, ended)) ||
+        (rc = jd_commit_note(bt)) || (ended && (rc = jd_commit_drain(bt))))
         return bt_abandon(bt, rc);
     bt->bt_c.bc_stats->ps_batches++;
     jd_ops_batch(n);

@@ -17,20 +17,19 @@
  *      (jd_step); triggers and stage events are sent as they are decided;
  *      an event or timer at or below an account's stored position is a
  *      replay and is skipped;
- *   then the batch is sealed: every changed account is encoded as one
- *   record with the partition position it includes, and each partition's
- *   clock, position and deadline changes with it; the sealed batch
- *   completes while the next batch is processed (after its step 4, or
- *   when no message comes, or before partitions are given up):
- *   5. every record it sent is awaited (jd_outbound_flush_first: its
- *      acknowledgements arrived while the next batch was processed);
- *   6. its records and partition entries are written, fenced by each
- *      partition's epoch;
+ *   then the batch joins the open group: the batches processed in one
+ *   commit interval (pipeline.commit_interval_ms). Once the group is due
+ *   (checked between batches, consumer/jd_commit.c), every account it
+ *   changed is encoded once as one record with the partition position it
+ *   includes, each partition's clock, position and deadline changes with
+ *   it, and the group completes while the next one is processed:
+ *   5. every record it published is awaited (most acknowledgements came
+ *      in while it was open; those are retired batch by batch);
+ *   6. its records and partition entries are written by the writer
+ *      thread, fenced by each partition's epoch;
  *   7. its offsets are stored.
- * Batches processed while a sealed one waits for acknowledgements are
- * sealed onto it (at most JD_COMMIT_MAX_SEALED), so Redis stays a few
- * batches behind what was published, and nothing is stored before it was
- * published.
+ * Triggers go out as they are decided; Redis follows within about one
+ * interval, and nothing is stored before it was published.
  * A crash anywhere replays from the stored offsets: what was written is
  * skipped by position, what was not is decided again, giving the same
  * trigger ids. docs/reliability.md walks through each crash point.
@@ -78,17 +77,18 @@ typedef struct jd_batch jd_batch_t;
 jd_batch_t *jd_batch_new(const jd_batch_conf_t *conf, jd_err_t *err);
 void jd_batch_destroy(jd_batch_t *bt);
 
-/* Runs the messages msgs[0..n) (borrowed; the caller frees them, they are
- * not needed after the call) through steps 1 to 4, completes the batch
- * sealed before (steps 5 to 7) and seals this one. ended: the input ends
- * with this batch (run --max-events): the timers then run to the latest
- * event time read, and this batch completes too. Returns 0, JD_ERR_RETRY
- * when a stop gave the batches up (replayed by the next run: both the
- * sealed one and this one), JD_ERR_FATAL. */
+/* Launches the open group when it is due, then runs the messages
+ * msgs[0..n) (borrowed; the caller frees them, they are not needed after
+ * the call) through steps 1 to 4; the batch joins the open group. ended:
+ * the input ends with this batch (run --max-events): the timers then run
+ * to the latest event time read, and everything completes. Returns 0,
+ * JD_ERR_RETRY when a stop gave the batches up (replayed by the next run:
+ * the group in flight and the open one), JD_ERR_FATAL. */
 int jd_batch_run(jd_batch_t *bt, rd_kafka_message_t **msgs, size_t n, int ended);
 
-/* Completes the sealed batch, if any (steps 5 to 7): called when no
- * message came and before stopping, so what was read is stored. Same
+/* Completes the open group and the one in flight, if any (steps 5 to 7):
+ * called when no message came and before stopping, so what was read is
+ * stored. Same
  * returns as jd_batch_run. */
 int jd_batch_settle(jd_batch_t *bt);
 

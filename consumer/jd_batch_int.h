@@ -2,10 +2,10 @@
  * jd_batch_int: the state of one state engine (struct jd_batch), shared by
  * the two halves of the batch cycle: consumer/jd_batch.c (partitions,
  * decode, load, deciding: steps 1 to 4 of jd_batch.h) and
- * consumer/jd_commit.c (sealing a processed batch and completing it:
- * steps 5 to 7). Not for other modules.
+ * consumer/jd_commit.c (grouping processed batches and completing each
+ * group: steps 5 to 7). Not for other modules.
  *
- * Ownership: jd_batch_t owns every array and both sealed batches here;
+ * Ownership: jd_batch_t owns every array and the group's write here;
  * bt_c's pointers are borrowed. Pipeline thread only, except that the
  * store batch of bt_flying is read by the writer thread between
  * jd_writer_submit and jd_writer_wait.
@@ -40,20 +40,19 @@ typedef struct bt_off {
     int64_t    of_next;          /* the next offset to read */
 } bt_off_t;
 
-/* A sealed batch: its records and partition entries encoded in pd_sb.
- * Entries of a partition fenced meanwhile are NULL (dt_ac, pd_parts[k],
- * of_pt), so the indexes still match pd_sb's refusal flags. */
+/* A group's write: its records and partition entries encoded in pd_sb,
+ * in the order of pd_dirty and pd_parts (the indexes of pd_sb's refusal
+ * flags). */
 typedef struct bt_pend {
     int               pd_on;
-    uint64_t          pd_seq;    /* its latest batch's number (ac_seq) */
-    size_t            pd_nout;   /* its outbound records: the first pd_nout */
+    uint64_t          pd_seq;    /* the group's number (ac_seq) */
     jd_store_batch_t *pd_sb;
     bt_dirty_t       *pd_dirty;  /* its accounts, in the order of pd_sb */
     size_t            pd_ndirty, pd_dirty_cap;
     jd_part_t       **pd_parts;  /* its partition entries, in the order of pd_sb */
     bt_off_t         *pd_offs;
     size_t            pd_nparts, pd_noffs, pd_parts_cap;
-    size_t            pd_nbatches; /* batches sealed into it */
+    size_t            pd_nbatches; /* batches in the group */
 } bt_pend_t;
 
 struct jd_batch {
@@ -70,20 +69,21 @@ struct jd_batch {
     jd_part_t         **bt_pt;          /* message i's partition (NULL: not ours) */
     jd_account_t      **bt_acc;         /* message i's record when it was cached
                                            before the batch's load, else NULL */
-    bt_dirty_t         *bt_dirty;
+    bt_dirty_t         *bt_dirty;       /* the open group's changed accounts */
     size_t              bt_ndirty, bt_dirty_cap;
+    size_t              bt_group_n;     /* batches in the open group */
+    int64_t             bt_group_at;    /* when its first batch was noted (ms) */
     bt_want_t          *bt_want;        /* accounts to read this batch */
     const char        **bt_want_ids;    /* their ids, for jd_store_load */
     size_t              bt_nwant, bt_want_cap;
-    uint64_t            bt_seq;         /* this batch's number, from 1 */
+    uint64_t            bt_seq;         /* the open group's number, from 1 */
     int64_t             bt_lateness;    /* ms */
     int64_t             bt_latest;      /* latest occurred_at read */
     size_t              bt_nloaded;     /* accounts read by the last batch */
-    size_t              bt_nwritten;    /* records written by the last batch */
+    size_t              bt_nwritten;    /* records written by the last group */
     jd_buf_t            bt_rec;         /* one encoded record */
     jd_signals_t        bt_sg;          /* one account's signals, for bt_sh */
     jd_sighash_t        bt_sh;          /* its downstream hash */
-    bt_pend_t           bt_sealed;      /* waits for its acknowledgements */
     bt_pend_t           bt_flying;      /* being written by bc_writer */
 };
 

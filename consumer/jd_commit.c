@@ -1,27 +1,37 @@
 /*
  * jd_commit: the second half of the batch cycle (jd_batch.h, steps 5 to
- * 7): a processed batch is sealed, then completed while the next batches
- * are processed.
+ * 7): the batches processed in one commit interval form a group that is
+ * written to Redis once, while the next group is processed.
  *
- * Two sealed batches at most. bt_sealed waits for its deliveries: they are
- * acknowledged while the next batch is processed (the producer is polled
- * for them only then, jd_outbound_flush_first). bt_flying is being written
- * by the writer thread (jd_writer: a Redis connection of its own) while
- * the batch after is processed; once written, its offsets are stored and
- * its accounts turn clean unless a later batch changed them (ac_seq, the
- * number of the last batch that changed an account, says so). The order
- * of a batch's completion is the one of the synchronous cycle: published,
- * acknowledged, written, offsets stored; only its timing overlaps the
- * later batches. So a crash or a given-up batch loses nothing: what was
- * not stored is replayed from the stored offsets, decided again on the
- * same state, with the same ids.
+ * Groups. Every batch processed joins the open group: the accounts it
+ * changed are marked (once per group: ac_seq is the group's number), its
+ * partitions' last offsets and deadline changes accumulate, and its
+ * outbound records are published at once. When the group is
+ * pipeline.commit_interval_ms old, the previous write has finished and
+ * every record it published is acknowledged (checked between batches,
+ * without waiting), it is launched: each changed account is encoded once,
+ * with the position it includes, and handed to the writer thread with the
+ * partitions' entries; the next group opens. An account changed a
+ * hundred times in the interval costs one encode and one write, which is
+ * what keeps Redis and the encoder off the per-event path. A group whose
+ * write cannot start (Redis slower than the interval) keeps growing, so
+ * the coalescing adapts to the store's speed; at four intervals old, or
+ * when its dirty records fill state.cache_mb, it waits for the write and
+ * the acknowledgements instead.
  *
- * Fencing. A refused write means another instance owns the partition:
- * it is forgotten (records dropped, offsets not stored), and its entries
- * in the later batches are taken out: the current batch's list is
- * filtered, bt_sealed's entries become NULL (its store batch keeps their
- * writes, which the fence refuses again, and the indexes of its refusal
- * flags stay valid).
+ * The order of a group's completion is the one of the synchronous cycle:
+ * published, acknowledged, written, offsets stored. So a crash or a
+ * given-up group loses nothing: what was not stored is replayed from the
+ * stored offsets (at most about one interval and the write), decided
+ * again on the same state, with the same ids.
+ *
+ * bt_flying is being written by the writer thread (jd_writer: a Redis
+ * connection of its own); once written, its offsets are stored and its
+ * accounts turn clean unless the open group changed them since.
+ *
+ * Fencing. A refused write means another instance owns the partition: it
+ * is forgotten (records dropped, offsets not stored), and its accounts
+ * are taken out of the open group.
  *
  * Pipeline thread only; bt_flying's store batch belongs to the writer
  * thread between submit and wait.
@@ -57,21 +67,7 @@ static void bt_unmark_partition(jd_batch_t *bt, const jd_part_t *pt)
     bt->bt_ndirty = k;
 }
 
-/* The same for a sealed batch: its entries of pt become NULL. */
-static void bt_pend_forget(bt_pend_t *pd, const jd_part_t *pt)
-{
-    for (size_t i = 0; i < pd->pd_ndirty; i++)
-        if (pd->pd_dirty[i].dt_pt == pt)
-            pd->pd_dirty[i] = (bt_dirty_t){NULL, NULL};
-    for (size_t k = 0; k < pd->pd_nparts; k++)
-        if (pd->pd_parts[k] == pt)
-            pd->pd_parts[k] = NULL;
-    for (size_t i = 0; i < pd->pd_noffs; i++)
-        if (pd->pd_offs[i].of_pt == pt)
-            pd->pd_offs[i].of_pt = NULL;
-}
-
-/* ---- seal: a batch's write, encoded --------------------------------------------------- */
+/* ---- a group's write, encoded --------------------------------------------------------- */
 
 /* Fenced: another instance owns pt now. */
 static void bt_fenced(jd_batch_t *bt, jd_part_t *pt)
@@ -156,7 +152,7 @@ static int bt_write_records(jd_batch_t *bt, jd_store_batch_t *sb)
     return 0;
 }
 
-/* Room for n more partitions in a sealed batch's lists. */
+/* Room for n more partitions in a group's lists. */
 static int bt_pend_reserve(bt_pend_t *pd, size_t n)
 {
     n += pd->pd_nparts;
@@ -174,7 +170,7 @@ static int bt_pend_reserve(bt_pend_t *pd, size_t n)
     return 0;
 }
 
-/* The offset to store for pt: a batch sealed onto another moves it on. */
+/* The offset to store for pt (once per partition and group). */
 static void bt_pend_offset(bt_pend_t *pd, jd_part_t *pt, int64_t next)
 {
     for (size_t i = 0; i < pd->pd_noffs; i++)
@@ -210,7 +206,7 @@ static int bt_seal_parts(jd_batch_t *bt, bt_pend_t *pd)
 void jd_commit_clear(bt_pend_t *pd)
 {
     pd->pd_on = 0;
-    pd->pd_nout = pd->pd_ndirty = pd->pd_nparts = pd->pd_noffs = pd->pd_nbatches = 0;
+    pd->pd_ndirty = pd->pd_nparts = pd->pd_noffs = pd->pd_nbatches = 0;
     if (pd->pd_sb)
         jd_store_batch_clear(pd->pd_sb);
 }
@@ -236,63 +232,88 @@ static int bt_pend_accounts(jd_batch_t *bt, bt_pend_t *pd)
     return 0;
 }
 
-/* Seals the batch just processed onto bt_sealed: its records and
- * partition entries are encoded (the state as of its last message) after
- * those already there (a batch whose deliveries are not all acknowledged
- * yet takes the next ones with it: written in order, the later record of
- * an account and the later partition entry win), its changed accounts
- * and outbound records noted. The accounts stay dirty (never evicted)
- * until the write is done. */
-int jd_commit_seal(jd_batch_t *bt)
+/* The open group, written: its records and partition entries encoded into
+ * bt_flying's store batch (the state as of the last batch processed), its
+ * changed accounts moved there, the next group numbered. */
+static int bt_encode_group(jd_batch_t *bt)
 {
-    bt_pend_t *pd = &bt->bt_sealed;
+    bt_pend_t *pd = &bt->bt_flying;
     if (!pd->pd_sb && !(pd->pd_sb = jd_store_batch_new(bt->bt_c.bc_store)))
         return JD_ERR_FATAL;
     int rc = bt_write_records(bt, pd->pd_sb);
     if (rc || (rc = bt_seal_parts(bt, pd)) || (rc = bt_pend_accounts(bt, pd)))
         return rc;
     pd->pd_seq = bt->bt_seq++;
-    pd->pd_nbatches++;
-    pd->pd_nout = jd_outbound_count(bt->bt_c.bc_out);
+    pd->pd_nbatches = bt->bt_group_n;
     pd->pd_on = 1;
+    bt->bt_group_n = 0;
+    bt->bt_group_at = 0;
     return 0;
 }
 
-/* ---- the sealed batch, acknowledged and handed to the writer ------------------------------- */
-
-int jd_commit_ready(jd_batch_t *bt)
+int jd_commit_note(jd_batch_t *bt)
 {
-    const bt_pend_t *pd = &bt->bt_sealed;
-    return pd->pd_on && (pd->pd_nbatches >= JD_COMMIT_MAX_SEALED ||
-                         jd_outbound_acked_first(bt->bt_c.bc_out, pd->pd_nout));
+    if (!bt->bt_group_n++)
+        bt->bt_group_at = jd_wait_now_ms();
+    jd_outbound_retire(bt->bt_c.bc_out); /* only what is in flight stays held */
+    return 0;
 }
 
-/* Waits for the sealed batch's acknowledgements, records its outcomes and
- * hands its write to the writer thread (bt_flying, which must be empty). */
-int jd_commit_launch(jd_batch_t *bt)
+/* ---- the open group, acknowledged and handed to the writer -------------------------------- */
+
+/* Waits for every record published so far (all the open group's), records
+ * the outcomes, encodes the group and hands its write to the writer thread
+ * (bt_flying, which must be landed). */
+static int bt_launch(jd_batch_t *bt)
 {
-    bt_pend_t *pd = &bt->bt_sealed;
-    int rc = 0;
-    if (!pd->pd_on)
+    int rc;
+    if (!bt->bt_group_n)
         return 0;
-    if ((rc = jd_outbound_flush_first(bt->bt_c.bc_out, pd->pd_nout, bt->bt_c.bc_wait)))
+    jd_outbound_t *ob = bt->bt_c.bc_out;
+    if ((rc = jd_outbound_flush_first(ob, jd_outbound_count(ob), bt->bt_c.bc_wait)))
         return rc;
     if (bt->bt_c.bc_outcomes) {
         int rc_ = 0;
         jd_err_t err_;
-        /* notes of the batch after it may go too: a note is a set member
-         * (the trigger id), the one a replay of that batch would add */
         JD_WAIT_RETRY(bt->bt_c.bc_wait, "recording rule outcomes",
                       jd_outcomes_flush(bt->bt_c.bc_outcomes, bt->bt_c.bc_store, &err_));
         if (rc_)
             return rc_;
     }
-    bt_pend_t tmp = bt->bt_flying;
-    bt->bt_flying = *pd;
-    *pd = tmp;
-    bt->bt_flying.pd_nout = 0;
+    if ((rc = bt_encode_group(bt)))
+        return rc;
     jd_writer_submit(bt->bt_c.bc_writer, bt->bt_flying.pd_sb);
     return 0;
+}
+
+/* 1 when the open group must be written now whatever it costs: it is
+ * four intervals old, or its dirty records fill the cache. */
+static int bt_group_must(const jd_batch_t *bt, int64_t age)
+{
+    const jd_config_t *cf = bt->bt_c.bc_cf;
+    return age >= 4 * (int64_t)cf->cf_commit_interval_ms ||
+           jd_cache_bytes(bt->bt_cache) > ((size_t)cf->cf_cache_mb << 20);
+}
+
+int jd_commit_tick(jd_batch_t *bt)
+{
+    int rc;
+    if (!bt->bt_group_n)
+        return 0;
+    int64_t age = jd_wait_now_ms() - bt->bt_group_at;
+    if (age < bt->bt_c.bc_cf->cf_commit_interval_ms)
+        return 0;
+    int must = bt_group_must(bt, age);
+    /* a write still in progress: the group grows (Redis is behind, so
+     * coalescing more is what helps) until it must go */
+    if (!must && !jd_writer_done(bt->bt_c.bc_writer))
+        return 0;
+    if ((rc = jd_commit_land(bt)))
+        return rc;
+    jd_outbound_t *ob = bt->bt_c.bc_out;
+    if (!must && !jd_outbound_acked_first(ob, jd_outbound_count(ob)))
+        return 0; /* the acknowledgements are on their way: next batch */
+    return bt_launch(bt);
 }
 
 /* ---- the write in flight, done: refusals, offsets, clean records -------------------------- */
@@ -380,7 +401,6 @@ static void bt_settle_accounts(jd_batch_t *bt, jd_part_t **gone, size_t ng)
     }
     for (size_t g = 0; g < ng; g++) {
         bt_unmark_partition(bt, gone[g]);
-        bt_pend_forget(&bt->bt_sealed, gone[g]);
         bt_fenced(bt, gone[g]);
     }
 }
@@ -404,18 +424,19 @@ int jd_commit_land(jd_batch_t *bt)
     if (rc)
         return rc;
     bt->bt_nwritten = pd->pd_ndirty;
+    JD_DEBUG("pipeline", "group %llu stored: %zu batches, %zu records, %zu offsets",
+             (unsigned long long)pd->pd_seq, pd->pd_nbatches, pd->pd_ndirty, pd->pd_noffs);
     jd_commit_clear(pd);
     jd_cache_set_reserved(bt->bt_cache, jd_parts_bytes(bt->bt_parts));
     jd_cache_evict(bt->bt_cache);
     return 0;
 }
 
-/* Everything sealed, acknowledged, written and its offsets stored. */
+/* Everything processed, acknowledged, written and its offsets stored. */
 int jd_commit_drain(jd_batch_t *bt)
 {
     int rc;
-    if ((rc = jd_commit_land(bt)) || (rc = jd_commit_launch(bt)) || (rc = jd_commit_land(bt)))
+    if ((rc = jd_commit_land(bt)) || (rc = bt_launch(bt)) || (rc = jd_commit_land(bt)))
         return rc;
     return 0;
 }
-

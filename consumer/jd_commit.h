@@ -1,7 +1,7 @@
 /*
- * jd_commit: sealing a processed batch and completing it (steps 5 to 7
- * of jd_batch.h) while the next batches are processed; the design is in
- * jd_commit.c.
+ * jd_commit: grouping the processed batches of a commit interval and
+ * completing each group (steps 5 to 7 of jd_batch.h) while the next is
+ * processed; the design is in jd_commit.c.
  *
  * Every function returns 0 or a negative jd_err class; after an error the
  * caller abandons the batches (jd_batch.c's bt_abandon). Ownership: they
@@ -15,29 +15,23 @@
 
 typedef struct bt_pend bt_pend_t;
 
-/* Batches sealed together at most: past it, the next one waits for their
- * acknowledgements. */
-#define JD_COMMIT_MAX_SEALED 4
+/* The batch just processed joins the open group (its first batch starts
+ * the group's interval); the records already acknowledged are retired. */
+int jd_commit_note(jd_batch_t *bt);
 
-/* Seals the batch just processed onto bt_sealed. */
-int jd_commit_seal(jd_batch_t *bt);
-
-/* 1 when bt_sealed should be launched now: its deliveries are all
- * acknowledged (checked without waiting), or it holds
- * JD_COMMIT_MAX_SEALED batches. */
-int jd_commit_ready(jd_batch_t *bt);
-
-/* bt_sealed's deliveries acknowledged, its write handed to the writer
- * (bt_flying, which must be empty). */
-int jd_commit_launch(jd_batch_t *bt);
+/* Between batches: launches the open group when it is due (see
+ * jd_commit.c), landing the previous write first; does nothing, without
+ * waiting, when it is not due or its write or acknowledgements are not
+ * ready (unless it must go). */
+int jd_commit_tick(jd_batch_t *bt);
 
 /* bt_flying written (waits for the writer), its offsets stored. */
 int jd_commit_land(jd_batch_t *bt);
 
-/* Both: everything sealed is written and its offsets stored. */
+/* Everything processed is acknowledged, written and its offsets stored. */
 int jd_commit_drain(jd_batch_t *bt);
 
-/* A sealed batch emptied (its memory kept), and freed. */
+/* A group's write emptied (its memory kept), and freed. */
 void jd_commit_clear(bt_pend_t *pd);
 void jd_commit_free(bt_pend_t *pd);
 

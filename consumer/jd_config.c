@@ -175,16 +175,25 @@ static const jd_config_key_t jd_config_keys[] = {
     {"rules.file", JD_CFG_STR, "", JD_OFF(cf_rules_file), 0, 0, NULL,
      "Rules file; empty means the rules/default.yaml shipped with journeyd."},
     {"pipeline.batch_size", JD_CFG_INT, "2000", JD_OFF(cf_batch_size), 1, 1000000, NULL,
-     "Most messages processed per batch (one Redis round trip per batch)."},
+     "Most messages processed per batch (at most one Redis read per batch, for the "
+     "accounts not cached)."},
     {"pipeline.max_rate", JD_CFG_INT, "0", JD_OFF(cf_max_rate), 0, INT_MAX, NULL,
      "Most messages consumed per second, on average since the first (a backfill that "
      "must leave room to others); 0: no limit."},
     {"pipeline.batch_timeout_ms", JD_CFG_INT, "10", JD_OFF(cf_batch_timeout_ms), 1, 60000, NULL,
-     "Longest wait for a batch to fill."},
+     "Longest wait for the first message of a batch; a batch takes what is queued then "
+     "(up to pipeline.batch_size) without waiting to fill."},
+    {"pipeline.commit_interval_ms", JD_CFG_INT, "1000", JD_OFF(cf_commit_interval_ms), 0, 600000,
+     NULL,
+     "Longest time between two writes of the changed account records and the offsets: an "
+     "account changed many times in it is written once (triggers are published as they are "
+     "decided, whatever this is); a crash replays at most about this much. 0: after every "
+     "batch."},
     {"pipeline.retry_backoff_max_ms", JD_CFG_INT, "5000", JD_OFF(cf_retry_backoff_max_ms), 10, 600000, NULL,
      "Cap of the exponential back-off while Redis or Kafka is unavailable."},
     {"pipeline.flush_timeout_ms", JD_CFG_INT, "30000", JD_OFF(cf_flush_timeout_ms), 100, 3600000, NULL,
-     "Longest wait for trigger and dead-letter deliveries of one batch."},
+     "Longest wait for the trigger and dead-letter deliveries of a group of batches before "
+     "retrying them with back-off (pipeline.commit_interval_ms)."},
     {"timers.enabled", JD_CFG_INT, "1", JD_OFF(cf_timers_enabled), 0, 1, NULL,
      "1: evaluate accounts whose next deadline has passed even when they send nothing "
      "(silence, no first value by day 30, renewal windows, `for`); 0: only on events."},
@@ -204,13 +213,6 @@ static const jd_config_key_t jd_config_keys[] = {
     {"pipeline.shutdown_timeout_ms", JD_CFG_INT, "15000", JD_OFF(cf_shutdown_timeout_ms), 0, 3600000, NULL,
      "On SIGTERM/SIGINT: longest time spent finishing the batch in flight before "
      "giving it up (it is then replayed on restart)."},
-    {"pipeline.decision_interval", JD_CFG_INT, "1000", JD_OFF(cf_decision_interval), 1,
-     1000000000, NULL,
-     "Rules and journey stage are decided for the accounts with new events at fixed points "
-     "of each input partition: before every offset that is a multiple of this, and where "
-     "the consumer reaches the end of the partition. A restart or a rebalance re-reads "
-     "from the last such point and decides the same triggers; larger: fewer Redis round "
-     "trips, decisions later under a backlog (docs/reliability.md)."},
     {"log.level", JD_CFG_STR, "info", JD_OFF(cf_log_level), 0, 0, "error|warn|info|debug",
      "Log level."},
     {"log.format", JD_CFG_STR, "text", JD_OFF(cf_log_format), 0, 0, "text|json",

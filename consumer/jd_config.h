@@ -116,11 +116,11 @@ typedef struct jd_config {
     /* pipeline.* */
     int   cf_batch_size;
     int   cf_batch_timeout_ms;
+    int   cf_commit_interval_ms;
     int   cf_max_rate;              /* messages/s, 0 = no limit */
     int   cf_retry_backoff_max_ms;
     int   cf_flush_timeout_ms;
     int   cf_shutdown_timeout_ms;
-    int   cf_decision_interval;
     /* log.* */
     char *cf_log_level;
     char *cf_log_format;            /* text | json */

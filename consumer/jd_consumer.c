@@ -2,8 +2,11 @@
  * jd_consumer: librdkafka high-level consumer (contract in jd_consumer.h).
  *
  * Batches come from rd_kafka_consume_batch_queue() on the consumer queue
- * (after rd_kafka_poll_set_consumer), which returns as soon as messages
- * are there, so a batch costs one call instead of one per message.
+ * (after rd_kafka_poll_set_consumer): one call waits for the first
+ * message, a second takes what is queued behind it without waiting, so a
+ * batch costs two calls instead of one per message and never waits to
+ * fill (its size follows the load: what arrived while the previous batch
+ * was processed).
  *
  * Rebalance: the callback commits what is stored before an assignment is
  * taken away. The race this prevents: without it, the new owner of a
@@ -157,7 +160,15 @@ rd_kafka_topic_partition_list_t *jd_consumer_take_revoked(jd_consumer_t *c)
 size_t jd_consumer_poll(jd_consumer_t *c, rd_kafka_message_t **msgs, size_t max,
                         int timeout_ms)
 {
-    ssize_t n = rd_kafka_consume_batch_queue(c->cs_queue, timeout_ms, msgs, max);
+    /* rd_kafka_consume_batch_queue waits for `max` messages or the
+     * timeout, whichever comes first: at low rates every batch would wait
+     * the whole timeout. So the wait is for the first message only, and
+     * the rest is what is queued by then. */
+    ssize_t n = rd_kafka_consume_batch_queue(c->cs_queue, timeout_ms, msgs, 1);
+    if (n == 1 && max > 1) {
+        ssize_t more = rd_kafka_consume_batch_queue(c->cs_queue, 0, msgs + 1, max - 1);
+        n += more > 0 ? more : 0;
+    }
     return n < 0 ? 0 : (size_t)n;
 }
 

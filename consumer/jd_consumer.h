@@ -29,8 +29,8 @@ typedef struct jd_consumer jd_consumer_t;
 jd_consumer_t *jd_consumer_new(const jd_config_t *cf, const char *bootstrap,
                                jd_err_t *err);
 
-/* Polls up to `max` messages, waiting at most timeout_ms for the first and
- * returning what arrived by then. The caller owns the returned messages
+/* Polls up to `max` messages: waits at most timeout_ms for the first, then
+ * takes what is queued behind it without waiting. The caller owns the returned messages
  * and frees each with rd_kafka_message_destroy(). */
 size_t jd_consumer_poll(jd_consumer_t *c, rd_kafka_message_t **msgs, size_t max,
                         int timeout_ms);

@@ -436,6 +436,18 @@ static void jd_outbound_reverse(jd_outbound_t *ob, size_t a, size_t b)
     }
 }
 
+/* The first n records, acknowledged, are counted, printed and forgotten:
+ * their slots go to the back (rotation), so the records queued after them
+ * keep their slots, which the producer points into. */
+static void jd_outbound_forget_first(jd_outbound_t *ob, size_t n)
+{
+    jd_outbound_tally(ob, n);
+    jd_outbound_reverse(ob, 0, n);
+    jd_outbound_reverse(ob, n, ob->ob_cap);
+    jd_outbound_reverse(ob, 0, ob->ob_cap);
+    ob->ob_n -= n;
+}
+
 int jd_outbound_acked_first(jd_outbound_t *ob, size_t n)
 {
     jd_err_t err;
@@ -477,12 +489,21 @@ int jd_outbound_flush_first(jd_outbound_t *ob, size_t n, jd_wait_t *wt)
                         &err);
     }
     jd_wait_ok(wt);
-    jd_outbound_tally(ob, n);
-    /* the first n slots go to the back (rotation): the records queued
-     * after them keep their slots, which the producer points into */
-    jd_outbound_reverse(ob, 0, n);
-    jd_outbound_reverse(ob, n, ob->ob_cap);
-    jd_outbound_reverse(ob, 0, ob->ob_cap);
-    ob->ob_n -= n;
+    jd_outbound_forget_first(ob, n);
     return 0;
+}
+
+size_t jd_outbound_retire(jd_outbound_t *ob)
+{
+    jd_err_t err;
+    size_t k = 0;
+    if (!ob->ob_n)
+        return 0;
+    if (jd_producer_poll(ob->ob_c.oc_producer, 0, &err) < 0)
+        return 0; /* the flush reports it */
+    while (k < ob->ob_n && ob->ob_outs[k]->ot_dl.dl_done && !ob->ob_outs[k]->ot_dl.dl_err)
+        k++;
+    if (k)
+        jd_outbound_forget_first(ob, k);
+    return k;
 }

@@ -96,6 +96,12 @@ int jd_outbound_flush_first(jd_outbound_t *ob, size_t n, jd_wait_t *wt);
  * delivery reports that are in (no wait). */
 int jd_outbound_acked_first(jd_outbound_t *ob, size_t n);
 
+/* Counts, prints and forgets the longest run of records, from the first,
+ * that are all acknowledged (after serving the delivery reports that are
+ * in, no wait), so the records held are only those still in flight.
+ * Returns how many. */
+size_t jd_outbound_retire(jd_outbound_t *ob);
+
 /* Forgets the batch's records (after the flush, or when it is given up). */
 void jd_outbound_reset(jd_outbound_t *ob);
 

@@ -117,6 +117,16 @@ int jd_writer_busy(const jd_writer_t *w)
     return w->wr_busy; /* written by the pipeline thread only */
 }
 
+int jd_writer_done(jd_writer_t *w)
+{
+    if (!w->wr_busy)
+        return 1;
+    pthread_mutex_lock(&w->wr_mu);
+    int done = w->wr_done;
+    pthread_mutex_unlock(&w->wr_mu);
+    return done;
+}
+
 int jd_writer_wait(jd_writer_t *w, jd_err_t *err)
 {
     if (!w->wr_busy)

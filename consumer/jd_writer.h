@@ -13,7 +13,7 @@
  * Ownership: jd_writer_t owns its thread and its jd_store_t (made from
  * the configuration given, which jd_store_new copies). A submitted batch is borrowed until
  * jd_writer_wait returns; the caller must not touch it meanwhile.
- * Threads: jd_writer_new, submit, wait, busy and destroy are for one
+ * Threads: jd_writer_new, submit, wait, busy, done and destroy are for one
  * thread (the pipeline's); the writer's thread touches only its store and
  * the batch submitted.
  */
@@ -38,6 +38,10 @@ void jd_writer_submit(jd_writer_t *w, jd_store_batch_t *sb);
 
 /* 1 while a submitted write has not been waited for. */
 int jd_writer_busy(const jd_writer_t *w);
+
+/* 1 when nothing is submitted or the submitted write has finished
+ * (jd_writer_wait then returns at once), 0 while it is in progress. */
+int jd_writer_done(jd_writer_t *w);
 
 /* Waits for the submitted write: 0, or its negative jd_err class with err
  * set (JD_ERR_RETRY: Redis unreachable, the caller may submit it again).

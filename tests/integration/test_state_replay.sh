@@ -119,36 +119,38 @@ timeout 300 "$JD_BIN" run $(common tb "sb$RUN" stage_b) --max-events "$TOTAL" \
 grep -E "events consumed|decoded|too late" "$JD_TMP/b.out"
 
 # ---- (c) killed twice midway ---------------------------------------------------------
-# Small batches so that there is a middle to kill in; a kill lands after at
-# least $1 more batches have been stored.
+# Small batches and a short commit interval so that there is a middle to
+# kill in; a kill lands after at least $1 groups of batches were stored
+# (written to Redis, offsets stored) by that run.
 kill_after() {
   local want="$1" log="$2" pid="$3" have=0
   for _ in $(seq 1 600); do
-    have=$(grep -c "batch .* done" "$log" || true)
+    have=$(grep -c "group .* stored" "$log" || true)
     [ "$have" -ge "$want" ] && break
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.05
   done
   kill -9 "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
-  echo "killed journeyd (pid $pid) after $have batches"
+  echo "killed journeyd (pid $pid) after $have stored groups"
 }
 # journeyd itself is the background job (not a function or subshell), so
 # $! is its pid; it is registered with jd_cleanup in case the test aborts.
 read -r -a C_ARGS <<<"$(common tc "sc$RUN" stage_c)"
-C_ARGS+=(--set pipeline.batch_size=300 --set kafka.auto.commit.interval.ms=200 --log-level debug)
+C_ARGS+=(--set pipeline.batch_size=300 --set pipeline.commit_interval_ms=20
+         --set kafka.auto.commit.interval.ms=200 --log-level debug)
 "$JD_BIN" run "${C_ARGS[@]}" >"$JD_TMP/c1.out" 2>"$JD_TMP/c1.log" & PID=$!
 JD_PIDS+=("$PID")
-kill_after 40 "$JD_TMP/c1.log" "$PID"
+kill_after 4 "$JD_TMP/c1.log" "$PID"
 "$JD_BIN" run "${C_ARGS[@]}" >"$JD_TMP/c2.out" 2>"$JD_TMP/c2.log" & PID=$!
 JD_PIDS+=("$PID")
-kill_after 60 "$JD_TMP/c2.log" "$PID"
+kill_after 4 "$JD_TMP/c2.log" "$PID"
 # shellcheck disable=SC2046
 timeout 300 "$JD_BIN" run $(common tc "sc$RUN" stage_c) --exit-idle 4 \
   >"$JD_TMP/c3.out" 2>"$JD_TMP/c3.log" || { tail "$JD_TMP/c3.log"; fail "run c, third start"; }
 grep -E "events consumed|decoded|re-published" "$JD_TMP/c3.out" || true
-N1=$(grep -c "batch .* done" "$JD_TMP/c1.log" || true)
-N2=$(grep -c "batch .* done" "$JD_TMP/c2.log" || true)
+N1=$(grep -c "group .* stored" "$JD_TMP/c1.log" || true)
+N2=$(grep -c "group .* stored" "$JD_TMP/c2.log" || true)
 [ "$N1" -gt 0 ] && [ "$N2" -gt 0 ] || fail "a killed run stored no batch ($N1, $N2): not midway"
 C3=$(sed -n 's/^events consumed *\([0-9]*\).*/\1/p' "$JD_TMP/c3.out")
 [ "${C3:-0}" -gt 0 ] && [ "$C3" -lt "$TOTAL" ] || fail "third start consumed $C3 of $TOTAL: not midway"
