@@ -44,6 +44,7 @@
 #include "jd_batch.h"
 #include "jd_batch_int.h"
 #include "jd_commit.h"
+#include "jd_decode_wait.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -306,8 +307,13 @@ static int bt_decode(jd_batch_t *bt, rd_kafka_message_t **msgs, size_t n)
             continue; /* not ours any more: the new owner reads it */
         ps->ps_messages++;
         jd_ops_consumed(m->rkt ? rd_kafka_topic_name(m->rkt) : "", (int)m->partition);
-        if (jd_decoder_decode(bt->bt_c.bc_decoder, m->payload, m->len, &bt->bt_arena,
-                              &bt->bt_ev[i], &err)) {
+        int rc = jd_decoder_decode(bt->bt_c.bc_decoder, m->payload, m->len, &bt->bt_arena,
+                                   &bt->bt_ev[i], &err);
+        if (rc == JD_ERR_RETRY && (rc = jd_decode_wait(bt->bt_c.bc_wait, bt->bt_c.bc_decoder,
+                                                       m->payload, m->len, &bt->bt_arena,
+                                                       &bt->bt_ev[i], &err)) == JD_ERR_RETRY)
+            return JD_ERR_RETRY; /* registry outage and a stop: replayed, not dead-lettered */
+        if (rc) {
             if (jd_outbound_dead_letter(bt->bt_c.bc_out, m, &err))
                 return JD_ERR_FATAL;
             continue;

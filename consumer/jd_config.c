@@ -123,9 +123,11 @@ static const jd_config_key_t jd_config_keys[] = {
      "1: verify the registry's TLS certificate and host name; 0: do not (testing only)."},
     {"schemas.registry.timeout_ms", JD_CFG_INT, "5000", JD_OFF(cf_registry_timeout_ms), 100, 600000,
      NULL, "Registry connect and request timeout."},
-    {"schemas.registry.retry_ms", JD_CFG_INT, "30000", JD_OFF(cf_registry_retry_ms), 0, 86400000,
-     NULL, "After a failed fetch of a schema id, messages with that id are dead-lettered "
-     "without asking the registry again for this long."},
+    {"schemas.registry.retry_ms", JD_CFG_INT, "1000", JD_OFF(cf_registry_retry_ms), 0, 86400000,
+     NULL, "While the registry is unreachable (refused, timeout, HTTP 5xx), the shortest pause "
+     "between two requests for the same schema id. Messages with that id are not dead-lettered: "
+     "the pipeline pauses and retries with back-off (pipeline.retry_backoff_max_ms) until the "
+     "registry answers."},
     {"schemas.registry.negative_ttl_ms", JD_CFG_INT, "60000", JD_OFF(cf_registry_negative_ttl_ms),
      0, 86400000, NULL, "A schema id the registry answered 404 (not found) to is not asked "
      "for again for this long: its messages are dead-lettered as unknown_schema_id."},

@@ -12,9 +12,14 @@
  * most schemas.registry.cache_max entries, kept in a ring in the order
  * they were made: when it is full the oldest entry goes, so ids carried
  * by hostile messages cannot grow it without bound. Failed fetches stay
- * in it with the time of failure: an id the registry answered 404 to is
- * asked for again after schemas.registry.negative_ttl_ms, any other
- * failure after schemas.registry.retry_ms.
+ * in it with the time of failure. A definite answer (404, or an answer
+ * with no schema in it) is asked for again after
+ * schemas.registry.negative_ttl_ms: its messages are dead-lettered
+ * meanwhile. No answer (unreachable, timeout, 5xx: JD_ERR_RETRY) is kept
+ * only for schemas.registry.retry_ms, a short pause between two asks for
+ * the same id: the pipeline waits out the outage (jd_decode_wait) and
+ * asks again, so this must stay well under its back-off or the outage
+ * outlasts the registry's by up to retry_ms.
  *
  * Runs on the pipeline thread (fetches, on a message with an unknown id)
  * and at start-up (registrations).
@@ -320,10 +325,10 @@ int jd_registry_schema(jd_registry_t *r, int32_t id, const char **json, jd_err_t
     e->re_failed_at = now;
     jd_err_set(&e->re_err, rc, err ? err->err_code : JD_E_IO, "%s",
                err ? err->err_msg : "schema registry error");
-    /* 404 is a definite answer, remembered for the negative TTL; anything
-     * else (outage, 5xx, a garbled answer) for the retry period. */
-    e->re_ttl_ms = e->re_not_found ? r->rg_cf->cf_registry_negative_ttl_ms
-                                   : r->rg_cf->cf_registry_retry_ms;
+    /* a definite answer (404, a garbled answer) is remembered for the
+     * negative TTL; no answer (outage, 5xx) for the short retry pause */
+    e->re_ttl_ms = rc == JD_ERR_RETRY ? r->rg_cf->cf_registry_retry_ms
+                                      : r->rg_cf->cf_registry_negative_ttl_ms;
     JD_WARN("registry", "schema id %" PRId32 ": %s (not asked again for %" PRId64 " ms)", id,
             e->re_err.err_msg, e->re_ttl_ms);
     return rc;

@@ -8,10 +8,11 @@
  * registry; the decoder keeps its own compiled copy), so once a schema is
  * known a registry outage does not affect decoding. The cache holds at
  * most schemas.registry.cache_max ids (the oldest goes first) and finds
- * one in O(1). An id the registry answered 404 to is remembered for
- * schemas.registry.negative_ttl_ms, any other failed fetch for
- * schemas.registry.retry_ms: one request per such id per period, not one
- * per message.
+ * one in O(1). An id the registry answered 404 to (or answered without
+ * a schema) is remembered for schemas.registry.negative_ttl_ms: one
+ * request per such id per period, not one per message. A fetch that got
+ * no answer (outage) is remembered only for schemas.registry.retry_ms, a
+ * short pause before the id may be asked again.
  *
  * Configuration (schemas.registry.*): url, username/password (HTTP basic
  * auth), ca_location, cert_location/key_location (TLS client

@@ -78,8 +78,10 @@ int jd_decoder_add_schema_file(jd_decoder_t *dec, int32_t id,
 
 /* Where the decoder gets the writer schema of a Confluent id it does not
  * have (a schema registry): returns 0 and *json (owned by the source,
- * valid until the next call), or an error (JD_ERR_SKIP/RETRY: the message
- * is dead-lettered as unknown_schema_id with that message). Called on the
+ * valid until the next call), or an error: JD_ERR_SKIP (a definite
+ * answer: the message is dead-lettered as unknown_schema_id with that
+ * message) or JD_ERR_RETRY (no answer: jd_decoder_decode returns
+ * JD_ERR_RETRY and the id is asked again next time). Called on the
  * decoder's thread; a schema it returns is registered with
  * jd_decoder_add_schema() and not asked for again while it stays in the
  * decoder (jd_decoder_set_cache_max). */
@@ -106,7 +108,9 @@ void jd_decoder_set_mapping(jd_decoder_t *dec, const jd_mapping_t *mp);
 
 /* Decodes one message into `ev`; strings are copied into `ar`. Returns 0,
  * or JD_ERR_SKIP with err naming the reason (the message is bad: dead-
- * letter it). Never aborts on bad input. Only running out of memory (the
+ * letter it), or JD_ERR_RETRY when the fetch source could not be reached
+ * for the message's writer schema (the message may be good: decode it
+ * again later). Never aborts on bad input. Only running out of memory (the
  * arena, or avro-c) gives JD_ERR_FATAL/JD_E_NOMEM. On any error `ev` is
  * zeroed; bytes already copied into `ar` stay until its next reset. */
 int jd_decoder_decode(jd_decoder_t *dec, const void *buf, size_t len,

@@ -493,9 +493,13 @@ static void jd_decoder_refuse(jd_decoder_t *dec, int32_t id, const jd_err_t *why
 }
 
 /* Asks the fetch source for the writer schema of `id` and registers it.
- * Any failure, including a schema that does not resolve against the
- * reader, makes this message an unknown_schema_id dead letter; a schema
- * text that was refused is remembered as such (jd_decoder_refuse). */
+ * A definite failure (the source answered, or the schema does not
+ * resolve against the reader) makes this message an unknown_schema_id
+ * dead letter; a schema text that was refused is remembered as such
+ * (jd_decoder_refuse). No answer at all (the source's JD_ERR_RETRY: the
+ * registry is unreachable) is passed on as JD_ERR_RETRY and remembers
+ * nothing: the message is valid as far as we know, and the caller waits
+ * and decodes it again. */
 static int jd_decoder_fetch(jd_decoder_t *dec, int32_t id, jd_wschema_t **ws,
                             jd_err_t *err)
 {
@@ -520,6 +524,9 @@ static int jd_decoder_fetch(jd_decoder_t *dec, int32_t id, jd_wschema_t **ws,
         return JD_ERR_FATAL;
     if (rc == JD_ERR_FATAL && ferr.err_code == JD_E_NOMEM)
         return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "%s", ferr.err_msg);
+    if (rc == JD_ERR_RETRY) /* no answer (outage): the caller waits, nothing is refused */
+        return jd_err_set(err, JD_ERR_RETRY, ferr.err_code, "schema id %" PRId32 ": %s", id,
+                          ferr.err_msg);
     return jd_err_set(err, JD_ERR_SKIP, JD_E_UNKNOWN_SCHEMA, "schema id %" PRId32 ": %s",
                       id, ferr.err_msg);
 }

@@ -11,11 +11,14 @@ Identical schema text gets the same global id, as in the real registry.
 With --user U:P every request needs HTTP basic auth (401 otherwise).
 
   registry.py PORTFILE [--user U:P] [--tls CERT KEY] [--preload ID=FILE ...]
-              [--ids-unavailable]
+              [--ids-unavailable] [--port N]
 --ids-unavailable answers every GET /schemas/ids/{id} with 503 (a registry
 that registers but cannot serve schemas).
-writes the port it listens on (127.0.0.1, ephemeral) to PORTFILE; with
---tls it speaks HTTPS with that certificate.
+writes the port it listens on (127.0.0.1, ephemeral unless --port: a
+registry restarted where it was) to PORTFILE; with --tls it speaks HTTPS
+with that certificate. Every request is logged to stderr, one line each
+("registry: "GET /schemas/ids/101 HTTP/1.1" 200 -"), which the tests
+count.
 """
 import base64
 import json
@@ -112,6 +115,7 @@ def main():
     args = sys.argv[1:]
     portfile = args.pop(0)
     tls = None
+    port = 0
     while args:
         a = args.pop(0)
         if a == "--user":
@@ -120,10 +124,12 @@ def main():
             tls = (args.pop(0), args.pop(0))     # CERT KEY (PEM)
         elif a == "--ids-unavailable":
             IDS_UNAVAILABLE = True
+        elif a == "--port":
+            port = int(args.pop(0))
         elif a == "--preload":
             i, path = args.pop(0).split("=", 1)
             register(open(path).read(), int(i))
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     if tls:
         import ssl
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

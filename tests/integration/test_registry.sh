@@ -10,9 +10,16 @@
 #  - journeyd registers trigger_event.avsc under <trigger topic>-value and
 #    frames its triggers with the id the registry gave; python3-avro decodes
 #    them with the schema fetched back from the registry under that id;
-#  - registry outage: with the registry stopped, events with an id already
-#    fetched keep flowing; an id journeyd never saw goes to the dead-letter
-#    topic as unknown_schema_id; wrong credentials are refused at start-up;
+#  - registry outage (issue 15): the registry stopped for 10 s mid-run and
+#    restarted where it was; events with an id already fetched keep flowing,
+#    an id journeyd never saw waits (paused, logged) and is decoded once the
+#    registry is back: no dead letter during the outage, none of a valid
+#    message after it, and the accounts end as in a run that never saw the
+#    outage (the TLS run below, compared with `journeyd inspect`); an id the
+#    registry answers 404 to is dead-lettered as unknown_schema_id and asked
+#    for once per schemas.registry.negative_ttl_ms, not once per message
+#    (the registry's request log); a registry answering 503 dead-letters
+#    nothing either; wrong credentials are refused at start-up;
 #    credentials in schemas.registry.url are masked in logs and never reach
 #    dead-letter headers;
 #  - replay --topic decodes those events the way run does (schemas fetched);
@@ -36,7 +43,8 @@ $PY "$JD_ROOT/tests/integration/registry.py" "$JD_TMP/registry.port" --user jd:s
 REG_PID=$!
 JD_PIDS+=("$REG_PID")
 for _ in $(seq 1 100); do [ -s "$JD_TMP/registry.port" ] && break; sleep 0.05; done
-REG="http://127.0.0.1:$(cat "$JD_TMP/registry.port")"
+REG_PORT="$(cat "$JD_TMP/registry.port")"
+REG="http://127.0.0.1:$REG_PORT"
 AUTH=(-u jd:s3cret)
 
 # ---- writer schemas, registered as a producer would ---------------------------
@@ -81,12 +89,16 @@ files = {
   "b-v2": [ev(1, "reg-b", "account_created", "2026-10-01T00:00:00Z", v=2),
            ev(2, "reg-b", "login", "2026-10-02T00:00:00Z", "u1", v=2)],
   "b-v4": [ev(3, "reg-b", "login", "2026-10-03T00:00:00Z", "u2", v=2) | {"extra": "x"}],
+  "c-404": [ev(i, "reg-c", "login", "2026-10-04T00:00:00Z", "u%d" % i) for i in range(1, 5)],
 }
 for name, evs in files.items():
     open("%s/%s.jsonl" % (out, name), "w").write("\n".join(json.dumps(e) for e in evs) + "\n")
 PYEOF
 enc() { $PY "$AVRO" encode "$JD_TMP/$2.avsc" "$JD_TMP/$1" --id "${ID[$2]}" <"$JD_TMP/$1.jsonl" >/dev/null; }
 enc a-v1 v1; enc a-v2 v2; enc a-v3 v3; enc b-v2 v2; enc b-v4 v4
+NOID=999   # never registered: the registry answers 404
+$PY "$AVRO" encode "$JD_TMP/v1.avsc" "$JD_TMP/c-404" --id "$NOID" <"$JD_TMP/c-404.jsonl" >/dev/null
+N404=$(ls "$JD_TMP"/c-404/*.bin | wc -l)
 produce() { kcat -P -b "$JD_BROKERS" -t product-events -k "$1" "${@:2}"; }
 
 # ---- wrong credentials: refused at start-up, naming the registry -------------------------
@@ -137,24 +149,45 @@ grep -q "^replay product-events: $N1 event(s), 1 account(s)$" "$JD_TMP/replay.ou
   || { cat "$JD_TMP/replay.out"; fail "replay --topic did not decode every writer version"; }
 echo "ok   replay --topic fetches writer schemas from the registry"
 
-# ---- phase 2: registry down --------------------------------------------------------------
+# ---- phase 2: registry outage, 10 s mid-run -------------------------------------------------
 kill "$REG_PID"; wait "$REG_PID" 2>/dev/null || true
+DOWN_AT=$SECONDS
 produce reg-b "$JD_TMP"/b-v2/*.bin "$JD_TMP"/b-v4/*.bin
-wait_consumed $((N1 + 3))
-for _ in $(seq 1 100); do [ "$(dead)" -ge 1 ] && break; sleep 0.2; done
+produce reg-c "$JD_TMP"/c-404/*.bin
+for _ in $(seq 1 150); do grep -q "schema registry outage" "$JD_TMP/run.log" && break; sleep 0.2; done
+grep -q "schema registry outage" "$JD_TMP/run.log" || { tail "$JD_TMP/run.log"; fail "no outage warning"; }
+while [ $((SECONDS - DOWN_AT)) -lt 10 ]; do
+  [ "$(dead)" = 0 ] || fail "$(dead) dead letter(s) while the registry is down"
+  sleep 0.5
+done
+[ "$(dead)" = 0 ] || fail "$(dead) dead letter(s) while the registry is down"
+PRE=()
+for v in v1 v2 v3 v4; do PRE+=(--preload "${ID[$v]}=$JD_TMP/$v.avsc"); done
+$PY "$JD_ROOT/tests/integration/registry.py" "$JD_TMP/registry-up.port" --port "$REG_PORT" \
+  --user jd:s3cret "${PRE[@]}" 2>"$JD_TMP/registry-up.log" &
+JD_PIDS+=($!)
+wait_consumed $((N1 + 3 + N404))
+for _ in $(seq 1 100); do [ "$(dead)" -ge "$N404" ] && break; sleep 0.2; done
+sleep 1
 kill -TERM "$RUN_PID"; wait "$RUN_PID" || fail "journeyd run did not stop cleanly"
 cat "$JD_TMP/run.out"
-grep -q "dead-lettered        1$" "$JD_TMP/run.out" || fail "expected exactly 1 dead letter"
-grep -q "unknown_schema_id    1" "$JD_TMP/run.out" || fail "the dead letter is not unknown_schema_id"
+grep -q "schema registry answers again" "$JD_TMP/run.log" || fail "the end of the outage is not logged"
+grep -q "dead-lettered        $N404$" "$JD_TMP/run.out" || fail "expected exactly $N404 dead letters (the 404 id)"
+grep -q "unknown_schema_id    $N404" "$JD_TMP/run.out" || fail "the dead letters are not unknown_schema_id"
 
 kcat -C -b "$JD_BROKERS" -t product-events.dlq -e -q -f '%h\n' >"$JD_TMP/dlq.txt"
-grep -q "jd.reason=unknown_schema_id" "$JD_TMP/dlq.txt" || fail "DLQ: $(cat "$JD_TMP/dlq.txt")"
-grep -q "schema id ${ID[v4]}" "$JD_TMP/dlq.txt" || fail "DLQ error does not name id ${ID[v4]}"
+[ "$(grep -c "schema id $NOID" "$JD_TMP/dlq.txt")" = "$N404" ] || fail "DLQ: $(cat "$JD_TMP/dlq.txt")"
+[ "$(wc -l <"$JD_TMP/dlq.txt")" = "$N404" ] || fail "valid messages dead-lettered: $(cat "$JD_TMP/dlq.txt")"
+asked() { grep -c "\"GET /schemas/ids/$1 " "$JD_TMP/registry-up.log" || true; }
+[ "$(asked "$NOID")" = 1 ] || fail "404 id $NOID asked $(asked "$NOID") times, not once per negative TTL"
+[ "$(asked "${ID[v4]}")" = 1 ] || fail "id ${ID[v4]} asked $(asked "${ID[v4]}") times after the outage"
+echo "ok   registry outage: $((N1 + 3)) valid messages, 0 dead-lettered; 404 id asked once for $N404 messages"
 
 # ---- credentials in the registry URL never leak: not in logs, not in DLQ headers ----------
 # A registry that takes registrations but answers 503 for every schema id,
-# its credentials in the URL: every message of a new consumer group fails to
-# fetch its schema, is logged and dead-lettered with the registry's error.
+# its credentials in the URL: every message of a new consumer group waits
+# for its schema (an outage: nothing is dead-lettered), the registry's error
+# is logged with the URL masked, and a stop abandons the batch.
 URLPW="urlpw-$$-secret"
 $PY "$JD_ROOT/tests/integration/registry.py" "$JD_TMP/registry2.port" --user "jd:$URLPW" \
   --ids-unavailable 2>"$JD_TMP/registry2.log" &
@@ -163,16 +196,22 @@ for _ in $(seq 1 100); do [ -s "$JD_TMP/registry2.port" ] && break; sleep 0.05; 
 LEAK_URL="http://jd:$URLPW@127.0.0.1:$(cat "$JD_TMP/registry2.port")"
 timeout 120 "$JD_BIN" run --brokers "$JD_BROKERS" --redis "127.0.0.1:${JD_REDIS_PORT}" \
   --set "redis.prefix=leak$$" --set "schemas.registry.url=$LEAK_URL" --set "kafka.group.id=leak$$" \
-  --set schemas.registry.retry_ms=100 --exit-idle 3 >"$JD_TMP/leak.out" 2>"$JD_TMP/leak.log" \
-  || { tail "$JD_TMP/leak.log"; fail "run with a registry URL holding credentials"; }
+  --set schemas.registry.retry_ms=100 --set pipeline.shutdown_timeout_ms=1000 \
+  >"$JD_TMP/leak.out" 2>"$JD_TMP/leak.log" &
+LEAK_PID=$!
+JD_PIDS+=("$LEAK_PID")
+for _ in $(seq 1 150); do grep -q "retrying in" "$JD_TMP/leak.log" && break; sleep 0.2; done
+kill -TERM "$LEAK_PID"
+wait "$LEAK_PID" || { tail "$JD_TMP/leak.log"; fail "run with a registry URL holding credentials"; }
 kcat -C -b "$JD_BROKERS" -t product-events.dlq -e -q -f '%h %s\n' >"$JD_TMP/dlq-leak.txt"
 grep -q "HTTP 503" "$JD_TMP/leak.log" || fail "the registry error is not logged: $(tail -3 "$JD_TMP/leak.log")"
-grep -qF "http://*****@127.0.0.1:" "$JD_TMP/dlq-leak.txt" || fail "DLQ records do not carry the (masked) registry error"
+grep -q "schema registry outage" "$JD_TMP/leak.log" || fail "503 is not handled as an outage"
+[ "$(grep -c "jd.reason=" "$JD_TMP/dlq-leak.txt")" = "$N404" ] || fail "a 503 registry dead-lettered messages"
 grep -qF "http://*****@127.0.0.1:" "$JD_TMP/leak.log" || fail "the logged registry URL is not masked"
 if grep -lF "$URLPW" "$JD_TMP/leak.log" "$JD_TMP/leak.out" "$JD_TMP/dlq-leak.txt"; then
   fail "the registry URL's password was printed (files above)"
 fi
-echo "ok   registry URL credentials masked in logs ($(grep -cF '*****@' "$JD_TMP/leak.log") lines) and absent from $(wc -l <"$JD_TMP/dlq-leak.txt") DLQ records"
+echo "ok   registry 503: nothing dead-lettered; URL credentials masked in logs ($(grep -cF '*****@' "$JD_TMP/leak.log") lines)"
 
 # ---- signals: every writer version decoded -------------------------------------------------
 for a in reg-a reg-b; do
@@ -188,7 +227,7 @@ checks = [
     ("v1: seats", a["seats"] == 4),
     ("v2: nps promoted float -> double", a["nps_last"] == 9.5),
     ("v1+v2+v3: three active users", a["active_users_7d"] == 3),
-    ("v2 during the outage (cached id): reg-b active", b["active_users_7d"] == 1),
+    ("v2 during the outage (cached id), v4 after it: reg-b active", b["active_users_7d"] == 2),
 ]
 for n, ok in checks: print(("ok   " if ok else "FAIL ") + n)
 if not all(ok for _, ok in checks): print(json.dumps([a, b], indent=1)); sys.exit(1)
@@ -229,10 +268,21 @@ if timeout 60 "$JD_BIN" run "${TLSRUN[@]}" --exit-idle 1 >/dev/null 2>"$JD_TMP/t
 fi
 grep -q "schemas.registry" "$JD_TMP/tls-bad.log" || { cat "$JD_TMP/tls-bad.log"; fail "TLS error does not name the keys"; }
 timeout 120 "$JD_BIN" run "${TLSRUN[@]}" --set "schemas.registry.ca_location=$JD_TMP/tls.pem" \
-  --max-events $((N1 + 3)) >"$JD_TMP/tls.out" 2>"$JD_TMP/tls.log" \
+  --max-events $((N1 + 3 + N404)) >"$JD_TMP/tls.out" 2>"$JD_TMP/tls.log" \
   || { tail -n 20 "$JD_TMP/tls.log"; fail "journeyd run over TLS"; }
-grep -q "dead-lettered        0$" "$JD_TMP/tls.out" || fail "over TLS every writer schema must be fetched"
+grep -q "dead-lettered        $N404$" "$JD_TMP/tls.out" || fail "over TLS every writer schema must be fetched"
 curl -sf --cacert "$JD_TMP/tls.pem" "$TLS/subjects" | grep -q '"cs.trigger.risk-value"' \
   || fail "journeyd did not register its schemas over TLS"
 echo "ok   TLS: unverifiable certificate refused, ca_location accepted, schemas fetched over HTTPS"
+
+# ---- the outage changed nothing: accounts as in the TLS run, which never saw one -----------
+for a in reg-a reg-b; do
+  for p in "$PREFIX" "tls$$"; do
+    "$JD_BIN" inspect "$a" --json --as-of 2026-10-10T00:00:00Z --redis "127.0.0.1:$JD_REDIS_PORT" \
+      --set "redis.prefix=$p" >"$JD_TMP/$a.$p.json" || fail "inspect $a ($p)"
+  done
+  cmp -s "$JD_TMP/$a.$PREFIX.json" "$JD_TMP/$a.tls$$.json" \
+    || { diff "$JD_TMP/$a.$PREFIX.json" "$JD_TMP/$a.tls$$.json"; fail "$a differs from the uninterrupted run"; }
+done
+echo "ok   after the outage reg-a and reg-b are as in an uninterrupted run"
 echo "ok   schema registry: fetch with auth, evolution, registration, outage, TLS"

@@ -1,9 +1,11 @@
 /*
  * The decoder's schema source (jd_decoder_set_fetch, what the schema
  * registry plugs into): an unknown Confluent id is asked for once and then
- * decoded from the decoder's own table; a source error, or a schema that
- * does not resolve against product_event.avsc, dead-letters the message as
- * unknown_schema_id with the source's reason; no source keeps the old
+ * decoded from the decoder's own table; a definite source error, or a
+ * schema that does not resolve against product_event.avsc, dead-letters
+ * the message as unknown_schema_id with the source's reason, while no
+ * answer (JD_ERR_RETRY, a registry outage) is passed on as JD_ERR_RETRY
+ * and the id asked for again by the next decode; no source keeps the old
  * "not registered" behaviour. A schema text that was refused is neither
  * asked for nor parsed again; fetched schemas are bounded
  * (jd_decoder_set_cache_max), the oldest forgotten first.
@@ -16,6 +18,7 @@
 typedef struct fetch_log {
     int calls;
     int32_t last_id;
+    int up;        /* id 7: 0 while the registry is unreachable */
 } fetch_log_t;
 
 static int fetch(void *opaque, int32_t id, const char **json, jd_err_t *err)
@@ -33,6 +36,12 @@ static int fetch(void *opaque, int32_t id, const char **json, jd_err_t *err)
     }
     if (id == 44) {
         *json = "{\"type\":\"record\",\"name\":"; /* does not parse */
+        return 0;
+    }
+    if (id == 8)
+        return jd_err_set(err, JD_ERR_SKIP, JD_E_UNKNOWN_SCHEMA, "not in the registry");
+    if (id == 7 && fl->up) {
+        *json = jd_codec_product_schema_json();
         return 0;
     }
     if (id >= 100 && id < 200) { /* for the eviction test */
@@ -80,11 +89,28 @@ Test(codec_fetch, unknown_id_is_fetched_once_then_cached)
     cr_assert_eq(fl.calls, 1, "the schema is asked for once");
     cr_assert_eq(fl.last_id, 42);
 
-    encode(7, &msg);
+    encode(8, &msg);
     cr_assert_eq(jd_decoder_decode(dec, msg.b_data, msg.b_len, &ar, &ev, &err), JD_ERR_SKIP);
     cr_assert_eq(err.err_code, JD_E_UNKNOWN_SCHEMA);
-    cr_assert(strstr(err.err_msg, "schema id 7") && strstr(err.err_msg, "registry unreachable"),
+    cr_assert(strstr(err.err_msg, "schema id 8") && strstr(err.err_msg, "not in the registry"),
               "%s", err.err_msg);
+
+    /* no answer (outage): passed on as RETRY, nothing remembered, asked
+     * again by the next decode, which succeeds once the source answers */
+    encode(7, &msg);
+    for (int i = 0; i < 2; i++) {
+        int calls = fl.calls;
+        cr_assert_eq(jd_decoder_decode(dec, msg.b_data, msg.b_len, &ar, &ev, &err),
+                     JD_ERR_RETRY);
+        cr_assert_eq(err.err_code, JD_E_IO);
+        cr_assert(strstr(err.err_msg, "schema id 7") && strstr(err.err_msg, "registry unreachable"),
+                  "%s", err.err_msg);
+        cr_assert_eq(fl.calls, calls + 1, "an outage is asked about again");
+    }
+    fl.up = 1;
+    cr_assert_eq(jd_decoder_decode(dec, msg.b_data, msg.b_len, &ar, &ev, &err), 0, "%s",
+                 err.err_msg);
+    cr_assert_str_eq(ev.ev_account, "acme");
 
     encode(43, &msg);
     cr_assert_eq(jd_decoder_decode(dec, msg.b_data, msg.b_len, &ar, &ev, &err), JD_ERR_SKIP);
