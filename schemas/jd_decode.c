@@ -23,6 +23,9 @@
  * them is optional (has a default: user_id, feature, value -> null,
  * attributes -> {}); its field index is then -1 and extraction applies the
  * default. A writer lacking a required field is refused at registration.
+ * So is a pair avro-c would crash on instead of refusing (a map or array
+ * whose values/items do not resolve, jd_compat.h): jd_compat_check runs
+ * before avro_resolved_writer_new and names the field and both types.
  *
  * Renewal. avro-c 1.11.1's resolved map value caches one wrapper per map
  * entry in an internal array that its reset never empties (resolved-
@@ -65,6 +68,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jd_compat.h"
 #include "jd_decode_int.h"
 #include "jd_prog.h"
 #include "product_event_avsc.h"
@@ -133,6 +137,11 @@ static int jd_wschema_init(jd_wschema_t *ws, int32_t id, avro_schema_t writer,
      * generic value is 2.5x faster than through avro-c's resolver. */
     if (!writer || avro_schema_equal(writer, reader))
         return 0;
+    /* avro-c crashes on some pairs it should refuse (jd_compat.h). */
+    if ((rc = jd_compat_check(writer, reader, err))) {
+        jd_err_prefix(err, "%s does not resolve against the reader schema", what);
+        return rc;
+    }
     ws->ws_resolver = avro_resolved_writer_new(writer, reader);
     if (!ws->ws_resolver)
         return jd_err_set(err, JD_ERR_FATAL, JD_E_SCHEMA,
