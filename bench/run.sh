@@ -218,6 +218,8 @@ if [ "$KNOBS" = 1 ]; then
   }
   log "knobs: batch size (and with it the Redis pipeline depth)"
   for b in 500 2000 8000; do knob_thr "pipeline.batch_size=$b" --set "pipeline.batch_size=$b"; done
+  log "knobs: commit interval (an account changed in it is written once; default 1000)"
+  for ci in 0 100; do knob_thr "pipeline.commit_interval_ms=$ci" --set "pipeline.commit_interval_ms=$ci"; done
   log "knobs: fetch sizes"
   knob_thr "kafka.max.partition.fetch.bytes=65536" --set kafka.max.partition.fetch.bytes=65536
   knob_thr "kafka.fetch.max.bytes=1048576" --set kafka.fetch.max.bytes=1048576
@@ -233,10 +235,10 @@ if [ "$KNOBS" = 1 ]; then
   wait "${INST[@]}" || true
   cat "$RUN_DIR"/inst-*.json >>"$RES"
   redis-cli -p "$JD_REDIS_PORT" flushall >/dev/null
-  log "knobs: latency at 10000 events/s (batch timeout, fetch wait, linger)"
+  log "knobs: latency at 10000 events/s (batch timeout, commit interval, linger)"
   latency_run "knob/default" bench-klat-1 10000
   latency_run "knob/pipeline.batch_timeout_ms=5" bench-klat-2 10000 --set pipeline.batch_timeout_ms=5
-  latency_run "knob/kafka.fetch.wait.max.ms=10" bench-klat-3 10000 --set kafka.fetch.wait.max.ms=10
+  latency_run "knob/pipeline.commit_interval_ms=100" bench-klat-3 10000 --set pipeline.commit_interval_ms=100
   latency_run "knob/kafka.linger.ms=0" bench-klat-4 10000 --set kafka.linger.ms=0
 fi
 

@@ -17,7 +17,11 @@
  * write cannot start (Redis slower than the interval) keeps growing, so
  * the coalescing adapts to the store's speed; at four intervals old, or
  * when its dirty records fill state.cache_mb, it waits for the write and
- * the acknowledgements instead.
+ * the acknowledgements instead. A group is also cut at
+ * JD_COMMIT_MAX_RECORDS changed accounts, due or not: the encoded write
+ * and its copy in hiredis's output buffer (~3 KB per record) are memory
+ * outside the cache budget, so this bounds them (~25 MiB) when most events
+ * touch an account of their own (a backfill of many accounts).
  *
  * The order of a group's completion is the one of the synchronous cycle:
  * published, acknowledged, written, offsets stored. So a crash or a
@@ -287,11 +291,13 @@ static int bt_launch(jd_batch_t *bt)
 }
 
 /* 1 when the open group must be written now whatever it costs: it is
- * four intervals old, or its dirty records fill the cache. */
+ * four intervals old, it holds JD_COMMIT_MAX_RECORDS changed accounts, or
+ * its dirty records fill the cache. */
 static int bt_group_must(const jd_batch_t *bt, int64_t age)
 {
     const jd_config_t *cf = bt->bt_c.bc_cf;
     return age >= 4 * (int64_t)cf->cf_commit_interval_ms ||
+           bt->bt_ndirty >= JD_COMMIT_MAX_RECORDS ||
            jd_cache_bytes(bt->bt_cache) > ((size_t)cf->cf_cache_mb << 20);
 }
 
@@ -301,7 +307,7 @@ int jd_commit_tick(jd_batch_t *bt)
     if (!bt->bt_group_n)
         return 0;
     int64_t age = jd_wait_now_ms() - bt->bt_group_at;
-    if (age < bt->bt_c.bc_cf->cf_commit_interval_ms)
+    if (age < bt->bt_c.bc_cf->cf_commit_interval_ms && bt->bt_ndirty < JD_COMMIT_MAX_RECORDS)
         return 0;
     int must = bt_group_must(bt, age);
     /* a write still in progress: the group grows (Redis is behind, so

@@ -15,6 +15,10 @@
 
 typedef struct bt_pend bt_pend_t;
 
+/* Changed accounts at which a group is written, whether its interval is
+ * over or not (jd_commit.c). */
+#define JD_COMMIT_MAX_RECORDS 8192
+
 /* The batch just processed joins the open group (its first batch starts
  * the group's interval); the records already acknowledged are retired. */
 int jd_commit_note(jd_batch_t *bt);

@@ -194,8 +194,8 @@ static const jd_config_key_t jd_config_keys[] = {
     {"pipeline.retry_backoff_max_ms", JD_CFG_INT, "5000", JD_OFF(cf_retry_backoff_max_ms), 10, 600000, NULL,
      "Cap of the exponential back-off while Redis or Kafka is unavailable."},
     {"pipeline.flush_timeout_ms", JD_CFG_INT, "30000", JD_OFF(cf_flush_timeout_ms), 100, 3600000, NULL,
-     "Longest wait for the trigger and dead-letter deliveries of a group of batches before "
-     "retrying them with back-off (pipeline.commit_interval_ms)."},
+     "Longest wait for the trigger and dead-letter deliveries of a group of batches (one "
+     "pipeline.commit_interval_ms) before retrying them with back-off."},
     {"timers.enabled", JD_CFG_INT, "1", JD_OFF(cf_timers_enabled), 0, 1, NULL,
      "1: evaluate accounts whose next deadline has passed even when they send nothing "
      "(silence, no first value by day 30, renewal windows, `for`); 0: only on events."},

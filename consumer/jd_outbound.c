@@ -34,11 +34,10 @@ typedef enum jd_out_kind {
 
 typedef struct jd_out {
     jd_out_kind_t    ot_kind;
-    jd_trigger_t     ot_tr;       /* JD_OUT_TRIGGER */
-    jd_stage_event_t ot_se;       /* JD_OUT_STAGE */
+    const char      *ot_topic_to; /* the topic it goes to (a configuration string) */
     jd_buf_t         ot_payload;
-    jd_buf_t         ot_key;      /* DLQ: the original key; FORWARD: the account
-                                     (NUL-terminated) */
+    jd_buf_t         ot_key;      /* DLQ: the original key, else the account
+                                     (NUL-terminated; empty: no key) */
     int32_t          ot_partition; /* FORWARD */
     jd_delivery_t    ot_dl;
     /* DLQ: headers */
@@ -48,6 +47,8 @@ typedef struct jd_out {
 
 struct jd_outbound {
     jd_outbound_conf_t ob_c;
+    jd_trigger_t       ob_tr;       /* the trigger being encoded */
+    jd_stage_event_t   ob_se;       /* the stage event being encoded */
     jd_out_t         **ob_outs;     /* each allocated once: the producer holds
                                        &ot_dl until the record is reported */
     size_t             ob_n, ob_cap;
@@ -84,7 +85,11 @@ void jd_outbound_reset(jd_outbound_t *ob)
     ob->ob_n = 0;
 }
 
-static jd_out_t *jd_outbound_add(jd_outbound_t *ob, jd_out_kind_t kind)
+static const char *jd_outbound_topic(const jd_outbound_t *ob, jd_out_kind_t kind,
+                                     const jd_trigger_t *tr);
+
+/* A slot for a record of kind `kind` (tr: its trigger, for JD_OUT_TRIGGER). */
+static jd_out_t *jd_outbound_add(jd_outbound_t *ob, jd_out_kind_t kind, const jd_trigger_t *tr)
 {
     if (ob->ob_n == ob->ob_cap) {
         size_t cap = ob->ob_cap ? 2 * ob->ob_cap : 64;
@@ -98,23 +103,26 @@ static jd_out_t *jd_outbound_add(jd_outbound_t *ob, jd_out_kind_t kind)
     }
     jd_out_t *o = ob->ob_outs[ob->ob_n++];
     o->ot_kind = kind;
+    o->ot_topic_to = jd_outbound_topic(ob, kind, tr);
     o->ot_payload.b_len = 0;
     o->ot_key.b_len = 0;
     return o;
 }
 
-static const char *jd_outbound_topic(const jd_outbound_t *ob, const jd_out_t *o)
+/* The topic of a record of kind `kind` (tr: the trigger, for JD_OUT_TRIGGER). */
+static const char *jd_outbound_topic(const jd_outbound_t *ob, jd_out_kind_t kind,
+                                     const jd_trigger_t *tr)
 {
     const jd_config_t *cf = ob->ob_c.oc_cf;
-    if (o->ot_kind == JD_OUT_DLQ)
+    if (kind == JD_OUT_DLQ)
         return cf->cf_topic_dlq;
-    if (o->ot_kind == JD_OUT_FORWARD)
+    if (kind == JD_OUT_FORWARD)
         return cf->cf_topic_repartition;
-    if (o->ot_kind == JD_OUT_STAGE)
+    if (kind == JD_OUT_STAGE)
         return cf->cf_topic_stage;
-    if (o->ot_tr.tr_shadow)
+    if (tr->tr_shadow)
         return cf->cf_topic_shadow; /* never a trigger topic */
-    switch (o->ot_tr.tr_kind) {
+    switch (tr->tr_kind) {
     case JD_KIND_RISK: return cf->cf_topic_risk;
     case JD_KIND_RENEWAL_READINESS: return cf->cf_topic_renewal;
     default: return cf->cf_topic_expansion;
@@ -127,17 +135,15 @@ static void jd_outbound_send(jd_outbound_t *ob, jd_out_t *o)
     jd_err_t err;
     o->ot_dl.dl_done = 0;
     o->ot_dl.dl_err = 0;
+    const char *key = o->ot_key.b_len ? (const char *)o->ot_key.b_data : NULL;
     if (o->ot_kind == JD_OUT_FORWARD) {
-        jd_producer_send_to(ob->ob_c.oc_producer, jd_outbound_topic(ob, o), o->ot_partition,
-                            (const char *)o->ot_key.b_data, o->ot_payload.b_data,
-                            o->ot_payload.b_len, NULL, 0, &o->ot_dl, &err);
+        jd_producer_send_to(ob->ob_c.oc_producer, o->ot_topic_to, o->ot_partition, key,
+                            o->ot_payload.b_data, o->ot_payload.b_len, NULL, 0, &o->ot_dl, &err);
         return;
     }
     if (o->ot_kind != JD_OUT_DLQ) {
-        const char *key = o->ot_kind == JD_OUT_STAGE ? o->ot_se.se_account
-                                                     : o->ot_tr.tr_account;
-        jd_producer_send(ob->ob_c.oc_producer, jd_outbound_topic(ob, o), key,
-                         o->ot_payload.b_data, o->ot_payload.b_len, NULL, 0, &o->ot_dl, &err);
+        jd_producer_send(ob->ob_c.oc_producer, o->ot_topic_to, key, o->ot_payload.b_data,
+                         o->ot_payload.b_len, NULL, 0, &o->ot_dl, &err);
         return;
     }
     jd_header_t h[5] = {
@@ -147,8 +153,7 @@ static void jd_outbound_send(jd_outbound_t *ob, jd_out_t *o)
         {"jd.source.partition", o->ot_part, strlen(o->ot_part)},
         {"jd.source.offset", o->ot_off, strlen(o->ot_off)},
     };
-    const char *key = o->ot_key.b_len ? (const char *)o->ot_key.b_data : NULL;
-    jd_producer_send(ob->ob_c.oc_producer, ob->ob_c.oc_cf->cf_topic_dlq, key,
+    jd_producer_send(ob->ob_c.oc_producer, o->ot_topic_to, key,
                      o->ot_payload.b_data, o->ot_payload.b_len, h, 5, &o->ot_dl, &err);
 }
 
@@ -202,6 +207,42 @@ static void jd_outbound_count_rule(jd_outbound_t *ob, const jd_trigger_t *tr)
             ob->ob_c.oc_stats->ps_triggers_by_rule[r]++;
 }
 
+static int jd_outbound_copy(jd_buf_t *b, const void *p, size_t len, int nul)
+{
+    if (b->b_cap < len + 1) {
+        unsigned char *nb = realloc(b->b_data, len + 1);
+        if (!nb)
+            return -1;
+        b->b_data = nb;
+        b->b_cap = len + 1;
+    }
+    if (len)
+        memcpy(b->b_data, p, len);
+    if (nul)
+        b->b_data[len] = '\0';
+    b->b_len = len;
+    return 0;
+}
+
+/* Counts and prints a trigger as it is sent: it is re-sent until it is
+ * acknowledged, never dropped, so what is counted is what is published
+ * (a crash before its acknowledgement publishes it again on replay). */
+static void jd_outbound_tally_trigger(jd_outbound_t *ob, const jd_trigger_t *tr)
+{
+    jd_pipeline_stats_t *ps = ob->ob_c.oc_stats;
+    jd_outbound_count_rule(ob, tr);
+    if (tr->tr_shadow)
+        ps->ps_shadow++;
+    else if (tr->tr_status == JD_STATUS_RESOLVED)
+        ps->ps_resolved++;
+    else {
+        ps->ps_triggers++;
+        ps->ps_triggers_by_kind[tr->tr_kind]++;
+        jd_ops_trigger(jd_kind_symbol(tr->tr_kind), tr->tr_rule_id);
+    }
+    jd_outbound_print_trigger(ob, tr);
+}
+
 int jd_outbound_trigger(jd_outbound_t *ob, const jd_trigger_t *tr, const jd_src_t *src)
 {
     jd_err_t err;
@@ -213,19 +254,21 @@ int jd_outbound_trigger(jd_outbound_t *ob, const jd_trigger_t *tr, const jd_src_
         jd_outbound_print_trigger(ob, tr);
         return 0;
     }
-    jd_out_t *o = jd_outbound_add(ob, JD_OUT_TRIGGER);
-    if (!o)
+    jd_trigger_t *t = &ob->ob_tr;
+    *t = *tr;
+    snprintf(t->tr_source_topic, sizeof t->tr_source_topic, "%s", src->sr_topic);
+    t->tr_source_partition = src->sr_partition;
+    t->tr_source_offset = src->sr_offset;
+    jd_out_t *o = jd_outbound_add(ob, JD_OUT_TRIGGER, t);
+    if (!o || jd_outbound_copy(&o->ot_key, t->tr_account, strlen(t->tr_account), 1))
         return jd_outbound_nomem();
-    o->ot_tr = *tr;
-    snprintf(o->ot_tr.tr_source_topic, sizeof o->ot_tr.tr_source_topic, "%s", src->sr_topic);
-    o->ot_tr.tr_source_partition = src->sr_partition;
-    o->ot_tr.tr_source_offset = src->sr_offset;
-    if (jd_encoder_trigger(ob->ob_c.oc_encoder, &o->ot_tr,
-                           ob->ob_c.oc_ids->ri_trigger[o->ot_tr.tr_kind], &o->ot_payload, &err)) {
-        JD_ERROR("pipeline", "encoding trigger %s: %s", o->ot_tr.tr_id, err.err_msg);
+    if (jd_encoder_trigger(ob->ob_c.oc_encoder, t, ob->ob_c.oc_ids->ri_trigger[t->tr_kind],
+                           &o->ot_payload, &err)) {
+        JD_ERROR("pipeline", "encoding trigger %s: %s", t->tr_id, err.err_msg);
         return err.err_class;
     }
     jd_outbound_send(ob, o);
+    jd_outbound_tally_trigger(ob, t);
     return 0;
 }
 
@@ -275,43 +318,30 @@ int jd_outbound_stage(jd_outbound_t *ob, const char *account,
                       const jd_src_t *src)
 {
     jd_err_t err;
-    jd_out_t *o = jd_outbound_add(ob, JD_OUT_STAGE);
-    if (!o)
+    jd_stage_event_t *se = &ob->ob_se;
+    jd_outbound_stage_fill(se, account, ch, sg, src);
+    jd_out_t *o = jd_outbound_add(ob, JD_OUT_STAGE, NULL);
+    if (!o || jd_outbound_copy(&o->ot_key, se->se_account, strlen(se->se_account), 1))
         return jd_outbound_nomem();
-    jd_outbound_stage_fill(&o->ot_se, account, ch, sg, src);
-    if (jd_stage_encode(ob->ob_c.oc_stage, &o->ot_se, ob->ob_c.oc_ids->ri_stage,
-                        &o->ot_payload, &err)) {
-        JD_ERROR("pipeline", "encoding stage event %s: %s", o->ot_se.se_id, err.err_msg);
+    if (jd_stage_encode(ob->ob_c.oc_stage, se, ob->ob_c.oc_ids->ri_stage, &o->ot_payload,
+                        &err)) {
+        JD_ERROR("pipeline", "encoding stage event %s: %s", se->se_id, err.err_msg);
         return err.err_class;
     }
     jd_outbound_send(ob, o);
+    ob->ob_c.oc_stats->ps_stage_events++;
+    jd_ops_stage_event(se->se_stage);
+    jd_outbound_print_stage(ob, se);
     return 0;
 }
 
 /* ---- dead letters ------------------------------------------------------------- */
 
-static int jd_outbound_copy(jd_buf_t *b, const void *p, size_t len, int nul)
-{
-    if (b->b_cap < len + 1) {
-        unsigned char *nb = realloc(b->b_data, len + 1);
-        if (!nb)
-            return -1;
-        b->b_data = nb;
-        b->b_cap = len + 1;
-    }
-    if (len)
-        memcpy(b->b_data, p, len);
-    if (nul)
-        b->b_data[len] = '\0';
-    b->b_len = len;
-    return 0;
-}
-
 int jd_outbound_dead_letter(jd_outbound_t *ob, const rd_kafka_message_t *m,
                             const jd_err_t *derr)
 {
     const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "";
-    jd_out_t *o = jd_outbound_add(ob, JD_OUT_DLQ);
+    jd_out_t *o = jd_outbound_add(ob, JD_OUT_DLQ, NULL);
     if (!o || jd_outbound_copy(&o->ot_payload, m->payload, m->len, 0) ||
         jd_outbound_copy(&o->ot_key, m->key, m->key && m->key_len < 512 ? m->key_len : 0, 1))
         return jd_outbound_nomem();
@@ -332,7 +362,7 @@ int jd_outbound_dead_letter(jd_outbound_t *ob, const rd_kafka_message_t *m,
 int jd_outbound_forward(jd_outbound_t *ob, const rd_kafka_message_t *m, const char *account,
                         int32_t partition)
 {
-    jd_out_t *o = jd_outbound_add(ob, JD_OUT_FORWARD);
+    jd_out_t *o = jd_outbound_add(ob, JD_OUT_FORWARD, NULL);
     if (!o || jd_outbound_copy(&o->ot_payload, m->payload, m->len, 0) ||
         jd_outbound_copy(&o->ot_key, account, strlen(account), 1))
         return jd_outbound_nomem();
@@ -343,36 +373,6 @@ int jd_outbound_forward(jd_outbound_t *ob, const rd_kafka_message_t *m, const ch
 }
 
 /* ---- flush ---------------------------------------------------------------------- */
-
-/* Counts and prints the first n records. */
-static void jd_outbound_tally(jd_outbound_t *ob, size_t n)
-{
-    jd_pipeline_stats_t *ps = ob->ob_c.oc_stats;
-    for (size_t i = 0; i < n; i++) {
-        const jd_out_t *o = ob->ob_outs[i];
-        const jd_trigger_t *tr = &o->ot_tr;
-        if (o->ot_kind == JD_OUT_DLQ || o->ot_kind == JD_OUT_FORWARD)
-            continue;
-        if (o->ot_kind == JD_OUT_STAGE) {
-            ps->ps_stage_events++;
-            jd_ops_stage_event(o->ot_se.se_stage);
-            jd_outbound_print_stage(ob, &o->ot_se);
-            continue;
-        }
-        jd_outbound_count_rule(ob, tr);
-        if (tr->tr_shadow)
-            ps->ps_shadow++;
-        else if (tr->tr_status == JD_STATUS_RESOLVED)
-            ps->ps_resolved++;
-        else {
-            ps->ps_triggers++;
-            ps->ps_triggers_by_kind[tr->tr_kind]++;
-            jd_ops_trigger(jd_kind_symbol(tr->tr_kind), tr->tr_rule_id);
-        }
-        jd_outbound_print_trigger(ob, tr);
-    }
-    jd_ops_dead_letters_delivered();
-}
 
 /* Re-sends every failed record of the first n; returns how many of them
  * are not acknowledged. */
@@ -409,7 +409,7 @@ int jd_outbound_flush(jd_outbound_t *ob, jd_wait_t *wt)
                                                : "publishing triggers", &err);
     }
     jd_wait_ok(wt);
-    jd_outbound_tally(ob, ob->ob_n);
+    jd_ops_dead_letters_delivered();
     return 0;
 }
 
@@ -436,12 +436,12 @@ static void jd_outbound_reverse(jd_outbound_t *ob, size_t a, size_t b)
     }
 }
 
-/* The first n records, acknowledged, are counted, printed and forgotten:
- * their slots go to the back (rotation), so the records queued after them
- * keep their slots, which the producer points into. */
+/* The first n records, acknowledged, are forgotten: their slots go to the
+ * back (rotation), so the records queued after them keep their slots,
+ * which the producer points into. */
 static void jd_outbound_forget_first(jd_outbound_t *ob, size_t n)
 {
-    jd_outbound_tally(ob, n);
+    jd_ops_dead_letters_delivered();
     jd_outbound_reverse(ob, 0, n);
     jd_outbound_reverse(ob, n, ob->ob_cap);
     jd_outbound_reverse(ob, 0, ob->ob_cap);

@@ -13,6 +13,10 @@
  * acknowledged is sent twice. Only when everything is acknowledged does
  * the batch write its records and store its offsets.
  *
+ * A record is held (its payload, key and delivery slot, ~1 KB plus the
+ * payload) only until it is acknowledged; triggers and stage events are
+ * counted and printed when they are sent.
+ *
  * Ownership: jd_outbound_t owns the encoded payloads and copies of the
  * dead-lettered messages' bytes; it borrows the configuration, producer,
  * codecs, framing ids, stats and the output stream. Pipeline thread only.
@@ -79,24 +83,23 @@ int jd_outbound_forward(jd_outbound_t *ob, const rd_kafka_message_t *m, const ch
 /* Records queued in this batch. */
 size_t jd_outbound_count(const jd_outbound_t *ob);
 
-/* Waits until every record of the batch is acknowledged, re-sending
- * failures only. 0; JD_ERR_RETRY when a stop gave up; JD_ERR_FATAL. On
- * 0 the batch's triggers and stage events are counted and printed. */
+/* Waits until every record held is acknowledged, re-sending failures
+ * only. 0; JD_ERR_RETRY when a stop gave up; JD_ERR_FATAL. (Triggers and
+ * stage events are counted and printed as they are sent.) */
 int jd_outbound_flush(jd_outbound_t *ob, jd_wait_t *wt);
 
-/* jd_outbound_flush for the first n records only (those of a batch
- * sealed before the later ones were queued): waits for their
+/* jd_outbound_flush for the first n records only: waits for their
  * acknowledgements by polling the producer, without waiting for the
- * records queued after them, re-sends their failures, counts and prints
- * them, then forgets them; the later records move to the front. Same
- * returns as jd_outbound_flush. */
+ * records queued after them, re-sends their failures, then forgets them;
+ * the later records move to the front. Same returns as
+ * jd_outbound_flush. */
 int jd_outbound_flush_first(jd_outbound_t *ob, size_t n, jd_wait_t *wt);
 
 /* 1 when the first n records are all acknowledged, after serving the
  * delivery reports that are in (no wait). */
 int jd_outbound_acked_first(jd_outbound_t *ob, size_t n);
 
-/* Counts, prints and forgets the longest run of records, from the first,
+/* Forgets the longest run of records, from the first,
  * that are all acknowledged (after serving the delivery reports that are
  * in, no wait), so the records held are only those still in flight.
  * Returns how many. */

@@ -62,10 +62,13 @@ metric() { # metric NAME_WITH_LABELS -> value (sum when several series match)
 
 wait_status /healthz 200
 wait_status /readyz 200
-# Scrape until the backlog is processed (the dead letters are acknowledged).
+# Scrape until the backlog is processed (the dead letters are acknowledged)
+# and its first group is written (pipeline.commit_interval_ms after the batch).
 for _ in $(seq 1 150); do
   curl -sf "$URL/metrics" >"$JD_TMP/metrics"
-  [ "$(metric 'journeyd_dead_letters_total{')" = 5 ] && break
+  [ "$(metric 'journeyd_dead_letters_total{')" = 5 ] &&
+    [ "$(metric 'journeyd_redis_latency_seconds_count{op="write"}')" != none ] &&
+    [ "$(metric 'journeyd_accounts')" != 0 ] && break
   sleep 0.2
 done
 grep -v '^#' "$JD_TMP/metrics" | grep -v '_bucket{' | sed 's/^/   /'
