@@ -154,7 +154,10 @@ kill "$REG_PID"; wait "$REG_PID" 2>/dev/null || true
 DOWN_AT=$SECONDS
 produce reg-b "$JD_TMP"/b-v2/*.bin "$JD_TMP"/b-v4/*.bin
 produce reg-c "$JD_TMP"/c-404/*.bin
-for _ in $(seq 1 150); do grep -q "schema registry outage" "$JD_TMP/run.log" && break; sleep 0.2; done
+for _ in $(seq 1 150); do
+  [ "$(dead)" = 0 ] || fail "$(dead) dead letter(s) while the registry is down"
+  grep -q "schema registry outage" "$JD_TMP/run.log" && break; sleep 0.2
+done
 grep -q "schema registry outage" "$JD_TMP/run.log" || { tail "$JD_TMP/run.log"; fail "no outage warning"; }
 while [ $((SECONDS - DOWN_AT)) -lt 10 ]; do
   [ "$(dead)" = 0 ] || fail "$(dead) dead letter(s) while the registry is down"
