@@ -75,6 +75,7 @@ jd_batch_t *jd_batch_new(const jd_batch_conf_t *conf, jd_err_t *err)
     bt->bt_lateness = (int64_t)cf->cf_timers_lateness_s * 1000;
     bt->bt_latest = JD_PARTS_NO_CLOCK;
     bt->bt_seq = 1;
+    bt->bt_max_records = JD_COMMIT_MAX_BYTES / 2048; /* until a group measures it */
     bt->bt_step = jd_step_new(conf->bc_rs, &bt->bt_acf,
                               cf->cf_timers_enabled ? (int64_t)cf->cf_timers_tick_s * 1000 : 0);
     bt->bt_cache = jd_cache_new((size_t)cf->cf_cache_mb << 20);

@@ -81,6 +81,8 @@ struct jd_batch {
     int64_t             bt_latest;      /* latest occurred_at read */
     size_t              bt_nloaded;     /* accounts read by the last batch */
     size_t              bt_nwritten;    /* records written by the last group */
+    size_t              bt_max_records; /* changed accounts that cut a group: from the
+                                           last group's encoded size (jd_commit.c) */
     jd_buf_t            bt_rec;         /* one encoded record */
     jd_signals_t        bt_sg;          /* one account's signals, for bt_sh */
     jd_sighash_t        bt_sh;          /* its downstream hash */

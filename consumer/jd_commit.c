@@ -17,11 +17,14 @@
  * write cannot start (Redis slower than the interval) keeps growing, so
  * the coalescing adapts to the store's speed; at four intervals old, or
  * when its dirty records fill state.cache_mb, it waits for the write and
- * the acknowledgements instead. A group is also cut at
- * JD_COMMIT_MAX_RECORDS changed accounts, due or not: the encoded write
- * and its copy in hiredis's output buffer (~3 KB per record) are memory
- * outside the cache budget, so this bounds them (~25 MiB) when most events
- * touch an account of their own (a backfill of many accounts).
+ * the acknowledgements instead. A group is also cut, due or not, when
+ * its records would encode to about JD_COMMIT_MAX_BYTES (the previous
+ * group's mean record size times its changed accounts, kept between
+ * JD_COMMIT_MIN_RECORDS and JD_COMMIT_MAX_RECORDS): the encoded write and
+ * its copy in hiredis's output buffer are memory outside the cache
+ * budget, so this bounds them (~2 x 16 MiB) when most events touch an
+ * account of their own (a backfill of many accounts), while a few
+ * thousand busy accounts still coalesce over the whole interval.
  *
  * The order of a group's completion is the one of the synchronous cycle:
  * published, acknowledged, written, offsets stored. So a crash or a
@@ -135,8 +138,21 @@ static const char *const *bt_sighash(jd_batch_t *bt, jd_account_t *ac, size_t *n
     return *n ? bt->bt_sh.sh_changed : NULL;
 }
 
+/* The changed accounts that cut the next group: JD_COMMIT_MAX_BYTES at
+ * the mean record size of this one (bytes over n records). */
+static void bt_size_groups(jd_batch_t *bt, size_t bytes, size_t n)
+{
+    if (!n)
+        return;
+    size_t mean = bytes / n + 1, max = JD_COMMIT_MAX_BYTES / mean;
+    bt->bt_max_records = max < JD_COMMIT_MIN_RECORDS   ? JD_COMMIT_MIN_RECORDS
+                         : max > JD_COMMIT_MAX_RECORDS ? JD_COMMIT_MAX_RECORDS
+                                                       : max;
+}
+
 static int bt_write_records(jd_batch_t *bt, jd_store_batch_t *sb)
 {
+    size_t bytes = 0;
     for (size_t i = 0; i < bt->bt_ndirty; i++) {
         jd_account_t *ac = bt->bt_dirty[i].dt_ac;
         jd_part_t *pt = bt->bt_dirty[i].dt_pt;
@@ -152,7 +168,9 @@ static int bt_write_records(jd_batch_t *bt, jd_store_batch_t *sb)
             jd_store_batch_record(sb, ac->ac_id, bt->bt_rec.b_data, bt->bt_rec.b_len,
                                   pt->pt_epoch, is_new, sig, sig_n))
             return JD_ERR_FATAL;
+        bytes += bt->bt_rec.b_len;
     }
+    bt_size_groups(bt, bytes, bt->bt_ndirty);
     return 0;
 }
 
@@ -291,13 +309,13 @@ static int bt_launch(jd_batch_t *bt)
 }
 
 /* 1 when the open group must be written now whatever it costs: it is
- * four intervals old, it holds JD_COMMIT_MAX_RECORDS changed accounts, or
+ * four intervals old, it holds bt_max_records changed accounts, or
  * its dirty records fill the cache. */
 static int bt_group_must(const jd_batch_t *bt, int64_t age)
 {
     const jd_config_t *cf = bt->bt_c.bc_cf;
     return age >= 4 * (int64_t)cf->cf_commit_interval_ms ||
-           bt->bt_ndirty >= JD_COMMIT_MAX_RECORDS ||
+           bt->bt_ndirty >= bt->bt_max_records ||
            jd_cache_bytes(bt->bt_cache) > ((size_t)cf->cf_cache_mb << 20);
 }
 
@@ -307,7 +325,7 @@ int jd_commit_tick(jd_batch_t *bt)
     if (!bt->bt_group_n)
         return 0;
     int64_t age = jd_wait_now_ms() - bt->bt_group_at;
-    if (age < bt->bt_c.bc_cf->cf_commit_interval_ms && bt->bt_ndirty < JD_COMMIT_MAX_RECORDS)
+    if (age < bt->bt_c.bc_cf->cf_commit_interval_ms && bt->bt_ndirty < bt->bt_max_records)
         return 0;
     int must = bt_group_must(bt, age);
     /* a write still in progress: the group grows (Redis is behind, so
@@ -430,8 +448,9 @@ int jd_commit_land(jd_batch_t *bt)
     if (rc)
         return rc;
     bt->bt_nwritten = pd->pd_ndirty;
-    JD_DEBUG("pipeline", "group %llu stored: %zu batches, %zu records, %zu offsets",
-             (unsigned long long)pd->pd_seq, pd->pd_nbatches, pd->pd_ndirty, pd->pd_noffs);
+    JD_DEBUG("pipeline", "group %llu stored: %zu batches, %zu records, %zu offsets (next cut "
+             "at %zu records)", (unsigned long long)pd->pd_seq, pd->pd_nbatches, pd->pd_ndirty,
+             pd->pd_noffs, bt->bt_max_records);
     jd_commit_clear(pd);
     jd_cache_set_reserved(bt->bt_cache, jd_parts_bytes(bt->bt_parts));
     jd_cache_evict(bt->bt_cache);

@@ -15,9 +15,12 @@
 
 typedef struct bt_pend bt_pend_t;
 
-/* Changed accounts at which a group is written, whether its interval is
- * over or not (jd_commit.c). */
-#define JD_COMMIT_MAX_RECORDS 8192
+/* Encoded bytes of records at which a group is written, whether its
+ * interval is over or not, and the bounds of the record count this gives
+ * (from the previous group's mean record size; jd_commit.c). */
+#define JD_COMMIT_MAX_BYTES       (16u << 20)
+#define JD_COMMIT_MIN_RECORDS     1024
+#define JD_COMMIT_MAX_RECORDS     65536
 
 /* The batch just processed joins the open group (its first batch starts
  * the group's interval); the records already acknowledged are retired. */

@@ -241,6 +241,11 @@ static const char *const jd_config_kafka_defaults[][2] = {
     /* memory: librdkafka prefetches up to 64 MiB by default, the whole of
      * the margin over state.cache_mb (docs/operations.md, "Memory") */
     {"queued.max.messages.kbytes", "16384"},
+    /* throughput: librdkafka 2.0 stops fetching when this many messages
+     * are queued (all partitions together, not one) and looks again only
+     * a second later, so its 100000 starved a consumer taking more than
+     * 100000 messages a second; the kbytes bound above is the one meant */
+    {"queued.min.messages", "10000000"},
 };
 
 static const jd_config_key_t *jd_config_find(const char *name)

@@ -43,6 +43,8 @@ struct jd_consumer {
     rd_kafka_topic_partition_list_t *cs_rewind; /* offsets to seek back to on resume */
     rd_kafka_topic_partition_list_t *cs_revoked; /* given up since the last
                                                     jd_consumer_take_revoked */
+    rd_kafka_topic_partition_list_t *cs_assignment; /* rd_kafka_assignment as of the
+                                                       last rebalance; NULL: ask again */
 };
 
 static void jd_consumer_log_parts(const char *what, rd_kafka_topic_partition_list_t *parts)
@@ -63,6 +65,9 @@ static void jd_consumer_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
 
     c->cs_rebalances++;
+    if (c->cs_assignment) /* the assignment changes below: asked again when next wanted */
+        rd_kafka_topic_partition_list_destroy(c->cs_assignment);
+    c->cs_assignment = NULL;
 
     if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         jd_consumer_log_parts("assigned", parts);
@@ -238,10 +243,15 @@ rd_kafka_topic_partition_list_t *jd_consumer_ends(jd_consumer_t *c, int timeout_
     return out;
 }
 
+/* rd_kafka_assignment is a round trip to librdkafka's main thread (an
+ * operation queued and waited for), and the batch cycle asks for the
+ * assignment every batch; it only changes in jd_consumer_rebalance, which
+ * runs on this thread inside a poll, so the answer is kept until then. */
 rd_kafka_topic_partition_list_t *jd_consumer_assignment(jd_consumer_t *c)
 {
-    rd_kafka_topic_partition_list_t *parts = NULL;
-    return rd_kafka_assignment(c->cs_rk, &parts) ? NULL : parts;
+    if (!c->cs_assignment && rd_kafka_assignment(c->cs_rk, &c->cs_assignment))
+        c->cs_assignment = NULL;
+    return c->cs_assignment ? rd_kafka_topic_partition_list_copy(c->cs_assignment) : NULL;
 }
 
 int jd_consumer_pause(jd_consumer_t *c)
@@ -349,5 +359,7 @@ void jd_consumer_close(jd_consumer_t *c)
     /* After the close: its revoke callback still adds to the list. */
     if (c->cs_revoked)
         rd_kafka_topic_partition_list_destroy(c->cs_revoked);
+    if (c->cs_assignment)
+        rd_kafka_topic_partition_list_destroy(c->cs_assignment);
     free(c);
 }
