@@ -158,7 +158,7 @@ static int bt_mark(jd_batch_t *bt, jd_account_t *ac, jd_part_t *pt)
         bt->bt_dirty_cap = cap;
     }
     ac->ac_seq = bt->bt_seq;
-    bt->bt_dirty[bt->bt_ndirty++] = (bt_dirty_t){ac, pt};
+    bt->bt_dirty[bt->bt_ndirty++] = (bt_dirty_t){ac, pt, -1};
     jd_cache_set_dirty(bt->bt_cache, ac, 1);
     return 0;
 }
@@ -552,6 +552,10 @@ static int bt_fire(jd_batch_t *bt, jd_part_t *pt, int64_t upto, int64_t point)
             later_dl[nl++] = dl;
             continue;
         }
+        if (jd_commit_before_change(bt, ac)) {
+            rc = JD_ERR_FATAL;
+            break;
+        }
         int n = jd_step_timer(bt->bt_step, ac, dl);
         if (n < 0)
             rc = JD_ERR_FATAL;
@@ -599,6 +603,8 @@ static int bt_message(jd_batch_t *bt, rd_kafka_message_t *m, size_t i)
         bt->bt_c.bc_stats->ps_replayed++;
         return 0;
     }
+    if (jd_commit_before_change(bt, ac))
+        return JD_ERR_FATAL;
     int n = jd_step_event(bt->bt_step, ac, ev);
     if (n < 0)
         return JD_ERR_FATAL;
@@ -654,6 +660,7 @@ static int bt_abandon(jd_batch_t *bt, int rc)
 {
     jd_err_t err;
     jd_writer_wait(bt->bt_c.bc_writer, &err); /* it reads bt_flying's batch */
+    jd_commit_clear(&bt->bt_flying); /* before its accounts leave the cache */
     /* clock and index too: claimed again from Redis by the next batch */
     for (size_t p = jd_parts_count(bt->bt_parts); p > 0; p--) {
         jd_part_t *pt = jd_parts_at(bt->bt_parts, p - 1);
@@ -662,7 +669,6 @@ static int bt_abandon(jd_batch_t *bt, int rc)
     }
     bt_marks_clear(bt);
     bt->bt_group_n = 0;
-    jd_commit_clear(&bt->bt_flying);
     jd_outbound_reset(bt->bt_c.bc_out);
     return rc;
 }

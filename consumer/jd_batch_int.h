@@ -32,6 +32,7 @@ typedef struct bt_want {
 typedef struct bt_dirty {
     jd_account_t *dt_ac;
     jd_part_t    *dt_pt;
+    int64_t       dt_pos;        /* its partition's last offset at the group's cut */
 } bt_dirty_t;
 
 /* An offset to store once a sealed batch is written. */
@@ -42,9 +43,11 @@ typedef struct bt_off {
 
 /* A group's write: its records and partition entries encoded in pd_sb,
  * in the order of pd_dirty and pd_parts (the indexes of pd_sb's refusal
- * flags). */
+ * flags). From its cut, pd_dirty[0, pd_nenc) are encoded and the rest wait
+ * (ac_enc); once all are, it is handed to the writer (pd_sent). */
 typedef struct bt_pend {
-    int               pd_on;
+    int               pd_on, pd_sent;
+    size_t            pd_nenc, pd_enc_bytes;
     uint64_t          pd_seq;    /* the group's number (ac_seq) */
     jd_store_batch_t *pd_sb;
     bt_dirty_t       *pd_dirty;  /* its accounts, in the order of pd_sb */
@@ -53,6 +56,8 @@ typedef struct bt_pend {
     bt_off_t         *pd_offs;
     size_t            pd_nparts, pd_noffs, pd_parts_cap;
     size_t            pd_nbatches; /* batches in the group */
+    double            pd_encode_s; /* its encoding, on the pipeline thread (debug log) */
+    double            pd_encode_max_s; /* its longest slice (debug log) */
 } bt_pend_t;
 
 struct jd_batch {

@@ -9,9 +9,14 @@
  * outbound records are published at once. When the group is
  * pipeline.commit_interval_ms old, the previous write has finished and
  * every record it published is acknowledged (checked between batches,
- * without waiting), it is launched: each changed account is encoded once,
- * with the position it includes, and handed to the writer thread with the
- * partitions' entries; the next group opens. An account changed a
+ * without waiting), it is cut: its partitions' entries are encoded, the
+ * next group opens, and each changed account is encoded once, with the
+ * position of the cut, then the whole is handed to the writer thread. The
+ * records are encoded a slice at a time between the batches that follow
+ * (JD_COMMIT_SLICE_MS each), so no batch waits behind the encoding of a
+ * whole group; an account that a batch is about to change is encoded
+ * first (jd_commit_before_change), so every record holds the state of
+ * the cut. An account changed a
  * hundred times in the interval costs one encode and one write, which is
  * what keeps Redis and the encoder off the per-event path. A group whose
  * write cannot start (Redis slower than the interval) keeps growing, so
@@ -150,28 +155,78 @@ static void bt_size_groups(jd_batch_t *bt, size_t bytes, size_t n)
                                                        : max;
 }
 
-static int bt_write_records(jd_batch_t *bt, jd_store_batch_t *sb)
+/* Encodes pd_dirty[j] (at or after pd_nenc) as the next record of the
+ * group's write: it trades places with pd_dirty[pd_nenc] first, so the
+ * encoded ones stay a prefix in the order of pd_sb. The record holds the
+ * position of the group's cut. */
+static int bt_encode_at(jd_batch_t *bt, size_t j)
 {
-    size_t bytes = 0;
-    for (size_t i = 0; i < bt->bt_ndirty; i++) {
-        jd_account_t *ac = bt->bt_dirty[i].dt_ac;
-        jd_part_t *pt = bt->bt_dirty[i].dt_pt;
-        jd_err_t err;
-        if (pt->pt_last >= 0 &&
-            jd_account_position_set(ac, pt->pt_topic_hash, pt->pt_partition, pt->pt_last))
-            return JD_ERR_FATAL;
-        int is_new = ac->ac_epoch == 0; /* never written: a new account */
-        ac->ac_epoch = pt->pt_epoch;
-        size_t sig_n;
-        const char *const *sig = bt_sighash(bt, ac, &sig_n);
-        if (jd_record_encode(ac, &bt->bt_rec, &err) ||
-            jd_store_batch_record(sb, ac->ac_id, bt->bt_rec.b_data, bt->bt_rec.b_len,
-                                  pt->pt_epoch, is_new, sig, sig_n))
-            return JD_ERR_FATAL;
-        bytes += bt->bt_rec.b_len;
+    bt_pend_t *pd = &bt->bt_flying;
+    size_t k = pd->pd_nenc;
+    if (j != k) {
+        bt_dirty_t d = pd->pd_dirty[j];
+        pd->pd_dirty[j] = pd->pd_dirty[k];
+        pd->pd_dirty[k] = d;
+        pd->pd_dirty[j].dt_ac->ac_enc = (uint32_t)j + 1;
     }
-    bt_size_groups(bt, bytes, bt->bt_ndirty);
+    jd_account_t *ac = pd->pd_dirty[k].dt_ac;
+    jd_part_t *pt = pd->pd_dirty[k].dt_pt;
+    int64_t pos = pd->pd_dirty[k].dt_pos;
+    jd_err_t err;
+    ac->ac_enc = 0;
+    pd->pd_nenc++;
+    if (pos >= 0 && jd_account_position_set(ac, pt->pt_topic_hash, pt->pt_partition, pos))
+        return JD_ERR_FATAL;
+    int is_new = ac->ac_epoch == 0; /* never written: a new account */
+    ac->ac_epoch = pt->pt_epoch;
+    size_t sig_n;
+    const char *const *sig = bt_sighash(bt, ac, &sig_n);
+    if (jd_record_encode(ac, &bt->bt_rec, &err) ||
+        jd_store_batch_record(pd->pd_sb, ac->ac_id, bt->bt_rec.b_data, bt->bt_rec.b_len,
+                              pt->pt_epoch, is_new, sig, sig_n))
+        return JD_ERR_FATAL;
+    pd->pd_enc_bytes += bt->bt_rec.b_len;
     return 0;
+}
+
+int jd_commit_before_change(jd_batch_t *bt, jd_account_t *ac)
+{
+    return ac->ac_enc ? bt_encode_at(bt, ac->ac_enc - 1) : 0;
+}
+
+/* Encodes the cut group's records for about JD_COMMIT_SLICE_MS (all of
+ * them with all set) and, once every one is, hands the write to the
+ * writer thread. */
+static int bt_encode_slice(jd_batch_t *bt, int all)
+{
+    bt_pend_t *pd = &bt->bt_flying;
+    if (!pd->pd_on || pd->pd_sent)
+        return 0;
+    double t0 = jd__batch_now_s(), limit = JD_COMMIT_SLICE_MS / 1e3;
+    for (size_t n = 0; pd->pd_nenc < pd->pd_ndirty; n++) {
+        if (!all && (n & 63) == 63 && jd__batch_now_s() - t0 >= limit)
+            break;
+        if (bt_encode_at(bt, pd->pd_nenc))
+            return JD_ERR_FATAL;
+    }
+    double took = jd__batch_now_s() - t0;
+    pd->pd_encode_s += took;
+    if (took > pd->pd_encode_max_s)
+        pd->pd_encode_max_s = took;
+    if (pd->pd_nenc < pd->pd_ndirty)
+        return 0;
+    bt_size_groups(bt, pd->pd_enc_bytes, pd->pd_ndirty);
+    pd->pd_sent = 1;
+    jd_writer_submit(bt->bt_c.bc_writer, pd->pd_sb);
+    return 0;
+}
+
+/* The open group's changed accounts, with the position each record will
+ * hold (its partition's last offset now, before bt_seal_parts clears it). */
+static void bt_note_positions(jd_batch_t *bt)
+{
+    for (size_t i = 0; i < bt->bt_ndirty; i++)
+        bt->bt_dirty[i].dt_pos = bt->bt_dirty[i].dt_pt->pt_last;
 }
 
 /* Room for n more partitions in a group's lists. */
@@ -227,7 +282,11 @@ static int bt_seal_parts(jd_batch_t *bt, bt_pend_t *pd)
 
 void jd_commit_clear(bt_pend_t *pd)
 {
-    pd->pd_on = 0;
+    for (size_t i = pd->pd_nenc; i < pd->pd_ndirty; i++)
+        pd->pd_dirty[i].dt_ac->ac_enc = 0;
+    pd->pd_on = pd->pd_sent = 0;
+    pd->pd_nenc = pd->pd_enc_bytes = 0;
+    pd->pd_encode_s = pd->pd_encode_max_s = 0;
     pd->pd_ndirty = pd->pd_nparts = pd->pd_noffs = pd->pd_nbatches = 0;
     if (pd->pd_sb)
         jd_store_batch_clear(pd->pd_sb);
@@ -254,17 +313,21 @@ static int bt_pend_accounts(jd_batch_t *bt, bt_pend_t *pd)
     return 0;
 }
 
-/* The open group, written: its records and partition entries encoded into
- * bt_flying's store batch (the state as of the last batch processed), its
- * changed accounts moved there, the next group numbered. */
-static int bt_encode_group(jd_batch_t *bt)
+/* The open group, cut: its partition entries encoded into bt_flying's
+ * store batch (the state as of the last batch processed), its changed
+ * accounts moved there to be encoded (bt_encode_slice; each one before
+ * the next group changes it), the next group numbered. */
+static int bt_cut_group(jd_batch_t *bt)
 {
     bt_pend_t *pd = &bt->bt_flying;
     if (!pd->pd_sb && !(pd->pd_sb = jd_store_batch_new(bt->bt_c.bc_store)))
         return JD_ERR_FATAL;
-    int rc = bt_write_records(bt, pd->pd_sb);
-    if (rc || (rc = bt_seal_parts(bt, pd)) || (rc = bt_pend_accounts(bt, pd)))
+    bt_note_positions(bt);
+    int rc = bt_seal_parts(bt, pd);
+    if (rc || (rc = bt_pend_accounts(bt, pd)))
         return rc;
+    for (size_t i = 0; i < pd->pd_ndirty; i++)
+        pd->pd_dirty[i].dt_ac->ac_enc = (uint32_t)i + 1;
     pd->pd_seq = bt->bt_seq++;
     pd->pd_nbatches = bt->bt_group_n;
     pd->pd_on = 1;
@@ -302,10 +365,9 @@ static int bt_launch(jd_batch_t *bt)
         if (rc_)
             return rc_;
     }
-    if ((rc = bt_encode_group(bt)))
+    if ((rc = bt_cut_group(bt)))
         return rc;
-    jd_writer_submit(bt->bt_c.bc_writer, bt->bt_flying.pd_sb);
-    return 0;
+    return bt_encode_slice(bt, 0);
 }
 
 /* 1 when the open group must be written now whatever it costs: it is
@@ -322,6 +384,8 @@ static int bt_group_must(const jd_batch_t *bt, int64_t age)
 int jd_commit_tick(jd_batch_t *bt)
 {
     int rc;
+    if ((rc = bt_encode_slice(bt, 0)))
+        return rc;
     if (!bt->bt_group_n)
         return 0;
     int64_t age = jd_wait_now_ms() - bt->bt_group_at;
@@ -330,7 +394,8 @@ int jd_commit_tick(jd_batch_t *bt)
     int must = bt_group_must(bt, age);
     /* a write still in progress: the group grows (Redis is behind, so
      * coalescing more is what helps) until it must go */
-    if (!must && !jd_writer_done(bt->bt_c.bc_writer))
+    if (!must && (!bt->bt_flying.pd_sent ? bt->bt_flying.pd_on
+                                         : !jd_writer_done(bt->bt_c.bc_writer)))
         return 0;
     if ((rc = jd_commit_land(bt)))
         return rc;
@@ -436,7 +501,7 @@ int jd_commit_land(jd_batch_t *bt)
     int rc;
     if (!pd->pd_on)
         return 0;
-    if ((rc = bt_write_wait(bt)))
+    if ((rc = bt_encode_slice(bt, 1)) || (rc = bt_write_wait(bt)))
         return rc;
     jd_part_t **gone = calloc(pd->pd_nparts + pd->pd_ndirty + 1, sizeof *gone);
     if (!gone)
@@ -448,9 +513,11 @@ int jd_commit_land(jd_batch_t *bt)
     if (rc)
         return rc;
     bt->bt_nwritten = pd->pd_ndirty;
-    JD_DEBUG("pipeline", "group %llu stored: %zu batches, %zu records, %zu offsets (next cut "
-             "at %zu records)", (unsigned long long)pd->pd_seq, pd->pd_nbatches, pd->pd_ndirty,
-             pd->pd_noffs, bt->bt_max_records);
+    JD_DEBUG("pipeline", "group %llu stored: %zu batches, %zu records (encoded in %.1f ms, "
+             "at most %.1f ms at once), %zu offsets; next cut at %zu records",
+             (unsigned long long)pd->pd_seq, pd->pd_nbatches, pd->pd_ndirty,
+             pd->pd_encode_s * 1e3, pd->pd_encode_max_s * 1e3, pd->pd_noffs,
+             bt->bt_max_records);
     jd_commit_clear(pd);
     jd_cache_set_reserved(bt->bt_cache, jd_parts_bytes(bt->bt_parts));
     jd_cache_evict(bt->bt_cache);

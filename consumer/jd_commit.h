@@ -22,6 +22,12 @@ typedef struct bt_pend bt_pend_t;
 #define JD_COMMIT_MIN_RECORDS     1024
 #define JD_COMMIT_MAX_RECORDS     65536
 
+/* Longest stretch of record encoding between two batches (jd_commit.c). */
+#define JD_COMMIT_SLICE_MS 2
+
+/* Before ac changes: encoded first when the group being encoded holds it. */
+int jd_commit_before_change(jd_batch_t *bt, jd_account_t *ac);
+
 /* The batch just processed joins the open group (its first batch starts
  * the group's interval); the records already acknowledged are retired. */
 int jd_commit_note(jd_batch_t *bt);

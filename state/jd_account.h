@@ -171,6 +171,9 @@ typedef struct jd_account {
                                         cleared by jd_cache only), or NULL */
     uint64_t    ac_seq;              /* the last batch that changed it (set by
                                         consumer/jd_batch only; not stored) */
+    uint32_t    ac_enc;              /* 1 + its place in the group being
+                                        encoded, 0: none (consumer/jd_commit
+                                        only; not stored) */
     uint32_t    ac_sig_fh[JD_SIGHASH_FIELDS]; /* the value hashes of the
                                         signals hash last written (0: none
                                         since loaded; not stored, so every
