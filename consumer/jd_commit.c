@@ -29,7 +29,9 @@
  * its copy in hiredis's output buffer are memory outside the cache
  * budget, so this bounds them (~2 x 16 MiB) when most events touch an
  * account of their own (a backfill of many accounts), while a few
- * thousand busy accounts still coalesce over the whole interval.
+ * thousand busy accounts still coalesce over the whole interval. The cut
+ * is also at an eighth of state.cache_mb of changed records, which stay
+ * in the cache until written.
  *
  * The order of a group's completion is the one of the synchronous cycle:
  * published, acknowledged, written, offsets stored. So a crash or a
@@ -144,12 +146,20 @@ static const char *const *bt_sighash(jd_batch_t *bt, jd_account_t *ac, size_t *n
 }
 
 /* The changed accounts that cut the next group: JD_COMMIT_MAX_BYTES at
- * the mean record size of this one (bytes over n records). */
+ * the mean record size of this one (bytes over n records), and no more
+ * than an eighth of state.cache_mb at the mean size of a cached record
+ * (a changed record cannot be evicted until written, so two groups of
+ * them must leave the cache room). */
 static void bt_size_groups(jd_batch_t *bt, size_t bytes, size_t n)
 {
-    if (!n)
+    size_t held = jd_cache_count(bt->bt_cache);
+    if (!n || !held)
         return;
     size_t mean = bytes / n + 1, max = JD_COMMIT_MAX_BYTES / mean;
+    size_t mem = (((size_t)bt->bt_c.bc_cf->cf_cache_mb << 20) / 8) /
+                 (jd_cache_bytes(bt->bt_cache) / held + 1);
+    if (mem < max)
+        max = mem;
     bt->bt_max_records = max < JD_COMMIT_MIN_RECORDS   ? JD_COMMIT_MIN_RECORDS
                          : max > JD_COMMIT_MAX_RECORDS ? JD_COMMIT_MAX_RECORDS
                                                        : max;
