@@ -2,11 +2,12 @@
  * jd_config: journeyd's configuration: one YAML file, JOURNEYD_* environment
  * overrides, then command-line flags, validated once at start-up.
  *
- * Every key journeyd knows is a row of one table in jd_config.c (name, type,
- * default, meaning); the YAML loader, the environment overrides, `--set`,
- * validation and `journeyd config keys` all read that table. Keys under
- * `kafka.` are librdkafka properties: the known ones have defaults, any
- * other is passed through to librdkafka unchanged (SASL/SSL included).
+ * Every key journeyd knows is a row of one table in jd_config_keys.c
+ * (name, type, default, meaning); the YAML loader, the environment
+ * overrides, `--set`, validation and `journeyd config keys` all read that
+ * table. Keys under `kafka.` are librdkafka properties: the known ones
+ * have defaults, any other is passed through to librdkafka unchanged
+ * (SASL/SSL included).
  *
  * Precedence: defaults < file < environment < flags. Errors name the key
  * and, for the file, FILE:LINE:COLUMN; they are JD_ERR_FATAL/JD_E_CONFIG.

@@ -12,7 +12,7 @@
  * calloc and their count set at once, so jd_account_destroy frees a
  * half-decoded record correctly.
  *
- * Invariants the decoder enforces, because jd_account.c relies on them:
+ * Invariants the decoder enforces, because jd_account*.c rely on them:
  * the sorted arrays (cases by cs_id, activity by at_key, days by dy_day,
  * each part of a day's ids, NPS by (np_day, np_hash), rules by ar_hash)
  * are strictly increasing (bisection and inserts assume it); strings hold

@@ -14,8 +14,8 @@
  * Windows are described by a jd_window_spec_t: a kind (what is counted over
  * the per-day sets, see below) and a span of days *back from D*, so the
  * same spec means the same days whatever D is; which days belong to which
- * signal is decided here and in jd_signals.c, and the account record
- * (jd_account.c) counts them.
+ * signal is decided here and in jd_signals_derive.c, and the account
+ * record (jd_account_apply.c) counts them.
  *
  * Everything here is a pure function of its arguments: no I/O, no clock, no
  * allocation, any thread.

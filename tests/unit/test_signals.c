@@ -1,6 +1,6 @@
 /*
  * test_signals: the signal table, derivation from raw aggregates, attribute
- * normalisation and JSON output (state/jd_signals.c). Pure: no Redis.
+ * normalisation and JSON output (state/jd_signals*.c). Pure: no Redis.
  */
 #include <criterion/criterion.h>
 #include <math.h>

@@ -1,5 +1,5 @@
 /*
- * test_store: jd_store (state/jd_store.c, state/store.lua) against a real
+ * test_store: jd_store (state/jd_store*.c, state/store.lua) against a real
  * redis-server: claims and the partition fence, the fenced record write,
  * record loads across MGET chunks, the deadline index, the account and
  * outcome sets, round-trip counts, re-sending after a lost connection, and
