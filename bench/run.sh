@@ -70,6 +70,11 @@ log() { printf '[%3ds] %s\n' "$SECONDS" "$*" >&2; }
 # A fresh consumer group per pipeline run (a reused group would resume from
 # its committed offsets). next_group sets G; call it, then use "$G".
 GROUP=0
+# The pipeline's configuration: one pipeline thread per core
+# (pipeline.threads; --set pipeline.threads=1 or JD_BENCH_THREADS to
+# compare), then the --set flags given. raw and decode take SETS only.
+THREADS="${JD_BENCH_THREADS:-$(nproc)}"
+FULL=(--set "pipeline.threads=$THREADS" "${SETS[@]}")
 next_group() { GROUP=$((GROUP + 1)); G="kafka.group.id=bench-$$-$GROUP"; }
 
 # ---- set-up ------------------------------------------------------------------
@@ -137,7 +142,7 @@ latency_run() {
   local label="$1" topic="$2" rate="$3"; shift 3
   local n=$((rate * LAT_SECS)) name="lat-${label//\//-}"
   next_group
-  full_bg "$name" "${SETS[@]}" "$@" --set "topics.input=$topic" --set "$G" \
+  full_bg "$name" "${FULL[@]}" "$@" --set "topics.input=$topic" --set "$G" \
     --max-events "$n" --max-seconds "$LAT_MAX_S" --exit-idle 20 --label "$label"
   if [ -n "${LAT_PRE:-}" ]; then $LAT_PRE; fi
   wait_assigned "$RUN_DIR/$name.log" || { kill "$FULL_PID"; wait "$FULL_PID" || true; return 1; }
@@ -162,7 +167,7 @@ for i in $(seq 1 "$RUNS"); do
       --watch-pid "$BROKER_PID" --label "thr/$i" >>"$RES" 2>>"$RUN_DIR/consume.log"
   done
   next_group
-  "$JB" full "${C[@]}" "${SETS[@]}" --set topics.input=bench-thr --set "$G" --flush \
+  "$JB" full "${C[@]}" "${FULL[@]}" --set topics.input=bench-thr --set "$G" --flush \
     --max-events "$THR_EVENTS" --max-seconds "$THR_MAX_S" --watch-pid "$BROKER_PID" \
     --label "thr/$i" \
     $([ "$MODE" = full ] && echo --progress) >>"$RES" 2>>"$RUN_DIR/full.log"
@@ -178,7 +183,7 @@ log "Redis cost run (the next $MON_EVENTS events on warm state, MONITOR on)"
 "$JB" produce "${C[@]}" --topic bench-cost --accounts 10000 --days 2 \
   --skip $((THR_SKIP + THR_EVENTS)) --max-events "$MON_EVENTS" >>"$RES" 2>>"$RUN_DIR/produce.log"
 next_group
-"$JB" full "${C[@]}" "${SETS[@]}" --set topics.input=bench-cost --set "$G" \
+"$JB" full "${C[@]}" "${FULL[@]}" --set topics.input=bench-cost --set "$G" \
   --max-events "$MON_EVENTS" --max-seconds "$THR_MAX_S" --monitor --label cost >>"$RES" 2>>"$RUN_DIR/full.log"
 
 # ---- 4. latency at fixed offered rates ---------------------------------------------------
@@ -201,7 +206,7 @@ if [ "$ACC_EVENTS" -gt 0 ]; then
   "$JB" produce --brokers "$ACC_BROKERS" --topic bench-acc --gen distinct \
     --max-events "$ACC_EVENTS" >>"$RES" 2>"$RUN_DIR/acc/produce.log"
   next_group
-  "$JB" full --brokers "$ACC_BROKERS" --redis "127.0.0.1:$JD_REDIS_PORT" "${SETS[@]}" \
+  "$JB" full --brokers "$ACC_BROKERS" --redis "127.0.0.1:$JD_REDIS_PORT" "${FULL[@]}" \
     --set topics.input=bench-acc --set "$G" --flush --max-events "$ACC_EVENTS" \
     --label "accounts/$ACC_EVENTS" --progress >>"$RES" 2>"$RUN_DIR/acc/full.log"
   redis-cli -p "$JD_REDIS_PORT" flushall >/dev/null
@@ -213,7 +218,7 @@ if [ "$KNOBS" = 1 ]; then
   knob_thr() {   # knob_thr LABEL ARGS...: one throughput run of the pipeline
     local label="$1"; shift
     next_group
-    "$JB" full "${C[@]}" "$@" --set topics.input=bench-thr --set "$G" --flush \
+    "$JB" full "${C[@]}" "${FULL[@]}" "$@" --set topics.input=bench-thr --set "$G" --flush \
       --max-events "$KN" --label "knob/$label" >>"$RES" 2>>"$RUN_DIR/knobs.log"
   }
   log "knobs: batch size (and with it the Redis pipeline depth)"
@@ -223,12 +228,14 @@ if [ "$KNOBS" = 1 ]; then
   log "knobs: fetch sizes"
   knob_thr "kafka.max.partition.fetch.bytes=65536" --set kafka.max.partition.fetch.bytes=65536
   knob_thr "kafka.fetch.max.bytes=1048576" --set kafka.fetch.max.bytes=1048576
-  log "knobs: two instances in one consumer group (journeyd has one worker thread)"
+  log "knobs: pipeline threads (one, two), and two instances of one thread in one group"
+  for t in 1 2; do knob_thr "pipeline.threads=$t" --set "pipeline.threads=$t"; done
   next_group
   redis-cli -p "$JD_REDIS_PORT" flushall >/dev/null
   INST=()
   for k in 1 2; do
-    "$JB" full "${C[@]}" "${SETS[@]}" --set topics.input=bench-thr --set "$G" --exit-idle 4 \
+    "$JB" full "${C[@]}" "${FULL[@]}" --set pipeline.threads=1 --set topics.input=bench-thr \
+      --set "$G" --exit-idle 4 \
       --label "knob/instances=2" >"$RUN_DIR/inst-$k.json" 2>"$RUN_DIR/inst-$k.log" &
     INST+=($!)
   done
@@ -248,4 +255,4 @@ STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 REV="${JD_BENCH_REV:-$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)}"
 python3 "$ROOT/bench/report.py" --results "$RES" --out "$OUT_DIR" --stamp "$STAMP" \
   --mode "$MODE" --rev "$REV" --gnuplot "$GNUPLOT" --plot-script "$ROOT/bench/plot.gp" \
-  --sets "${SETS[*]:-}"
+  --sets "${FULL[*]}"

@@ -118,6 +118,7 @@ typedef struct jd_config {
     int   cf_batch_size;
     int   cf_batch_timeout_ms;
     int   cf_commit_interval_ms;
+    int   cf_threads;               /* pipeline threads (consumer group members) */
     int   cf_max_rate;              /* messages/s, 0 = no limit */
     int   cf_retry_backoff_max_ms;
     int   cf_flush_timeout_ms;

@@ -147,6 +147,12 @@ const jd_config_key_t jd__config_keys[] = {
     {"pipeline.batch_size", JD_CFG_INT, "2000", JD_OFF(cf_batch_size), 1, 1000000, NULL,
      "Most messages processed per batch (at most one Redis read per batch, for the "
      "accounts not cached)."},
+    {"pipeline.threads", JD_CFG_INT, "1", JD_OFF(cf_threads), 1, 64, NULL,
+     "Pipeline threads: each is a member of the consumer group with its own partitions, "
+     "account cache (an equal share of state.cache_mb), Redis connection and producer, as "
+     "separate instances would be, so the input must be keyed by account (or "
+     "topics.repartition set). About one per core journeyd may use; more threads than input "
+     "partitions leave some idle."},
     {"pipeline.max_rate", JD_CFG_INT, "0", JD_OFF(cf_max_rate), 0, INT_MAX, NULL,
      "Most messages consumed per second, on average since the first (a backfill that "
      "must leave room to others); 0: no limit."},

@@ -39,6 +39,8 @@ struct jd_consumer {
     int               cs_assigned;
     int               cs_paused;
     int               cs_closing;     /* inside rd_kafka_consumer_close */
+    int               cs_left_committed; /* stored offsets committed before
+                                            leaving (atomic: log threads read it) */
     unsigned          cs_rebalances;  /* assign and revoke events served */
     rd_kafka_topic_partition_list_t *cs_rewind; /* offsets to seek back to on resume */
     rd_kafka_topic_partition_list_t *cs_revoked; /* given up since the last
@@ -56,6 +58,20 @@ static void jd_consumer_log_parts(const char *what, rd_kafka_topic_partition_lis
         n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s[%d]", i ? " " : "",
                               parts->elems[i].topic, parts->elems[i].partition);
     JD_INFO("consumer", "%s %d partition(s): %s", what, parts->cnt, buf);
+}
+
+/* librdkafka's log, but for the commit it makes itself when the
+ * partitions are given up: after jd_consumer_commit_stored, a failure of
+ * it (the group is rebalancing because another member of this process
+ * left first) commits nothing new, so it is not a warning. */
+static void jd_consumer_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    const jd_consumer_t *c = rd_kafka_opaque(rk);
+    if (level <= 4 && c && strcmp(fac, "COMMITFAIL") == 0 &&
+        __atomic_load_n(&c->cs_left_committed, __ATOMIC_RELAXED) &&
+        strstr(buf, "unassigned partitions"))
+        level = 7;
+    jd_kconf_log(rk, level, fac, buf);
 }
 
 static void jd_consumer_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
@@ -135,6 +151,7 @@ jd_consumer_t *jd_consumer_new(const jd_config_t *cf, const char *bootstrap,
         return NULL;
     }
     rd_kafka_conf_set_rebalance_cb(conf, jd_consumer_rebalance);
+    rd_kafka_conf_set_log_cb(conf, jd_consumer_log);
     rd_kafka_conf_set_opaque(conf, c);
     c->cs_rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     if (!c->cs_rk) {
@@ -325,6 +342,24 @@ unsigned jd_consumer_rebalances(const jd_consumer_t *c)
 int jd_consumer_assigned(const jd_consumer_t *c)
 {
     return c->cs_assigned;
+}
+
+int jd_consumer_commit_stored(jd_consumer_t *c, int timeout_ms)
+{
+    rd_kafka_queue_t *q = rd_kafka_queue_new(c->cs_rk);
+    rd_kafka_resp_err_t e = rd_kafka_commit_queue(c->cs_rk, NULL, q, NULL, NULL);
+    if (!e) {
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms);
+        e = ev ? rd_kafka_event_error(ev) : RD_KAFKA_RESP_ERR__TIMED_OUT;
+        if (ev)
+            rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_queue_destroy(q);
+    if (!e || e == RD_KAFKA_RESP_ERR__NO_OFFSET)
+        __atomic_store_n(&c->cs_left_committed, 1, __ATOMIC_RELAXED);
+    if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        JD_WARN("consumer", "offset commit before leaving the group: %s", rd_kafka_err2str(e));
+    return e && e != RD_KAFKA_RESP_ERR__NO_OFFSET ? -1 : 0;
 }
 
 void jd_consumer_close(jd_consumer_t *c)

@@ -48,6 +48,13 @@ int jd_consumer_pause(jd_consumer_t *c);
  * timeout_ms. Returns early when an event arrives; call it in a loop. */
 void jd_consumer_keepalive(jd_consumer_t *c, int timeout_ms);
 
+/* Commits the stored offsets now and waits for the result, at most
+ * timeout_ms. Returns 0 (nothing to commit included) or -1 (logged).
+ * For leaving the group: call it last before jd_consumer_close, with no
+ * offset stored after it (librdkafka's own commit when the partitions are
+ * given up then commits nothing new, and its failure is logged at debug). */
+int jd_consumer_commit_stored(jd_consumer_t *c, int timeout_ms);
+
 /* Resumes what jd_consumer_pause paused; no-op when not paused. */
 void jd_consumer_resume(jd_consumer_t *c);
 

@@ -47,6 +47,7 @@ typedef struct jd_engine {
     const jd_config_t        *en_cf;
     const jd_ruleset_t       *en_rs;
     const jd_pipeline_opts_t *en_opts;
+    jd_engine_share_t        *en_share;
     jd_pipeline_stats_t      *en_stats;
     jd_wait_t                 en_wait;
     jd_decoder_t             *en_decoder;
@@ -145,16 +146,35 @@ static int en_repartition(jd_engine_t *en, int32_t *n, jd_err_t *err)
     return 0;
 }
 
+/* Several engines join the group together: each waits here, before its
+ * consumer subscribes, until every engine has set up (or failed to), so
+ * that all join in one round. One that joined later would take
+ * partitions from the others in a second round, and the messages they had
+ * read without committing would be read again (skipped, but read). */
+static void en_join_together(jd_engine_t *en)
+{
+    jd_engine_share_t *sh = en->en_share;
+    if (sh->es_threads < 2)
+        return;
+    __atomic_fetch_add(&sh->es_ready, 1, __ATOMIC_RELAXED);
+    while (__atomic_load_n(&sh->es_ready, __ATOMIC_RELAXED) < sh->es_threads &&
+           !jd_wait_stopping()) {
+        struct timespec ts = {0, 5 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static int en_setup(jd_engine_t *en, const char *bootstrap, jd_err_t *err)
 {
     size_t rules = jd_rules_count(en->en_rs);
     en->en_stats->ps_triggers_by_rule = calloc(rules ? rules : 1, sizeof(uint64_t));
     en->en_msgs = calloc((size_t)en->en_cf->cf_batch_size, sizeof *en->en_msgs);
-    if (!en->en_stats->ps_triggers_by_rule || !en->en_msgs)
-        return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
-    if (en_codecs(en, err) || en_store(en, err) || en_outbound(en, bootstrap, err) ||
-        !(en->en_outcomes = jd_outcomes_new(en->en_cf, en->en_rs, err)) ||
-        !(en->en_consumer = jd_consumer_new(en->en_cf, bootstrap, err)))
+    int rc = !en->en_stats->ps_triggers_by_rule || !en->en_msgs
+                 ? jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory")
+                 : en_codecs(en, err) || en_store(en, err) || en_outbound(en, bootstrap, err) ||
+                       !(en->en_outcomes = jd_outcomes_new(en->en_cf, en->en_rs, err));
+    en_join_together(en); /* failed or not: the others wait for it */
+    if (rc || !(en->en_consumer = jd_consumer_new(en->en_cf, bootstrap, err)))
         return -1;
     int32_t nrep;
     if (en_repartition(en, &nrep, err))
@@ -277,14 +297,72 @@ static void en_cut(jd_engine_t *en, size_t n)
     en->en_nleft = n - k;
 }
 
+/* ---- what the engines of a run share ------------------------------------- */
+
+static int64_t en_get(int64_t *p)
+{
+    return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+static int64_t en_add(int64_t *p, int64_t v)
+{
+    return __atomic_fetch_add(p, v, __ATOMIC_RELAXED);
+}
+
+/* *p = v when v is later (or *p is 0, when `first`: v earlier). */
+static void en_mark(int64_t *p, int64_t v, int first)
+{
+    int64_t c = en_get(p);
+    while ((first ? (c == 0 || v < c) : v > c) &&
+           !__atomic_compare_exchange_n(p, &c, v, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
+}
+
+/* Takes up to n messages of the --max-events budget; returns how many. */
+static size_t en_reserve(jd_engine_t *en, size_t n)
+{
+    int64_t max = en->en_opts->po_max_events, had;
+    if (!max || !n)
+        return n;
+    had = en_add(&en->en_share->es_budget, (int64_t)n);
+    int64_t over = had + (int64_t)n - max;
+    if (over <= 0)
+        return n;
+    over = over > (int64_t)n ? (int64_t)n : over;
+    en_add(&en->en_share->es_budget, -over);
+    return n - (size_t)over;
+}
+
+/* The messages polled: the budget not used goes back. */
+static void en_took(jd_engine_t *en, size_t asked, rd_kafka_message_t **m, size_t got)
+{
+    int64_t data = 0;
+    for (size_t i = 0; i < got; i++)
+        data += !m[i]->err;
+    en_add(&en->en_share->es_taken, data);
+    if (en->en_opts->po_max_events)
+        en_add(&en->en_share->es_budget, data - (int64_t)asked);
+    if (data)
+        en_mark(&en->en_share->es_last_ms, jd_wait_now_ms(), 0);
+}
+
+/* 1 when --max-events messages were taken (by any engine). */
+static int en_spent(jd_engine_t *en)
+{
+    int64_t max = en->en_opts->po_max_events;
+    return max && en_get(&en->en_share->es_taken) >= max;
+}
+
 /* pipeline.max_rate: sleeps (at most 100 ms at a time, so the consumer
- * is polled often enough to stay in its group) while ahead of the rate. */
-static void en_throttle(const jd_engine_t *en, int64_t first)
+ * is polled often enough to stay in its group) while ahead of the rate
+ * (the run's, over all its engines). */
+static void en_throttle(jd_engine_t *en)
 {
     int rate = en->en_cf->cf_max_rate;
+    int64_t first = en_get(&en->en_share->es_first_ms);
     if (!rate || !first)
         return;
-    int64_t due = first + (int64_t)(en->en_stats->ps_messages * 1000 / (uint64_t)rate);
+    int64_t due = first + en_get(&en->en_share->es_taken) * 1000 / rate;
     int64_t ahead = due - jd_wait_now_ms();
     if (ahead > 0) {
         struct timespec ts = {0, (long)(ahead < 100 ? ahead : 100) * 1000000L};
@@ -295,30 +373,25 @@ static void en_throttle(const jd_engine_t *en, int64_t first)
 /* Polls the next batch into en_msgs[0..en_nmsgs). */
 static void en_poll(jd_engine_t *en)
 {
-    const jd_pipeline_opts_t *po = en->en_opts;
     size_t want = (size_t)en->en_cf->cf_batch_size, left = en->en_nleft;
-    uint64_t seen = en->en_stats->ps_messages;
-    if (po->po_max_events && (int64_t)(seen + want) > po->po_max_events)
-        want = (size_t)(po->po_max_events - (int64_t)seen);
+    size_t ask = en_reserve(en, left >= want ? 0 : want - left);
     jd_consumer_resume(en->en_consumer);
-    size_t got = left >= want ? 0
-                              : jd_consumer_poll(en->en_consumer, en->en_msgs + left, want - left,
-                                                 left ? 0 : en->en_cf->cf_batch_timeout_ms);
+    size_t got = !ask ? 0
+                      : jd_consumer_poll(en->en_consumer, en->en_msgs + left, ask,
+                                         left ? 0 : en->en_cf->cf_batch_timeout_ms);
+    en_took(en, ask, en->en_msgs + left, got);
     en_cut(en, left + got);
 }
 
-/* 1 when the batch polled holds the --max-events-th message. */
-static int en_ends(const jd_engine_t *en)
+/* 1 when this batch is the engine's last: the --max-events budget is
+ * spent and nothing polled is left over. */
+static int en_ends(jd_engine_t *en)
 {
-    int64_t max = en->en_opts->po_max_events;
-    uint64_t data = 0;
-    for (size_t i = 0; i < en->en_nmsgs; i++)
-        data += !en->en_msgs[i]->err;
-    return max && (int64_t)(en->en_stats->ps_messages + data) >= max;
+    return !en->en_nleft && en_spent(en);
 }
 
 typedef struct en_clock {
-    int64_t ck_first, ck_last_msg, ck_done, ck_group_at, ck_accounts_at;
+    int64_t ck_first, ck_done, ck_group_at, ck_accounts_at;
     unsigned ck_rebalances;
 } en_clock_t;
 
@@ -328,13 +401,16 @@ static int en_idle(jd_engine_t *en, en_clock_t *ck)
 {
     const jd_config_t *cf = en->en_cf;
     int exit_idle = en->en_opts->po_exit_idle_ms, rc;
-    int64_t now = jd_wait_now_ms();
+    int64_t now = jd_wait_now_ms(), *last = &en->en_share->es_last_ms;
     /* joining or rebalancing can take seconds, and that is not idleness */
     unsigned reb = jd_consumer_rebalances(en->en_consumer);
     if (!jd_consumer_assigned(en->en_consumer) || reb != ck->ck_rebalances)
-        ck->ck_last_msg = now;
+        en_mark(last, now, 0);
     ck->ck_rebalances = reb;
-    if (cf->cf_timers_wall_idle_s && now - ck->ck_last_msg >= (int64_t)cf->cf_timers_wall_idle_s * 1000)
+    if (en_spent(en) || __atomic_load_n(&en->en_share->es_idle_exit, __ATOMIC_RELAXED))
+        return 1; /* another engine took the last message, or saw the idleness */
+    int64_t idle = now - en_get(last);
+    if (cf->cf_timers_wall_idle_s && idle >= (int64_t)cf->cf_timers_wall_idle_s * 1000)
         rc = en_idle_timers(en, 1);
     else if (now - ck->ck_group_at >= 500) {
         ck->ck_group_at = now;
@@ -346,12 +422,12 @@ static int en_idle(jd_engine_t *en, en_clock_t *ck)
     /* idle means nothing more to read: every partition at its end (not a
      * broker that is down for a while), and the group's timers done */
     int settled = jd_batch_caught_up(en->en_batch) && !en->en_group_wait;
-    if (exit_idle && now - ck->ck_last_msg >= exit_idle &&
-        (settled || now - ck->ck_last_msg >= exit_idle + 60000)) {
+    if (exit_idle && idle >= exit_idle && (settled || idle >= exit_idle + 60000)) {
         if (!settled)
             JD_WARN("pipeline", "stopping before every partition was read to its end and "
                     "its timers run (another instance, or a broker, is behind)");
-        JD_INFO("pipeline", "idle for %d ms: stopping", exit_idle);
+        if (!__atomic_exchange_n(&en->en_share->es_idle_exit, 1, __ATOMIC_RELAXED))
+            JD_INFO("pipeline", "idle for %d ms: stopping", exit_idle);
         return 1;
     }
     return 0;
@@ -379,10 +455,11 @@ static int en_has_message(const jd_engine_t *en)
 
 static int en_loop(jd_engine_t *en)
 {
-    en_clock_t ck = {0, jd_wait_now_ms(), 0, 0, 0, 0};
+    en_clock_t ck = {0, 0, 0, 0, 0};
     int rc = 0;
+    en_mark(&en->en_share->es_last_ms, jd_wait_now_ms(), 0);
     while (!jd_wait_stopping()) {
-        en_throttle(en, ck.ck_first);
+        en_throttle(en);
         en_poll(en);
         if (!en->en_nmsgs) {
             if ((rc = jd_batch_settle(en->en_batch)) != 0)
@@ -393,14 +470,21 @@ static int en_loop(jd_engine_t *en)
             continue;
         }
         int ended = en_ends(en);
-        if (!ck.ck_first && en_has_message(en))
+        if (!ck.ck_first && en_has_message(en)) {
             ck.ck_first = jd_wait_now_ms(); /* not at the end-of-partition notices of
                                                an empty topic */
+            en_mark(&en->en_share->es_first_ms, ck.ck_first, 1);
+        }
+        uint64_t seen = en->en_stats->ps_messages;
         rc = jd_batch_run(en->en_batch, en->en_msgs, en->en_nmsgs, ended);
         en_free_msgs(en);
+        __atomic_fetch_add(&en->en_share->es_total->ps_messages, en->en_stats->ps_messages - seen,
+                           __ATOMIC_RELAXED);
         if (!rc)
             jd_outcomes_publish(en->en_outcomes, en->en_store, en->en_producer, 0);
-        ck.ck_done = ck.ck_last_msg = jd_wait_now_ms(); /* a long batch is not idleness */
+        ck.ck_done = jd_wait_now_ms();
+        en_mark(&en->en_share->es_last_ms, ck.ck_done, 0); /* a long batch is not idleness */
+        en_mark(&en->en_share->es_done_ms, ck.ck_done, 0);
         if (rc || ended)
             break;
         en_count_accounts(en, &ck, 0);
@@ -419,6 +503,31 @@ static int en_loop(jd_engine_t *en)
     return rc == JD_ERR_RETRY ? 0 : rc;
 }
 
+/* Several engines: each commits what it stored while the group is
+ * stable, then waits (serving its consumer, at most 5 s) until every
+ * engine got there, and only then do they leave the group. The first to
+ * leave makes the group rebalance, and a commit during a rebalance fails
+ * (REBALANCE_IN_PROGRESS): the next run would replay that interval. */
+static void en_leave(jd_engine_t *en)
+{
+    jd_engine_share_t *sh = en->en_share;
+    if (sh->es_threads < 2)
+        return;
+    if (en->en_consumer)
+        jd_consumer_commit_stored(en->en_consumer, 5000);
+    __atomic_fetch_add(&sh->es_leaving, 1, __ATOMIC_RELAXED);
+    int64_t until = jd_wait_now_ms() + 5000;
+    while (__atomic_load_n(&sh->es_leaving, __ATOMIC_RELAXED) < sh->es_threads &&
+           jd_wait_now_ms() < until) {
+        if (en->en_consumer)
+            jd_consumer_keepalive(en->en_consumer, 20);
+        else {
+            struct timespec ts = {0, 20 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
 /* The batch's large buffers (the Redis command of a batch's records, the
  * producer's queues) are allocated and freed once per batch. With glibc's
  * defaults the biggest come from mmap and go back to the kernel at every
@@ -435,7 +544,8 @@ static void en_malloc_tune(void)
 }
 
 int jd_engine_run(const jd_config_t *cf, const char *bootstrap, const jd_ruleset_t *rs,
-                  const jd_pipeline_opts_t *opts, jd_pipeline_stats_t *stats, jd_err_t *err)
+                  const jd_pipeline_opts_t *opts, jd_engine_share_t *share,
+                  jd_pipeline_stats_t *stats, jd_err_t *err)
 {
     jd_engine_t en;
     int rc;
@@ -444,9 +554,9 @@ int jd_engine_run(const jd_config_t *cf, const char *bootstrap, const jd_ruleset
     en.en_cf = cf;
     en.en_rs = rs;
     en.en_opts = opts;
+    en.en_share = share;
     en.en_stats = stats;
     en.en_wait.wt_cf = cf;
-    jd_wait_clear_stop();
     en_malloc_tune();
     rc = en_setup(&en, bootstrap, err);
     if (!rc) {
@@ -458,6 +568,7 @@ int jd_engine_run(const jd_config_t *cf, const char *bootstrap, const jd_ruleset
         stats->ps_accounts = jd_store_account_count(en.en_store, &cerr);
         jd_ops_accounts(stats->ps_accounts);
     }
+    en_leave(&en);
     en_teardown(&en);
     return rc ? JD_ERR_FATAL : 0;
 }

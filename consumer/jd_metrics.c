@@ -222,6 +222,21 @@ double jd_metric_total(jd_metric_t *f)
     return v;
 }
 
+void jd_metric_remove(jd_metric_t *f, const char *const *values)
+{
+    if (!f)
+        return;
+    pthread_mutex_lock(&f->mt_reg->mr_lock);
+    jd_series_t *se = jd_metric_series(f, values, 0);
+    if (se) {
+        free(se->se_key);
+        size_t i = (size_t)(se - f->mt_series);
+        memmove(se, se + 1, (f->mt_nseries - i - 1) * sizeof *se);
+        f->mt_nseries--;
+    }
+    pthread_mutex_unlock(&f->mt_reg->mr_lock);
+}
+
 void jd_metric_reset(jd_metric_t *f)
 {
     if (!f)

@@ -66,6 +66,9 @@ double jd_metric_value(jd_metric_t *f, const char *const *values);
 /* Sum of every series of the family (counter/gauge). */
 double jd_metric_total(jd_metric_t *f);
 
+/* Drops one series (absent: nothing happens). */
+void jd_metric_remove(jd_metric_t *f, const char *const *values);
+
 /* Drops every series of a family (a gauge whose label set is rebuilt
  * wholesale, e.g. lag of the currently assigned partitions). */
 void jd_metric_reset(jd_metric_t *f);

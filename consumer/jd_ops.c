@@ -38,6 +38,14 @@
 #include "jd_probe.h"
 #include "jd_redis.h"
 
+/* The consumer (librdkafka client name) whose statistics set a lag
+ * series: with several pipeline threads each consumer reports its own
+ * partitions, and a partition that one does not own may be another's. */
+typedef struct jd_ops_lag_owner {
+    char lo_key[160];    /* topic \x1f partition */
+    char lo_client[64];
+} jd_ops_lag_owner_t;
+
 struct jd_ops {
     const jd_config_t *op_cf;
     jd_metrics_t      *op_reg;
@@ -50,6 +58,8 @@ struct jd_ops {
     uint64_t           op_pending[JD_E__COUNT];
     int64_t            op_watermark_ms;
     int                op_kafka_state; /* -1 unknown, 0 down, 1 up */
+    jd_ops_lag_owner_t *op_lag_owner;  /* which consumer reported each lag series */
+    size_t             op_nlag_owner;
     jd_probe_t        *op_probe;       /* NULL without the HTTP server */
     jd_http_t         *op_http;
     jd_http_route_t    op_routes[3];
@@ -210,6 +220,7 @@ void jd_ops_destroy(jd_ops_t *o)
     if (o->op_reg)
         pthread_mutex_destroy(&o->op_lock);
     jd_metrics_destroy(o->op_reg);
+    free(o->op_lag_owner);
     free(o);
 }
 
@@ -295,21 +306,58 @@ static int jd_ops_stats_brokers(json_t *brokers)
     return 0;
 }
 
-/* Lag of every assigned partition whose lag librdkafka knows. */
-static void jd_ops_stats_lag(jd_ops_t *o, json_t *topics)
+/* The owner entry of a lag series (with `add`, created); op_lock held. */
+static jd_ops_lag_owner_t *jd_ops_lag_owner(jd_ops_t *o, const char *key, int add)
+{
+    for (size_t i = 0; i < o->op_nlag_owner; i++)
+        if (strcmp(o->op_lag_owner[i].lo_key, key) == 0)
+            return &o->op_lag_owner[i];
+    if (!add)
+        return NULL;
+    jd_ops_lag_owner_t *n = realloc(o->op_lag_owner, (o->op_nlag_owner + 1) * sizeof *n);
+    if (!n)
+        return NULL;
+    o->op_lag_owner = n;
+    n = &n[o->op_nlag_owner++];
+    snprintf(n->lo_key, sizeof n->lo_key, "%s", key);
+    n->lo_client[0] = '\0';
+    return n;
+}
+
+/* One partition of `client`'s statistics: its lag when the client owns
+ * it, else the series goes if this client had set it. */
+static void jd_ops_stats_part(jd_ops_t *o, const char *client, const char *tname,
+                              const char *pname, json_t *p)
+{
+    json_int_t lag = json_integer_value(json_object_get(p, "consumer_lag"));
+    json_t *fs = json_object_get(p, "fetch_state");
+    int owned = json_is_integer(json_object_get(p, "consumer_lag")) && lag >= 0 &&
+                !(json_is_string(fs) && strcmp(json_string_value(fs), "none") == 0);
+    const char *lv[] = {tname, pname};
+    char key[160];
+    snprintf(key, sizeof key, "%s\x1f%s", tname, pname);
+    pthread_mutex_lock(&o->op_lock);
+    jd_ops_lag_owner_t *ow = jd_ops_lag_owner(o, key, owned);
+    if (owned) {
+        if (ow)
+            snprintf(ow->lo_client, sizeof ow->lo_client, "%s", client);
+        jd_metric_set(o->op_lag, lv, (double)lag);
+    } else if (ow && strcmp(ow->lo_client, client) == 0) {
+        ow->lo_client[0] = '\0';
+        jd_metric_remove(o->op_lag, lv);
+    }
+    pthread_mutex_unlock(&o->op_lock);
+}
+
+/* Lag of every partition `client` is assigned whose lag librdkafka knows. */
+static void jd_ops_stats_lag(jd_ops_t *o, const char *client, json_t *topics)
 {
     const char *tname, *pname;
     json_t *t, *p;
-    jd_metric_reset(o->op_lag);
     json_object_foreach(topics, tname, t) {
         json_object_foreach(json_object_get(t, "partitions"), pname, p) {
-            json_int_t lag = json_integer_value(json_object_get(p, "consumer_lag"));
-            json_t *fs = json_object_get(p, "fetch_state");
-            if (strcmp(pname, "-1") == 0 || !json_is_integer(json_object_get(p, "consumer_lag")) ||
-                lag < 0 || (json_is_string(fs) && strcmp(json_string_value(fs), "none") == 0))
-                continue;
-            const char *lv[] = {tname, pname};
-            jd_metric_set(o->op_lag, lv, (double)lag);
+            if (strcmp(pname, "-1") != 0)
+                jd_ops_stats_part(o, client, tname, pname, p);
         }
     }
 }
@@ -326,7 +374,9 @@ int jd_ops_stats(jd_ops_t *o, const char *json, size_t len)
     int up = jd_ops_stats_brokers(json_object_get(root, "brokers"));
     json_t *type = json_object_get(root, "type");
     if (json_is_string(type) && strcmp(json_string_value(type), "consumer") == 0)
-        jd_ops_stats_lag(o, json_object_get(root, "topics"));
+        jd_ops_stats_lag(o, json_is_string(json_object_get(root, "name"))
+                                ? json_string_value(json_object_get(root, "name")) : "",
+                         json_object_get(root, "topics"));
     json_decref(root);
     pthread_mutex_lock(&o->op_lock);
     if (o->op_kafka_state != up)

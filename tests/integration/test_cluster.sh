@@ -129,4 +129,20 @@ K=0; for k in a b c; do finish "${PIDS[$K]}" "$JD_TMP/restart/$k.log"; K=$((K + 
 grep -q "127.0.0.1:${PORTS[1]}" "$JD_TMP"/restart/[abc].log || fail "no instance saw the master go"
 check restart cluster
 
-echo "ok   events $EVENTS, 3 instances x 2 runs over 3 masters (1 instance killed, 2000 slots resharded mid-run, 1 master restarted), duplicates $DUPS (identical), triggers lost $LOST, state differences $DIFFS, trigger ids other than the reference's $OTHER"
+# ---- one instance with three pipeline threads (three members of the
+# group in one process, each its own share of the cache) over the cluster
+start threads run cluster --exit-idle 5 --set pipeline.threads=3 --set state.cache_mb=3
+finish $RUN_PID "$JD_TMP/threads/run.log"
+[ "$(consumed "$JD_TMP/threads/run.out")" -eq "$EVENTS" ] || fail "three threads did not consume every event once"
+[ "$(grep -c 'assigned [1-9]' "$JD_TMP/threads/run.log")" -ge 3 ] || fail "not every thread got partitions"
+grep -q "3 pipeline threads, 1 MiB of account cache each" "$JD_TMP/threads/run.log" || fail "no cache share line"
+! grep -E " (WARN|ERROR) " "$JD_TMP/threads/run.log" || fail "three threads: warnings or errors"
+check threads cluster
+# --max-events is the whole process's: three threads from a new group stop
+# at exactly that many messages, without waiting to be idle
+start maxev run cluster --max-events 1000 --set pipeline.threads=3
+finish $RUN_PID "$JD_TMP/maxev/run.log"
+[ "$(consumed "$JD_TMP/maxev/run.out")" -eq 1000 ] \
+  || fail "--max-events 1000 with three threads consumed $(consumed "$JD_TMP/maxev/run.out")"
+
+echo "ok   events $EVENTS, 3 instances x 2 runs over 3 masters (1 instance killed, 2000 slots resharded mid-run, 1 master restarted) and 1 instance of 3 threads, duplicates $DUPS (identical), triggers lost $LOST, state differences $DIFFS, trigger ids other than the reference's $OTHER"

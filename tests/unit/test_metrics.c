@@ -88,6 +88,46 @@ static const char stats_json[] =
     "\"2\":{\"partition\":2,\"fetch_state\":\"none\",\"consumer_lag\":99},"
     "\"-1\":{\"partition\":-1,\"fetch_state\":\"none\",\"consumer_lag\":-1}}}}}";
 
+/* Consumer `name`'s statistics: partition 0 and 1 in the given states. */
+static void two_part_stats(char *json, size_t cap, const char *name, const char *st0, int lag0,
+                           const char *st1, int lag1)
+{
+    snprintf(json, cap,
+             "{\"type\":\"consumer\",\"name\":\"%s\",\"brokers\":{},"
+             "\"topics\":{\"ev\":{\"partitions\":{"
+             "\"0\":{\"partition\":0,\"fetch_state\":\"%s\",\"consumer_lag\":%d},"
+             "\"1\":{\"partition\":1,\"fetch_state\":\"%s\",\"consumer_lag\":%d}}}}}",
+             name, st0, lag0, st1, lag1);
+}
+
+Test(ops, lag_of_several_consumers_is_kept_per_owner)
+{
+    jd_config_t *cf = jd_config_new();
+    jd_err_t err;
+    char json[1024];
+    jd_ops_t *ops = jd_ops_new(cf, &err);
+    cr_assert(ops, "%s", err.err_msg);
+    /* two pipeline threads: a owns partition 0, b partition 1 */
+    two_part_stats(json, sizeof json, "c#a", "active", 17, "none", -1);
+    cr_assert_eq(jd_ops_stats(ops, json, strlen(json)), 0);
+    two_part_stats(json, sizeof json, "c#b", "none", -1, "active", 5);
+    cr_assert_eq(jd_ops_stats(ops, json, strlen(json)), 0);
+    char *text = render(jd_ops_metrics(ops));
+    cr_assert(strstr(text, "consumer_lag{topic=\"ev\",partition=\"0\"} 17\n"),
+              "b's statistics must not drop a's partition: %s", text);
+    cr_assert(strstr(text, "consumer_lag{topic=\"ev\",partition=\"1\"} 5\n"), "%s", text);
+    free(text);
+    /* a gives partition 0 up: its series goes, b's stays */
+    two_part_stats(json, sizeof json, "c#a", "none", -1, "none", -1);
+    cr_assert_eq(jd_ops_stats(ops, json, strlen(json)), 0);
+    text = render(jd_ops_metrics(ops));
+    cr_assert_null(strstr(text, "partition=\"0\"}"), "%s", text);
+    cr_assert(strstr(text, "consumer_lag{topic=\"ev\",partition=\"1\"} 5\n"), "%s", text);
+    free(text);
+    jd_ops_destroy(ops);
+    jd_config_destroy(cf);
+}
+
 Test(ops, statistics_give_lag_and_broker_state)
 {
     jd_config_t *cf = jd_config_new();
