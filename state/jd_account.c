@@ -171,6 +171,12 @@ int jd_account_position_set(jd_account_t *ac, uint64_t topic,
     return 0;
 }
 
+void jd__account_lww_parse(jd_lww_t *lw)
+{
+    lw->lw_num_ok = lw->lw_val && jd_signals_parse_amount(lw->lw_val, &lw->lw_num) == 0;
+    lw->lw_int_ok = lw->lw_val && jd_signals_parse_i64(lw->lw_val, &lw->lw_int) == 0;
+}
+
 /* What one heap block of n bytes takes from the allocator: glibc's
  * chunks add 8 bytes and round to 16, at least 32. Counting these (not the
  * bytes asked for) keeps state.cache_mb a bound on the memory: a record

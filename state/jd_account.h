@@ -82,6 +82,11 @@ typedef struct jd_lww {
     int64_t lw_at;
     char   *lw_eid;
     char   *lw_val;
+    /* lw_val parsed once when set (it is read at every event): as an
+     * amount (jd_signals_parse_amount) and as an integer */
+    double   lw_num;
+    int64_t  lw_int;
+    unsigned char lw_num_ok, lw_int_ok;
 } jd_lww_t;
 
 /* A case: its latest case event (last-writer-wins by stamp, then state). */

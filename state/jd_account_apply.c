@@ -433,6 +433,7 @@ static int ac_lww_offer(jd_lww_t *lw, int64_t at, const char *eid,
     lw->lw_at = at;
     lw->lw_eid = e;
     lw->lw_val = v;
+    jd__account_lww_parse(lw);
     return 1;
 }
 

@@ -18,23 +18,31 @@
 
 /* ---- reading it out ---------------------------------------------------------------- */
 
-/* jd_signals_raw_set_attr by id: the same fields and parsing, without
- * looking the name up (it runs for every attribute of every event). */
-static void ac_raw_attr(jd_signals_raw_t *raw, jd_lww_id_t k, const char *v)
+/* An amount of a last-writer-wins value, parsed when it was set. */
+static int ac_raw_num(const jd_lww_t *lw, double *out)
+{
+    if (lw->lw_num_ok)
+        *out = lw->lw_num;
+    return lw->lw_num_ok;
+}
+
+/* jd_signals_raw_set_attr by id: the same fields and parsing (done when
+ * the value was set), without looking the name up (it runs for every
+ * attribute of every event). */
+static void ac_raw_attr(jd_signals_raw_t *raw, jd_lww_id_t k, const jd_lww_t *lw)
 {
     switch (k) {
-    case JD_LWW_SEGMENT: raw->sr_segment = v; break;
-    case JD_LWW_PLAN: raw->sr_plan = v; break;
-    case JD_LWW_STATUS: raw->sr_status = v; break;
-    case JD_LWW_SEATS: raw->sr_has_seats = jd_signals_parse_amount(v, &raw->sr_seats) == 0; break;
-    case JD_LWW_ARR: raw->sr_has_arr = jd_signals_parse_amount(v, &raw->sr_arr) == 0; break;
-    case JD_LWW_RENEWAL_AT: jd_signals_parse_i64(v, &raw->sr_renewal_at); break;
-    case JD_LWW_NPS_LAST:
-        raw->sr_has_nps_last = jd_signals_parse_amount(v, &raw->sr_nps_last) == 0;
+    case JD_LWW_SEGMENT: raw->sr_segment = lw->lw_val; break;
+    case JD_LWW_PLAN: raw->sr_plan = lw->lw_val; break;
+    case JD_LWW_STATUS: raw->sr_status = lw->lw_val; break;
+    case JD_LWW_SEATS: raw->sr_has_seats = ac_raw_num(lw, &raw->sr_seats); break;
+    case JD_LWW_ARR: raw->sr_has_arr = ac_raw_num(lw, &raw->sr_arr); break;
+    case JD_LWW_RENEWAL_AT:
+        if (lw->lw_int_ok)
+            raw->sr_renewal_at = lw->lw_int;
         break;
-    case JD_LWW_CSAT_LAST:
-        raw->sr_has_csat_last = jd_signals_parse_amount(v, &raw->sr_csat_last) == 0;
-        break;
+    case JD_LWW_NPS_LAST: raw->sr_has_nps_last = ac_raw_num(lw, &raw->sr_nps_last); break;
+    case JD_LWW_CSAT_LAST: raw->sr_has_csat_last = ac_raw_num(lw, &raw->sr_csat_last); break;
     default: break;
     }
 }
@@ -69,7 +77,7 @@ void jd_account_raw(const jd_account_t *ac, const jd_account_conf_t *cf,
     raw->sr_sponsor_changed_at = ac->ac_sponsor_changed_at;
     for (int k = 0; k < JD_LWW__COUNT; k++)
         if (ac->ac_lww[k].lw_val)
-            ac_raw_attr(raw, (jd_lww_id_t)k, ac->ac_lww[k].lw_val);
+            ac_raw_attr(raw, (jd_lww_id_t)k, &ac->ac_lww[k]);
     raw->sr_cases_open = ac->ac_cases_open;
     raw->sr_sev1_open = ac->ac_sev1_open;
     raw->sr_stage = ac->ac_stage >= 0

@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jd_account_int.h" /* jd__account_lww_parse */
 #include "jd_codec_int.h" /* jd__codec_buf_reserve */
 
 #define REC_TS_MAX INT64_C(10000000000000) /* as jd_account_apply: 10^13 ms */
@@ -434,6 +435,7 @@ static void dec_lww(rec_r_t *r, jd_account_t *ac)
             lw->lw_eid = r_str(r);
         if (f & REC_VAL)
             lw->lw_val = r_str(r);
+        jd__account_lww_parse(lw);
     }
 }
 
