@@ -36,10 +36,12 @@
  * processed (steps 5 to 7) is consumer/jd_commit.c; both share struct
  * jd_batch (jd_batch_int.h).
  *
- * Memory: the cache holds records up to state.cache_mb; the records a
- * group touches stay in it until the group is written (dirty records are
- * never evicted): the open group's and the one in flight. A group whose
- * dirty records fill the budget is written at once (jd_commit.c).
+ * Memory: the cache holds records up to state.cache_mb less what the
+ * rest of the heap holds (measured after each group, jd_commit.c); the
+ * records a group touches stay in it until the group is written (dirty
+ * records are never evicted): the open group's and the one in flight. A
+ * group whose dirty records fill the budget is written at once
+ * (jd_commit.c).
  */
 #include "jd_batch.h"
 #include "jd_batch_int.h"
@@ -95,6 +97,7 @@ void jd_batch_destroy(jd_batch_t *bt)
         return;
     jd_step_destroy(bt->bt_step);
     jd_cache_destroy(bt->bt_cache);
+    jd_heap_share_set(&bt->bt_share, 0, 0);
     jd_parts_destroy(bt->bt_parts);
     jd_arena_destroy(&bt->bt_arena);
     jd_buf_free(&bt->bt_rec);

@@ -19,6 +19,7 @@
 #include "jd_arena.h"
 #include "jd_batch.h"
 #include "jd_cache.h"
+#include "jd_heap.h"
 #include "jd_parts.h"
 #include "jd_sighash.h"
 #include "jd_step.h"
@@ -92,6 +93,7 @@ struct jd_batch {
     jd_signals_t        bt_sg;          /* one account's signals, for bt_sh */
     jd_sighash_t        bt_sh;          /* its downstream hash */
     bt_pend_t           bt_flying;      /* being written by bc_writer */
+    jd_heap_share_t     bt_share;       /* the cache's part of the process's heap */
 };
 
 /* Forgets a partition and every cached record of it (jd_batch.c). */

@@ -25,13 +25,21 @@
  * the acknowledgements instead. A group is also cut, due or not, when
  * its records would encode to about JD_COMMIT_MAX_BYTES (the previous
  * group's mean record size times its changed accounts, kept between
- * JD_COMMIT_MIN_RECORDS and JD_COMMIT_MAX_RECORDS): the encoded write and
- * its copy in hiredis's output buffer are memory outside the cache
- * budget, so this bounds them (~2 x 16 MiB) when most events touch an
- * account of their own (a backfill of many accounts), while a few
+ * JD_COMMIT_MIN_RECORDS and JD_COMMIT_MAX_RECORDS): the encoded write is
+ * held until written (hiredis formats it a round of ~2 MiB at a time,
+ * jd_store_batch.c), so this bounds it (~16 MiB) when most events touch
+ * an account of their own (a backfill of many accounts), while a few
  * thousand busy accounts still coalesce over the whole interval. The cut
  * is also at 1/32 of state.cache_mb of changed records, which stay
  * in the cache until written.
+ *
+ * Memory. Once a group is written, the cache is evicted down to
+ * state.cache_mb less what the rest of the heap holds, as the allocator
+ * reports it (bt_reserve, jd_heap): librdkafka's prefetch, the deadline
+ * indexes, the write and the batch are not records but are the same
+ * memory, and librdkafka's prefetch alone can be half the budget (about
+ * 300 bytes per message that its queue bound, in payload bytes, does not
+ * count).
  *
  * The order of a group's completion is the one of the synchronous cycle:
  * published, acknowledged, written, offsets stored. So a crash or a
@@ -56,6 +64,7 @@
 #include <string.h>
 
 #include "jd_batch_int.h"
+#include "jd_heap.h"
 #include "jd_log.h"
 #include "jd_ops.h"
 #include "jd_record.h"
@@ -148,9 +157,9 @@ static const char *const *bt_sighash(jd_batch_t *bt, jd_account_t *ac, size_t *n
 /* The changed accounts that cut the next group: JD_COMMIT_MAX_BYTES at
  * the mean write size of this one's records (bytes over n), and no more
  * than 1/32 of state.cache_mb at the mean size of a cached record: a
- * changed record cannot be evicted until written, and its write holds a
- * few KB outside the cache (with 1M one-event accounts and a 256 MiB
- * cache, peak RSS was 593 MiB at 1/8, 481 MiB at 1/32). */
+ * changed record cannot be evicted until written, and what a group adds
+ * between two evictions (its new records, its write) is the part of the
+ * heap the budget does not see in time. */
 static void bt_size_groups(jd_batch_t *bt, size_t bytes, size_t n)
 {
     size_t held = jd_cache_count(bt->bt_cache);
@@ -508,6 +517,39 @@ static void bt_settle_accounts(jd_batch_t *bt, jd_part_t **gone, size_t ng)
     }
 }
 
+/* What the cache leaves to memory other than its records: the deadline
+ * indexes (modelled, jd_parts_bytes) or, when the allocator can tell,
+ * everything the heap holds beyond the records as counted (librdkafka's
+ * prefetched messages, the write buffers, the deadline indexes, and the
+ * free blocks the allocator keeps, resident too, up to
+ * 1/JD_COMMIT_FREE_SHARE of the budget), so that state.cache_mb bounds the
+ * heap and not only the records. The free blocks are capped because an
+ * eviction adds to them: counted whole, every eviction would shrink the
+ * cache again at the next group. With several pipelines in the process
+ * (each its own cache and budget), each reserves its budget's part of
+ * the rest (jd_heap_share_t). Records keep at least
+ * 1/JD_COMMIT_RECORDS_MIN_SHARE of the budget, or a cache smaller than
+ * the rest of the process would evict every record at every group and
+ * read it again. */
+static void bt_reserve(jd_batch_t *bt)
+{
+    size_t budget = (size_t)bt->bt_c.bc_cf->cf_cache_mb << 20, all, held_all;
+    size_t most = budget - budget / JD_COMMIT_RECORDS_MIN_SHARE;
+    size_t parts = jd_parts_bytes(bt->bt_parts), outside = 0;
+    jd_heap_t hp;
+    jd_heap_share_set(&bt->bt_share, budget, jd_cache_bytes(bt->bt_cache));
+    jd_heap_share_totals(&all, &held_all);
+    jd_heap_measure(&hp);
+    size_t heap = hp.hp_in_use + (hp.hp_free < all / JD_COMMIT_FREE_SHARE
+                                      ? hp.hp_free
+                                      : all / JD_COMMIT_FREE_SHARE);
+    if (hp.hp_in_use > held_all && all)
+        outside = (size_t)((double)(heap - held_all) * ((double)budget / (double)all));
+    if (outside > most)
+        outside = most;
+    jd_cache_set_reserved(bt->bt_cache, outside > parts ? outside : parts);
+}
+
 /* Steps 6 and 7 (jd_batch.h) for the write in flight, if any. */
 int jd_commit_land(jd_batch_t *bt)
 {
@@ -533,7 +575,7 @@ int jd_commit_land(jd_batch_t *bt)
              pd->pd_encode_s * 1e3, pd->pd_encode_max_s * 1e3, pd->pd_noffs,
              bt->bt_max_records);
     jd_commit_clear(pd);
-    jd_cache_set_reserved(bt->bt_cache, jd_parts_bytes(bt->bt_parts));
+    bt_reserve(bt);
     jd_cache_evict(bt->bt_cache);
     return 0;
 }

@@ -24,6 +24,12 @@ typedef struct bt_pend bt_pend_t;
 
 /* Longest stretch of record encoding between two batches (jd_commit.c). */
 #define JD_COMMIT_SLICE_MS 2
+/* The records keep at least 1/JD_COMMIT_RECORDS_MIN_SHARE of state.cache_mb
+ * whatever else the heap holds (jd_commit.c, bt_reserve). */
+#define JD_COMMIT_RECORDS_MIN_SHARE 8
+/* The allocator's free blocks count against state.cache_mb up to
+ * 1/JD_COMMIT_FREE_SHARE of it (jd_commit.c, bt_reserve). */
+#define JD_COMMIT_FREE_SHARE 8
 
 /* Before ac changes: encoded first when the group being encoded holds it. */
 int jd_commit_before_change(jd_batch_t *bt, jd_account_t *ac);

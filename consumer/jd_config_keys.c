@@ -131,9 +131,10 @@ const jd_config_key_t jd__config_keys[] = {
      "28-day adoption signals for downstream services (docs/state.md), written with the "
      "record when one of them changed; 0: not kept."},
     {"state.cache_mb", JD_CFG_INT, "256", JD_OFF(cf_cache_mb), 1, 1048576, NULL,
-     "Memory for the account state journeyd holds (MiB): the account "
-     "records and the partitions' deadline indexes; clean records past it are evicted least "
-     "recently used first and read again from Redis."},
+     "Memory journeyd's heap may hold (MiB): the account records, the partitions' deadline "
+     "indexes and, as the allocator reports them, librdkafka's prefetched messages and the "
+     "writes in flight; clean records past it are evicted least recently used first and read "
+     "again from Redis (they keep at least 1/8 of it, docs/state.md)."},
     {"state.renewal_window_days", JD_CFG_INT, "120", JD_OFF(cf_renewal_window_days), 0, 3650, NULL,
      "Stage renewal when days_to_renewal is at most this."},
     {"state.ttfv_target_days", JD_CFG_INT, "30", JD_OFF(cf_ttfv_target_days), 0, 3650, NULL,

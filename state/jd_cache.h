@@ -55,7 +55,8 @@ void jd_cache_drop_partition(jd_cache_t *c, uint64_t topic_hash, int32_t partiti
 void jd_cache_drop_all(jd_cache_t *c);
 
 /* Memory held elsewhere that counts against the budget (the partitions'
- * deadline indexes): jd_cache_evict keeps the records within budget -
+ * deadline indexes, or everything the heap holds beyond the records:
+ * consumer/jd_commit.c): jd_cache_evict keeps the records within budget -
  * reserved. */
 void jd_cache_set_reserved(jd_cache_t *c, size_t bytes);
 

@@ -2,10 +2,15 @@
  * jd_store_batch: the batched, fenced write of jd_store (contract in
  * jd_store.h; the fence itself in store.lua). A jd_store_batch_t collects
  * copies of record writes and partition writes; jd_store_batch_send
- * sends them in one pipelined round trip (EVALSHA of up to ST_CHUNK
- * records on a single node, one per record on a cluster, then the
- * partition writes and one SADD of the new accounts) and reads back, per
- * record and per partition, whether the fence refused it.
+ * sends them pipelined (EVALSHA of up to ST_CHUNK records on a single
+ * node, one per record on a cluster, then the partition writes and one
+ * SADD of the new accounts) and reads back, per record and per
+ * partition, whether the fence refused it. A batch of more than
+ * ST_ROUND_BYTES of records takes one round trip per ST_ROUND_BYTES,
+ * the partition writes in the last one: hiredis formats every command
+ * of a round and copies it into its output buffer, so a round (not the
+ * whole batch, up to ~16 MiB for the largest group) is what the write
+ * holds beyond the batch's own copies.
  *
  * Every write here is idempotent (see jd_store.c's design notes), so a
  * batch is re-sent as is after JD_ERR_RETRY; on NOSCRIPT the script is
@@ -252,15 +257,29 @@ static int st_push_accounts(jd_store_t *st, const jd_store_batch_t *sb)
     return jd__store_send(st) < 0 ? -1 : 1;
 }
 
-/* Appends the whole batch; returns the command count, or -1 on OOM. */
-static long st_batch_push(jd_store_t *st, const jd_store_batch_t *sb, size_t per)
+/* Where the round starting at record i ends: once its records hold
+ * ST_ROUND_BYTES (its last script call may hold fewer than ST_CHUNK). */
+static size_t st_round_end(const jd_store_batch_t *sb, size_t i)
+{
+    size_t bytes = 0, j = i;
+    while (j < sb->sb_nrec && bytes < ST_ROUND_BYTES)
+        bytes += sb->sb_recs[j++].br_len;
+    return j;
+}
+
+/* Appends the record calls of [i, j) and, when last, the partition writes
+ * and the SADD; returns the command count, or -1 on OOM. */
+static long st_round_push(jd_store_t *st, const jd_store_batch_t *sb, size_t i, size_t j,
+                          size_t per, int last)
 {
     long cmds = 0;
     int rc;
 
-    for (size_t i = 0; i < sb->sb_nrec; i += per, cmds++)
-        if (st_push_records(st, sb, i, i + per < sb->sb_nrec ? i + per : sb->sb_nrec) < 0)
+    for (; i < j; i += per, cmds++)
+        if (st_push_records(st, sb, i, i + per < j ? i + per : j) < 0)
             return -1;
+    if (!last)
+        return cmds;
     for (size_t k = 0; k < sb->sb_npart; k++, cmds++)
         if (st_push_part(st, &sb->sb_parts[k]) < 0)
             return -1;
@@ -287,39 +306,47 @@ static int st_records_reply(jd_store_batch_t *sb, size_t i, size_t k, const redi
     return 0;
 }
 
-/* Takes the replies of st_batch_push in order; the first error is the one
+/* The reply of one partition write: its refusal. */
+static int st_part_reply(jd_store_batch_t *sb, size_t k, const redisReply *r, jd_err_t *err)
+{
+    int rc = r->type == REDIS_REPLY_ERROR
+                 ? jd__store_reply_error(r, err, "batch (evalsha store.lua part)")
+             : r->type != REDIS_REPLY_INTEGER
+                 ? jd__store_unexpected(err, "batch (evalsha store.lua part)")
+                 : 0;
+    sb->sb_parts[k].bp_refused = !rc && r->integer == 1;
+    return rc;
+}
+
+/* Takes the replies of st_round_push in order; the first error is the one
  * reported; *noscript tells whether a script call met NOSCRIPT. */
-static int st_batch_parse(jd_store_batch_t *sb, redisReply **r, size_t per, int *noscript,
-                          jd_err_t *err)
+static int st_round_parse(jd_store_batch_t *sb, redisReply **r, size_t cmds, size_t i,
+                          size_t j, size_t per, int last, int *noscript, jd_err_t *err)
 {
     size_t c = 0;
     int rc = 0, one;
 
-    for (size_t i = 0; i < sb->sb_nrec; i += per, c++) {
-        size_t k = sb->sb_nrec - i < per ? sb->sb_nrec - i : per;
+    for (; i < j; i += per, c++) {
         *noscript |= st_is_noscript(r[c]);
-        one = st_records_reply(sb, i, k, r[c], rc ? NULL : err);
+        one = st_records_reply(sb, i, j - i < per ? j - i : per, r[c], rc ? NULL : err);
         rc = rc ? rc : one;
     }
-    for (size_t k = 0; k < sb->sb_npart; k++, c++) {
+    for (size_t k = 0; last && k < sb->sb_npart; k++, c++) {
         *noscript |= st_is_noscript(r[c]);
-        one = r[c]->type == REDIS_REPLY_ERROR
-                  ? jd__store_reply_error(r[c], rc ? NULL : err,
-                                          "batch (evalsha store.lua part)")
-              : r[c]->type != REDIS_REPLY_INTEGER
-                  ? jd__store_unexpected(rc ? NULL : err, "batch (evalsha store.lua part)")
-                  : 0;
-        sb->sb_parts[k].bp_refused = !one && r[c]->integer == 1;
+        one = st_part_reply(sb, k, r[c], rc ? NULL : err);
         rc = rc ? rc : one;
     }
+    if (!rc && c < cmds && r[c]->type == REDIS_REPLY_ERROR)
+        rc = jd__store_reply_error(r[c], err, "batch (sadd accounts)");
     return rc;
 }
 
-/* One attempt: append everything, read every reply. */
-static int st_batch_once(jd_store_t *st, jd_store_batch_t *sb, int *noscript, jd_err_t *err)
+/* One round trip: the record calls of [i, j) (and, when last, the rest),
+ * appended, then every reply read. */
+static int st_round(jd_store_t *st, jd_store_batch_t *sb, size_t i, size_t j, size_t per,
+                    int last, int *noscript, jd_err_t *err)
 {
-    size_t per = jd_redis_is_cluster(st->st_rd) ? 1 : ST_CHUNK;
-    long cmds = st_batch_push(st, sb, per);
+    long cmds = st_round_push(st, sb, i, j, per, last);
     redisReply **r;
     int rc;
 
@@ -330,13 +357,29 @@ static int st_batch_once(jd_store_t *st, jd_store_batch_t *sb, int *noscript, jd
     if (!(r = calloc((size_t)cmds, sizeof *r)))
         return jd__store_oom_error(st, err, "batch");
     if ((rc = jd__store_read_all(st, r, (size_t)cmds, "batch", err)) == 0) {
-        size_t scripts = (sb->sb_nrec + per - 1) / per + sb->sb_npart;
-        rc = st_batch_parse(sb, r, per, noscript, err);
-        if (!rc && (size_t)cmds > scripts && r[scripts]->type == REDIS_REPLY_ERROR)
-            rc = jd__store_reply_error(r[scripts], err, "batch (sadd accounts)");
+        rc = st_round_parse(sb, r, (size_t)cmds, i, j, per, last, noscript, err);
         jd__store_free_replies(r, (size_t)cmds);
     }
     free(r);
+    return rc;
+}
+
+/* One attempt: the records in rounds of about ST_ROUND_BYTES, the last
+ * one with the partition writes and the SADD, so that what is formatted
+ * and buffered for Redis at once stays within a round whatever the size
+ * of the group. An error ends the attempt (the batch is re-sent whole:
+ * every write is idempotent), and no partition moves past a record that
+ * was not written. */
+static int st_batch_once(jd_store_t *st, jd_store_batch_t *sb, int *noscript, jd_err_t *err)
+{
+    size_t per = jd_redis_is_cluster(st->st_rd) ? 1 : ST_CHUNK, i = 0;
+    int rc = 0;
+
+    do {
+        size_t j = st_round_end(sb, i);
+        rc = st_round(st, sb, i, j, per, j == sb->sb_nrec, noscript, err);
+        i = j;
+    } while (!rc && i < sb->sb_nrec);
     return rc;
 }
 

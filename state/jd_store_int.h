@@ -27,6 +27,7 @@
 
 #define ST_SHA_LEN   40
 #define ST_CHUNK     512    /* records per script call, keys per MGET */
+#define ST_ROUND_BYTES (2u << 20) /* record bytes per round trip of a batch */
 #define ST_ZPAGE     10000  /* deadline index entries per ZRANGE */
 
 struct jd_store {

@@ -537,6 +537,59 @@ Test(store, one_batch_send_is_one_round_trip)
     store_done(st);
 }
 
+/* A batch of more records than one round holds (jd_store_batch.c,
+ * ST_ROUND_BYTES of 2 MiB) takes one round trip per round, the partition
+ * entry in the last: every record is written, a refusal in a later round
+ * is reported at its index, and the accounts set gets every new one. */
+Test(store, large_batch_is_sent_in_rounds)
+{
+    enum { N = 700, LEN = 8192 };   /* 5.5 MiB: three rounds */
+    jd_store_t *st = store_new();
+    jd_store_batch_t *sb = jd_store_batch_new(st);
+    jd_store_claim_t cl, rd = {"big", 0, 0, 0, 0};
+    jd_store_timer_t tm = {"k650", 77};
+    static unsigned char v[N][LEN];
+    unsigned char hi[16];
+    char ids[N][8];
+    const char *idp[N];
+    jd_store_rec_t recs[N];
+    unsigned seed = 21;
+    jd_err_t err;
+
+    claim1(st, "big", 0, &cl);
+    make_rec(hi, sizeof hi, cl.cl_epoch + 5, &seed); /* a newer owner wrote k650 */
+    cr_assert_eq(jd_store_batch_record(sb, "k650", hi, sizeof hi, cl.cl_epoch + 5, 1, NULL,
+                                       0), 0);
+    send_ok(st, sb);
+    jd_store_batch_clear(sb);
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof ids[i], "k%d", i);
+        idp[i] = ids[i];
+        make_rec(v[i], LEN, cl.cl_epoch, &seed);
+        cr_assert_eq(jd_store_batch_record(sb, ids[i], v[i], LEN, cl.cl_epoch, i != 650, NULL,
+                                           0), 0);
+    }
+    cr_assert_eq(jd_store_batch_part(sb, "big", 0, cl.cl_epoch, 41, 42, &tm, 1), 0);
+    uint64_t trips = jd_store_round_trips(st);
+    send_ok(st, sb);
+    cr_assert_eq(jd_store_round_trips(st) - trips, 3);
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(jd_store_batch_record_refused(sb, (size_t)i), i == 650, "k%d", i);
+    cr_assert_not(jd_store_batch_part_refused(sb, 0));
+    cr_assert_eq(jd_store_load(st, idp, N, recs, &err), 0, "load: %s", err.err_msg);
+    for (int i = 0; i < N; i++) {
+        size_t len = i == 650 ? sizeof hi : LEN;
+        cr_assert_eq(recs[i].sr_len, len, "k%d", i);
+        cr_assert_eq(memcmp(recs[i].sr_data, i == 650 ? hi : v[i], len), 0, "k%d", i);
+    }
+    jd_store_recs_free(recs, N);
+    cr_assert_eq(jd_store_parts_read(st, &rd, 1, &err), 0);
+    cr_assert_eq(rd.cl_position, 41);
+    cr_assert_eq(jd_store_account_count(st, &err), N);
+    jd_store_batch_destroy(sb);
+    store_done(st);
+}
+
 /* Kills every normal client but the caller's: private servers only. */
 static void kill_clients(const srv_t *s)
 {
