@@ -25,7 +25,8 @@
  * broker, the fetch and the wait in the consumer's queue) and each
  * batch's time (from the poll that returned it to the next poll: its
  * processing, during which its triggers are sent). Both are reported as
- * p50/p99 (input_lag_ms, batch_ms), next to event-to-trigger latency
+ * p50/p99 (input_lag_ms; batch_ms over batches, batch_ms_per_message
+ * over the messages they held), next to event-to-trigger latency
  * (jd_bench latency) they split it into the hop in and journeyd's share.
  *
  * writer_wait is the pipeline thread's wait for the writer thread (a
@@ -68,8 +69,9 @@ typedef struct jd_bench_samples {
     double *sm_v;
     size_t  sm_n, sm_cap;
 } jd_bench_samples_t;
-static jd_bench_samples_t jd_bench_lag, jd_bench_batch;
+static jd_bench_samples_t jd_bench_lag, jd_bench_batch, jd_bench_batch_msg;
 static double jd_bench_poll_end;
+static size_t jd_bench_poll_n;
 
 static void jd_bench_sample(jd_bench_samples_t *sm, double v)
 {
@@ -111,8 +113,12 @@ size_t __wrap_jd_consumer_poll(jd_consumer_t *c, rd_kafka_message_t **msgs, size
                                int timeout_ms)
 {
     double t0 = jd_bench_now();
-    if (jd_bench_stage_started && jd_bench_poll_end > 0)
-        jd_bench_sample(&jd_bench_batch, (t0 - jd_bench_poll_end) * 1000.0);
+    if (jd_bench_stage_started && jd_bench_poll_end > 0) {
+        double ms = (t0 - jd_bench_poll_end) * 1000.0;
+        jd_bench_sample(&jd_bench_batch, ms);
+        for (size_t i = 0; i < jd_bench_poll_n; i++)
+            jd_bench_sample(&jd_bench_batch_msg, ms);
+    }
     size_t n = __real_jd_consumer_poll(c, msgs, max, timeout_ms);
     if (jd_bench_stage_started) {
         jd_bench_stage_s[JD_ST_POLL] += jd_bench_now() - t0;
@@ -121,6 +127,7 @@ size_t __wrap_jd_consumer_poll(jd_consumer_t *c, rd_kafka_message_t **msgs, size
         jd_bench_stage_started = 1;
     }
     jd_bench_poll_end = n ? jd_bench_now() : 0;
+    jd_bench_poll_n = n;
     if (n)
         jd_bench_lags(msgs, n);
     return n;
@@ -234,9 +241,9 @@ void jd_bench_stages_json(double wall_s, char *buf, size_t cap)
     if (n < cap)
         n += (size_t)snprintf(buf + n, cap - n, ",\"process_and_rest\":[%.4f,0]",
                               wall_s > sum ? wall_s - sum : 0.0);
-    jd_bench_samples_t *sm[2] = {&jd_bench_lag, &jd_bench_batch};
-    const char *name[2] = {"input_lag_ms", "batch_ms"};
-    for (int i = 0; i < 2 && n < cap; i++)
+    jd_bench_samples_t *sm[3] = {&jd_bench_lag, &jd_bench_batch, &jd_bench_batch_msg};
+    const char *name[3] = {"input_lag_ms", "batch_ms", "batch_ms_per_message"};
+    for (int i = 0; i < 3 && n < cap; i++)
         n += (size_t)snprintf(buf + n, cap - n, ",\"%s\":[%.1f,%.1f,%zu]", name[i],
                               sm[i]->sm_n ? jd_bench_quantile(sm[i]->sm_v, sm[i]->sm_n, 0.5) : 0,
                               sm[i]->sm_n ? jd_bench_quantile(sm[i]->sm_v, sm[i]->sm_n, 0.99) : 0,
