@@ -758,8 +758,12 @@ int jd_batch_settle(jd_batch_t *bt)
 
 int jd_batch_idle(jd_batch_t *bt)
 {
-    int rc = jd_commit_idle(bt);
-    return rc ? bt_abandon(bt, rc) : 0;
+    int rc;
+    if ((rc = bt_revoked(bt))) /* a rebalance: what was read is stored first */
+        return rc;
+    if ((rc = jd_commit_idle(bt)))
+        return bt_abandon(bt, rc);
+    return 0;
 }
 
 int jd_batch_quiet(const jd_batch_t *bt)

@@ -96,7 +96,9 @@ int jd_batch_settle(jd_batch_t *bt);
  * move on as between two batches (the group is written once it is due,
  * a finished write is landed and its offsets stored), without waiting
  * for Redis or Kafka, so the next message is taken as soon as it comes.
- * Same returns as jd_batch_run. */
+ * Partitions given up since the last batch are the exception: everything
+ * before them is completed first, as jd_batch_run does. Same returns as
+ * jd_batch_run. */
 int jd_batch_idle(jd_batch_t *bt);
 
 /* 1 when every batch processed is written and its offsets stored. */

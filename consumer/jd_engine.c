@@ -24,8 +24,8 @@
  * fetch answered late), and waiting there for the open group's
  * acknowledgements and write (up to ~100 ms) held back every message
  * fetched meanwhile. Such a poll only moves the groups on without waiting
- * (jd_batch_idle); everything is awaited before idle timers and before
- * stopping (jd_batch_settle).
+ * (jd_batch_idle); everything is awaited when partitions were given up,
+ * before idle timers and before stopping (jd_batch_settle).
  *
  * Memory: one batch of messages (pl_msgs) plus what jd_batch and the
  * account cache hold (state.cache_mb). Pipeline thread only.
