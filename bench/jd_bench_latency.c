@@ -15,7 +15,9 @@
  * wait, decode, Redis, rules, outbox, trigger publish and acknowledgement,
  * and our fetch of it. The trigger's own Kafka timestamp (set when journeyd
  * produced it) gives a second figure that leaves out the trigger's
- * delivery and our fetch.
+ * delivery and our fetch (created_*), and the difference of the two is
+ * that delivery alone (delivery_*: journeyd's producer queue, the broker,
+ * our fetch). The clocks are one machine's.
  *
  * The trigger consumer fetches with fetch.wait.max.ms = 5 (default here):
  * the embedded broker answers an empty fetch only after fetch.wait.max.ms
@@ -186,16 +188,54 @@ static void jd_bench_tcons_close(jd_bench_tcons_t *tc)
     free(tc->tc_s);
 }
 
+/* p50 and p99 of each second of the run (by the source event's produce
+ * time) as a JSON array of [p50, p99] pairs: shows a latency that grows
+ * while the run lasts (a broker falling behind) apart from one that is
+ * high throughout. sec[i] is sample i's second. Returns a malloc'd
+ * string (NULL when out of memory). */
+static char *jd_bench_latency_by_s(const double *v, const int *sec, size_t n)
+{
+    int nsec = 0;
+    for (size_t i = 0; i < n; i++)
+        if (sec[i] + 1 > nsec)
+            nsec = sec[i] + 1;
+    double *one = malloc((n + 1) * sizeof *one);
+    char *out = malloc((size_t)nsec * 32 + 4);
+    size_t len = 0;
+    if (!one || !out) {
+        free(one);
+        free(out);
+        return NULL;
+    }
+    out[len++] = '[';
+    for (int s = 0; s < nsec; s++) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            if (sec[i] == s)
+                one[k++] = v[i];
+        if (!k)
+            continue;
+        double p50 = jd_bench_quantile(one, k, 0.50), p99 = jd_bench_quantile(one, k, 0.99);
+        len += (size_t)snprintf(out + len, 32, "%s[%.1f,%.1f]", len > 1 ? "," : "", p50, p99);
+    }
+    out[len++] = ']';
+    out[len] = '\0';
+    free(one);
+    return out;
+}
+
 /* Percentiles of arrival- and creation-based latency, in ms. */
 static void jd_bench_latency_report(jd_bench_tcons_t *tc, jd_bench_prod_t *bp, double rate,
                                     double secs, double warmup_s)
 {
     double *arr = malloc((tc->tc_n + 1) * sizeof *arr);
     double *cre = malloc((tc->tc_n + 1) * sizeof *cre);
+    double *out = malloc((tc->tc_n + 1) * sizeof *out);
+    int *sec = malloc((tc->tc_n + 1) * sizeof *sec);
     size_t n = 0, unmatched = 0;
     int64_t t_first = bp->bp_t_us ? bp->bp_t_us[0] : 0;
     jd_bench_json_t js;
-    for (size_t i = 0; arr && cre && i < tc->tc_n; i++) {
+    for (size_t i = 0; arr && cre && out && sec && i < tc->tc_n; i++) {
         int64_t t = jd_bench_prod_lookup(bp, tc->tc_s[i].ts_part, tc->tc_s[i].ts_off);
         if (t < 0) {
             unmatched++;
@@ -203,12 +243,15 @@ static void jd_bench_latency_report(jd_bench_tcons_t *tc, jd_bench_prod_t *bp, d
         }
         if ((double)(t - t_first) < warmup_s * 1e6)
             continue;
+        sec[n] = (int)((t - t_first) / 1000000);
         arr[n] = (double)(tc->tc_s[i].ts_arrival_us - t) / 1000.0;
+        out[n] = (double)(tc->tc_s[i].ts_arrival_us - tc->tc_s[i].ts_created_ms * 1000) / 1000.0;
         cre[n++] = (double)(tc->tc_s[i].ts_created_ms * 1000 - t) / 1000.0;
     }
     double sum = 0;
     for (size_t i = 0; i < n; i++)
         sum += arr[i];
+    char *by_s = sec ? jd_bench_latency_by_s(arr, sec, n) : NULL; /* before the sorts */
     jd_bench_json_begin(&js, tc->tc_input ? "latency_raw" : "latency", jd_bench_l_label);
     jd_bench_json_num(&js, "offered_rate", rate);
     jd_bench_json_num(&js, "produced_rate", secs > 0 ? (double)bp->bp_sent / secs : 0);
@@ -225,9 +268,15 @@ static void jd_bench_latency_report(jd_bench_tcons_t *tc, jd_bench_prod_t *bp, d
     jd_bench_json_num(&js, "mean_ms", n ? sum / (double)n : 0);
     jd_bench_json_num(&js, "created_p50_ms", jd_bench_quantile(cre, n, 0.50));
     jd_bench_json_num(&js, "created_p99_ms", jd_bench_quantile(cre, n, 0.99));
+    jd_bench_json_num(&js, "delivery_p50_ms", jd_bench_quantile(out, n, 0.50));
+    jd_bench_json_num(&js, "delivery_p99_ms", jd_bench_quantile(out, n, 0.99));
+    jd_bench_json_raw(&js, "by_second_ms", by_s);
     jd_bench_json_end(&js);
+    free(by_s);
     free(arr);
     free(cre);
+    free(out);
+    free(sec);
 }
 
 typedef struct jd_bench_lopts {

@@ -19,30 +19,83 @@
  * spent polling the producer for the acknowledgements of the group of
  * batches about to be written (pipeline.commit_interval_ms).
  *
+ * The poll wrapper also notes each message's input lag (the wall clock
+ * when the poll returned it minus its Kafka timestamp, which the bench
+ * producer's librdkafka sets at produce time: the producer's linger, the
+ * broker, the fetch and the wait in the consumer's queue) and each
+ * batch's time (from the poll that returned it to the next poll: its
+ * processing, during which its triggers are sent). Both are reported as
+ * p50/p99 (input_lag_ms; batch_ms over batches, batch_ms_per_message
+ * over the messages they held), next to event-to-trigger latency
+ * (jd_bench latency) they split it into the hop in and journeyd's share.
+ *
+ * writer_wait is the pipeline thread's wait for the writer thread (a
+ * group's write landing) and settle the engine's jd_batch_settle calls
+ * (a poll that returned nothing: the open group is written at once);
+ * both contain calls timed in other stages and are not subtracted from
+ * process_and_rest. idle_ends is the engine's jd_consumer_ends (the end
+ * offsets, asked every 500 ms while caught up: idle timers).
+ *
  * Threads: the wrapped functions are called by the pipeline thread only;
  * jd_bench_stages_json is called after the pipeline has returned.
  */
 #include "jd_bench.h"
 
+#include <stdlib.h>
 #include <string.h>
 
+#include "jd_batch.h"
 #include "jd_consumer.h"
 #include "jd_producer.h"
 #include "jd_record.h"
 #include "jd_store.h"
+#include "jd_writer.h"
 
 enum {
     JD_ST_POLL, JD_ST_LOAD, JD_ST_ENCODE, JD_ST_SEND, JD_ST_WAIT, JD_ST_WRITE, JD_ST_STORE,
-    JD_ST__COUNT
+    JD_ST_WRITER_WAIT, JD_ST_SETTLE, JD_ST_ENDS, JD_ST__COUNT
 };
 
 static const char *const jd_bench_stage_names[JD_ST__COUNT] = {
     "poll_wait", "redis_load", "record_encode", "kafka_send", "kafka_wait_acks",
-    "redis_write", "offsets_store"};
+    "redis_write", "offsets_store", "writer_wait", "settle", "idle_ends"};
 
 static double jd_bench_stage_s[JD_ST__COUNT];
 static uint64_t jd_bench_stage_n[JD_ST__COUNT];
 static int jd_bench_stage_started;
+
+/* samples of input lag per message and of batch time, in ms */
+typedef struct jd_bench_samples {
+    double *sm_v;
+    size_t  sm_n, sm_cap;
+} jd_bench_samples_t;
+static jd_bench_samples_t jd_bench_lag, jd_bench_batch, jd_bench_batch_msg;
+static double jd_bench_poll_end;
+static size_t jd_bench_poll_n;
+
+static void jd_bench_sample(jd_bench_samples_t *sm, double v)
+{
+    if (sm->sm_n == sm->sm_cap) {
+        size_t cap = sm->sm_cap ? 2 * sm->sm_cap : 65536;
+        double *nv = realloc(sm->sm_v, cap * sizeof *nv);
+        if (!nv)
+            return;
+        sm->sm_v = nv;
+        sm->sm_cap = cap;
+    }
+    sm->sm_v[sm->sm_n++] = v;
+}
+
+static void jd_bench_lags(rd_kafka_message_t **msgs, size_t n)
+{
+    double now_ms = (double)jd_bench_wall_us() / 1000.0;
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_timestamp_type_t tt;
+        int64_t ts = msgs[i]->err ? -1 : rd_kafka_message_timestamp(msgs[i], &tt);
+        if (ts > 0)
+            jd_bench_sample(&jd_bench_lag, now_ms - (double)ts);
+    }
+}
 
 #define JD_BENCH_TIMED(stage, call)                    \
     do {                                               \
@@ -60,6 +113,12 @@ size_t __wrap_jd_consumer_poll(jd_consumer_t *c, rd_kafka_message_t **msgs, size
                                int timeout_ms)
 {
     double t0 = jd_bench_now();
+    if (jd_bench_stage_started && jd_bench_poll_end > 0) {
+        double ms = (t0 - jd_bench_poll_end) * 1000.0;
+        jd_bench_sample(&jd_bench_batch, ms);
+        for (size_t i = 0; i < jd_bench_poll_n; i++)
+            jd_bench_sample(&jd_bench_batch_msg, ms);
+    }
     size_t n = __real_jd_consumer_poll(c, msgs, max, timeout_ms);
     if (jd_bench_stage_started) {
         jd_bench_stage_s[JD_ST_POLL] += jd_bench_now() - t0;
@@ -67,6 +126,10 @@ size_t __wrap_jd_consumer_poll(jd_consumer_t *c, rd_kafka_message_t **msgs, size
     } else if (n) {
         jd_bench_stage_started = 1;
     }
+    jd_bench_poll_end = n ? jd_bench_now() : 0;
+    jd_bench_poll_n = n;
+    if (n)
+        jd_bench_lags(msgs, n);
     return n;
 }
 
@@ -137,17 +200,54 @@ int __wrap_jd_consumer_store_offsets(jd_consumer_t *c, rd_kafka_topic_partition_
     return rc;
 }
 
+int __real_jd_writer_wait(jd_writer_t *w, jd_err_t *err);
+int __wrap_jd_writer_wait(jd_writer_t *w, jd_err_t *err);
+int __wrap_jd_writer_wait(jd_writer_t *w, jd_err_t *err)
+{
+    int rc;
+    JD_BENCH_TIMED(JD_ST_WRITER_WAIT, rc = __real_jd_writer_wait(w, err));
+    return rc;
+}
+
+int __real_jd_batch_settle(jd_batch_t *bt);
+int __wrap_jd_batch_settle(jd_batch_t *bt);
+int __wrap_jd_batch_settle(jd_batch_t *bt)
+{
+    int rc;
+    JD_BENCH_TIMED(JD_ST_SETTLE, rc = __real_jd_batch_settle(bt));
+    return rc;
+}
+
+rd_kafka_topic_partition_list_t *__real_jd_consumer_ends(jd_consumer_t *c, int timeout_ms);
+rd_kafka_topic_partition_list_t *__wrap_jd_consumer_ends(jd_consumer_t *c, int timeout_ms);
+rd_kafka_topic_partition_list_t *__wrap_jd_consumer_ends(jd_consumer_t *c, int timeout_ms)
+{
+    rd_kafka_topic_partition_list_t *tl;
+    JD_BENCH_TIMED(JD_ST_ENDS, tl = __real_jd_consumer_ends(c, timeout_ms));
+    return tl;
+}
+
 void jd_bench_stages_json(double wall_s, char *buf, size_t cap)
 {
     double sum = 0;
     size_t n = (size_t)snprintf(buf, cap, "{");
     for (int i = 0; i < JD_ST__COUNT && n < cap; i++) {
-        sum += jd_bench_stage_s[i];
+        if (i < JD_ST_WRITER_WAIT) /* the last two contain calls timed above */
+            sum += jd_bench_stage_s[i];
         n += (size_t)snprintf(buf + n, cap - n, "%s\"%s\":[%.4f,%llu]", i ? "," : "",
                               jd_bench_stage_names[i], jd_bench_stage_s[i],
                               (unsigned long long)jd_bench_stage_n[i]);
     }
     if (n < cap)
-        snprintf(buf + n, cap - n, ",\"process_and_rest\":[%.4f,0]}",
-                 wall_s > sum ? wall_s - sum : 0.0);
+        n += (size_t)snprintf(buf + n, cap - n, ",\"process_and_rest\":[%.4f,0]",
+                              wall_s > sum ? wall_s - sum : 0.0);
+    jd_bench_samples_t *sm[3] = {&jd_bench_lag, &jd_bench_batch, &jd_bench_batch_msg};
+    const char *name[3] = {"input_lag_ms", "batch_ms", "batch_ms_per_message"};
+    for (int i = 0; i < 3 && n < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, ",\"%s\":[%.1f,%.1f,%zu]", name[i],
+                              sm[i]->sm_n ? jd_bench_quantile(sm[i]->sm_v, sm[i]->sm_n, 0.5) : 0,
+                              sm[i]->sm_n ? jd_bench_quantile(sm[i]->sm_v, sm[i]->sm_n, 0.99) : 0,
+                              sm[i]->sm_n);
+    if (n < cap)
+        snprintf(buf + n, cap - n, "}");
 }

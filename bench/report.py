@@ -87,13 +87,24 @@ def throughput(rows):
                 s[m][k] = med(rs, k)
             stages = {}
             for r in rs:
-                for k, v in (r.get("stages") or {}).items():
+                for k, v in time_stages(r.get("stages")).items():
                     stages.setdefault(k, []).append(v[0] / r["seconds"] if r["seconds"] else 0)
             s[m]["stage_share"] = {k: statistics.median(v) for k, v in stages.items()}
     raw = s["raw"]["events_per_s"]
     s["ratio_full_raw"] = s["full"]["events_per_s"] / raw if raw and s["full"]["events_per_s"] else None
     s["ratio_decode_raw"] = s["decode"]["events_per_s"] / raw if raw and s["decode"]["events_per_s"] else None
     return s
+
+
+# jd_bench full's stages that are not shares of the wall time: the
+# distributions (input lag, batch time: [p50, p99, n]) and the waits that
+# contain calls timed in other stages (jd_bench_stages.c).
+NOT_SHARES = ("writer_wait", "settle", "idle_ends")
+
+
+def time_stages(stages):
+    return {k: v for k, v in (stages or {}).items()
+            if not k.endswith("_ms") and not k.endswith("_per_message") and k not in NOT_SHARES}
 
 
 def redis_cost(rows):
@@ -119,13 +130,18 @@ def latency(rows):
         e = rates.setdefault(rate, {"offered": rate})
         if r["mode"] == "latency":
             e["journeyd"] = {k: r.get(k) for k in ("p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms",
-                                                   "samples", "triggers", "created_p99_ms")}
+                                                   "samples", "triggers", "created_p50_ms",
+                                                   "created_p99_ms", "delivery_p50_ms",
+                                                   "delivery_p99_ms", "by_second_ms")}
         elif r["mode"] == "latency_raw":
             e["raw"] = {k: r.get(k) for k in ("p50_ms", "p99_ms", "p999_ms", "samples")}
         elif r["mode"] == "full":
             e["achieved_events_per_s"] = r.get("events_per_s")
-            e["stage_share"] = {k: v[0] / r["seconds"] for k, v in (r.get("stages") or {}).items()
+            st = r.get("stages") or {}
+            e["stage_share"] = {k: v[0] / r["seconds"] for k, v in time_stages(st).items()
                                 if r.get("seconds")}
+            e["hops"] = {k: st.get(k) for k in ("input_lag_ms", "batch_ms_per_message",
+                                                "writer_wait", "settle")}
     for e in rates.values():
         ach = e.get("achieved_events_per_s")
         e["sustained"] = bool(ach and ach >= 0.98 * e["offered"])
@@ -269,6 +285,25 @@ def table(res):
             fmt(r.get("p999_ms"), "{:.1f}"), fmt(j.get("p50_ms"), "{:.1f}"),
             fmt(j.get("p99_ms"), "{:.1f}"), fmt(j.get("p999_ms"), "{:.1f}"), fmt(j.get("samples")),
             fmt(e.get("achieved_events_per_s")), "" if e["sustained"] else "  (not sustained)"))
+    L.append("")
+    L.append("journeyd's path by hop, ms p50/p99: in = produce to journeyd's poll (input lag), "
+             "batch = the time of the batch each")
+    L.append("event was in, created = produce to the trigger's produce, out = the trigger's "
+             "delivery to the observer; waits s")
+    L.append("offered ev/s    %13s %13s %13s %13s  %s" % ("in", "batch", "created", "out",
+                                                       "writer_wait"))
+    for e in lat:
+        j, h = e.get("journeyd", {}), e.get("hops") or {}
+
+        def pair(a, b):
+            return "%s/%s" % (fmt(a, "{:.1f}"), fmt(b, "{:.1f}"))
+
+        il, bm, ww = h.get("input_lag_ms") or [None, None], h.get("batch_ms_per_message") or [
+            None, None], h.get("writer_wait") or [None]
+        L.append("%-14s  %13s %13s %13s %13s  %s" % (
+            fmt(e["offered"]), pair(il[0], il[1]), pair(bm[0], bm[1]),
+            pair(j.get("created_p50_ms"), j.get("created_p99_ms")),
+            pair(j.get("delivery_p50_ms"), j.get("delivery_p99_ms")), fmt(ww[0], "{:.2f}")))
     L.append("")
     d, ru = mic.get("decode"), mic.get("rules")
     if d:

@@ -759,6 +759,21 @@ int jd_batch_settle(jd_batch_t *bt)
     return rc ? bt_abandon(bt, rc) : 0;
 }
 
+int jd_batch_idle(jd_batch_t *bt)
+{
+    int rc;
+    if ((rc = bt_revoked(bt))) /* a rebalance: what was read is stored first */
+        return rc;
+    if ((rc = jd_commit_idle(bt)))
+        return bt_abandon(bt, rc);
+    return 0;
+}
+
+int jd_batch_quiet(const jd_batch_t *bt)
+{
+    return jd_commit_quiet(bt);
+}
+
 int jd_batch_timers(jd_batch_t *bt, int64_t upto)
 {
     int rc;

@@ -86,11 +86,23 @@ void jd_batch_destroy(jd_batch_t *bt);
  * the group in flight and the open one), JD_ERR_FATAL. */
 int jd_batch_run(jd_batch_t *bt, rd_kafka_message_t **msgs, size_t n, int ended);
 
-/* Completes the open group and the one in flight, if any (steps 5 to 7):
- * called when no message came and before stopping, so what was read is
- * stored. Same
- * returns as jd_batch_run. */
+/* Completes the open group and the one in flight, if any (steps 5 to 7),
+ * waiting for their acknowledgements and writes: called before stopping
+ * and before idle timers, so what was read is stored. Same returns as
+ * jd_batch_run. */
 int jd_batch_settle(jd_batch_t *bt);
+
+/* A poll that returned nothing: the open group and the write in flight
+ * move on as between two batches (the group is written once it is due,
+ * a finished write is landed and its offsets stored), without waiting
+ * for Redis or Kafka, so the next message is taken as soon as it comes.
+ * Partitions given up since the last batch are the exception: everything
+ * before them is completed first, as jd_batch_run does. Same returns as
+ * jd_batch_run. */
+int jd_batch_idle(jd_batch_t *bt);
+
+/* 1 when every batch processed is written and its offsets stored. */
+int jd_batch_quiet(const jd_batch_t *bt);
 
 /* Between batches, when no message came: lets every owned partition's
  * clock reach `upto` (ms, a clock: an event time minus the lateness; the

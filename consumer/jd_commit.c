@@ -8,8 +8,8 @@
  * partitions' last offsets and deadline changes accumulate, and its
  * outbound records are published at once. When the group is
  * pipeline.commit_interval_ms old, the previous write has finished and
- * every record it published is acknowledged (checked between batches,
- * without waiting), it is cut: its partitions' entries are encoded, the
+ * every record it published is acknowledged (checked between batches
+ * and at polls that return nothing, without waiting), it is cut: its partitions' entries are encoded, the
  * next group opens, and each changed account is encoded once, with the
  * position of the cut, then the whole is handed to the writer thread. The
  * records are encoded a slice at a time between the batches that follow
@@ -426,6 +426,21 @@ int jd_commit_tick(jd_batch_t *bt)
     if (!must && !jd_outbound_acked_first(ob, jd_outbound_count(ob)))
         return 0; /* the acknowledgements are on their way: next batch */
     return bt_launch(bt);
+}
+
+int jd_commit_idle(jd_batch_t *bt)
+{
+    const bt_pend_t *pd = &bt->bt_flying;
+    int rc;
+    if (pd->pd_on && pd->pd_sent && jd_writer_done(bt->bt_c.bc_writer) &&
+        (rc = jd_commit_land(bt)))
+        return rc;
+    return jd_commit_tick(bt);
+}
+
+int jd_commit_quiet(const jd_batch_t *bt)
+{
+    return !bt->bt_group_n && !bt->bt_flying.pd_on;
 }
 
 /* ---- the write in flight, done: refusals, offsets, clean records -------------------------- */

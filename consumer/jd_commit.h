@@ -44,6 +44,15 @@ int jd_commit_note(jd_batch_t *bt);
  * ready (unless it must go). */
 int jd_commit_tick(jd_batch_t *bt);
 
+/* A poll that returned nothing: jd_commit_tick's work, and the write in
+ * flight landed if the writer is done with it; never waits (unless the
+ * open group must go, as in jd_commit_tick). */
+int jd_commit_idle(jd_batch_t *bt);
+
+/* 1 when nothing is open or in flight: every batch processed is written
+ * and its offsets stored. */
+int jd_commit_quiet(const jd_batch_t *bt);
+
 /* bt_flying written (waits for the writer), its offsets stored. */
 int jd_commit_land(jd_batch_t *bt);
 

@@ -19,6 +19,14 @@
  * timers.wall_clock_idle_s set, an idle instance moves the clocks with
  * the wall clock instead (live use; not repeatable by a replay).
  *
+ * A poll that returns nothing is not idleness: at tens of thousands of
+ * events a second the input has gaps of pipeline.batch_timeout_ms (a
+ * fetch answered late), and waiting there for the open group's
+ * acknowledgements and write (up to ~100 ms) held back every message
+ * fetched meanwhile. Such a poll only moves the groups on without waiting
+ * (jd_batch_idle); everything is awaited when partitions were given up,
+ * before idle timers and before stopping (jd_batch_settle).
+ *
  * Memory: one batch of messages (pl_msgs) plus what jd_batch and the
  * account cache hold (state.cache_mb). Pipeline thread only.
  */
@@ -434,11 +442,12 @@ static int en_idle(jd_engine_t *en, en_clock_t *ck)
 }
 
 /* The accounts gauge, at most once a second while batches come, and once
- * when they stop (idle: the last batches' records are written by then). */
+ * when they stop (idle: once the last batches' records are written). */
 static void en_count_accounts(jd_engine_t *en, en_clock_t *ck, int idle)
 {
     jd_err_t err;
-    if (idle ? ck->ck_accounts_at >= ck->ck_done : ck->ck_done - ck->ck_accounts_at < 1000)
+    if (idle ? ck->ck_accounts_at >= ck->ck_done || !jd_batch_quiet(en->en_batch)
+             : ck->ck_done - ck->ck_accounts_at < 1000)
         return;
     ck->ck_accounts_at = ck->ck_done;
     jd_ops_accounts(jd_store_account_count(en->en_store, &err));
@@ -462,7 +471,7 @@ static int en_loop(jd_engine_t *en)
         en_throttle(en);
         en_poll(en);
         if (!en->en_nmsgs) {
-            if ((rc = jd_batch_settle(en->en_batch)) != 0)
+            if ((rc = jd_batch_idle(en->en_batch)) != 0)
                 break;
             en_count_accounts(en, &ck, 1);
             if ((rc = en_idle(en, &ck)) != 0)
