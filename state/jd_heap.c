@@ -4,8 +4,8 @@
  * glibc's mallinfo2 sums every arena: uordblks is the bytes of blocks in
  * use (with their headers), hblkhd those of blocks mmapped on their own,
  * fordblks the free blocks the allocator keeps for reuse. mallinfo2 is
- * glibc 2.33 and later (Debian bookworm has 2.36); elsewhere both are 0
- * and the cache reserves only what it models itself (the deadline
+ * glibc 2.33 and later (Debian bookworm has 2.36); elsewhere (and under
+ * AddressSanitizer, whose allocator glibc does not count) both are 0 and the cache reserves only what it models itself (the deadline
  * indexes).
  */
 #include "jd_heap.h"
@@ -31,7 +31,17 @@ void jd_heap_share_totals(size_t *budget, size_t *held)
     *held = atomic_load_explicit(&jd_heap_held_all, memory_order_relaxed);
 }
 
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+/* Under AddressSanitizer malloc is the sanitizer's, which glibc's counts
+ * do not see: the heap cannot be told there either. */
+#if defined(__SANITIZE_ADDRESS__)
+#define JD_HEAP_GLIBC 0
+#elif defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+#define JD_HEAP_GLIBC 1
+#else
+#define JD_HEAP_GLIBC 0
+#endif
+
+#if JD_HEAP_GLIBC
 #include <malloc.h>
 
 void jd_heap_measure(jd_heap_t *hp)

@@ -23,10 +23,10 @@ typedef struct jd_heap {
     size_t hp_free;   /* bytes it holds free for reuse (resident) */
 } jd_heap_t;
 
-/* Fills *hp; both 0 when the allocator cannot tell (not glibc). Walks the
- * allocator's free lists under their locks: a few ms on a heap of
- * millions of blocks, so it is meant for once per group written, not
- * once per event. */
+/* Fills *hp; both 0 when the allocator cannot tell (not glibc, or
+ * AddressSanitizer's). Walks the allocator's free lists under their
+ * locks: a few ms on a heap of millions of blocks, so it is meant for
+ * once per group written, not once per event. */
 void jd_heap_measure(jd_heap_t *hp);
 
 /* One cache's part of the process's memory. Several pipelines in one
