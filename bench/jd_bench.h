@@ -207,8 +207,10 @@ void jd_bench_prod_free(jd_bench_prod_t *bp);
 
 /* ---- pipeline stage timing (jd_bench_stages.c, jd_bench only) ---------- */
 
-/* {"poll_wait":[seconds,calls],...,"decode_and_rest":[seconds,0]} of the
- * pipeline run so far; wall_s is the pipeline's first-message-to-end time. */
+/* {"poll_wait":[seconds,calls],...,"process_and_rest":[seconds,0]} of the
+ * pipeline run so far, stage seconds summed over the pipeline threads;
+ * wall_s is the pipeline's first-message-to-end time times the number of
+ * pipeline threads. */
 void jd_bench_stages_json(double wall_s, char *buf, size_t cap);
 
 /* ---- subcommands ------------------------------------------------------------ */

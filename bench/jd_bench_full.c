@@ -159,7 +159,8 @@ static void jd_bench_full_report(const jd_pipeline_stats_t *ps, const jd_bench_s
     if (have_redis)
         jd_bench_full_redis(&js, ra, rb, (double)ps->ps_messages);
     char stages[1024];
-    jd_bench_stages_json(ps->ps_seconds, stages, sizeof stages);
+    jd_bench_stages_json(ps->ps_seconds * (cf->cf_threads > 1 ? cf->cf_threads : 1), stages,
+                         sizeof stages);
     jd_bench_json_raw(&js, "stages", stages);
     jd_bench_json_end(&js);
 }

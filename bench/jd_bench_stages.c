@@ -36,11 +36,17 @@
  * process_and_rest. idle_ends is the engine's jd_consumer_ends (the end
  * offsets, asked every 500 ms while caught up: idle timers).
  *
- * Threads: the wrapped functions are called by the pipeline thread only;
- * jd_bench_stages_json is called after the pipeline has returned.
+ * Threads: the wrapped functions are called by every pipeline thread
+ * (pipeline.threads) and the writer threads; the counters and samples are
+ * shared under one lock (taken once per call, not per event), what
+ * belongs to one pipeline's poll loop is thread-local. With N pipeline
+ * threads the stage seconds are summed over them, and process_and_rest
+ * is N x the wall time less that sum. jd_bench_stages_json is called
+ * after the pipeline has returned.
  */
 #include "jd_bench.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,9 +66,10 @@ static const char *const jd_bench_stage_names[JD_ST__COUNT] = {
     "poll_wait", "redis_load", "record_encode", "kafka_send", "kafka_wait_acks",
     "redis_write", "offsets_store", "writer_wait", "settle", "idle_ends"};
 
+static pthread_mutex_t jd_bench_stage_lock = PTHREAD_MUTEX_INITIALIZER;
 static double jd_bench_stage_s[JD_ST__COUNT];
 static uint64_t jd_bench_stage_n[JD_ST__COUNT];
-static int jd_bench_stage_started;
+static _Thread_local int jd_bench_stage_started;
 
 /* samples of input lag per message and of batch time, in ms */
 typedef struct jd_bench_samples {
@@ -70,9 +77,19 @@ typedef struct jd_bench_samples {
     size_t  sm_n, sm_cap;
 } jd_bench_samples_t;
 static jd_bench_samples_t jd_bench_lag, jd_bench_batch, jd_bench_batch_msg;
-static double jd_bench_poll_end;
-static size_t jd_bench_poll_n;
+static _Thread_local double jd_bench_poll_end;
+static _Thread_local size_t jd_bench_poll_n;
 
+/* Adds dt to a stage; any thread. */
+static void jd_bench_stage_add(int stage, double dt)
+{
+    pthread_mutex_lock(&jd_bench_stage_lock);
+    jd_bench_stage_s[stage] += dt;
+    jd_bench_stage_n[stage]++;
+    pthread_mutex_unlock(&jd_bench_stage_lock);
+}
+
+/* Under jd_bench_stage_lock. */
 static void jd_bench_sample(jd_bench_samples_t *sm, double v)
 {
     if (sm->sm_n == sm->sm_cap) {
@@ -92,8 +109,11 @@ static void jd_bench_lags(rd_kafka_message_t **msgs, size_t n)
     for (size_t i = 0; i < n; i++) {
         rd_kafka_timestamp_type_t tt;
         int64_t ts = msgs[i]->err ? -1 : rd_kafka_message_timestamp(msgs[i], &tt);
-        if (ts > 0)
+        if (ts > 0) {
+            pthread_mutex_lock(&jd_bench_stage_lock);
             jd_bench_sample(&jd_bench_lag, now_ms - (double)ts);
+            pthread_mutex_unlock(&jd_bench_stage_lock);
+        }
     }
 }
 
@@ -101,8 +121,7 @@ static void jd_bench_lags(rd_kafka_message_t **msgs, size_t n)
     do {                                               \
         double t0_ = jd_bench_now();                   \
         call;                                          \
-        jd_bench_stage_s[stage] += jd_bench_now() - t0_; \
-        jd_bench_stage_n[stage]++;                     \
+        jd_bench_stage_add(stage, jd_bench_now() - t0_); \
     } while (0)
 
 size_t __real_jd_consumer_poll(jd_consumer_t *c, rd_kafka_message_t **msgs, size_t max,
@@ -115,14 +134,15 @@ size_t __wrap_jd_consumer_poll(jd_consumer_t *c, rd_kafka_message_t **msgs, size
     double t0 = jd_bench_now();
     if (jd_bench_stage_started && jd_bench_poll_end > 0) {
         double ms = (t0 - jd_bench_poll_end) * 1000.0;
+        pthread_mutex_lock(&jd_bench_stage_lock);
         jd_bench_sample(&jd_bench_batch, ms);
         for (size_t i = 0; i < jd_bench_poll_n; i++)
             jd_bench_sample(&jd_bench_batch_msg, ms);
+        pthread_mutex_unlock(&jd_bench_stage_lock);
     }
     size_t n = __real_jd_consumer_poll(c, msgs, max, timeout_ms);
     if (jd_bench_stage_started) {
-        jd_bench_stage_s[JD_ST_POLL] += jd_bench_now() - t0;
-        jd_bench_stage_n[JD_ST_POLL]++;
+        jd_bench_stage_add(JD_ST_POLL, jd_bench_now() - t0);
     } else if (n) {
         jd_bench_stage_started = 1;
     }

@@ -471,8 +471,14 @@ static int en_loop(jd_engine_t *en)
         en_throttle(en);
         en_poll(en);
         if (!en->en_nmsgs) {
+            unsigned outages = en->en_wait.wt_backoffs;
             if ((rc = jd_batch_idle(en->en_batch)) != 0)
                 break;
+            if (en->en_wait.wt_backoffs != outages) {
+                /* it waited for Redis or Kafka to come back: not idleness */
+                en_mark(&en->en_share->es_last_ms, jd_wait_now_ms(), 0);
+                continue;
+            }
             en_count_accounts(en, &ck, 1);
             if ((rc = en_idle(en, &ck)) != 0)
                 break;

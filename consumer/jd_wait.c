@@ -79,6 +79,7 @@ static void jd_wait_paused(jd_wait_t *wt, int ms)
 
 void jd_wait_backoff(jd_wait_t *wt, const char *what, const jd_err_t *err)
 {
+    wt->wt_backoffs++;
     wt->wt_backoff_ms = wt->wt_backoff_ms ? wt->wt_backoff_ms * 2 : 100;
     if (wt->wt_backoff_ms > wt->wt_cf->cf_retry_backoff_max_ms)
         wt->wt_backoff_ms = wt->wt_cf->cf_retry_backoff_max_ms;

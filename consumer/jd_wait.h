@@ -27,6 +27,8 @@ typedef struct jd_wait {
     const jd_config_t *wt_cf;
     jd_consumer_t     *wt_consumer;   /* NULL before it exists */
     int                wt_backoff_ms; /* the next back-off; 0 after a success */
+    unsigned           wt_backoffs;   /* back-offs so far (an outage is not
+                                         idleness: consumer/jd_engine.c) */
     int64_t            wt_deadline;   /* give-up instant after a stop request */
 } jd_wait_t;
 
