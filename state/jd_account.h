@@ -10,8 +10,9 @@
  * features and opened cases (latest day plus a 35-bit mask of the days
  * before it), the usage count of every day of the retention horizon (the
  * usage windows) with the 64-bit hashes of the event ids of the days of
- * the lateness horizon only (de-duplication), the NPS answers of 90 days, the rule states, the stored journey stage
- * and the input positions the record includes. The usage windows are kept
+ * the lateness horizon only (de-duplication), the NPS answers of 90
+ * days, the rule states, the stored journey stage and the input positions
+ * the record includes. The usage windows are kept
  * up to date per event (jd_account_apply adjusts them by the difference
  * one member makes) and recomputed from scratch only when the as-of day
  * moves; jd_account_windows computes them from scratch at any day, and

@@ -12,16 +12,16 @@
  * calloc and their count set at once, so jd_account_destroy frees a
  * half-decoded record correctly.
  *
- * Invariants the decoder enforces, because jd_account*.c rely on them:
- * the sorted arrays (cases by cs_id, activity by at_key, days by dy_day,
- * each part of a day's ids (a sealed day has none), NPS by (np_day, np_hash), rules by ar_hash)
- * are strictly increasing (bisection and inserts assume it); strings hold
- * no NUL byte (they are compared with strcmp); a last-writer-wins value
- * has its event id (ac_newer compares both); stages are -1 or a jd_stage_t
- * (they index a name table); the case counters agree with the cases;
- * instants and days are in the range jd_account_apply accepts, so the
- * window arithmetic on them cannot overflow. Positions are not sorted in
- * the account and are not checked for repeats.
+ * Invariants the decoder enforces, because jd_account*.c rely on them: the
+ * sorted arrays (cases by cs_id, activity by at_key, days by dy_day, each
+ * part of a day's ids (a sealed day has none), NPS by (np_day, np_hash),
+ * rules by ar_hash) are strictly increasing (bisection and inserts assume
+ * it); strings hold no NUL byte (they are compared with strcmp); a
+ * last-writer-wins value has its event id (ac_newer compares both); stages are
+ * -1 or a jd_stage_t (they index a name table); the case counters agree
+ * with the cases; instants and days are in the range jd_account_apply
+ * accepts, so the window arithmetic on them cannot overflow. Positions are
+ * not sorted in the account and are not checked for repeats.
  *
  * Version 1 differs in the days only (each day absolute, with the number
  * of its usage ids and every id): its days decode to the same jd_day_t,

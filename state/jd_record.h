@@ -12,8 +12,9 @@
  * of the retention horizon are stored as day (the distance from the
  * previous one), usage count and, for the days of the lateness horizon
  * only, their event id hashes (version 2; version 1 stored every day's
- * ids, and is still read). What the account keeps for speed only (the windows at ac_win_day, the NPS sum)
- * is not stored: decode leaves it to be computed by the next apply.
+ * ids, and is still read). What the account keeps for speed only (the
+ * windows at ac_win_day, the NPS sum) is not stored: decode leaves it to
+ * be computed by the next apply.
  *
  * Pure: no I/O, any thread. Decode checks every length against the bytes
  * left and every count against what those bytes can hold, so a truncated

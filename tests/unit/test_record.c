@@ -238,7 +238,8 @@ Test(record, every_truncation_refused)
         /* a copy of exactly n bytes, so ASan sees any over-read */
         unsigned char *p = malloc(n ? n : 1);
         memcpy(p, a.b_data, n);
-        cr_assert_null(jd_record_decode(p, n, g_cf.acf_lateness_days, &err), "prefix %zu decoded", n);
+        cr_assert_null(jd_record_decode(p, n, g_cf.acf_lateness_days, &err),
+                       "prefix %zu decoded", n);
         cr_assert_eq(err.err_code, JD_E_MALFORMED, "prefix %zu: %s", n, err.err_msg);
         free(p);
     }
@@ -282,7 +283,8 @@ Test(record, day_with_more_usage_ids_than_ids_refused)
     memcpy(p, a.b_data, at);
     memcpy(p + at, day, sizeof day);
     memcpy(p + at + sizeof day, a.b_data + at + 1, a.b_len - at - 1);
-    cr_assert_null(jd_record_decode(p, a.b_len + sizeof day - 1, g_cf.acf_lateness_days, &err));
+    cr_assert_null(jd_record_decode(p, a.b_len + sizeof day - 1, g_cf.acf_lateness_days,
+                                    &err));
     cr_assert(strstr(err.err_msg, "more usage ids"), "%s", err.err_msg);
     free(p);
     jd_account_destroy(ac);
