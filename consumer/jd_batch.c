@@ -459,7 +459,8 @@ static int bt_load(jd_batch_t *bt)
         jd_account_t *ac = NULL;
         jd_err_t err;
         if (recs[i].sr_len) {
-            ac = jd_record_decode(recs[i].sr_data, recs[i].sr_len, &err);
+            ac = jd_record_decode(recs[i].sr_data, recs[i].sr_len,
+                                  bt->bt_acf.acf_lateness_days, &err);
             if (!ac) {
                 JD_ERROR("pipeline", "the stored record of account %s does not decode (%s): "
                          "refusing to overwrite it", bt->bt_want[i].wn_id, err.err_msg);

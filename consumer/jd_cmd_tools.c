@@ -171,7 +171,7 @@ static int jd_inspect_record(jd_inspect_src_t *is, const char *account, int64_t 
         return jd_err_set(err, JD_ERR_FATAL, JD_E_INTERNAL, "account '%s' has no state",
                           account);
     }
-    ac = jd_record_decode(rec.sr_data, rec.sr_len, err);
+    ac = jd_record_decode(rec.sr_data, rec.sr_len, is->is_acf.acf_lateness_days, err);
     jd_store_recs_free(&rec, 1);
     if (!ac)
         return JD_ERR_FATAL;

@@ -294,6 +294,17 @@ static int jd_config_check_repartition(const jd_config_t *cf, jd_err_t *err)
     return 0;
 }
 
+/* state.lateness_days: ids are kept for a part of the retention horizon. */
+static int jd_config_check_lateness(const jd_config_t *cf, jd_err_t *err)
+{
+    if (cf->cf_lateness_days > cf->cf_retention_days)
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
+                          "state.lateness_days (%d) is larger than state.retention_days "
+                          "(%d): the event ids of a day are kept only while its counts are",
+                          cf->cf_lateness_days, cf->cf_retention_days);
+    return 0;
+}
+
 int jd_config_validate(const jd_config_t *cf, jd_err_t *err)
 {
     if (!cf->cf_topics_input[0])
@@ -325,7 +336,7 @@ int jd_config_validate(const jd_config_t *cf, jd_err_t *err)
         return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
                           "topics.shadow: '%s' is a trigger topic; shadow triggers must "
                           "never reach the trigger topics", cf->cf_topic_shadow);
-    if (jd_config_check_repartition(cf, err))
+    if (jd_config_check_repartition(cf, err) || jd_config_check_lateness(cf, err))
         return JD_ERR_FATAL;
     if (cf->cf_core_feature_n > 1000)
         return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
@@ -373,6 +384,7 @@ void jd_config_account(const jd_config_t *cf, jd_account_conf_t *acf,
     sgc->sgc_core_feature_cnt = cf->cf_core_feature_n;
     memset(acf, 0, sizeof *acf);
     acf->acf_retention_days = cf->cf_retention_days;
+    acf->acf_lateness_days = cf->cf_lateness_days;
     acf->acf_power_user_days = cf->cf_power_user_days;
     acf->acf_usage_events = (const char *const *)cf->cf_usage_event_v;
     acf->acf_usage_cnt = cf->cf_usage_event_n;

@@ -92,6 +92,7 @@ typedef struct jd_config {
     int   cf_max_batch_bytes;
     /* state.* */
     int   cf_retention_days;
+    int   cf_lateness_days;         /* <= cf_retention_days (validated) */
     char *cf_value_features;        /* comma-separated */
     char **cf_value_feature_v;      /* the same, split (kept in sync) */
     size_t cf_value_feature_n;

@@ -118,6 +118,11 @@ const jd_config_key_t jd__config_keys[] = {
     {"state.retention_days", JD_CFG_INT, "35", JD_OFF(cf_retention_days), 35, 3650, NULL,
      "Days of per-day state kept up to the as-of day; older late usage events do not count "
      "in windows (35 covers every window)."},
+    {"state.lateness_days", JD_CFG_INT, "7", JD_OFF(cf_lateness_days), 1, 3650, NULL,
+     "Allowed lateness: days up to the as-of day whose event ids are kept, so that a "
+     "duplicate of them is recognised (at most state.retention_days). A usage event of an "
+     "earlier day is too late: it counts in no window (the other days of the retention keep "
+     "only their counts)."},
     {"state.value_features", JD_CFG_LIST, "", JD_OFF(cf_value_features), 0, 0, NULL,
      "Features whose first feature_used counts as first value (list)."},
     {"state.usage_events", JD_CFG_LIST, "feature_used,login", JD_OFF(cf_usage_events), 0, 0, NULL,

@@ -7,11 +7,12 @@
  * the as-of instant T (latest occurred_at), milestones (min), latest-of
  * values (max), last-writer-wins attributes with their stamps
  * (occurred_at, event_id), case states, activity masks of users, core
- * features and opened cases (latest day L plus a 35-bit mask of the days
- * before it), the 64-bit hashes of the event ids of every day of the
- * retention horizon (de-duplication; their counts are the usage windows),
- * the NPS answers of 90 days, the rule states, the stored journey stage
- * and the input positions the record includes. The usage windows are kept
+ * features and opened cases (latest day plus a 35-bit mask of the days
+ * before it), the usage count of every day of the retention horizon (the
+ * usage windows) with the 64-bit hashes of the event ids of the days of
+ * the lateness horizon only (de-duplication), the NPS answers of 90
+ * days, the rule states, the stored journey stage and the input positions
+ * the record includes. The usage windows are kept
  * up to date per event (jd_account_apply adjusts them by the difference
  * one member makes) and recomputed from scratch only when the as-of day
  * moves; jd_account_windows computes them from scratch at any day, and
@@ -44,7 +45,8 @@
 
 /* What the apply needs to know of the configuration (borrowed). */
 typedef struct jd_account_conf {
-    int                 acf_retention_days;   /* R, 35..3660 */
+    int                 acf_retention_days;   /* R, 35..3650 */
+    int                 acf_lateness_days;    /* L, 1..R: days with their ids */
     int                 acf_power_user_days;  /* 1..28 */
     const char *const  *acf_usage_events;     /* event types that are usage */
     size_t              acf_usage_cnt;
@@ -110,12 +112,17 @@ typedef struct jd_acts {
     uint32_t  as_n, as_cap;
 } jd_acts_t;
 
-/* The event id hashes of one UTC day: usage ids first (dy_usage of them),
- * then the others; each part sorted. */
+/* One UTC day of the retention horizon: its usage count, and while the
+ * day is in the lateness horizon [D-L+1, D] the hashes of its event ids,
+ * usage ids first (dy_usage of them), then the others, each part sorted.
+ * A day that left the lateness horizon is sealed: its ids are freed
+ * (dy_ids NULL, dy_n 0), its usage count stays until it leaves the
+ * retention horizon, and no event is recorded in it any more. */
 typedef struct jd_day {
     int64_t   dy_day;
-    uint32_t  dy_usage;    /* usage ids: the day's usage events */
-    uint32_t  dy_n, dy_cap;
+    uint32_t  dy_usage;    /* the day's usage events */
+    uint32_t  dy_n, dy_cap; /* ids held (0 when sealed) */
+    uint32_t  dy_sealed;   /* 1: ids dropped, only the count is kept */
     uint64_t *dy_ids;
 } jd_day_t;
 
@@ -193,9 +200,9 @@ typedef struct jd_account {
 typedef enum jd_account_rc {
     JD_ACCOUNT_APPLIED = 0,   /* new: the state moved on */
     JD_ACCOUNT_DUPLICATE,     /* its event_id was applied before */
-    JD_ACCOUNT_LATE,          /* a usage event older than the horizon:
-                                 its windows effects are dropped, the
-                                 rest applied */
+    JD_ACCOUNT_LATE,          /* a usage event older than the lateness
+                                 horizon: its windows effects are
+                                 dropped, the rest applied */
     JD_ACCOUNT_REJECTED,      /* no event_id, or occurred_at outside
                                  [0, 10^13) ms: nothing applied */
     JD_ACCOUNT_NOMEM = -1,    /* out of memory: nothing applied */
@@ -208,12 +215,15 @@ jd_account_t *jd_account_new(const char *id);
 void jd_account_destroy(jd_account_t *ac);
 
 /* Applies one event (of this account: not re-checked), in place:
- * de-duplication by event id within the horizon, milestones, latest-of,
- * last-writer-wins values, case states, activity, NPS, and the windows
- * kept for the (possibly new) as-of day. Idempotent and commutative for
- * everything but what is too late: an event is too late for the windows
- * when its day is before D-R+1 with D the as-of day after this event.
- * Returns a jd_account_rc_t. */
+ * de-duplication by event id within the lateness horizon, milestones,
+ * latest-of, last-writer-wins values, case states, activity, NPS, and the
+ * windows kept for the (possibly new) as-of day. Idempotent and
+ * commutative for everything but what is too late: a usage event is too
+ * late for the windows (JD_ACCOUNT_LATE) when its day is before D-L+1
+ * with D the as-of day after this event (or its day is sealed). An event
+ * of another type before D-L+1 cannot be told from a re-sent one: it
+ * applies its idempotent effects (all it has) and returns
+ * JD_ACCOUNT_APPLIED. Returns a jd_account_rc_t. */
 int jd_account_apply(jd_account_t *ac, const jd_account_conf_t *cf,
                      const jd_event_t *ev);
 

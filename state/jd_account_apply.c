@@ -10,7 +10,21 @@
  * apply then does only commutative, idempotent updates (min, max,
  * last-writer-wins by (occurred_at, event_id), set inserts, activity-mask
  * unions), so any order of the same events gives the same record, except
- * for what falls out of the retention horizon.
+ * for what is too late.
+ *
+ * One thing is counted rather than set: a day's usage count (the events
+ * windows, days active). It is exact because it moves only with a new id
+ * in the day's id list, and those lists are kept for the lateness horizon
+ * [D-L+1, D] only (state.lateness_days): when D moves, the days that left
+ * it are sealed (ids freed, count kept until the day leaves the retention
+ * horizon [D-R+1, D]). An event of an earlier or sealed day cannot be told
+ * from a re-send, so nothing counted may follow from it: a usage event is
+ * too late (JD_ACCOUNT_LATE: no window moves, not even through the
+ * activity masks, so that the windows stay a function of the on-time
+ * events) and keeps its other effects; an event of another type applies
+ * what it does, all of it idempotent (milestones, latest-of,
+ * last-writer-wins, case states, the opened-case mask, NPS answers keyed
+ * by their own hash), as often as it comes.
  *
  * Windows are kept per event. Every window counts members (users, core
  * features, opened cases) whose activity mask has a bit in its span, or
@@ -291,6 +305,31 @@ static int ac_day_record(jd_day_t *dy, uint64_t h, int usage)
     return 1;
 }
 
+void jd__account_days_seal(jd_account_t *ac, int64_t oldest)
+{
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < ac->ac_ndays; i++) {
+        jd_day_t *dy = &ac->ac_days[i];
+        if (dy->dy_day < oldest && !dy->dy_sealed) {
+            free(dy->dy_ids);
+            dy->dy_ids = NULL;
+            dy->dy_n = dy->dy_cap = 0;
+            dy->dy_sealed = 1;
+        }
+        if (dy->dy_usage || !dy->dy_sealed)
+            ac->ac_days[k++] = *dy;
+    }
+    ac->ac_ndays = k;
+}
+
+/* 1 when the day is kept sealed (its ids dropped). */
+static int ac_day_sealed(const jd_account_t *ac, int64_t day)
+{
+    int found;
+    uint32_t i = ac_day_find(ac, day, &found);
+    return found && ac->ac_days[i].dy_sealed;
+}
+
 static void ac_days_prune(jd_account_t *ac, int64_t oldest)
 {
     uint32_t k = 0;
@@ -551,7 +590,8 @@ static void ac_max(int64_t *cur, int64_t t)
 }
 
 /* The as-of instant moves to t when later; when its day moves, what left
- * the horizon is dropped and the windows are due for a recount. */
+ * the horizons is dropped (days that left the lateness horizon are
+ * sealed) and the windows are due for a recount. */
 static void ac_advance(jd_account_t *ac, const jd_account_conf_t *cf,
                        int64_t t)
 {
@@ -564,6 +604,7 @@ static void ac_advance(jd_account_t *ac, const jd_account_conf_t *cf,
     if (day == old)
         return;
     ac_days_prune(ac, jd_window_horizon(day, cf->acf_retention_days));
+    jd__account_days_seal(ac, jd_window_horizon(day, cf->acf_lateness_days));
     ac_act_prune(&ac->ac_users, day - (JD_ACCOUNT_REACH - 1));
     ac_act_prune(&ac->ac_feats, day - (JD_ACCOUNT_REACH - 1));
     ac_act_prune(&ac->ac_copen, day - (JD_ACCOUNT_REACH - 1));
@@ -654,6 +695,28 @@ static int ac_record(jd_account_t *ac, const ac_ev_t *e)
     return rc;
 }
 
+/* The day-keyed part of an event, by its day against the horizons of the
+ * as-of day: inside the lateness horizon (and not sealed) its id is
+ * recorded (a duplicate stops here) and its activity added; before it, a
+ * usage event is too late and another one adds its (idempotent) activity
+ * while its day is retained. A jd_account_rc_t. */
+static int ac_days_part(jd_account_t *ac, const jd_account_conf_t *cf,
+                        const jd_event_t *ev, const ac_ev_t *e)
+{
+    int64_t day = jd_window_day(ac->ac_as_of);
+    if (e->e_day >= jd_window_horizon(day, cf->acf_lateness_days) &&
+        !ac_day_sealed(ac, e->e_day)) {
+        int fresh = ac_record(ac, e);
+        if (fresh <= 0)
+            return fresh < 0 ? JD_ACCOUNT_NOMEM : JD_ACCOUNT_DUPLICATE;
+    } else if (e->e_usage) {
+        return JD_ACCOUNT_LATE;
+    } else if (e->e_day < jd_window_horizon(day, cf->acf_retention_days)) {
+        return JD_ACCOUNT_APPLIED;
+    }
+    return ac_activity(ac, cf, ev, e) != 0 ? JD_ACCOUNT_NOMEM : JD_ACCOUNT_APPLIED;
+}
+
 int jd_account_apply(jd_account_t *ac, const jd_account_conf_t *cf,
                      const jd_event_t *ev)
 {
@@ -664,20 +727,9 @@ int jd_account_apply(jd_account_t *ac, const jd_account_conf_t *cf,
     ac_meaning(cf, ev, &e);
     ac_advance(ac, cf, e.e_t);
     ac_windows_refresh(ac, cf);
-    int64_t horizon = jd_window_horizon(jd_window_day(ac->ac_as_of),
-                                        cf->acf_retention_days);
-    int rc = JD_ACCOUNT_APPLIED;
-    if (e.e_day >= horizon) {
-        int fresh = ac_record(ac, &e);
-        if (fresh < 0)
-            return JD_ACCOUNT_NOMEM;
-        if (!fresh)
-            return JD_ACCOUNT_DUPLICATE;
-        if (ac_activity(ac, cf, ev, &e) != 0)
-            return JD_ACCOUNT_NOMEM;
-    } else if (e.e_usage) {
-        rc = JD_ACCOUNT_LATE;
-    }
+    int rc = ac_days_part(ac, cf, ev, &e);
+    if (rc == JD_ACCOUNT_NOMEM || rc == JD_ACCOUNT_DUPLICATE)
+        return rc;
     if (ac_scalars(ac, ev, &e) != 0 || ac_nps_apply(ac, &e) != 0)
         return JD_ACCOUNT_NOMEM;
     return rc;

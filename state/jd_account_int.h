@@ -23,6 +23,11 @@ int jd__account_grow(void *vp, uint32_t n, uint32_t *cap, size_t each);
  * to day (jd_account_apply.c). */
 void jd__account_nps_total(jd_account_t *ac, int64_t day);
 
+/* Seals the days before oldest (frees their ids, keeps their usage
+ * counts; a day without usage is dropped): what leaving the lateness
+ * horizon does to a day (jd_account_apply.c). */
+void jd__account_days_seal(jd_account_t *ac, int64_t oldest);
+
 /* Parses lw_val into lw_num/lw_int (after every change of lw_val). */
 void jd__account_lww_parse(jd_lww_t *lw);
 

@@ -12,16 +12,23 @@
  * calloc and their count set at once, so jd_account_destroy frees a
  * half-decoded record correctly.
  *
- * Invariants the decoder enforces, because jd_account*.c rely on them:
- * the sorted arrays (cases by cs_id, activity by at_key, days by dy_day,
- * each part of a day's ids, NPS by (np_day, np_hash), rules by ar_hash)
- * are strictly increasing (bisection and inserts assume it); strings hold
- * no NUL byte (they are compared with strcmp); a last-writer-wins value
- * has its event id (ac_newer compares both); stages are -1 or a jd_stage_t
- * (they index a name table); the case counters agree with the cases;
- * instants and days are in the range jd_account_apply accepts, so the
- * window arithmetic on them cannot overflow. Positions are not sorted in
- * the account and are not checked for repeats.
+ * Invariants the decoder enforces, because jd_account*.c rely on them: the
+ * sorted arrays (cases by cs_id, activity by at_key, days by dy_day, each
+ * part of a day's ids (a sealed day has none), NPS by (np_day, np_hash),
+ * rules by ar_hash) are strictly increasing (bisection and inserts assume
+ * it); strings hold no NUL byte (they are compared with strcmp); a
+ * last-writer-wins value has its event id (ac_newer compares both); stages are
+ * -1 or a jd_stage_t (they index a name table); the case counters agree
+ * with the cases; instants and days are in the range jd_account_apply
+ * accepts, so the window arithmetic on them cannot overflow. Positions are
+ * not sorted in the account and are not checked for repeats.
+ *
+ * Version 1 differs in the days only (each day absolute, with the number
+ * of its usage ids and every id): its days decode to the same jd_day_t,
+ * and the sealing at the end of the decode (jd__account_days_seal, what
+ * the apply does when the as-of day moves) drops the ids the lateness
+ * horizon no longer needs. So an upgraded instance reads the records of
+ * the old one and writes version 2 from the first change on.
  *
  * Not stored: ac_win_day, ac_win, ac_nps_cnt, ac_nps_sum. A decoded record
  * has ac_win_day = INT64_MIN ("not computed", as jd_account_new leaves
@@ -37,7 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jd_account_int.h" /* jd__account_lww_parse */
+#include "jd_account_int.h" /* jd__account_lww_parse, jd__account_days_seal */
 #include "jd_codec_int.h" /* jd__codec_buf_reserve */
 
 #define REC_TS_MAX INT64_C(10000000000000) /* as jd_account_apply: 10^13 ms */
@@ -177,14 +184,17 @@ static void enc_acts(rec_w_t *w, const jd_acts_t *as)
     }
 }
 
+/* Version 2: per day its distance from the previous one (the first: the
+ * day itself), its usage count, then 0 for a sealed day or 1 + the number
+ * of ids that follow. */
 static void enc_days(rec_w_t *w, const jd_account_t *ac)
 {
     w_u(w, ac->ac_ndays);
     for (uint32_t i = 0; i < ac->ac_ndays; i++) {
         const jd_day_t *dy = &ac->ac_days[i];
-        w_s(w, dy->dy_day);
+        w_u(w, (uint64_t)(i ? dy->dy_day - dy[-1].dy_day : dy->dy_day));
         w_u(w, dy->dy_usage);
-        w_u(w, dy->dy_n);
+        w_u(w, dy->dy_sealed ? 0 : 1 + (uint64_t)dy->dy_n);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
         if (dy->dy_n)
             w_bytes(w, dy->dy_ids, 8 * (size_t)dy->dy_n); /* already the stored order */
@@ -503,16 +513,14 @@ static int dec_sorted_ids(const uint64_t *ids, uint32_t lo, uint32_t hi)
     return 1;
 }
 
-static void dec_day(rec_r_t *r, jd_day_t *dy)
+/* A day's n ids (the first dy_usage of them usage ids): each part
+ * strictly increasing. */
+static void dec_ids(rec_r_t *r, jd_day_t *dy, uint32_t n)
 {
-    dy->dy_day = r_range(r, 0, REC_DAY_MAX, "day out of range");
-    uint64_t usage = r_u(r);
-    uint32_t n = r_count(r, 8);
-    if (!r->r_bad && usage > n)
+    if (!r->r_bad && dy->dy_usage > n)
         r_fail(r, "more usage ids than ids");
     if (!(dy->dy_ids = r_array(r, n, sizeof *dy->dy_ids)))
         return;
-    dy->dy_usage = (uint32_t)usage;
     dy->dy_n = dy->dy_cap = n;
     for (uint32_t k = 0; k < n; k++)
         dy->dy_ids[k] = r_h(r);
@@ -521,16 +529,57 @@ static void dec_day(rec_r_t *r, jd_day_t *dy)
         r_fail(r, "day ids not strictly sorted");
 }
 
-static void dec_days(rec_r_t *r, jd_account_t *ac)
+/* Version 1: the day, the number of usage ids, every id. */
+static void dec_day_v1(rec_r_t *r, jd_day_t *dy, const jd_day_t *prev)
+{
+    dy->dy_day = r_range(r, 0, REC_DAY_MAX, "day out of range");
+    if (!r->r_bad && prev && prev->dy_day >= dy->dy_day)
+        r_fail(r, "days not strictly sorted");
+    uint64_t usage = r_u(r);
+    uint32_t n = r_count(r, 8);
+    dy->dy_usage = usage > n ? UINT32_MAX : (uint32_t)usage;
+    dec_ids(r, dy, n);
+}
+
+/* Version 2 (enc_days): the distance from the previous day, the usage
+ * count, 0 (sealed) or 1 + the number of ids, the ids. */
+static void dec_day(rec_r_t *r, jd_day_t *dy, const jd_day_t *prev)
+{
+    uint64_t gap = r_u(r);
+    if (!r->r_bad && prev && gap == 0)
+        r_fail(r, "days not strictly sorted");
+    if (!r->r_bad && gap > (uint64_t)(REC_DAY_MAX - (prev ? prev->dy_day : 0)))
+        r_fail(r, "day out of range");
+    dy->dy_day = (prev ? prev->dy_day : 0) + (int64_t)gap;
+    uint64_t usage = r_u(r);
+    if (!r->r_bad && usage > UINT32_MAX)
+        r_fail(r, "usage count out of range");
+    dy->dy_usage = (uint32_t)usage;
+    uint64_t kept = r_u(r);
+    if (r->r_bad)
+        return;
+    if (kept == 0) {
+        dy->dy_sealed = 1;
+        return;
+    }
+    if (kept - 1 > UINT32_MAX || kept - 1 > r->r_left / 8)
+        r_fail(r, "count larger than the record can hold");
+    else
+        dec_ids(r, dy, (uint32_t)(kept - 1));
+}
+
+static void dec_days(rec_r_t *r, jd_account_t *ac, int version)
 {
     uint32_t n = r_count(r, 3); /* day, usage, count */
     if (!(ac->ac_days = r_array(r, n, sizeof *ac->ac_days)))
         return;
     ac->ac_ndays = ac->ac_day_cap = n;
     for (uint32_t i = 0; i < n && !r->r_bad; i++) {
-        dec_day(r, &ac->ac_days[i]);
-        if (i && ac->ac_days[i - 1].dy_day >= ac->ac_days[i].dy_day)
-            r_fail(r, "days not strictly sorted");
+        const jd_day_t *prev = i ? &ac->ac_days[i - 1] : NULL;
+        if (version == 1)
+            dec_day_v1(r, &ac->ac_days[i], prev);
+        else
+            dec_day(r, &ac->ac_days[i], prev);
     }
 }
 
@@ -594,7 +643,8 @@ static void dec_tail(rec_r_t *r, jd_account_t *ac)
     }
 }
 
-/* The head: length and version. 0, or -1 with err set. */
+/* The head: length and version. The version (1 or JD_RECORD_VERSION),
+ * or -1 with err set. */
 static int dec_head(const unsigned char *p, size_t len, jd_err_t *err)
 {
     if (len < JD_RECORD_HEAD) {
@@ -603,16 +653,16 @@ static int dec_head(const unsigned char *p, size_t len, jd_err_t *err)
                    len, JD_RECORD_HEAD);
         return -1;
     }
-    if (p[0] != JD_RECORD_VERSION) {
+    if (p[0] != JD_RECORD_VERSION && p[0] != 1) {
         jd_err_set(err, JD_ERR_FATAL, JD_E_MALFORMED,
-                   "account record: version %u found, version %d expected",
-                   p[0], JD_RECORD_VERSION);
+                   "account record: version %u found, version %d expected "
+                   "(or version 1, still read)", p[0], JD_RECORD_VERSION);
         return -1;
     }
-    return 0;
+    return p[0];
 }
 
-static void dec_body(rec_r_t *r, jd_account_t *ac)
+static void dec_body(rec_r_t *r, jd_account_t *ac, int version)
 {
     dec_scalars(r, ac);
     dec_lww(r, ac);
@@ -621,7 +671,7 @@ static void dec_body(rec_r_t *r, jd_account_t *ac)
     dec_acts(r, &ac->ac_users);
     dec_acts(r, &ac->ac_feats);
     dec_acts(r, &ac->ac_copen);
-    dec_days(r, ac);
+    dec_days(r, ac, version);
     dec_nps(r, ac);
     dec_rules(r, ac);
     dec_tail(r, ac);
@@ -629,10 +679,12 @@ static void dec_body(rec_r_t *r, jd_account_t *ac)
         r_fail(r, "trailing bytes");
 }
 
-jd_account_t *jd_record_decode(const void *data, size_t len, jd_err_t *err)
+jd_account_t *jd_record_decode(const void *data, size_t len, int lateness_days,
+                               jd_err_t *err)
 {
     const unsigned char *p = data;
-    if (dec_head(p, len, err) != 0)
+    int version = dec_head(p, len, err);
+    if (version < 0)
         return NULL;
     jd_account_t *ac = calloc(1, sizeof *ac);
     if (!ac) {
@@ -643,10 +695,13 @@ jd_account_t *jd_record_decode(const void *data, size_t len, jd_err_t *err)
     rec_r_t r = {p + JD_RECORD_HEAD, len - JD_RECORD_HEAD, len, err, 0};
     ac->ac_epoch = jd_record_epoch(p, len);
     ac->ac_win_day = INT64_MIN; /* not computed: see the top of the file */
-    dec_body(&r, ac);
+    dec_body(&r, ac, version);
     if (r.r_bad) {
         jd_account_destroy(ac);
         return NULL;
     }
+    if (ac->ac_as_of != JD_SIGNALS_NO_TS)
+        jd__account_days_seal(ac, jd_window_horizon(jd_window_day(ac->ac_as_of),
+                                                    lateness_days));
     return ac;
 }

@@ -13,11 +13,14 @@
 
 #include "jd_record.h"
 
+/* The lateness of the default configuration (state.lateness_days). */
+#define FUZZ_LATENESS 7
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
     jd_err_t err;
     jd_buf_t a = {0}, b = {0};
-    jd_account_t *ac = jd_record_decode(data, len, &err), *again;
+    jd_account_t *ac = jd_record_decode(data, len, FUZZ_LATENESS, &err), *again;
     if (!ac) {
         if (err.err_class != JD_ERR_FATAL || !err.err_msg[0])
             abort();
@@ -25,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     }
     if (jd_record_encode(ac, &a, &err) != 0)
         abort();
-    if (!(again = jd_record_decode(a.b_data, a.b_len, &err)))
+    if (!(again = jd_record_decode(a.b_data, a.b_len, FUZZ_LATENESS, &err)))
         abort();
     if (jd_record_encode(again, &b, &err) != 0 || a.b_len != b.b_len ||
         memcmp(a.b_data, b.b_data, a.b_len) != 0 ||

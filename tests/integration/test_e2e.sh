@@ -246,9 +246,11 @@ grep -q "jd.source.topic=product-events" "$JD_TMP/dlq.txt" || fail "dead letter 
 # ---- replay under a new group: same state, no new triggers ------------------
 timeout 120 "$JD_BIN" run "${COMMON[@]}" --set kafka.group.id=replay --max-events "$TOTAL" \
   >"$JD_TMP/run2.out" 2>"$JD_TMP/run2.log" || fail "replay run"
-# Usage events are all recognised as duplicates; non-usage events older than
-# the retention horizon cannot be and count as new (re-applying them is a
-# no-op: min/max/last-writer-wins), hence the state comparison below.
+# Events of the lateness horizon (state.lateness_days) are recognised as
+# duplicates; older usage events are too late for the windows (they were
+# counted the first time), older non-usage events cannot be recognised and
+# count as new (re-applying them is a no-op: min/max/last-writer-wins),
+# hence the state comparison below.
 grep -qE "decoded +19 " "$JD_TMP/run2.out" || { cat "$JD_TMP/run2.out"; fail "replay did not decode everything"; }
 grep -q "triggers published   0" "$JD_TMP/run2.out" || fail "replay published triggers again"
 grep -q "resolved published   0" "$JD_TMP/run2.out" || fail "replay resolved episodes again"

@@ -24,6 +24,12 @@ own Avro encoder, the definitions read off docs/signals.md.
       account's events are spread over the partitions, consumed in no
       known interleaving), so its log-order fields are only checked to be
       possible ones.
+  test_state_oracle.py check-lateness DIR L D.jsonl
+      D is `journeyd inspect --all --json` of a run of DIR/a.bin with
+      state.lateness_days = L: every signal, the log-order fields
+      included, must equal the oracle's in the order of DIR/a.bin, where
+      a usage event more than L-1 days before the account's newest day
+      at its arrival is too late for the windows.
   test_state_oracle.py stages DIR STAGES.jsonl A.jsonl [RUN.bin]
       the decoded stage events of a run: ids unique (after dropping exact
       re-sends), each account's chain previous -> stage consistent and
@@ -48,6 +54,12 @@ CORE = ["dashboards", "reports", "alerts", "workflows", "api"]
 VALUE_FEATURES = ["reports.export"]
 USAGE = {"feature_used", "login"}
 POWER_DAYS = 8
+# state.lateness_days of the generated config: the retention (35). Runs b
+# and c are shuffles that must give the signals of run a; with L below the
+# log's spread an event shuffled after a newer one by L days or more is too
+# late in one run and counts in another. L < R is checked by
+# check-lateness (run d of test_state_replay.sh, in order, L = 7).
+LATENESS = 35
 RENEWAL_WINDOW = 120
 TTFV_TARGET = 30
 HEALTHY_UTIL, HEALTHY_BREADTH = 0.7, 0.7
@@ -62,13 +74,14 @@ HEALTH["enterprise"] = dict(HEALTH["default"])
 HEALTH["enterprise"]["utilization"] = (40, 0.3, 0.9)
 HEALTH["enterprise"]["nps"] = (10, 4, 9)
 CONFIG = """state:
+  lateness_days: %d
   core_features: [%s]
   value_features: [%s]
 health:
   enterprise:
     utilization: {weight: 40, bad: 0.3, good: 0.9}
     nps: {weight: 10}
-""" % (", ".join(CORE), ", ".join(VALUE_FEATURES))
+""" % (LATENESS, ", ".join(CORE), ", ".join(VALUE_FEATURES))
 
 
 # ---- Avro (product_event.avsc), written by hand ---------------------------
@@ -209,6 +222,13 @@ def gen_account(rng, i):
                              feature=r.choice(FEATURES + VALUE_FEATURES)))
         if r.random() < 0.3:
             late.append(g.ev("nps_response", newest - 50 * DAY, user="u0", value=3.0))
+    # lagging: usage 8-30 days before the newest event, arriving after the
+    # rest of the account: on time with L = 35, too late with L = 7
+    if r.random() < 0.5:
+        for _ in range(r.randint(1, 4)):
+            late.append(g.ev(r.choice(["login", "feature_used"]), newest - r.randint(8, 30) * DAY
+                             + r.randint(0, DAY - 1), user="u%d" % r.randint(0, pool),
+                             feature=r.choice(FEATURES)))
     # out of order inside the horizon: some events move later in the log
     for _ in range(r.randint(0, 6)):
         if len(events) > 2:
@@ -309,14 +329,29 @@ def lww(items):
     return None if best is None else best[1]
 
 
-def expected(events):
-    ev = {}
+def on_time(events, lateness):
+    """The events without duplicates (the first of each event_id), and the
+    ids of the usage events too late for the windows: in the given order,
+    a usage event whose day is before D-L+1, D the day of the newest
+    occurred_at so far (this event included)."""
+    ev, late, T = {}, set(), None
     for e in events:
-        ev[e["event_id"]] = e                              # duplicates: same content
-    ev = list(ev.values())
+        if e["event_id"] in ev:
+            continue                                       # duplicates: same content
+        ev[e["event_id"]] = e
+        T = e["occurred_at"] if T is None else max(T, e["occurred_at"])
+        if e["type"] in USAGE and day_of(e["occurred_at"]) < day_of(T) - lateness + 1:
+            late.add(e["event_id"])
+    return list(ev.values()), late
+
+
+def expected(events, lateness=LATENESS):
+    """events in arrival order (with LATENESS the order does not matter)."""
+    ev, late = on_time(events, lateness)
     T = max(e["occurred_at"] for e in ev)
     D = day_of(T)
-    usage = [e for e in ev if e["type"] in USAGE]
+    usage_all = [e for e in ev if e["type"] in USAGE]
+    usage = [e for e in usage_all if e["event_id"] not in late]
 
     def in_win(e, first, last):
         return D - last <= day_of(e["occurred_at"]) <= D - first
@@ -340,7 +375,7 @@ def expected(events):
     used = {e["feature"] for e in usage if e["feature"] in CORE and in_win(e, 0, 27)}
     s["core_features_used_28d"] = len(used)
     s["feature_breadth_28d"] = len(used) / len(CORE)
-    lu = max((e["occurred_at"] for e in usage), default=None)
+    lu = max((e["occurred_at"] for e in usage_all), default=None)
     s["last_usage_at"] = lu
     s["days_since_last_usage"] = None if lu is None else (T - lu) / DAY
 
@@ -475,7 +510,7 @@ def run_order(path):
     return ids
 
 
-def log_order(events):
+def log_order(events, lateness=LATENESS):
     """The log-order fields of docs/signals.md ("The exceptions: log
     order"), deciding after every event of the account in the given order:
     a duplicate (an event_id seen before) changes nothing and is not
@@ -501,7 +536,7 @@ def log_order(events):
         at = e["occurred_at"]
         T = at if T is None else max(T, at)
         typ = e["type"]
-        if typ in USAGE:
+        if typ in USAGE and day_of(at) >= day_of(T) - lateness + 1:
             d = day_of(at)
             if e["user_id"]:
                 user_day[e["user_id"]] = max(user_day.get(e["user_id"], d), d)
@@ -671,6 +706,35 @@ def check(outdir, paths):
     return 1 if bad or checked == 0 else 0
 
 
+def check_lateness(outdir, lateness, path):
+    by_id, order = {}, {}
+    with open(outdir + "/log.jsonl") as f:
+        for line in f:
+            e = json.loads(line)
+            by_id[e["event_id"]] = e
+    for i in run_order(outdir + "/a.bin"):
+        order.setdefault(by_id[i]["account_id"], []).append(by_id[i])
+    run = load_dump(path)
+    bad, late = [], 0
+    if set(run) != set(order):
+        bad.append("accounts %d, log has %d" % (len(run), len(order)))
+    for acct in sorted(set(run) & set(order)):
+        late += len(on_time(order[acct], lateness)[1])
+        want = expected(order[acct], lateness)[0]
+        ha, st, prev, changed, _ = log_order(order[acct], lateness)
+        want.update({"healthy_adoption_at": ha, "stage": st, "previous_stage": prev,
+                     "stage_changed_at": changed})
+        got = run[acct]["signals"]
+        for k, v in want.items():
+            if not close(got.get(k), v):
+                bad.append("%s: %s = %r, oracle (L = %d) %r" % (acct, k, got.get(k), lateness, v))
+    for b in bad[:40]:
+        print("FAIL " + b)
+    print("lateness %d: %d accounts in log order, %d usage events too late for the windows, "
+          "%d problems" % (lateness, len(run), late, len(bad)))
+    return 1 if bad or not late else 0
+
+
 def stages(outdir, stage_path, dump_path, bin_path=None):
     run = load_dump(dump_path)
     order = {}
@@ -729,6 +793,8 @@ if __name__ == "__main__":
         gen(a[1], int(opts.get("--accounts", 500)), int(opts.get("--seed", 7)))
     elif a and a[0] == "check" and len(a) == 5:
         sys.exit(check(a[1], a[2:5]))
+    elif a and a[0] == "check-lateness" and len(a) == 4:
+        sys.exit(check_lateness(a[1], int(a[2]), a[3]))
     elif a and a[0] == "stages" and len(a) in (4, 5):
         sys.exit(stages(*a[1:]))
     else:

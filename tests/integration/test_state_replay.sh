@@ -18,7 +18,12 @@
 # and (c) must equal the oracle's own decisions after every event, in the
 # order of a.bin and c.bin (run (b) is unkeyed: its order is unknown). The
 # stage events of (a) and (c) must decode with python3-avro and form, per
-# account, exactly the oracle's chain of stage changes.
+# account, exactly the oracle's chain of stage changes. The generated
+# config sets state.lateness_days to the retention (35), as the shuffled
+# runs need; run (d) takes the log in order again with
+# state.lateness_days=7, and its signals must be the oracle's with L = 7
+# (the usage events more than 6 days older than their account's newest
+# one at their arrival count in no window).
 # Also prints the Redis cost of run (a): commands per event and bytes per
 # account (docs/state.md quotes these numbers).
 # Needs JD_BIN, JD_ROOT, JD_TMP (tests/run.sh sets them); starts its own
@@ -35,7 +40,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 jd_start_redis "$JD_TMP/redis"
 R=(redis-cli -p "$JD_REDIS_PORT")
-TOPICS=ta,tb,tc,stage_a,stage_b,stage_c
+TOPICS=ta,tb,tc,stage_a,stage_b,stage_c,stage_d
 jd_start_broker "$JD_BIN" "$JD_TMP" --partitions 4 --set "topics.input=$TOPICS"
 RUN=$$
 K='\xfe\xfd\x03JK\x04\xfc\x7f'
@@ -155,6 +160,12 @@ N2=$(grep -c "group .* stored" "$JD_TMP/c2.log" || true)
 C3=$(sed -n 's/^events consumed *\([0-9]*\).*/\1/p' "$JD_TMP/c3.out")
 [ "${C3:-0}" -gt 0 ] && [ "$C3" -lt "$TOTAL" ] || fail "third start consumed $C3 of $TOTAL: not midway"
 
+# ---- (d) in order, with an allowed lateness below the retention ------------------------------
+# shellcheck disable=SC2046
+timeout 300 "$JD_BIN" run $(common ta "sd$RUN" stage_d) --set state.lateness_days=7 \
+  --max-events "$TOTAL" >"$JD_TMP/d.out" 2>"$JD_TMP/d.log" || { tail "$JD_TMP/d.log"; fail "run d"; }
+grep -E "events consumed|too late" "$JD_TMP/d.out"
+
 # ---- compare ------------------------------------------------------------------------------
 for r in a b c; do
   "$JD_BIN" inspect --all --json --redis "127.0.0.1:$JD_REDIS_PORT" --config "$JD_TMP/config.yaml" \
@@ -162,6 +173,10 @@ for r in a b c; do
 done
 $PY "$ORACLE" check "$JD_TMP" "$JD_TMP/a.jsonl" "$JD_TMP/b.jsonl" "$JD_TMP/c.jsonl" \
   || fail "signals differ between runs or from the oracle"
+"$JD_BIN" inspect --all --json --redis "127.0.0.1:$JD_REDIS_PORT" --config "$JD_TMP/config.yaml" \
+  --set "redis.prefix=sd$RUN" --set state.lateness_days=7 >"$JD_TMP/d.jsonl" || fail "inspect --all (d)"
+$PY "$ORACLE" check-lateness "$JD_TMP" 7 "$JD_TMP/d.jsonl" \
+  || fail "signals of run d (state.lateness_days=7) differ from the oracle's"
 for r in a c; do
   kcat -C -b "$JD_BROKERS" -t "stage_$r" -e -q -f '%S:%s' \
     | $PY "$AVRO" decode "$JD_ROOT/schemas/journey_stage.avsc" >"$JD_TMP/stages_$r.jsonl" \
@@ -171,4 +186,4 @@ for r in a c; do
 done
 "$JD_BIN" inspect acct-0000 --redis "127.0.0.1:$JD_REDIS_PORT" --config "$JD_TMP/config.yaml" \
   --set "redis.prefix=sa$RUN" | head -n 20
-echo "ok   3 runs identical and equal to the oracle"
+echo "ok   3 runs identical and equal to the oracle; run d equal to the oracle with L = 7"

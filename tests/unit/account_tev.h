@@ -28,6 +28,7 @@ static inline void tev_setup(void)
     g_sgc.sgc_core_feature_cnt = 3;
     memset(&g_cf, 0, sizeof g_cf);
     g_cf.acf_retention_days = 35;
+    g_cf.acf_lateness_days = 7;
     g_cf.acf_power_user_days = 3;
     g_cf.acf_usage_events = tev_usage;
     g_cf.acf_usage_cnt = 2;

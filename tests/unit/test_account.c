@@ -62,10 +62,12 @@ Test(account, usage_windows_and_duplicates)
     jd_account_destroy(ac);
 }
 
+/* The retention rule alone (L = R): usage before D-R+1 is too late. */
 Test(account, too_late_usage_keeps_its_other_effects)
 {
     jd_account_t *ac = jd_account_new("acme");
     tev_t t;
+    g_cf.acf_lateness_days = g_cf.acf_retention_days;
     tev_init(&t, "e1", "login", T0 + 100 * DAY);
     tev_user(&t, "u1", NULL);
     apply(ac, &t);
@@ -211,7 +213,9 @@ Test(account, rules_and_positions)
 
 Test(account, kept_windows_equal_counted_windows)
 {
-    for (int round = 0; round < 20; round++) {
+    static const int lateness[] = {1, 7, 35};
+    for (int round = 0; round < 21; round++) {
+        g_cf.acf_lateness_days = lateness[round % 3];
         jd_account_t *ac = jd_account_new("acme");
         for (int i = 0; i < 400; i++) {
             tev_t t;
@@ -223,14 +227,16 @@ Test(account, kept_windows_equal_counted_windows)
     }
 }
 
-/* Inside the horizon the order of events does not matter. */
-Test(account, order_inside_the_horizon_does_not_matter)
+/* Inside the lateness horizon the order of events does not matter: a log
+ * of `span` days under lateness L >= span, forwards and backwards. */
+static void assert_order_free(int lateness, int span)
 {
     enum { N = 300 };
     static tev_t evs[N];
+    g_cf.acf_lateness_days = lateness;
     for (int i = 0; i < N; i++) {
         random_event(&evs[i], i);
-        evs[i].ev.ev_occurred_at = T0 + (evs[i].ev.ev_occurred_at - T0) % (30 * DAY);
+        evs[i].ev.ev_occurred_at = T0 + (evs[i].ev.ev_occurred_at - T0) % (span * DAY);
         evs[i].ev.ev_id = evs[i].id;
         evs[i].ev.ev_user = evs[i].user;
         evs[i].ev.ev_feature = evs[i].feature;
@@ -255,4 +261,134 @@ Test(account, order_inside_the_horizon_does_not_matter)
     cr_assert_str_eq(ja, jb);
     jd_account_destroy(a);
     jd_account_destroy(b);
+}
+
+Test(account, order_inside_the_horizon_does_not_matter)
+{
+    assert_order_free(35, 30);
+    assert_order_free(7, 7);
+}
+
+/* ---- the lateness horizon (state.lateness_days = 7) ------------------------ */
+
+static void usage_at(jd_account_t *ac, const char *id, int64_t at, int want)
+{
+    tev_t t;
+    tev_init(&t, id, "login", at);
+    tev_user(&t, "u1", "reports");
+    cr_assert_eq(apply(ac, &t), want, "%s", id);
+}
+
+static jd_day_t *day_of(jd_account_t *ac, int64_t d)
+{
+    for (uint32_t i = 0; i < ac->ac_ndays; i++)
+        if (ac->ac_days[i].dy_day == d)
+            return &ac->ac_days[i];
+    return NULL;
+}
+
+Test(account, duplicates_exact_inside_the_lateness_horizon)
+{
+    jd_account_t *ac = jd_account_new("acme");
+    char id[16];
+    for (int d = 0; d < 7; d++) {
+        snprintf(id, sizeof id, "e%d", d);
+        usage_at(ac, id, T0 + (20 - d) * DAY, JD_ACCOUNT_APPLIED);
+    }
+    tev_t t;
+    tev_init(&t, "case", "case_opened", T0 + 14 * DAY);
+    tev_attr(&t, "case_id", "c1");
+    cr_assert_eq(apply(ac, &t), JD_ACCOUNT_APPLIED);
+    for (int d = 0; d < 7; d++) {                 /* D-6 .. D: every re-send */
+        snprintf(id, sizeof id, "e%d", d);
+        usage_at(ac, id, T0 + (20 - d) * DAY, JD_ACCOUNT_DUPLICATE);
+    }
+    cr_assert_eq(apply(ac, &t), JD_ACCOUNT_DUPLICATE);
+    cr_assert_eq(sig(ac, JD_SIG_EVENTS_7D), 7);
+    cr_assert_eq(sig(ac, JD_SIG_DAYS_ACTIVE_28D), 7);
+    check_windows(ac);
+    jd_account_destroy(ac);
+}
+
+Test(account, usage_before_the_lateness_horizon_is_late)
+{
+    jd_account_t *ac = jd_account_new("acme");
+    int64_t win[JD_W__COUNT];
+    usage_at(ac, "now", T0 + 20 * DAY, JD_ACCOUNT_APPLIED);
+    memcpy(win, ac->ac_win, sizeof win);
+    tev_t t;
+    tev_init(&t, "old", "feature_used", T0 + 13 * DAY + 5);   /* D-7 */
+    tev_user(&t, "u9", "reports");
+    cr_assert_eq(apply(ac, &t), JD_ACCOUNT_LATE);
+    cr_assert_eq(memcmp(win, ac->ac_win, sizeof win), 0, "a window moved");
+    check_windows(ac);
+    cr_assert_eq(sig(ac, JD_SIG_ACTIVE_USERS_28D), 1);
+    cr_assert_eq(sig(ac, JD_SIG_FIRST_VALUE_AT), (double)(T0 + 13 * DAY + 5));
+    cr_assert_null(day_of(ac, jd_window_day(T0) + 13), "a late event opened a day");
+    /* D-6 still counts */
+    usage_at(ac, "edge", T0 + 14 * DAY, JD_ACCOUNT_APPLIED);
+    cr_assert_eq(sig(ac, JD_SIG_EVENTS_7D), 2);
+    /* an event of another type before D-6 applies what it does, idempotently */
+    tev_init(&t, "oldcase", "case_opened", T0 + 10 * DAY);
+    tev_attr(&t, "case_id", "c7");
+    cr_assert_eq(apply(ac, &t), JD_ACCOUNT_APPLIED);
+    cr_assert_eq(apply(ac, &t), JD_ACCOUNT_APPLIED);
+    cr_assert_eq(ac->ac_cases_open, 1);
+    cr_assert_eq(sig(ac, JD_SIG_CASES_OPENED_28D), 1);
+    check_windows(ac);
+    jd_account_destroy(ac);
+}
+
+/* When D moves, the days that leave [D-6, D] keep their counts and lose
+ * their ids; the cache's byte count follows. */
+Test(account, ids_trimmed_counts_kept_when_the_day_moves)
+{
+    jd_account_t *ac = jd_account_new("acme"), *all = jd_account_new("acme");
+    char id[16];
+    for (int d = 0; d < 10; d++)
+        for (int k = 0; k < 3; k++) {
+            tev_t t;
+            snprintf(id, sizeof id, "e%d.%d", d, k);
+            tev_init(&t, id, "login", T0 + d * DAY + k);
+            tev_user(&t, "u1", NULL);
+            cr_assert_eq(apply(ac, &t), JD_ACCOUNT_APPLIED);
+            g_cf.acf_lateness_days = 35;
+            cr_assert_eq(apply(all, &t), JD_ACCOUNT_APPLIED);
+            g_cf.acf_lateness_days = 7;
+        }
+    tev_t t;
+    tev_init(&t, "other", "page_viewed", T0 + 2 * DAY);  /* a day without usage */
+    g_cf.acf_lateness_days = 35;
+    cr_assert_eq(apply(all, &t), JD_ACCOUNT_APPLIED);
+    g_cf.acf_lateness_days = 7;
+    int64_t d0 = jd_window_day(T0);
+    size_t freed = 0;
+    for (int d = 0; d < 10; d++) {
+        jd_day_t *dy = day_of(ac, d0 + d);
+        cr_assert(dy, "day %d", d);
+        cr_assert_eq(dy->dy_usage, 3, "day %d", d);
+        cr_assert_eq(dy->dy_sealed, d < 3, "day %d", d);
+        cr_assert_eq(dy->dy_n, d < 3 ? 0 : 3, "day %d", d);
+        cr_assert_eq(dy->dy_ids == NULL, d < 3, "day %d", d);
+        if (d < 3) {  /* what the ids took: a heap block as jd_account_bytes counts it */
+            size_t n = day_of(all, d0 + d)->dy_cap * sizeof(uint64_t);
+            freed += (n + 8 + 15) & ~(size_t)15;
+        }
+    }
+    cr_assert_eq(ac->ac_ndays, 10);
+    cr_assert_eq(all->ac_ndays, 10);  /* page_viewed shares day 2 */
+    cr_assert_eq(jd_account_bytes(ac) + freed, jd_account_bytes(all));
+    cr_assert_eq(sig(ac, JD_SIG_EVENTS_28D), 30);
+    cr_assert_eq(sig(ac, JD_SIG_DAYS_ACTIVE_28D), 10);
+    check_windows(ac);
+    /* a day that had ids only for other events is dropped when sealed */
+    jd_account_t *o = jd_account_new("acme");
+    tev_init(&t, "pv", "page_viewed", T0);
+    cr_assert_eq(apply(o, &t), JD_ACCOUNT_APPLIED);
+    usage_at(o, "later", T0 + 7 * DAY, JD_ACCOUNT_APPLIED);
+    cr_assert_eq(o->ac_ndays, 1);
+    cr_assert_eq(o->ac_days[0].dy_day, d0 + 7);
+    jd_account_destroy(o);
+    jd_account_destroy(ac);
+    jd_account_destroy(all);
 }

@@ -125,6 +125,24 @@ Test(config, example_file_is_valid)
     jd_config_destroy(cf);
 }
 
+Test(config, lateness_at_most_the_retention)
+{
+    jd_config_t *cf = jd_config_new();
+    jd_err_t err;
+    cr_assert_eq(cf->cf_lateness_days, 7);
+    cr_assert_eq(jd_config_set(cf, "topics.input", "events", "test", &err), 0, "%s", err.err_msg);
+    cr_assert_eq(jd_config_set(cf, "state.lateness_days", "36", "test", &err), 0, "%s",
+                 err.err_msg);
+    cr_assert_eq(jd_config_validate(cf, &err), JD_ERR_FATAL);
+    cr_assert(strstr(err.err_msg, "state.lateness_days") &&
+              strstr(err.err_msg, "state.retention_days"), "%s", err.err_msg);
+    cr_assert_eq(jd_config_set(cf, "state.retention_days", "36", "test", &err), 0, "%s",
+                 err.err_msg);
+    cr_assert_eq(jd_config_validate(cf, &err), 0, "%s", err.err_msg);
+    cr_assert_neq(jd_config_set(cf, "state.lateness_days", "0", "test", &err), 0);
+    jd_config_destroy(cf);
+}
+
 Test(config, value_features_feed_the_account_config)
 {
     jd_config_t *cf = jd_config_new();

@@ -31,7 +31,7 @@ static void encode(const jd_account_t *ac, jd_buf_t *b)
 static jd_account_t *decode_ok(const jd_buf_t *b)
 {
     jd_err_t err;
-    jd_account_t *ac = jd_record_decode(b->b_data, b->b_len, &err);
+    jd_account_t *ac = jd_record_decode(b->b_data, b->b_len, g_cf.acf_lateness_days, &err);
     cr_assert(ac, "decode: %s", err.err_msg);
     return ac;
 }
@@ -151,8 +151,24 @@ static void assert_same_future(jd_account_t *ac, jd_account_t *back, int from)
     jd_buf_free(&b);
 }
 
+/* Days of [D-L+1, D] have their ids, earlier ones only their counts.
+ * Returns the number of sealed days. */
+static uint32_t assert_days_kept(const jd_account_t *ac)
+{
+    int64_t open = jd_window_day(ac->ac_as_of) - g_cf.acf_lateness_days + 1;
+    uint32_t sealed = 0;
+    for (uint32_t i = 0; i < ac->ac_ndays; i++) {
+        const jd_day_t *dy = &ac->ac_days[i];
+        cr_assert_eq(dy->dy_sealed, dy->dy_day < open);
+        cr_assert(!dy->dy_sealed || (dy->dy_n == 0 && dy->dy_usage > 0));
+        sealed += dy->dy_sealed;
+    }
+    return sealed;
+}
+
 Test(record, rich_round_trip)
 {
+    uint32_t sealed = 0, days = 0;
     for (int round = 0; round < 30; round++) {
         jd_account_t *ac = rich_account(100 + 20 * round), *back;
         jd_buf_t a = {0}, b = {0};
@@ -162,6 +178,8 @@ Test(record, rich_round_trip)
         assert_same_bytes(&a, &b);
         assert_same_signals(ac, back, JD_SIGNALS_NO_TS);
         assert_same_signals(ac, back, T0 + 40 * DAY);
+        sealed += assert_days_kept(back);
+        days += back->ac_ndays;
         cr_assert_eq(jd_record_epoch(a.b_data, a.b_len), ac->ac_epoch);
         assert_same_future(ac, back, 100000 + 1000 * round);
         jd_account_destroy(ac);
@@ -169,6 +187,7 @@ Test(record, rich_round_trip)
         jd_buf_free(&a);
         jd_buf_free(&b);
     }
+    cr_assert(sealed > 0 && sealed < days, "%u of %u days sealed", sealed, days);
 }
 
 /* ---- refusals ----------------------------------------------------------------- */
@@ -179,12 +198,16 @@ Test(record, other_version_refused)
     jd_buf_t a = {0};
     jd_err_t err;
     encode(ac, &a);
-    a.b_data[0] = 2;
-    cr_assert_null(jd_record_decode(a.b_data, a.b_len, &err));
+    cr_assert_eq(a.b_data[0], 2);
+    a.b_data[0] = 3;
+    cr_assert_null(jd_record_decode(a.b_data, a.b_len, g_cf.acf_lateness_days, &err));
     cr_assert_eq(err.err_class, JD_ERR_FATAL);
     cr_assert_eq(err.err_code, JD_E_MALFORMED);
-    cr_assert(strstr(err.err_msg, "version 2") && strstr(err.err_msg, "version 1"),
+    cr_assert(strstr(err.err_msg, "version 3") && strstr(err.err_msg, "version 2"),
               "%s", err.err_msg);
+    a.b_data[0] = 0;
+    cr_assert_null(jd_record_decode(a.b_data, a.b_len, g_cf.acf_lateness_days, &err));
+    cr_assert(strstr(err.err_msg, "version 0"), "%s", err.err_msg);
     jd_account_destroy(ac);
     jd_buf_free(&a);
 }
@@ -198,7 +221,7 @@ Test(record, trailing_bytes_refused)
     unsigned char *p = malloc(a.b_len + 1);
     memcpy(p, a.b_data, a.b_len);
     p[a.b_len] = 0;
-    cr_assert_null(jd_record_decode(p, a.b_len + 1, &err));
+    cr_assert_null(jd_record_decode(p, a.b_len + 1, g_cf.acf_lateness_days, &err));
     cr_assert(strstr(err.err_msg, "trailing"), "%s", err.err_msg);
     free(p);
     jd_account_destroy(ac);
@@ -215,7 +238,8 @@ Test(record, every_truncation_refused)
         /* a copy of exactly n bytes, so ASan sees any over-read */
         unsigned char *p = malloc(n ? n : 1);
         memcpy(p, a.b_data, n);
-        cr_assert_null(jd_record_decode(p, n, &err), "prefix %zu decoded", n);
+        cr_assert_null(jd_record_decode(p, n, g_cf.acf_lateness_days, &err),
+                       "prefix %zu decoded", n);
         cr_assert_eq(err.err_code, JD_E_MALFORMED, "prefix %zu: %s", n, err.err_msg);
         free(p);
     }
@@ -236,7 +260,7 @@ Test(record, huge_count_refused)
     memcpy(p, a.b_data, at);
     memcpy(p + at, "\xff\xff\xff\xff\x0f", 5); /* 2^32 - 1 cases */
     memcpy(p + at + 5, a.b_data + at + 1, a.b_len - at - 1);
-    cr_assert_null(jd_record_decode(p, a.b_len + 4, &err));
+    cr_assert_null(jd_record_decode(p, a.b_len + 4, g_cf.acf_lateness_days, &err));
     cr_assert(strstr(err.err_msg, "count"), "%s", err.err_msg);
     free(p);
     jd_account_destroy(ac);
@@ -244,7 +268,7 @@ Test(record, huge_count_refused)
 }
 
 /* Found by fuzz_record: a day claiming more usage ids than ids was read
- * past its array. */
+ * past its array (version 2: day 0, usage 2, one id). */
 Test(record, day_with_more_usage_ids_than_ids_refused)
 {
     jd_account_t *ac = jd_account_new("acme");
@@ -253,17 +277,148 @@ Test(record, day_with_more_usage_ids_than_ids_refused)
     encode(ac, &a);
     /* ... then 3 case fields and 3 activity counts: the day count */
     size_t at = 9 + 5 + 100 + 16 + 3 + 3;
-    static const unsigned char day[] = {1, 0, 2, 1, 1, 2, 3, 4, 5, 6, 7, 8};
+    static const unsigned char day[] = {1, 0, 2, 2, 1, 2, 3, 4, 5, 6, 7, 8};
     cr_assert_eq(a.b_data[at], 0, "layout moved: fix the offset");
     unsigned char *p = malloc(a.b_len + sizeof day);
     memcpy(p, a.b_data, at);
     memcpy(p + at, day, sizeof day);
     memcpy(p + at + sizeof day, a.b_data + at + 1, a.b_len - at - 1);
-    cr_assert_null(jd_record_decode(p, a.b_len + sizeof day - 1, &err));
+    cr_assert_null(jd_record_decode(p, a.b_len + sizeof day - 1, g_cf.acf_lateness_days,
+                                    &err));
     cr_assert(strstr(err.err_msg, "more usage ids"), "%s", err.err_msg);
     free(p);
     jd_account_destroy(ac);
     jd_buf_free(&a);
+}
+
+/* ---- version 1 ------------------------------------------------------------------ */
+
+/* A version 1 record written by hand from docs/state.md: varints, zig-zag
+ * for signed ones, hashes 8 bytes little-endian. */
+typedef struct v1buf {
+    unsigned char b_data[512];
+    size_t        b_len;
+} v1buf_t;
+
+static void v1_put(v1buf_t *b, const void *p, size_t n)
+{
+    cr_assert_leq(b->b_len + n, sizeof b->b_data);
+    memcpy(b->b_data + b->b_len, p, n);
+    b->b_len += n;
+}
+
+static void v1_u(v1buf_t *b, uint64_t v)
+{
+    do {
+        unsigned char c = (unsigned char)(v & 0x7f);
+        v >>= 7;
+        c |= v ? 0x80 : 0;
+        v1_put(b, &c, 1);
+    } while (v);
+}
+
+static void v1_s(v1buf_t *b, int64_t v)
+{
+    v1_u(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
+
+static void v1_h(v1buf_t *b, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        unsigned char c = (unsigned char)(v >> (8 * i));
+        v1_put(b, &c, 1);
+    }
+}
+
+#define V1_AS_OF (T0 + 40 * DAY + 5 * 3600000)
+
+/* Account acme, as of V1_AS_OF (day D), with usage on D-10 (ids 1, 2 and
+ * the other id 3), D-3 (id 4) and D (ids 5, 6). */
+static void v1_record(v1buf_t *b)
+{
+    static const unsigned char head[JD_RECORD_HEAD] = {1, 0, 0, 0, 0, 0, 0, 0, 9};
+    int64_t d = jd_window_day(V1_AS_OF);
+    b->b_len = 0;
+    v1_put(b, head, sizeof head);
+    v1_u(b, 4);
+    v1_put(b, "acme", 4);
+    for (int i = 0; i < 10; i++)   /* as-of, milestones, latest-of */
+        v1_s(b, i == 0 || i == 7 || i == 8 ? V1_AS_OF : JD_SIGNALS_NO_TS);
+    for (int k = 0; k < JD_LWW__COUNT; k++) {
+        v1_u(b, 0);                /* no flags */
+        v1_s(b, 0);
+    }
+    v1_u(b, 0);                    /* cases, open, sev1 open */
+    v1_s(b, 0);
+    v1_s(b, 0);
+    for (int i = 0; i < 3; i++)    /* users, features, opened cases */
+        v1_u(b, 0);
+    v1_u(b, 3);                    /* days: day, usage ids, ids, the ids */
+    v1_s(b, d - 10), v1_u(b, 2), v1_u(b, 3), v1_h(b, 1), v1_h(b, 2), v1_h(b, 3);
+    v1_s(b, d - 3), v1_u(b, 1), v1_u(b, 1), v1_h(b, 4);
+    v1_s(b, d), v1_u(b, 2), v1_u(b, 2), v1_h(b, 5), v1_h(b, 6);
+    v1_u(b, 0);                    /* NPS answers, rules */
+    v1_u(b, 0);
+    v1_s(b, -1), v1_s(b, -1), v1_s(b, JD_SIGNALS_NO_TS);  /* stage */
+    v1_s(b, 0), v1_s(b, 0), v1_s(b, JD_SIGNALS_NO_TS), v1_u(b, 0);
+}
+
+Test(record, version_1_decodes)
+{
+    v1buf_t v1;
+    jd_buf_t a = {0}, b = {0};
+    jd_err_t err;
+    int64_t d = jd_window_day(V1_AS_OF);
+    v1_record(&v1);
+    jd_account_t *ac = jd_record_decode(v1.b_data, v1.b_len, 7, &err);
+    cr_assert(ac, "%s", err.err_msg);
+    cr_assert_eq(ac->ac_epoch, 9);
+    cr_assert_eq(ac->ac_as_of, V1_AS_OF);
+    cr_assert_eq(ac->ac_ndays, 3);
+    cr_assert(ac->ac_days[0].dy_day == d - 10 && ac->ac_days[0].dy_sealed &&
+              ac->ac_days[0].dy_usage == 2 && ac->ac_days[0].dy_n == 0 &&
+              !ac->ac_days[0].dy_ids);
+    cr_assert(ac->ac_days[1].dy_day == d - 3 && !ac->ac_days[1].dy_sealed &&
+              ac->ac_days[1].dy_usage == 1 && ac->ac_days[1].dy_n == 1 &&
+              ac->ac_days[1].dy_ids[0] == 4);
+    cr_assert(ac->ac_days[2].dy_n == 2 && ac->ac_days[2].dy_ids[1] == 6);
+    jd_signals_t sg;
+    jd_account_signals(ac, &g_cf, JD_SIGNALS_NO_TS, &sg);
+    cr_assert_eq(sg.sg_val[JD_SIG_EVENTS_7D].num, 3);
+    cr_assert_eq(sg.sg_val[JD_SIG_EVENTS_28D].num, 5);
+    cr_assert_eq(sg.sg_val[JD_SIG_DAYS_ACTIVE_28D].num, 3);
+    /* it is written as version 2, and reads back the same */
+    encode(ac, &a);
+    cr_assert_eq(a.b_data[0], JD_RECORD_VERSION);
+    jd_account_t *back = decode_ok(&a);
+    encode(back, &b);
+    assert_same_bytes(&a, &b);
+    assert_same_signals(ac, back, JD_SIGNALS_NO_TS);
+    cr_assert_lt(a.b_len, v1.b_len);
+    jd_account_destroy(back);
+    jd_account_destroy(ac);
+    /* with L = 35 every day keeps its ids */
+    ac = jd_record_decode(v1.b_data, v1.b_len, 35, &err);
+    cr_assert(ac, "%s", err.err_msg);
+    cr_assert(!ac->ac_days[0].dy_sealed && ac->ac_days[0].dy_n == 3 &&
+              ac->ac_days[0].dy_usage == 2 && ac->ac_days[0].dy_ids[2] == 3);
+    jd_account_destroy(ac);
+    jd_buf_free(&a);
+    jd_buf_free(&b);
+}
+
+Test(record, version_1_truncations_refused)
+{
+    v1buf_t v1;
+    jd_err_t err;
+    v1_record(&v1);
+    for (size_t n = 0; n < v1.b_len; n++) {
+        unsigned char *p = malloc(n ? n : 1);
+        memcpy(p, v1.b_data, n);
+        cr_assert_null(jd_record_decode(p, n, 7, &err), "prefix %zu decoded", n);
+        cr_assert_eq(err.err_code, JD_E_MALFORMED, "prefix %zu: %s", n, err.err_msg);
+        free(p);
+    }
 }
 
 /* Flipped bytes: refused, or a record that encodes, decodes and works. */
@@ -279,7 +434,7 @@ Test(record, random_flips_never_crash)
         memcpy(p, a.b_data, a.b_len);
         for (int k = 0; k < 1 + (int)(rnd() % 3); k++)
             p[rnd() % a.b_len] ^= (unsigned char)(1 + rnd() % 255);
-        jd_account_t *x = jd_record_decode(p, a.b_len, &err);
+        jd_account_t *x = jd_record_decode(p, a.b_len, g_cf.acf_lateness_days, &err);
         if (!x) {
             cr_assert_eq(err.err_class, JD_ERR_FATAL);
             continue;
