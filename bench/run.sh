@@ -73,8 +73,13 @@ GROUP=0
 # The pipeline's configuration: one pipeline thread per core
 # (pipeline.threads; --set pipeline.threads=1 or JD_BENCH_THREADS to
 # compare), then the --set flags given. raw and decode take SETS only.
+# The session timeout is short because the embedded broker waits for it
+# (less 1 s) before it closes a join round that a member entered late:
+# with the default 45 s, a thread whose JoinGroup missed the first round
+# held the whole run for ~44 s (as bench/scale.sh does for instances).
 THREADS="${JD_BENCH_THREADS:-$(nproc)}"
-FULL=(--set "pipeline.threads=$THREADS" "${SETS[@]}")
+FULL=(--set "pipeline.threads=$THREADS" --set kafka.session.timeout.ms=6000
+      --set kafka.heartbeat.interval.ms=500 "${SETS[@]}")
 next_group() { GROUP=$((GROUP + 1)); G="kafka.group.id=bench-$$-$GROUP"; }
 
 # ---- set-up ------------------------------------------------------------------
