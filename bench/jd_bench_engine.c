@@ -42,6 +42,8 @@ static jd_account_t *jd_bench_account_get(jd_bench_accts_t *ba, const char *id)
     return ba->ba_slot[i] = jd_account_new(id);
 }
 
+#define JD_BENCH_E_CHUNK 512 /* events whose accounts are looked up at once */
+
 typedef struct jd_bench_epass {
     double   ep_ns;
     uint64_t ep_mallocs, ep_triggers, ep_stages;
@@ -50,15 +52,23 @@ typedef struct jd_bench_epass {
 static int jd_bench_engine_pass(jd_step_t *sp, jd_bench_accts_t *ba, const jd_event_t *ev,
                                 size_t n, jd_bench_epass_t *ep)
 {
+    jd_account_t *acc[JD_BENCH_E_CHUNK];
     uint64_t m0 = JD_BENCH_E_MALLOCS();
     double t0 = jd_bench_now();
-    for (size_t i = 0; i < n; i++) {
-        jd_account_t *ac = jd_bench_account_get(ba, ev[i].ev_account);
-        int rc = ac ? jd_step_event(sp, ac, &ev[i]) : JD_ACCOUNT_NOMEM;
-        if (rc < 0)
-            return -1;
-        ep->ep_triggers += (uint64_t)rc;
-        ep->ep_stages += sp->sp_journey && sp->sp_change.ch_stage;
+    for (size_t c = 0; c < n; c += JD_BENCH_E_CHUNK) {
+        size_t k = n - c < JD_BENCH_E_CHUNK ? n - c : JD_BENCH_E_CHUNK;
+        for (size_t i = 0; i < k; i++) /* as the pipeline: the batch's */
+            if (!(acc[i] = jd_bench_account_get(ba, ev[c + i].ev_account)))
+                return -1;                 /* accounts first, then events */
+        for (size_t i = 0; i < k; i++) {
+            jd_account_prefetch(i + 8 < k ? acc[i + 8] : NULL, 0);
+            jd_account_prefetch(i + 4 < k ? acc[i + 4] : NULL, 1);
+            int rc = jd_step_event(sp, acc[i], &ev[c + i]);
+            if (rc < 0)
+                return -1;
+            ep->ep_triggers += (uint64_t)rc;
+            ep->ep_stages += sp->sp_journey && sp->sp_change.ch_stage;
+        }
     }
     ep->ep_ns = (jd_bench_now() - t0) * 1e9 / (double)(n ? n : 1);
     ep->ep_mallocs = JD_BENCH_E_MALLOCS() - m0;

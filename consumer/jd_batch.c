@@ -624,9 +624,17 @@ static int bt_message(jd_batch_t *bt, rd_kafka_message_t *m, size_t i)
     return 0;
 }
 
+/* The record of message j, when it has one resolved (else NULL). */
+static const jd_account_t *bt_ahead(const jd_batch_t *bt, size_t j, size_t n)
+{
+    return j < n && bt->bt_has[j] ? bt->bt_acc[j] : NULL;
+}
+
 static int bt_process(jd_batch_t *bt, rd_kafka_message_t **msgs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
+        jd_account_prefetch(bt_ahead(bt, i + 8, n), 0); /* the misses of */
+        jd_account_prefetch(bt_ahead(bt, i + 4, n), 1); /* later events */
         if (bt->bt_pt[i] && !msgs[i]->err && msgs[i]->offset > bt->bt_pt[i]->pt_last)
             bt->bt_pt[i]->pt_last = msgs[i]->offset;
         if (!bt->bt_has[i])

@@ -128,10 +128,16 @@ static size_t jd_part_block(size_t n)
     return n < 32 ? 32 : n;
 }
 
-static size_t jd_part_slot(const jd_part_t *pt, const char *account, int *found)
+static uint64_t jd_part_hash(const char *account)
+{
+    return XXH3_64bits(account, strlen(account));
+}
+
+static size_t jd_part_slot(const jd_part_t *pt, const char *account,
+                           uint64_t h, int *found)
 {
     size_t mask = pt->pt_map_cap - 1;
-    size_t i = (size_t)XXH3_64bits(account, strlen(account)) & mask;
+    size_t i = (size_t)h & mask;
     for (; pt->pt_map[i].me_account; i = (i + 1) & mask)
         if (strcmp(pt->pt_map[i].me_account, account) == 0) {
             *found = 1;
@@ -156,7 +162,8 @@ static int jd_part_map_grow(jd_part_t *pt)
         int found;
         if (!old[i].me_account)
             continue;
-        pt->pt_map[jd_part_slot(pt, old[i].me_account, &found)] = old[i];
+        pt->pt_map[jd_part_slot(pt, old[i].me_account, jd_part_hash(old[i].me_account),
+                                &found)] = old[i];
     }
     free(old);
     return 0;
@@ -167,7 +174,7 @@ int64_t jd_part_deadline(const jd_part_t *pt, const char *account)
     int found;
     if (!pt->pt_map_cap)
         return 0;
-    size_t i = jd_part_slot(pt, account, &found);
+    size_t i = jd_part_slot(pt, account, jd_part_hash(account), &found);
     return found ? pt->pt_map[i].me_deadline : 0;
 }
 
@@ -265,10 +272,7 @@ static int jd_part_record(jd_part_t *pt, const char *account, int64_t deadline)
         pt->pt_changes = c;
         pt->pt_changes_cap = cap;
     }
-    char *copy = strdup(account);
-    if (!copy)
-        return -1;
-    pt->pt_changes[pt->pt_nchanges++] = (jd_part_change_t){copy, deadline};
+    pt->pt_changes[pt->pt_nchanges++] = (jd_part_change_t){account, deadline};
     return 0;
 }
 
@@ -277,10 +281,11 @@ int jd_part_deadline_set(jd_part_t *pt, const char *account, int64_t deadline,
 {
     int found = 0;
     size_t i = 0;
+    uint64_t h = jd_part_hash(account);
     if (deadline < 0)
         deadline = 0;
     if (pt->pt_map_cap)
-        i = jd_part_slot(pt, account, &found);
+        i = jd_part_slot(pt, account, h, &found);
     if (found && pt->pt_map[i].me_deadline == deadline)
         return 0;
     if (!found && !deadline)
@@ -290,14 +295,14 @@ int jd_part_deadline_set(jd_part_t *pt, const char *account, int64_t deadline,
             if (jd_part_map_grow(pt) != 0)
                 return -1;
         }
-        i = jd_part_slot(pt, account, &found);
+        i = jd_part_slot(pt, account, h, &found);
         if (!(pt->pt_map[i].me_account = strdup(account)))
             return -1;
         pt->pt_bytes += jd_part_block(strlen(account) + 1);
         pt->pt_nmap++;
     }
     pt->pt_map[i].me_deadline = deadline;
-    if (record && jd_part_record(pt, account, deadline) != 0)
+    if (record && jd_part_record(pt, pt->pt_map[i].me_account, deadline) != 0)
         return -1;
     if (deadline && jd_part_push(pt, pt->pt_map[i].me_account, deadline) != 0)
         return -1;
@@ -323,7 +328,7 @@ int64_t jd_part_pop_due(jd_part_t *pt, int64_t upto, char *buf, size_t cap)
     memcpy(buf, acct, len);
     buf[len] = '\0';
     int found;
-    size_t i = jd_part_slot(pt, acct, &found);
+    size_t i = jd_part_slot(pt, acct, jd_part_hash(acct), &found);
     if (found)
         pt->pt_map[i].me_deadline = 0;
     jd_part_pop(pt);
@@ -354,7 +359,5 @@ void jd_part_each_due(jd_part_t *pt, int64_t upto,
 
 void jd_part_changes_clear(jd_part_t *pt)
 {
-    for (size_t i = 0; i < pt->pt_nchanges; i++)
-        free(pt->pt_changes[i].pc_account);
     pt->pt_nchanges = 0;
 }

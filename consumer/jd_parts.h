@@ -27,7 +27,8 @@
 
 /* One change of the deadline index: deadline 0 removes the account. */
 typedef struct jd_part_change {
-    char   *pc_account;
+    const char *pc_account;  /* borrowed from the map, which keeps an
+                                account's string as long as the part */
     int64_t pc_deadline;
 } jd_part_change_t;
 

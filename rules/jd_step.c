@@ -30,18 +30,24 @@ jd_step_t *jd_step_new(const jd_ruleset_t *rs, const jd_account_conf_t *acf,
     sp->sp_tick_ms = tick_ms;
     sp->sp_rule_cnt = n;
     sp->sp_hash = calloc(c, sizeof *sp->sp_hash);
+    sp->sp_order = calloc(c, sizeof *sp->sp_order);
     sp->sp_before = calloc(c, sizeof *sp->sp_before);
     sp->sp_states = calloc(c, sizeof *sp->sp_states);
     sp->sp_changed = calloc(c, 1);
     sp->sp_dec = calloc(c, sizeof *sp->sp_dec);
     sp->sp_out = calloc(c, sizeof *sp->sp_out);
-    if (!sp->sp_hash || !sp->sp_before || !sp->sp_states || !sp->sp_changed ||
+    if (!sp->sp_hash || !sp->sp_order || !sp->sp_before || !sp->sp_states || !sp->sp_changed ||
         !sp->sp_dec || !sp->sp_out) {
         jd_step_destroy(sp);
         return NULL;
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         sp->sp_hash[i] = jd_account_hash(jd_rule_id(jd_rules_at(rs, i)));
+        size_t k = i; /* insertion sort: a ruleset is small */
+        for (; k > 0 && sp->sp_hash[sp->sp_order[k - 1]] > sp->sp_hash[i]; k--)
+            sp->sp_order[k] = sp->sp_order[k - 1];
+        sp->sp_order[k] = (uint32_t)i;
+    }
     return sp;
 }
 
@@ -50,6 +56,7 @@ void jd_step_destroy(jd_step_t *sp)
     if (!sp)
         return;
     free(sp->sp_hash);
+    free(sp->sp_order);
     free(sp->sp_before);
     free(sp->sp_states);
     free(sp->sp_changed);
@@ -70,8 +77,8 @@ static void jd_step_deadline(jd_step_t *sp, jd_account_t *ac)
 /* Decides every rule on sp_sg at instant now; stores the changed states. */
 static int jd_step_decide(jd_step_t *sp, jd_account_t *ac, int64_t now)
 {
-    for (size_t i = 0; i < sp->sp_rule_cnt; i++)
-        sp->sp_states[i] = jd_account_rule(ac, sp->sp_hash[i]);
+    jd_account_rules_read(ac, sp->sp_hash, sp->sp_order, sp->sp_rule_cnt,
+                          sp->sp_states);
     memcpy(sp->sp_before, sp->sp_states, sp->sp_rule_cnt * sizeof *sp->sp_before);
     sp->sp_nout = jd_rules_decide_ex(sp->sp_rs, ac->ac_id, &sp->sp_sg, sp->sp_states,
                                      sp->sp_changed, sp->sp_dec, sp->sp_out,

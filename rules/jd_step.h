@@ -33,6 +33,7 @@ typedef struct jd_step {
                                               deadlines of `for` only */
     size_t                   sp_rule_cnt;
     uint64_t                *sp_hash;      /* rule i: hash of its id */
+    uint32_t                *sp_order;     /* the rules by ascending hash */
     jd_rule_state_t         *sp_before;    /* states before the decision */
     jd_rule_state_t         *sp_states;    /* and after */
     unsigned char           *sp_changed;   /* rule i changed */

@@ -125,6 +125,21 @@ jd_rule_state_t jd_account_rule(const jd_account_t *ac, uint64_t hash)
     return found ? ac->ac_rules[i].ar_state : zero;
 }
 
+void jd_account_rules_read(const jd_account_t *ac, const uint64_t *hash,
+                           const uint32_t *order, size_t n,
+                           jd_rule_state_t *out)
+{
+    const jd_rule_state_t zero = {0};
+    uint32_t j = 0;
+    for (size_t k = 0; k < n; k++) {
+        uint32_t r = order[k];
+        while (j < ac->ac_nrules && ac->ac_rules[j].ar_hash < hash[r])
+            j++;
+        out[r] = j < ac->ac_nrules && ac->ac_rules[j].ar_hash == hash[r]
+                     ? ac->ac_rules[j].ar_state : zero;
+    }
+}
+
 int jd_account_rule_set(jd_account_t *ac, uint64_t hash,
                         const jd_rule_state_t *rs)
 {
@@ -212,4 +227,58 @@ size_t jd_account_bytes(const jd_account_t *ac)
     n += ac_heap((size_t)ac->ac_rule_cap * sizeof *ac->ac_rules);
     n += ac_heap((size_t)ac->ac_pos_cap * sizeof *ac->ac_pos);
     return n;
+}
+
+/* ---- prefetch ------------------------------------------------------------ */
+
+#define AC_LINE 64
+#define AC_PREFETCH_MAX 8 /* lines of one array, at most */
+
+static void ac_prefetch_range(const void *p, size_t bytes)
+{
+    const char *c = p;
+    if (!c)
+        return;
+    size_t lines = (bytes + AC_LINE - 1) / AC_LINE;
+    if (lines > AC_PREFETCH_MAX)
+        lines = AC_PREFETCH_MAX;
+    for (size_t i = 0; i < lines; i++)
+        __builtin_prefetch(c + i * AC_LINE, 1, 3);
+}
+
+/* The middle of a sorted array: where every bisection starts. */
+static void ac_prefetch_sorted(const void *v, uint32_t n, size_t size)
+{
+    if (!v || !n)
+        return;
+    if ((size_t)n * size <= AC_PREFETCH_MAX * AC_LINE) {
+        ac_prefetch_range(v, (size_t)n * size);
+        return;
+    }
+    const char *c = v;
+    __builtin_prefetch(c + (size_t)(n / 2) * size, 0, 3);
+    __builtin_prefetch(c + (size_t)(n / 4) * size, 0, 3);
+    __builtin_prefetch(c + (size_t)(3 * (n / 4)) * size, 0, 3);
+}
+
+void jd_account_prefetch(const jd_account_t *ac, int part)
+{
+    if (!ac)
+        return;
+    if (part == 0) {
+        ac_prefetch_range(ac, sizeof *ac);
+        return;
+    }
+    ac_prefetch_range(ac->ac_pos, ac->ac_npos * sizeof *ac->ac_pos);
+    ac_prefetch_range(ac->ac_rules, ac->ac_nrules * sizeof *ac->ac_rules);
+    if (ac->ac_ndays) {
+        const jd_day_t *dy = &ac->ac_days[ac->ac_ndays - 1];
+        __builtin_prefetch(dy, 1, 3);
+        ac_prefetch_sorted(dy->dy_ids, dy->dy_n, sizeof *dy->dy_ids);
+    }
+    ac_prefetch_sorted(ac->ac_users.as_v, ac->ac_users.as_n, sizeof *ac->ac_users.as_v);
+    ac_prefetch_sorted(ac->ac_feats.as_v, ac->ac_feats.as_n, sizeof *ac->ac_feats.as_v);
+    for (int k = 0; k < JD_LWW__COUNT; k++)
+        if (ac->ac_lww[k].lw_val)
+            __builtin_prefetch(ac->ac_lww[k].lw_val, 0, 3);
 }

@@ -252,6 +252,13 @@ void jd_account_observe(jd_account_t *ac, const jd_signals_change_t *ch);
 /* The state of rule `hash` (the initial state when it has none), and
  * setting it (JD_ACCOUNT_NOMEM when the array could not grow). */
 jd_rule_state_t jd_account_rule(const jd_account_t *ac, uint64_t hash);
+
+/* The states of n rules at once (zero for those without one): rule r has
+ * hash[r], order[0..n) lists the rules by ascending hash, out[r] takes
+ * its state. One pass over the record's sorted states. */
+void jd_account_rules_read(const jd_account_t *ac, const uint64_t *hash,
+                           const uint32_t *order, size_t n,
+                           jd_rule_state_t *out);
 int jd_account_rule_set(jd_account_t *ac, uint64_t hash,
                         const jd_rule_state_t *rs);
 
@@ -265,6 +272,14 @@ int jd_account_position_set(jd_account_t *ac, uint64_t topic,
 
 /* Bytes of heap ac holds (for the cache's budget). */
 size_t jd_account_bytes(const jd_account_t *ac);
+
+/* A hint, no effect on the record: asks the processor to start loading
+ * what the next event of ac will read, so that a loop over a batch can
+ * overlap the cache misses of later accounts with the work on this one.
+ * part 0 loads the record itself; part 1 the arrays it points to (their
+ * addresses are in the record: call it after part 0 had time to land,
+ * a few events later). NULL is fine. */
+void jd_account_prefetch(const jd_account_t *ac, int part);
 
 /* XXH3 of a string, as the record keys hashes (event, user, rule, topic). */
 uint64_t jd_account_hash(const char *s);
