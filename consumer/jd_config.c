@@ -21,6 +21,7 @@
  * Runs on the main thread at start-up only.
  */
 #include "jd_config.h"
+#include "jd_cloudevent.h"
 #include "jd_config_int.h"
 
 #include <errno.h>
@@ -336,6 +337,9 @@ int jd_config_validate(const jd_config_t *cf, jd_err_t *err)
         return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
                           "topics.shadow: '%s' is a trigger topic; shadow triggers must "
                           "never reach the trigger topics", cf->cf_topic_shadow);
+    char why[160];
+    if (jd_cloudevent_source_check(cf->cf_ce_source, why, sizeof why))
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG, "cloudevents.source %s", why);
     if (jd_config_check_repartition(cf, err) || jd_config_check_lateness(cf, err))
         return JD_ERR_FATAL;
     if (cf->cf_core_feature_n > 1000)

@@ -40,6 +40,7 @@ typedef struct jd_config {
     /* topics.* */
     char *cf_topics_input;          /* comma-separated */
     char *cf_topic_dlq;
+    char *cf_ce_source;        /* cloudevents.source ("": the default) */
     char *cf_topic_risk;
     char *cf_topic_renewal;
     char *cf_topic_expansion;

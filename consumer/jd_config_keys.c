@@ -37,6 +37,9 @@ const jd_config_key_t jd__config_keys[] = {
      "and forwarded to it unchanged, keyed by account_id (partition: murmur2 of the key, as "
      "Java clients choose it); the state is computed from this topic alone. It needs as many "
      "partitions as each input topic; the embedded cluster creates it."},
+    {"cloudevents.source", JD_CFG_STR, "", JD_OFF(cf_ce_source), 0, 0, NULL,
+     "CloudEvents `source` of every trigger, stage event and dead letter (the ce_source "
+     "header; a URI reference, printable ASCII). Empty: /journeyd/<kafka group.id>."},
     {"topics.embedded_partitions", JD_CFG_INT, "4", JD_OFF(cf_embedded_partitions), 1, 256, NULL,
      "Partitions per topic created in the embedded (mock) cluster."},
     {"redis.host", JD_CFG_STR, "127.0.0.1", JD_OFF(cf_redis_host), 0, 0, NULL,

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "jd_cloudevent.h"
 #include "jd_log.h"
 #include "jd_ops.h"
 #include "jd_window.h"
@@ -40,6 +41,7 @@ typedef struct jd_out {
                                      (NUL-terminated; empty: no key) */
     int32_t          ot_partition; /* FORWARD */
     jd_delivery_t    ot_dl;
+    jd_cloudevent_t  ot_ce;       /* TRIGGER, STAGE, DLQ: its ce_* headers */
     /* DLQ: headers */
     char             ot_reason[64], ot_error[sizeof(((jd_err_t *)0)->err_msg)], ot_topic[256];
     char             ot_part[16], ot_off[24];
@@ -49,6 +51,7 @@ struct jd_outbound {
     jd_outbound_conf_t ob_c;
     jd_trigger_t       ob_tr;       /* the trigger being encoded */
     jd_stage_event_t   ob_se;       /* the stage event being encoded */
+    char               ob_source[JD_CE_SOURCE_MAX]; /* ce_source of every record */
     jd_out_t         **ob_outs;     /* each allocated once: the producer holds
                                        &ot_dl until the record is reported */
     size_t             ob_n, ob_cap;
@@ -57,8 +60,11 @@ struct jd_outbound {
 jd_outbound_t *jd_outbound_new(const jd_outbound_conf_t *conf)
 {
     jd_outbound_t *ob = calloc(1, sizeof *ob);
-    if (ob)
-        ob->ob_c = *conf;
+    if (!ob)
+        return NULL;
+    ob->ob_c = *conf;
+    jd_cloudevent_source(conf->oc_cf->cf_ce_source, jd_config_kafka(conf->oc_cf, "group.id"),
+                         ob->ob_source, sizeof ob->ob_source);
     return ob;
 }
 
@@ -141,20 +147,17 @@ static void jd_outbound_send(jd_outbound_t *ob, jd_out_t *o)
                             o->ot_payload.b_data, o->ot_payload.b_len, NULL, 0, &o->ot_dl, &err);
         return;
     }
-    if (o->ot_kind != JD_OUT_DLQ) {
-        jd_producer_send(ob->ob_c.oc_producer, o->ot_topic_to, key, o->ot_payload.b_data,
-                         o->ot_payload.b_len, NULL, 0, &o->ot_dl, &err);
-        return;
+    jd_header_t h[5 + JD_CE_HEADERS];
+    size_t n = jd_cloudevent_headers(&o->ot_ce, h);
+    if (o->ot_kind == JD_OUT_DLQ) {
+        h[n++] = (jd_header_t){"jd.reason", o->ot_reason, strlen(o->ot_reason)};
+        h[n++] = (jd_header_t){"jd.error", o->ot_error, strlen(o->ot_error)};
+        h[n++] = (jd_header_t){"jd.source.topic", o->ot_topic, strlen(o->ot_topic)};
+        h[n++] = (jd_header_t){"jd.source.partition", o->ot_part, strlen(o->ot_part)};
+        h[n++] = (jd_header_t){"jd.source.offset", o->ot_off, strlen(o->ot_off)};
     }
-    jd_header_t h[5] = {
-        {"jd.reason", o->ot_reason, strlen(o->ot_reason)},
-        {"jd.error", o->ot_error, strlen(o->ot_error)},
-        {"jd.source.topic", o->ot_topic, strlen(o->ot_topic)},
-        {"jd.source.partition", o->ot_part, strlen(o->ot_part)},
-        {"jd.source.offset", o->ot_off, strlen(o->ot_off)},
-    };
-    jd_producer_send(ob->ob_c.oc_producer, o->ot_topic_to, key,
-                     o->ot_payload.b_data, o->ot_payload.b_len, h, 5, &o->ot_dl, &err);
+    jd_producer_send(ob->ob_c.oc_producer, o->ot_topic_to, key, o->ot_payload.b_data,
+                     o->ot_payload.b_len, h, n, &o->ot_dl, &err);
 }
 
 static int jd_outbound_nomem(void)
@@ -267,6 +270,7 @@ int jd_outbound_trigger(jd_outbound_t *ob, const jd_trigger_t *tr, const jd_src_
         JD_ERROR("pipeline", "encoding trigger %s: %s", t->tr_id, err.err_msg);
         return err.err_class;
     }
+    jd_cloudevent_trigger(&o->ot_ce, t, ob->ob_source);
     jd_outbound_send(ob, o);
     jd_outbound_tally_trigger(ob, t);
     return 0;
@@ -328,6 +332,7 @@ int jd_outbound_stage(jd_outbound_t *ob, const char *account,
         JD_ERROR("pipeline", "encoding stage event %s: %s", se->se_id, err.err_msg);
         return err.err_class;
     }
+    jd_cloudevent_stage(&o->ot_ce, se, ob->ob_source);
     jd_outbound_send(ob, o);
     ob->ob_c.oc_stats->ps_stage_events++;
     jd_ops_stage_event(se->se_stage);
@@ -350,6 +355,10 @@ int jd_outbound_dead_letter(jd_outbound_t *ob, const rd_kafka_message_t *m,
     snprintf(o->ot_topic, sizeof o->ot_topic, "%s", topic);
     snprintf(o->ot_part, sizeof o->ot_part, "%d", (int)m->partition);
     snprintf(o->ot_off, sizeof o->ot_off, "%lld", (long long)m->offset);
+    rd_kafka_timestamp_type_t tst;
+    jd_cloudevent_dead_letter(&o->ot_ce, topic, m->partition, m->offset,
+                              rd_kafka_message_timestamp(m, &tst), m->key, m->key_len,
+                              ob->ob_source);
     ob->ob_c.oc_stats->ps_dead_letters++;
     ob->ob_c.oc_stats->ps_dlq_by_reason[derr->err_code]++;
     jd_ops_decode_error(derr->err_code);

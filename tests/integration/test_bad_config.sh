@@ -44,6 +44,9 @@ expect bad_yaml         "bad_yaml.yaml:[0-9]+:[0-9]+:" \
 expect missing_schema   "schemas.ids.7: cannot read" \
   --config "$(y missing_schema 'schemas:\n  ids:\n    7: /nonexistent.avsc\n')"
 expect missing_config   "nonexistent.yaml" --config /nonexistent.yaml
+expect bad_ce_source    "cloudevents.source has a space, control or non-ASCII byte at offset 4" \
+  --set "cloudevents.source=urn: spaced"
+
 expect bad_flag_key     "unknown key 'nope.key'" --set nope.key=1
 expect bad_kafka_prop   "kafka.bogus.property" --set kafka.bogus.property=1
 JOURNEYD_PIPELINE_BATCH_SIZE=-1 expect bad_env_value \

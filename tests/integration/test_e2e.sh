@@ -243,6 +243,44 @@ for r in unknown_schema_id missing_field malformed_avro; do
 done
 grep -q "jd.source.topic=product-events" "$JD_TMP/dlq.txt" || fail "dead letter without source"
 
+# ---- CloudEvents headers (Kafka binding, binary mode) -------------------------
+# Every trigger, stage event and dead letter carries ce_* headers; each
+# trigger's match its decoded payload (id, account, kind, fired_at).
+for t in cs.trigger.risk cs.trigger.renewal cs.trigger.expansion; do
+  kcat -C -b "$JD_BROKERS" -t "$t" -e -q -f 'trigger\t%h\n'
+done >"$JD_TMP/ce.txt"
+kcat -C -b "$JD_BROKERS" -t cs.journey.stage -e -q -f 'stage\t%h\n' >>"$JD_TMP/ce.txt"
+sed 's/^/dlq\t/' "$JD_TMP/dlq.txt" >>"$JD_TMP/ce.txt"
+$PY - "$JD_TMP/ce.txt" "$JD_TMP/triggers.jsonl" <<'PYEOF' || fail "CloudEvents headers"
+import datetime as dt, json, re, sys
+def ms(s): return int(dt.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp() * 1000)
+trs = {t["trigger_id"]: t for t in map(json.loads, open(sys.argv[2]))}
+seen, kinds = set(), {"trigger": 0, "stage": 0, "dlq": 0}
+for line in open(sys.argv[1]):
+    what, hdrs = line.rstrip("\n").split("\t", 1)
+    h = dict(re.findall(r"(?:^|,)(ce_[a-z]+|content-type)=([^,]*)", hdrs))
+    kinds[what] += 1
+    assert h["ce_specversion"] == "1.0" and h["ce_source"] == "/journeyd/journeyd", h
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", h.get("ce_time", "")), h
+    if what == "trigger":
+        t = trs[h["ce_id"]]
+        seen.add(h["ce_id"])
+        assert h["ce_type"] == "io.journeyd.trigger." + t["kind"].lower(), (h, t)
+        assert h["ce_subject"] == t["account_id"] and ms(h["ce_time"]) == t["fired_at"], (h, t)
+        assert h["content-type"] == "application/avro", h
+    elif what == "stage":
+        assert h["ce_type"] == "io.journeyd.journey_stage.changed", h
+        assert re.fullmatch(r"[0-9a-f]{32}", h["ce_id"]) and h["ce_subject"], h
+        assert h["content-type"] == "application/avro", h
+    else:
+        assert h["ce_type"] == "io.journeyd.dead_letter", h
+        assert re.fullmatch(r"product-events/\d+/\d+", h["ce_id"]), h
+        assert h["content-type"] == "application/octet-stream", h
+assert seen == set(trs), "triggers without CloudEvents headers: %s" % (set(trs) - seen)
+assert kinds["stage"] > 0 and kinds["dlq"] == 4, kinds
+print("ok   CloudEvents headers on %(trigger)d triggers, %(stage)d stage events, %(dlq)d dead letters" % kinds)
+PYEOF
+
 # ---- replay under a new group: same state, no new triggers ------------------
 timeout 120 "$JD_BIN" run "${COMMON[@]}" --set kafka.group.id=replay --max-events "$TOTAL" \
   >"$JD_TMP/run2.out" 2>"$JD_TMP/run2.log" || fail "replay run"
