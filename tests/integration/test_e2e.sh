@@ -8,6 +8,8 @@
 #    schemas/trigger_event.avsc and are exactly the expected eight, three
 #    of them fired by the timer clock for accounts that went quiet,
 #  - the dead-letter topic holds each malformed message with its reason,
+#  - every trigger, stage event and dead letter has its CloudEvents
+#    headers, and what was published matches docs/asyncapi.yaml,
 #  - replaying the whole log under a new consumer group changes nothing.
 # Needs JD_BIN, JD_ROOT, JD_TMP, JD_REDIS_PORT (tests/run.sh sets them).
 set -euo pipefail
@@ -280,6 +282,18 @@ assert seen == set(trs), "triggers without CloudEvents headers: %s" % (set(trs) 
 assert kinds["stage"] > 0 and kinds["dlq"] == 4, kinds
 print("ok   CloudEvents headers on %(trigger)d triggers, %(stage)d stage events, %(dlq)d dead letters" % kinds)
 PYEOF
+
+# ---- docs/asyncapi.yaml against what was published --------------------------
+mkdir -p "$JD_TMP/published"
+for t in cs.trigger.risk cs.trigger.renewal cs.trigger.expansion cs.journey.stage \
+         cs.rule.outcomes product-events.dlq; do
+  kcat -C -b "$JD_BROKERS" -t "$t" -e -q -f '%h\n%S\n%s\n' >"$JD_TMP/published/$t.rec" 2>/dev/null \
+    || rm -f "$JD_TMP/published/$t.rec"
+  [ -s "$JD_TMP/published/$t.rec" ] || rm -f "$JD_TMP/published/$t.rec"
+done
+$PY "$JD_ROOT/tests/integration/asyncapi_check.py" "$JD_ROOT/docs/asyncapi.yaml" \
+  --records "$JD_TMP/published" --allow-empty cs.rule.outcomes \
+  || fail "published records do not match docs/asyncapi.yaml"
 
 # ---- replay under a new group: same state, no new triggers ------------------
 timeout 120 "$JD_BIN" run "${COMMON[@]}" --set kafka.group.id=replay --max-events "$TOTAL" \
