@@ -86,6 +86,7 @@ typedef struct jd_config {
     int   cf_registry_negative_ttl_ms;
     int   cf_registry_cache_max;
     int   cf_registry_auto_register;
+    char *cf_registry_subject_strategy; /* topic | record | topic_record */
     /* limits.* */
     int   cf_max_message_bytes;
     int   cf_max_string_bytes;

@@ -106,9 +106,16 @@ const jd_config_key_t jd__config_keys[] = {
      NULL, "Most schema ids remembered from the registry (fetched, refused or not found); past "
      "it the oldest is forgotten and asked for again when a message carries it."},
     {"schemas.registry.auto_register", JD_CFG_INT, "1", JD_OFF(cf_registry_auto_register), 0, 1,
-     NULL, "1: register trigger_event.avsc under `<trigger topic>-value` and journey_stage.avsc "
-     "under `<stage topic>-value` at start-up and frame with the ids returned; 0: use "
-     "schemas.trigger_schema_id and schemas.stage_schema_id."},
+     NULL, "1: register trigger_event.avsc for each trigger topic and journey_stage.avsc for "
+     "the stage topic at start-up, under the subjects of schemas.registry.subject_strategy, and "
+     "frame with the ids returned; 0: use schemas.trigger_schema_id and "
+     "schemas.stage_schema_id."},
+    {"schemas.registry.subject_strategy", JD_CFG_STR, "topic", JD_OFF(cf_registry_subject_strategy),
+     0, 0, "topic|record|topic_record",
+     "Subjects the outbound schemas are registered under, as the Confluent serializers name "
+     "them: topic `<topic>-value` (TopicNameStrategy), record the record's full name "
+     "`journeyd.TriggerEvent` (RecordNameStrategy), topic_record "
+     "`<topic>-journeyd.TriggerEvent` (TopicRecordNameStrategy)."},
     {"limits.max_message_bytes", JD_CFG_INT, "1048576", JD_OFF(cf_max_message_bytes), 64, 64 << 20, NULL,
      "Largest inbound message accepted; larger ones are dead-lettered."},
     {"limits.max_string_bytes", JD_CFG_INT, "1024", JD_OFF(cf_max_string_bytes), 16, 1 << 20, NULL,

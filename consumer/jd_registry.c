@@ -334,6 +334,19 @@ int jd_registry_schema(jd_registry_t *r, int32_t id, const char **json, jd_err_t
     return rc;
 }
 
+size_t jd_registry_subject(const char *strategy, const char *topic, const char *record,
+                           char *out, size_t cap)
+{
+    int n;
+    if (strategy && strcmp(strategy, "record") == 0)
+        n = snprintf(out, cap, "%s", record);
+    else if (strategy && strcmp(strategy, "topic_record") == 0)
+        n = snprintf(out, cap, "%s-%s", topic, record);
+    else
+        n = snprintf(out, cap, "%s-value", topic);
+    return n < 0 ? 0 : (size_t)n;
+}
+
 int jd_registry_outbound_ids(jd_registry_t *r, const jd_config_t *cf,
                              jd_registry_ids_t *ids, jd_err_t *err)
 {
@@ -348,13 +361,15 @@ int jd_registry_outbound_ids(jd_registry_t *r, const jd_config_t *cf,
     ids->ri_stage = cf->cf_stage_schema_id;
     if (!r || !cf->cf_registry_auto_register)
         return 0;
+    const char *st = cf->cf_registry_subject_strategy;
     for (int k = 0; k < JD_KIND__COUNT; k++) {
-        snprintf(subject, sizeof subject, "%s-value", topics[k]);
+        jd_registry_subject(st, topics[k], JD_REGISTRY_TRIGGER_RECORD, subject, sizeof subject);
         if ((rc = jd_registry_register(r, subject, jd_codec_trigger_schema_json(),
                                        &ids->ri_trigger[k], err)))
             return rc;
     }
-    snprintf(subject, sizeof subject, "%s-value", cf->cf_topic_stage);
+    jd_registry_subject(st, cf->cf_topic_stage, JD_REGISTRY_STAGE_RECORD, subject,
+                        sizeof subject);
     return jd_registry_register(r, subject, jd_stage_schema_json(), &ids->ri_stage, err);
 }
 

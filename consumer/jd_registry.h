@@ -65,12 +65,24 @@ int jd_registry_register(jd_registry_t *r, const char *subject, const char *sche
 /* The Confluent ids outbound records are framed with: from the config
  * (schemas.trigger_schema_id, schemas.stage_schema_id), or, with a
  * registry and schemas.registry.auto_register, the ids the registry gives
- * trigger_event.avsc under `<topic>-value` of each trigger topic and
- * journey_stage.avsc under `<stage topic>-value`. `r` may be NULL. */
+ * trigger_event.avsc for each trigger topic and journey_stage.avsc for the
+ * stage topic, under the subjects of jd_registry_subject(). `r` may be
+ * NULL. */
 typedef struct jd_registry_ids {
     int32_t ri_trigger[3];   /* by jd_kind_t */
     int32_t ri_stage;
 } jd_registry_ids_t;
+
+/* The subject schema `record` (its full name, "journeyd.TriggerEvent")
+ * is registered under for `topic`, by strategy (topic, record or
+ * topic_record, as schemas.registry.subject_strategy): "<topic>-value",
+ * "<record>" or "<topic>-<record>". Cut to cap bytes (NUL included);
+ * returns the length it needed, like snprintf. Pure. */
+#define JD_REGISTRY_TRIGGER_RECORD "journeyd.TriggerEvent"     /* trigger_event.avsc */
+#define JD_REGISTRY_STAGE_RECORD   "journeyd.JourneyStageEvent" /* journey_stage.avsc */
+
+size_t jd_registry_subject(const char *strategy, const char *topic, const char *record,
+                           char *out, size_t cap);
 
 int jd_registry_outbound_ids(jd_registry_t *r, const jd_config_t *cf,
                              jd_registry_ids_t *ids, jd_err_t *err);

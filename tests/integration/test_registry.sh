@@ -140,6 +140,20 @@ TID=$(curl -sf "${AUTH[@]}" "$REG/subjects/cs.trigger.renewal-value/versions/lat
     "$JD_TMP/trigger_from_registry.avsc")
 echo "trigger schema id in the registry: $TID"
 
+# ---- subject name strategies: RecordNameStrategy and TopicRecordNameStrategy ----------------
+for st in record topic_record; do
+  JOURNEYD_SCHEMAS_REGISTRY_PASSWORD=s3cret timeout 60 "$JD_BIN" run "${BASE[@]}" \
+    --set "redis.prefix=${PREFIX}st$st" --set "kafka.group.id=reg$$-$st" \
+    --set "schemas.registry.subject_strategy=$st" --exit-idle 1 \
+    >"$JD_TMP/st-$st.out" 2>"$JD_TMP/st-$st.log" || { tail "$JD_TMP/st-$st.log"; fail "run with $st"; }
+done
+curl -sf "${AUTH[@]}" "$REG/subjects" >"$JD_TMP/subjects.json"
+for s in journeyd.TriggerEvent journeyd.JourneyStageEvent cs.trigger.risk-journeyd.TriggerEvent \
+         cs.trigger.expansion-journeyd.TriggerEvent cs.journey.stage-journeyd.JourneyStageEvent; do
+  grep -q "\"$s\"" "$JD_TMP/subjects.json" || fail "subject $s not registered: $(cat "$JD_TMP/subjects.json")"
+done
+echo "ok   subject strategies record and topic_record register under their subjects"
+
 # ---- replay --topic decodes as run does: writer schemas fetched from the registry ----------
 JOURNEYD_SCHEMAS_REGISTRY_PASSWORD=s3cret timeout 120 "$JD_BIN" replay --topic product-events \
   "${BASE[@]}" --rules "$JD_ROOT/rules/default.yaml" --baseline "$JD_ROOT/rules/default.yaml" \
