@@ -380,12 +380,29 @@ int jd_registry_fetch_cb(void *opaque, int32_t id, const char **json, jd_err_t *
 
 /* ---- register ---------------------------------------------------------------- */
 
+int jd_registry_parse_id(const char *body, size_t len, const char *what, int32_t *id,
+                         jd_err_t *err)
+{
+    json_t *doc = body ? json_loadb(body, len, 0, NULL) : NULL;
+    json_t *jid = json_object_get(doc, "id");
+    int rc = 0;
+
+    if (!json_is_integer(jid) || json_integer_value(jid) < 0 ||
+        json_integer_value(jid) > INT32_MAX)
+        rc = jd_err_set(err, JD_ERR_RETRY, JD_E_IO,
+                        "schema registry: %s: no \"id\" in the answer", what);
+    else
+        *id = (int32_t)json_integer_value(jid);
+    json_decref(doc);
+    return rc;
+}
+
 int jd_registry_register(jd_registry_t *r, const char *subject, const char *schema_json,
                          int32_t *id, jd_err_t *err)
 {
     char path[600];
     char *esc = curl_easy_escape(r->rg_curl, subject, 0);
-    json_t *req = json_pack("{s:s}", "schema", schema_json), *doc = NULL;
+    json_t *req = json_pack("{s:s}", "schema", schema_json);
     char *post = req ? json_dumps(req, JSON_COMPACT) : NULL;
     jd_reg_body_t body = {0};
     int rc;
@@ -401,20 +418,12 @@ int jd_registry_register(jd_registry_t *r, const char *subject, const char *sche
                         "schema registry refused to register subject %s: HTTP %d: %.200s",
                         subject, rc, body.bd_data ? body.bd_data : "");
     } else if (rc > 0) {
-        doc = body.bd_data ? json_loads(body.bd_data, 0, NULL) : NULL;
-        json_t *jid = json_object_get(doc, "id");
-        if (!json_is_integer(jid) || json_integer_value(jid) < 0 ||
-            json_integer_value(jid) > INT32_MAX)
-            rc = jd_err_set(err, JD_ERR_RETRY, JD_E_IO,
-                            "schema registry: POST %s: no \"id\" in the answer", path);
-        else {
-            *id = (int32_t)json_integer_value(jid);
-            rc = 0;
+        char what[640];
+        snprintf(what, sizeof what, "POST %s", path);
+        if ((rc = jd_registry_parse_id(body.bd_data, body.bd_len, what, id, err)) == 0)
             JD_INFO("registry", "subject %s: schema id %" PRId32, subject, *id);
-        }
     }
 out:
-    json_decref(doc);
     json_decref(req);
     free(post);
     curl_free(esc);

@@ -57,6 +57,15 @@ int jd_registry_schema(jd_registry_t *r, int32_t id, const char **json, jd_err_t
 int jd_registry_parse_schema(const char *body, size_t len, const char *what, char **json,
                              jd_err_t *err);
 
+/* Parses a registry answer to POST /subjects/{subject}/versions: its "id"
+ * (an integer in [0, INT32_MAX]) into *id, untouched on error.
+ * JD_ERR_RETRY/JD_E_IO naming `what` when the body is not JSON or has no
+ * such id (the registry did not really answer: registration is retried as
+ * at an outage). Pure, any thread (tests/unit/test_registry.c,
+ * fuzz_registry). */
+int jd_registry_parse_id(const char *body, size_t len, const char *what, int32_t *id,
+                         jd_err_t *err);
+
 /* Registers `schema_json` under `subject` (idempotent in the registry: an
  * identical schema gets its existing id) and returns the id in *id. */
 int jd_registry_register(jd_registry_t *r, const char *subject, const char *schema_json,

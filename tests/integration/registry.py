@@ -11,9 +11,13 @@ Identical schema text gets the same global id, as in the real registry.
 With --user U:P every request needs HTTP basic auth (401 otherwise).
 
   registry.py PORTFILE [--user U:P] [--tls CERT KEY] [--preload ID=FILE ...]
-              [--ids-unavailable] [--port N]
+              [--ids-unavailable] [--ids-hang SECS] [--port N]
 --ids-unavailable answers every GET /schemas/ids/{id} with 503 (a registry
-that registers but cannot serve schemas).
+that registers but cannot serve schemas). --ids-hang SECS reads every
+GET /schemas/ids/{id} of the SECS seconds from the first one on and never
+answers it (the connection stays open until the client gives up and
+closes it; logged as "registry: hang GET /schemas/ids/101"), then serves
+them as usual.
 writes the port it listens on (127.0.0.1, ephemeral unless --port: a
 registry restarted where it was) to PORTFILE; with --tls it speaks HTTPS
 with that certificate. Every request is logged to stderr, one line each
@@ -24,6 +28,7 @@ import base64
 import json
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SCHEMAS = {}    # id -> schema text
@@ -31,6 +36,8 @@ SUBJECTS = {}   # subject -> [id, ...]
 LOCK = threading.Lock()
 AUTH = None
 IDS_UNAVAILABLE = False
+HANG_FOR = 0.0     # --ids-hang SECS
+HANG_UNTIL = None  # time.monotonic() before which schema ids get no answer
 
 
 def canonical(text):
@@ -69,6 +76,23 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(401, {"error_code": 401, "message": "Unauthorized"})
         return False
 
+    def hanging(self):
+        global HANG_UNTIL
+        with LOCK:
+            if HANG_UNTIL is None:   # the window opens on the first ask
+                HANG_UNTIL = time.monotonic() + HANG_FOR
+            return time.monotonic() < HANG_UNTIL
+
+    def hang(self):
+        sys.stderr.write("registry: hang GET %s\n" % self.path)
+        sys.stderr.flush()
+        try:
+            while self.rfile.read(1):   # until the client closes the connection
+                pass
+        except OSError:
+            pass
+        self.close_connection = True
+
     def do_GET(self):
         if not self.authorized():
             return
@@ -76,6 +100,8 @@ class Handler(BaseHTTPRequestHandler):
         if len(parts) == 3 and parts[:2] == ["schemas", "ids"] and parts[2].isdigit():
             if IDS_UNAVAILABLE:
                 return self.reply(503, {"error_code": 50003, "message": "Unavailable"})
+            if self.hanging():
+                return self.hang()
             s = SCHEMAS.get(int(parts[2]))
             if s is None:
                 return self.reply(404, {"error_code": 40403, "message": "Schema not found"})
@@ -111,7 +137,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    global AUTH, IDS_UNAVAILABLE
+    global AUTH, IDS_UNAVAILABLE, HANG_FOR
     args = sys.argv[1:]
     portfile = args.pop(0)
     tls = None
@@ -124,6 +150,8 @@ def main():
             tls = (args.pop(0), args.pop(0))     # CERT KEY (PEM)
         elif a == "--ids-unavailable":
             IDS_UNAVAILABLE = True
+        elif a == "--ids-hang":
+            HANG_FOR = float(args.pop(0))
         elif a == "--port":
             port = int(args.pop(0))
         elif a == "--preload":

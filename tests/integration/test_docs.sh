@@ -4,6 +4,7 @@
 #    the key table), and every table key appears in it;
 #  - docs/journeyd.1 is valid man(7) (man -l renders it without warnings)
 #    and names every command of `journeyd --help` and every common flag;
+#  - README.md lists every fuzz target of tests/fuzz/ (each has a corpus);
 #  - every command answers --help with exit 0;
 #  - `journeyd config check` refuses a bad file naming the key;
 #  - `cmake --install` puts the binary, schemas (with the examples),
@@ -36,6 +37,14 @@ for f in --config --brokers --redis --rules --set --log-level --help; do
   grep -qF -- "$f" <<<"$MANTXT" || fail "man page does not document $f"
 done
 echo "ok   man page documents every command and common flag"
+
+# README names every fuzz target that tests/fuzz/ has, each with a seed corpus.
+for f in "$JD_ROOT"/tests/fuzz/fuzz_*.c; do
+  t=$(basename "$f" .c)
+  grep -qF -- "- \`$t\`: " "$JD_ROOT/README.md" || fail "README.md does not list fuzz target $t"
+  [ -d "$JD_ROOT/tests/fuzz/corpus/${t#fuzz_}" ] || fail "fuzz target $t has no tests/fuzz/corpus/${t#fuzz_}/"
+done
+echo "ok   README lists the $(ls "$JD_ROOT"/tests/fuzz/fuzz_*.c | wc -l) fuzz targets"
 
 # `config check` refuses a bad file naming the key and its position.
 printf 'redis:\n  port: 6379\nhttp:\n  port: 99999\n' >"$JD_TMP/bad.yaml"

@@ -19,7 +19,8 @@
 #    registry answers 404 to is dead-lettered as unknown_schema_id and asked
 #    for once per schemas.registry.negative_ttl_ms, not once per message
 #    (the registry's request log); a registry answering 503 dead-letters
-#    nothing either; wrong credentials are refused at start-up;
+#    nothing either, nor does one that takes the request and never answers
+#    (a timeout: paused, then every valid message decoded); wrong credentials are refused at start-up;
 #    credentials in schemas.registry.url are masked in logs and never reach
 #    dead-letter headers;
 #  - replay --topic decodes those events the way run does (schemas fetched);
@@ -229,6 +230,34 @@ if grep -lF "$URLPW" "$JD_TMP/leak.log" "$JD_TMP/leak.out" "$JD_TMP/dlq-leak.txt
   fail "the registry URL's password was printed (files above)"
 fi
 echo "ok   registry 503: nothing dead-lettered; URL credentials masked in logs ($(grep -cF '*****@' "$JD_TMP/leak.log") lines)"
+
+# ---- a registry that takes the connection and never answers: a timeout is an outage -------
+# For 4 s from the first GET /schemas/ids/{id} it is sent, the registry reads
+# every such request and answers none (registrations are answered);
+# journeyd's requests time out after timeout_ms. A new consumer group reads every message of the topic: it
+# pauses (no dead letter while the registry hangs), backs off, and once the
+# registry answers decodes every valid message and dead-letters the 404 id's.
+$PY "$JD_ROOT/tests/integration/registry.py" "$JD_TMP/registry3.port" --ids-hang 4 "${PRE[@]}" \
+  2>"$JD_TMP/registry3.log" &
+JD_PIDS+=($!)
+for _ in $(seq 1 100); do [ -s "$JD_TMP/registry3.port" ] && break; sleep 0.05; done
+timeout 90 "$JD_BIN" run --brokers "$JD_BROKERS" --redis "127.0.0.1:${JD_REDIS_PORT}" \
+  --set "redis.prefix=hang$$" --set "schemas.registry.url=http://127.0.0.1:$(cat "$JD_TMP/registry3.port")" \
+  --set "kafka.group.id=hang$$" --set schemas.registry.timeout_ms=500 --set schemas.registry.retry_ms=100 \
+  --set pipeline.retry_backoff_max_ms=1000 --max-events $((N1 + 3 + N404)) \
+  >"$JD_TMP/hang.out" 2>"$JD_TMP/hang.log" || { tail "$JD_TMP/hang.log"; fail "run against a hanging registry"; }
+HUNG=$(grep -c "hang GET /schemas/ids/" "$JD_TMP/registry3.log" || true)
+[ "$HUNG" -ge 2 ] || fail "the hanging registry was asked $HUNG time(s)"
+grep -q "schema registry outage: .*Timeout" "$JD_TMP/hang.log" \
+  || fail "a registry timeout is not handled as an outage: $(grep registry "$JD_TMP/hang.log" | head -3)"
+grep -q "schema registry answers again" "$JD_TMP/hang.log" || fail "no resumption after the hang"
+grep -q "dead-lettered        $N404$" "$JD_TMP/hang.out" \
+  || { cat "$JD_TMP/hang.out"; fail "a hanging registry dead-lettered valid messages"; }
+kcat -C -b "$JD_BROKERS" -t product-events.dlq -e -q -f '%h\n' >"$JD_TMP/dlq-hang.txt"
+[ "$(grep -c "schema id $NOID" "$JD_TMP/dlq-hang.txt")" = $((2 * N404)) ] \
+  && [ "$(wc -l <"$JD_TMP/dlq-hang.txt")" = $((2 * N404)) ] \
+  || fail "DLQ after the hang phase: $(cat "$JD_TMP/dlq-hang.txt")"
+echo "ok   registry hang: $HUNG requests timed out, consumption paused; $((N1 + 3)) valid messages, 0 dead-lettered"
 
 # ---- signals: every writer version decoded -------------------------------------------------
 for a in reg-a reg-b; do

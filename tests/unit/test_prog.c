@@ -3,7 +3,8 @@
  * generic reader (the same decoder with jd__decoder_set_generic), message
  * by message: the same accept/reject, the same error code, the same
  * fields.
- *   (a) the writer schemas the codec tests use, evolution cases included;
+ *   (a) the writer schemas the codec tests and test_registry.sh use,
+ *       evolution and hostile-input cases included;
  *   (b) writer schemas generated at random: the reader fields in random
  *       order with random compatible shapes (plain or union, either branch
  *       order, int/long/float/double promotions, optional fields left
@@ -16,6 +17,7 @@
 #include <avro.h>
 #include <criterion/criterion.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -331,9 +333,14 @@ static void diff_mutants(diff_t *d, const unsigned char *p, size_t n, const char
 }
 
 static size_t tot_schemas, tot_ok, tot_bad;
+/* why diff_schema refused its last schema */
+static char refused_why[sizeof ((jd_err_t *)0)->err_msg];
 
-/* Registers `json` as id 7 and compares `msgs` random messages of it. */
-static void diff_schema(const char *json, int msgs, int must_be_fast)
+/* Registers `json` as id 7 and compares `msgs` random messages of it.
+ * Returns 1 when compared, 0 when registration refused the schema (the
+ * reason in refused_why): registration is shared by both paths, so then
+ * neither decodes anything and there is nothing to compare. */
+static int diff_schema(const char *json, int msgs, int must_be_fast)
 {
     avro_schema_t ws;
     avro_value_iface_t *cls;
@@ -351,8 +358,9 @@ static void diff_schema(const char *json, int msgs, int must_be_fast)
     jd_arena_init(&d.df_ar, 4096);
     if (jd_decoder_add_schema(d.df_dec, 7, json, &err) != 0) {
         /* avro-c refuses the resolution (or the schema): nothing to compare. */
+        snprintf(refused_why, sizeof refused_why, "%s", err.err_msg);
         jd_decoder_destroy(d.df_dec);
-        return;
+        return 0;
     }
     if (must_be_fast)
         cr_assert(jd__decoder_fast(d.df_dec, 7), "no fast path for %s", json);
@@ -380,6 +388,7 @@ static void diff_schema(const char *json, int msgs, int must_be_fast)
     avro_schema_decref(ws);
     jd_arena_destroy(&d.df_ar);
     jd_decoder_destroy(d.df_dec);
+    return 1;
 }
 
 /* ---- (a) the schemas of the codec tests --------------------------------- */
@@ -405,6 +414,26 @@ static const char *const known_schemas[] = {
     PE_HEAD "{\"name\":\"event_id\",\"type\":\"string\"},{\"name\":\"account_id\",\"type\":\"string\"},"
     "{\"name\":\"user_id\",\"type\":\"string\"},{\"name\":\"type\",\"type\":\"string\"},"
     "{\"name\":\"occurred_at\",\"type\":\"int\"}]}",
+    /* resolved_map_does_not_grow_without_bound: a writer-only "null" field */
+    "{\"type\":\"record\",\"name\":\"ProductEvent\",\"fields\":["
+    "{\"name\":\"event_id\",\"type\":\"string\"},{\"name\":\"account_id\",\"type\":\"string\"},"
+    "{\"name\":\"user_id\",\"type\":[\"null\",\"string\"]},{\"name\":\"type\",\"type\":\"string\"},"
+    "{\"name\":\"feature\",\"type\":[\"null\",\"string\"]},{\"name\":\"occurred_at\",\"type\":\"long\"},"
+    "{\"name\":\"value\",\"type\":[\"null\",\"double\"]},"
+    "{\"name\":\"attributes\",\"type\":{\"type\":\"map\",\"values\":\"string\"}},"
+    "{\"name\":\"extra\",\"type\":\"null\"}]}",
+    /* test_codec_hostile: deep_nesting_in_writer_only_field (a recursive
+     * Node chain; fill() ends it with the null branch past depth 4) */
+    "{\"type\":\"record\",\"name\":\"ProductEvent\",\"fields\":["
+    "{\"name\":\"event_id\",\"type\":\"string\"},{\"name\":\"account_id\",\"type\":\"string\"},"
+    "{\"name\":\"type\",\"type\":\"string\"},{\"name\":\"occurred_at\",\"type\":\"long\"},"
+    "{\"name\":\"chain\",\"type\":{\"type\":\"record\",\"name\":\"Node\","
+    "\"fields\":[{\"name\":\"next\",\"type\":[\"null\",\"Node\"]}]}}]}",
+    /* test_codec_hostile: array_of_nulls_with_huge_count */
+    "{\"type\":\"record\",\"name\":\"ProductEvent\",\"fields\":["
+    "{\"name\":\"event_id\",\"type\":\"string\"},{\"name\":\"account_id\",\"type\":\"string\"},"
+    "{\"name\":\"type\",\"type\":\"string\"},{\"name\":\"occurred_at\",\"type\":\"long\"},"
+    "{\"name\":\"nothing\",\"type\":{\"type\":\"array\",\"items\":\"null\"}}]}",
 };
 
 static char *read_text(const char *rel)
@@ -421,16 +450,54 @@ static char *read_text(const char *rel)
     return text;
 }
 
+/* tests/integration/test_registry.sh's v3 (v2 without `feature`) and v4
+ * (v2 plus a string `extra` with a default), made from the v2 fixture the
+ * same way the script makes them. Returns malloc'd JSON text. */
+static char *registry_variant(int v)
+{
+    json_error_t jerr;
+    json_t *doc = json_loads(read_text("tests/fixtures/codec/product_event_v2.avsc"), 0, &jerr);
+    json_t *fields = json_object_get(doc, "fields");
+    cr_assert(json_is_array(fields), "product_event_v2.avsc: %s", jerr.text);
+    if (v == 3) {
+        size_t i;
+        json_t *f;
+        json_array_foreach(fields, i, f) {
+            if (strcmp(json_string_value(json_object_get(f, "name")), "feature") == 0)
+                break;
+        }
+        cr_assert_eq(json_array_remove(fields, i), 0, "no feature field in v2");
+    } else {
+        json_array_append_new(fields, json_pack("{s:s,s:s,s:s}", "name", "extra",
+                                                "type", "string", "default", ""));
+    }
+    char *text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    cr_assert_not_null(text);
+    return text;
+}
+
 Test(prog, known_schemas_agree)
 {
-    diff_schema(jd_codec_product_schema_json(), 400, 1);
-    diff_schema(read_text("tests/fixtures/codec/product_event_v2.avsc"), 400, 1);
-    for (size_t i = 0; i < sizeof known_schemas / sizeof known_schemas[0]; i++)
-        diff_schema(known_schemas[i] ? known_schemas[i] : schema_v2, 400, 1);
+    const size_t n = sizeof known_schemas / sizeof known_schemas[0];
+    char *v3 = registry_variant(3), *v4 = registry_variant(4);
+
+    /* every one of them is accepted by the tests that use it: a refusal
+     * here is a regression, not a schema to skip */
+    cr_assert(diff_schema(jd_codec_product_schema_json(), 400, 1), "%s", refused_why);
+    cr_assert(diff_schema(read_text("tests/fixtures/codec/product_event_v2.avsc"), 400, 1),
+              "v2 fixture: %s", refused_why);
+    for (size_t i = 0; i < n; i++)
+        cr_assert(diff_schema(known_schemas[i] ? known_schemas[i] : schema_v2, 400, 1),
+                  "known_schemas[%zu]: %s", i, refused_why);
+    cr_assert(diff_schema(v3, 400, 1), "test_registry.sh v3: %s", refused_why);
+    cr_assert(diff_schema(v4, 400, 1), "test_registry.sh v4: %s", refused_why);
     fprintf(stderr, "known schemas: %zu compared, %zu accepted, %zu rejected alike\n",
             tot_schemas, tot_ok, tot_bad);
-    cr_assert_eq(tot_schemas, 2 + sizeof known_schemas / sizeof known_schemas[0]);
+    cr_assert_eq(tot_schemas, 4 + n);
     cr_assert_gt(tot_ok, 500);
+    free(v3);
+    free(v4);
 }
 
 /* ---- (b) random writer schemas ------------------------------------------ */
