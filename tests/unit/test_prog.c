@@ -191,7 +191,7 @@ static void fill(avro_value_t *v, int depth)
     avro_schema_t sch = avro_value_get_schema(v);
     avro_value_t c;
     char s[64];
-    size_t n, cnt;
+    size_t n, cnt = 0;
 
     switch (avro_value_get_type(v)) {
     case AVRO_NULL: avro_value_set_null(v); return;
