@@ -77,6 +77,8 @@ typedef struct jd_config {
     char *cf_registry_username;
     char *cf_registry_password;
     char *cf_registry_password_file;
+    char *cf_registry_bearer;          /* schemas.registry.bearer_token (a secret) */
+    char *cf_registry_bearer_file;
     char *cf_registry_ca;
     char *cf_registry_cert;
     char *cf_registry_key;

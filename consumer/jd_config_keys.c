@@ -84,6 +84,12 @@ const jd_config_key_t jd__config_keys[] = {
     {"schemas.registry.password_file", JD_CFG_STR, "", JD_OFF(cf_registry_password_file), 0, 0,
      NULL, "File whose first line is the registry password; mode 0600 or 0400 (a file readable "
      "by group or others is refused)."},
+    {"schemas.registry.bearer_token", JD_CFG_STR, "", JD_OFF(cf_registry_bearer), 0, 0, NULL,
+     "Registry bearer token (HTTP Authorization: Bearer), instead of basic auth; better from "
+     "JOURNEYD_SCHEMAS_REGISTRY_BEARER_TOKEN or schemas.registry.bearer_token_file."},
+    {"schemas.registry.bearer_token_file", JD_CFG_STR, "", JD_OFF(cf_registry_bearer_file), 0, 0,
+     NULL, "File whose first line is the registry bearer token; mode 0600 or 0400 (a file "
+     "readable by group or others is refused)."},
     {"schemas.registry.ca_location", JD_CFG_STR, "", JD_OFF(cf_registry_ca), 0, 0, NULL,
      "CA bundle (PEM) that signs the registry's TLS certificate; empty: system CAs."},
     {"schemas.registry.cert_location", JD_CFG_STR, "", JD_OFF(cf_registry_cert), 0, 0, NULL,

@@ -155,6 +155,10 @@ static void jd_registry_common(jd_registry_t *r, jd_reg_body_t *body)
         curl_easy_setopt(c, CURLOPT_USERNAME, cf->cf_registry_username);
         curl_easy_setopt(c, CURLOPT_PASSWORD, cf->cf_registry_password);
     }
+    if (cf->cf_registry_bearer[0]) {
+        curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+        curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, cf->cf_registry_bearer);
+    }
     if (cf->cf_registry_ca[0])
         curl_easy_setopt(c, CURLOPT_CAINFO, cf->cf_registry_ca);
     if (cf->cf_registry_cert[0])

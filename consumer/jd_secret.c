@@ -115,6 +115,7 @@ int jd_secret_key(const char *key)
     if (n >= 5 && (strcmp(key + n - 5, "_file") == 0 || strcmp(key + n - 5, ".file") == 0))
         return 0;
     return strcasestr(key, "password") || strcasestr(key, "secret") ||
+           strcasestr(key, "bearer_token") ||
            strcasestr(key, "sasl.oauthbearer.config") || strcasestr(key, "ssl.key.pem") ||
            strcasestr(key, "ssl_key") || strcasestr(key, "sasl.jaas");
 }
@@ -179,20 +180,37 @@ static int jd_secret_kafka_file(jd_config_t *cf, size_t i, jd_err_t *err)
     return rc ? -1 : 1;
 }
 
-static int jd_secret_registry(jd_config_t *cf, jd_err_t *err)
+/* One registry secret given by file: read into `target` (which must not
+ * be set too). */
+static int jd_secret_registry_one(jd_config_t *cf, const char *key, const char *path,
+                                  const char *target, const char *inline_val, jd_err_t *err)
 {
-    static const char key[] = "schemas.registry.password_file";
-    if (!cf->cf_registry_password_file[0])
+    if (!path[0])
         return 0;
-    if (cf->cf_registry_password[0])
+    if (inline_val[0])
         return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
-                          "schemas.registry.password and %s are both set: keep one", key);
-    char *secret = jd_secret_read(key, cf->cf_registry_password_file, err);
+                          "%s and %s are both set: keep one", target, key);
+    char *secret = jd_secret_read(key, path, err);
     if (!secret)
         return JD_ERR_FATAL;
-    int rc = jd_config_set(cf, "schemas.registry.password", secret, key, err);
+    int rc = jd_config_set(cf, target, secret, key, err);
     jd_secret_free(secret);
     return rc ? JD_ERR_FATAL : 0;
+}
+
+static int jd_secret_registry(jd_config_t *cf, jd_err_t *err)
+{
+    if (jd_secret_registry_one(cf, "schemas.registry.password_file", cf->cf_registry_password_file,
+                               "schemas.registry.password", cf->cf_registry_password, err) ||
+        jd_secret_registry_one(cf, "schemas.registry.bearer_token_file",
+                               cf->cf_registry_bearer_file, "schemas.registry.bearer_token",
+                               cf->cf_registry_bearer, err))
+        return JD_ERR_FATAL;
+    if (cf->cf_registry_bearer[0] && cf->cf_registry_username[0])
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
+                          "schemas.registry.bearer_token and schemas.registry.username are both "
+                          "set: the registry takes one kind of auth, bearer or basic");
+    return 0;
 }
 
 int jd_secret_resolve(jd_config_t *cf, jd_err_t *err)

@@ -8,9 +8,10 @@ REST paths journeyd uses:
   GET  /subjects/{subject}/versions/latest -> {"subject", "version", "id", "schema"}
 
 Identical schema text gets the same global id, as in the real registry.
-With --user U:P every request needs HTTP basic auth (401 otherwise).
+With --user U:P every request needs HTTP basic auth, with --bearer TOKEN
+`Authorization: Bearer TOKEN` (401 otherwise).
 
-  registry.py PORTFILE [--user U:P] [--tls CERT KEY] [--preload ID=FILE ...]
+  registry.py PORTFILE [--user U:P | --bearer TOKEN] [--tls CERT KEY] [--preload ID=FILE ...]
               [--ids-unavailable] [--ids-hang SECS] [--port N]
 --ids-unavailable answers every GET /schemas/ids/{id} with 503 (a registry
 that registers but cannot serve schemas). --ids-hang SECS reads every
@@ -70,7 +71,8 @@ class Handler(BaseHTTPRequestHandler):
     def authorized(self):
         if AUTH is None:
             return True
-        want = "Basic " + base64.b64encode(AUTH.encode()).decode()
+        want = AUTH if AUTH.startswith("Bearer ") else \
+            "Basic " + base64.b64encode(AUTH.encode()).decode()
         if self.headers.get("Authorization") == want:
             return True
         self.reply(401, {"error_code": 401, "message": "Unauthorized"})
@@ -146,6 +148,8 @@ def main():
         a = args.pop(0)
         if a == "--user":
             AUTH = args.pop(0)
+        elif a == "--bearer":
+            AUTH = "Bearer " + args.pop(0)
         elif a == "--tls":
             tls = (args.pop(0), args.pop(0))     # CERT KEY (PEM)
         elif a == "--ids-unavailable":

@@ -155,6 +155,38 @@ for s in journeyd.TriggerEvent journeyd.JourneyStageEvent cs.trigger.risk-journe
 done
 echo "ok   subject strategies record and topic_record register under their subjects"
 
+# ---- bearer auth: a token from a 0600 file; a wrong token is refused at start-up ---------
+TOKEN="tok-$$-bearer"
+BPRE=()   # it knows the writer schemas, so the run dead-letters nothing
+for v in v1 v2 v3 v4; do BPRE+=(--preload "${ID[$v]}=$JD_TMP/$v.avsc"); done
+$PY "$JD_ROOT/tests/integration/registry.py" "$JD_TMP/registry-b.port" --bearer "$TOKEN" \
+  "${BPRE[@]}" 2>"$JD_TMP/registry-b.log" &
+JD_PIDS+=($!)
+for _ in $(seq 1 100); do [ -s "$JD_TMP/registry-b.port" ] && break; sleep 0.05; done
+BREG="http://127.0.0.1:$(cat "$JD_TMP/registry-b.port")"
+BRUN=(--brokers "$JD_BROKERS" --redis "127.0.0.1:${JD_REDIS_PORT}" --set "redis.prefix=${PREFIX}b"
+      --set "schemas.registry.url=$BREG" --set "kafka.group.id=reg$$-bearer" --exit-idle 1)
+printf '%s\n' "$TOKEN" >"$JD_TMP/token"; chmod 600 "$JD_TMP/token"
+printf 'wrong\n' >"$JD_TMP/token.bad"; chmod 600 "$JD_TMP/token.bad"
+if timeout 60 "$JD_BIN" run "${BRUN[@]}" --set "schemas.registry.bearer_token_file=$JD_TMP/token.bad" \
+     >"$JD_TMP/b-bad.out" 2>"$JD_TMP/b-bad.log"; then
+  fail "journeyd started with a wrong registry bearer token"
+fi
+grep -q "HTTP 401" "$JD_TMP/b-bad.log" || { cat "$JD_TMP/b-bad.log"; fail "no 401 for a wrong token"; }
+timeout 60 "$JD_BIN" run "${BRUN[@]}" --set "schemas.registry.bearer_token_file=$JD_TMP/token" \
+  >"$JD_TMP/b.out" 2>"$JD_TMP/b.log" || { tail "$JD_TMP/b.log"; fail "run with a bearer token"; }
+curl -sf -H "Authorization: Bearer $TOKEN" "$BREG/subjects" | grep -q '"cs.trigger.risk-value"' \
+  || fail "journeyd did not register with the bearer token"
+grep -q "0 dead letters" "$JD_TMP/b.log" || { tail -3 "$JD_TMP/b.log"; fail "the bearer run dead-lettered"; }
+grep -lF "$TOKEN" "$JD_TMP"/b.out "$JD_TMP"/b.log "$JD_TMP"/b-bad.log && fail "the bearer token was printed"
+chmod 644 "$JD_TMP/token"
+if timeout 60 "$JD_BIN" run "${BRUN[@]}" --set "schemas.registry.bearer_token_file=$JD_TMP/token" \
+     >"$JD_TMP/b-mode.out" 2>"$JD_TMP/b-mode.log"; then
+  fail "journeyd read a bearer token file readable by others"
+fi
+grep -q "schemas.registry.bearer_token_file" "$JD_TMP/b-mode.log" || fail "the mode refusal does not name the key"
+echo "ok   bearer auth: token from a 0600 file, wrong token refused (401), 0644 file refused"
+
 # ---- replay --topic decodes as run does: writer schemas fetched from the registry ----------
 JOURNEYD_SCHEMAS_REGISTRY_PASSWORD=s3cret timeout 120 "$JD_BIN" replay --topic product-events \
   "${BASE[@]}" --rules "$JD_ROOT/rules/default.yaml" --baseline "$JD_ROOT/rules/default.yaml" \
