@@ -35,23 +35,12 @@ static void jd_ce_time(jd_cloudevent_t *ce, int64_t ms)
         jd_window_format_iso(ms, ce->ce_time, sizeof ce->ce_time);
 }
 
-/* The kind's name in lower case, as the trigger's `kind` field spells it. */
-static void jd_ce_lower(char *dst, size_t cap, const char *s)
-{
-    size_t i = 0;
-    for (; s[i] && i + 1 < cap; i++)
-        dst[i] = (char)tolower((unsigned char)s[i]);
-    dst[i] = '\0';
-}
-
 void jd_cloudevent_trigger(jd_cloudevent_t *ce, const jd_trigger_t *tr, const char *source)
 {
-    char kind[32];
     jd_ce_clear(ce, source, jd_ce_avro);
-    jd_ce_lower(kind, sizeof kind, jd_kind_symbol(tr->tr_kind));
     snprintf(ce->ce_id, sizeof ce->ce_id, "%s", tr->tr_id);
     snprintf(ce->ce_type, sizeof ce->ce_type, "io.journeyd.trigger.%s%s",
-             tr->tr_shadow ? "shadow." : "", kind);
+             tr->tr_shadow ? "shadow." : "", jd_kind_name(tr->tr_kind));
     jd_ce_time(ce, tr->tr_fired_at);
     snprintf(ce->ce_subject, sizeof ce->ce_subject, "%s", tr->tr_account);
 }
