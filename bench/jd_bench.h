@@ -76,6 +76,12 @@ struct jd_ruleset;
 int jd_bench_micro_engine(const jd_config_t *cf, const struct jd_ruleset *rs, int accounts,
                           int days, size_t events);
 
+/* The micro-benchmark of mapped upstream records (jd_bench_mapped.c): n
+ * Segment-style track calls decoded through the example mapping by the
+ * fast path and by avro-c's generic reader, alternately, `reps` times
+ * each. Prints one JSON line; 0 or 1. */
+int jd_bench_micro_mapped(size_t n, int reps);
+
 /* ---- Redis counters ------------------------------------------------------ */
 
 #define JD_BENCH_MAX_CMDS 64

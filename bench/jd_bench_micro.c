@@ -9,10 +9,13 @@
  *   rules   jd_signals_derive + jd_rules_decide of the default rules over
  *           10k accounts: ns/account, on a firing pass (fresh rule
  *           states, triggers built) and on steady passes (nothing new).
+ *   mapped  upstream records through the field mapping (jd_bench_mapped.c):
+ *           the fast path against avro-c's generic reader, ns/event and
+ *           mallocs/event of each.
  *   engine  the state engine's per-event step (jd_bench_engine.c):
  *           jd_step_event on in-memory account records, jd_sim events
  *           of 10k accounts: ns/event, mallocs/event, heap per account.
- * --smoke runs decode, rules and engine with a few iterations (ctest runs it: it
+ * --smoke runs decode, mapped, rules and engine with a few iterations (ctest runs it: it
  * checks that the code runs, never how fast). One JSON line per bench.
  * Main thread only.
  */
@@ -37,7 +40,7 @@ extern uint64_t jd_bench_malloc_count;
 static const char *jd_bench_m_smoke, *jd_bench_m_only, *jd_bench_m_events, *jd_bench_m_days;
 static const jd_cli_flag_t jd_bench_m_flags[] = {
     {"smoke", 0, &jd_bench_m_smoke, "a few iterations only (ctest)"},
-    {"only", 1, &jd_bench_m_only, "comma-separated: decode,rules,engine"},
+    {"only", 1, &jd_bench_m_only, "comma-separated: decode,mapped,rules,engine"},
     {"events", 1, &jd_bench_m_events, "decode: events (default 200000)"},
     {"days", 1, &jd_bench_m_days, "engine: simulated days (default 30)"},
 };
@@ -46,8 +49,8 @@ static const jd_cli_flag_t jd_bench_m_flags[] = {
 static int jd_bench_m_want(const char *name)
 {
     if (!jd_bench_m_only)
-        return !jd_bench_m_smoke || !strcmp(name, "decode") || !strcmp(name, "rules") ||
-               !strcmp(name, "engine");
+        return !jd_bench_m_smoke || !strcmp(name, "decode") || !strcmp(name, "mapped") ||
+               !strcmp(name, "rules") || !strcmp(name, "engine");
     size_t n = strlen(name);
     for (const char *p = jd_bench_m_only; (p = strstr(p, name)); p += n)
         if ((p == jd_bench_m_only || p[-1] == ',') && (p[n] == ',' || !p[n]))
@@ -280,6 +283,8 @@ static int jd_bench_micro_all(jd_cli_t *cli, jd_ruleset_t *rs)
         return 2;
     if (jd_bench_m_want("decode"))
         rc |= jd_bench_micro_decode(cli->cl_cf, (size_t)events, smoke ? 2 : 7);
+    if (jd_bench_m_want("mapped"))
+        rc |= jd_bench_micro_mapped(smoke ? 2000 : (size_t)events / 2, smoke ? 2 : 7);
     if (jd_bench_m_want("rules"))
         rc |= jd_bench_micro_rules(rs, smoke ? 200 : 10000, smoke ? 2 : 7);
     if (jd_bench_m_want("engine"))
@@ -298,7 +303,7 @@ int main(int argc, char **argv)
         return 2;
     if (cli.cl_help) {
         jd_cli_usage("bench micro", "[options]",
-                     "Micro-benchmarks: decode, rules, the state engine's per-event step.",
+                     "Micro-benchmarks: decode, mapped decode, rules, the state engine's per-event step.",
                      jd_bench_m_flags, JD_BENCH_M_NFLAGS);
         return 0;
     }

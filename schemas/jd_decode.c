@@ -56,7 +56,13 @@
  * fields (tests/unit/test_prog.c compares the two). The generic values are
  * still built at registration - avro-c's resolution is what accepts or
  * refuses a writer schema - and serve the schemas the compiler leaves to
- * them and the differential tests (jd__decoder_set_generic).
+ * them and the differential tests (jd__decoder_set_generic). Upstream
+ * records read through the field mapping get a mapped program
+ * (jd_prog_compile_mapped: the mapping's paths followed through the
+ * writer's own shape, jd_mapping_fill shared with the generic path;
+ * tests/unit/test_prog_mapped.c compares them); a message whose attributes
+ * container has more distinct keys than the scratch keeps is handed to the
+ * generic path (counted in dc_mapped_generic).
  *
  * Thread: one decoder per thread (avro-c values are not shareable).
  */
@@ -383,6 +389,7 @@ static int jd_decoder_add_mapped(jd_decoder_t *dec, int32_t id, avro_schema_t wr
     ws->ws_reader = avro_schema_incref(writer);
     ws->ws_mapped = 1;
     if ((rc = jd_mapping_check_schema(dec->dc_mapping, writer, what, err)) ||
+        (rc = jd_prog_compile_mapped(writer, dec->dc_mapping, &ws->ws_prog, err)) < 0 ||
         (rc = jd_prog_compile_scan(writer, &ws->ws_scan, err)) ||
         (rc = jd__codec_value_new(writer, &ws->ws_class, &ws->ws_value, err)) ||
         (rc = jd_decoder_put(dec, ws, err))) {
@@ -589,15 +596,19 @@ int jd_decoder_decode(jd_decoder_t *dec, const void *buf, size_t len,
     if ((rc = jd_decoder_frame(dec, p, len, &ws, &off, err)))
         return rc;
     if (ws->ws_prog && !dec->dc_generic) {
-        rc = jd_prog_run(ws->ws_prog, &dec->dc_lim, &dec->dc_ps, p + off, len - off, ar, ev,
-                         err);
-        if (rc && err && (err->err_code == JD_E_MALFORMED || err->err_code == JD_E_TRAILING_BYTES ||
+        rc = ws->ws_mapped ? jd_prog_run_mapped(ws->ws_prog, dec->dc_mapping, &dec->dc_lim,
+                                                &dec->dc_ps, p + off, len - off, ar, ev, err)
+                           : jd_prog_run(ws->ws_prog, &dec->dc_lim, &dec->dc_ps, p + off,
+                                         len - off, ar, ev, err);
+        if (rc < 0 && err && (err->err_code == JD_E_MALFORMED || err->err_code == JD_E_TRAILING_BYTES ||
                           err->err_code == JD_E_WORK_LIMIT)) {
             jd_err_prefix(err, "product event");
             if (ws->ws_writer)
                 jd_err_prefix(err, "schema id %" PRId32, ws->ws_id);
         }
-        return rc;
+        if (rc != 1)
+            return rc;
+        dec->dc_mapped_generic++; /* a container too large for the scratch */
     }
     if (ws->ws_resolver && ws->ws_fed > JD_RESOLVED_BUDGET &&
         (rc = jd_wschema_renew(ws, err)))

@@ -18,9 +18,14 @@
  * shape (which avro-c may still resolve) makes the compiler answer 1 and
  * the decoder keeps avro-c's generic reader for that schema.
  *
+ * Mapped upstream records use the same compiler with the path trie of
+ * jd_prog_map.c as their destinations (cp_map): field destinations come
+ * from the trie instead of reader field names, records are memoised with
+ * their destination (a link from another trie position compiles afresh).
+ *
  * Running. One walk serves both paths: the fast path runs the program
  * with destinations; the generic path (avro-c's reader, kept for shapes the
- * compiler leaves alone, mapped records, triggers and stage events) first
+ * compiler leaves alone, triggers and stage events) first
  * runs a scan program of the same schema with none, because avro-c 1.11.1
  * leaks the buffer of a string whose claimed length runs past the input,
  * so it must never meet a short read. The walk rejects, with the byte
@@ -51,54 +56,13 @@
 #include <string.h>
 
 #include "jd_codec_int.h"
-
-typedef enum jd_op_kind {
-    JD_OP_NULL,
-    JD_OP_BOOL,
-    JD_OP_INT,
-    JD_OP_LONG,
-    JD_OP_FLOAT,
-    JD_OP_DOUBLE,
-    JD_OP_STRING, /* string or bytes */
-    JD_OP_FIXED,
-    JD_OP_ENUM,
-    JD_OP_UNION,
-    JD_OP_RECORD,
-    JD_OP_ARRAY,
-    JD_OP_MAP,
-    JD_OP_LINK,
-} jd_op_kind_t;
-
-typedef struct jd_op {
-    uint8_t  op_kind;
-    int8_t   op_dst;   /* jd_pf_t the value goes to, or -1: skipped */
-    uint32_t op_first; /* RECORD: first field; UNION: first branch;
-                          ARRAY/MAP: item op; LINK: target op */
-    int64_t  op_n;     /* RECORD fields, UNION branches, FIXED size,
-                          ENUM symbols */
-} jd_op_t;
-
-struct jd_prog {
-    jd_op_t *pg_ops;
-    size_t   pg_n;
-    size_t   pg_cap;
-};
+#include "jd_prog_int.h"
 
 /* ---- compilation --------------------------------------------------------- */
 
-#define JD_PROG_MEMO_MAX 1024
-
-typedef struct jd_comp {
-    jd_prog_t    *cp_pg;
-    avro_schema_t cp_memo_s[JD_PROG_MEMO_MAX]; /* records being compiled */
-    uint32_t      cp_memo_op[JD_PROG_MEMO_MAX];
-    size_t        cp_memo_n;
-    int           cp_dst; /* 0: a scan program, every value skipped */
-} jd_comp_t;
-
 /* Reserves n consecutive ops; returns the first index or -1 (no memory,
  * or a program past 2^31 ops). */
-static int64_t jd_comp_reserve(jd_comp_t *cp, size_t n)
+int64_t jd__prog_reserve(jd_comp_t *cp, size_t n)
 {
     jd_prog_t *pg = cp->cp_pg;
     if (pg->pg_n + n > pg->pg_cap) {
@@ -145,103 +109,6 @@ static int jd_prog_dst_ok(avro_schema_t s, int dst, int in_union)
     return 0;
 }
 
-static int jd_comp_emit(jd_comp_t *cp, int64_t slot, avro_schema_t s, int dst,
-                        int in_union);
-
-/* Fills n children at a fresh range; child i is get(s, i). */
-static int jd_comp_children(jd_comp_t *cp, int64_t slot, avro_schema_t s, size_t n,
-                            int is_union, int dst)
-{
-    int64_t first = jd_comp_reserve(cp, n);
-    if (first < 0)
-        return JD_ERR_FATAL;
-    cp->cp_pg->pg_ops[slot].op_first = (uint32_t)first;
-    cp->cp_pg->pg_ops[slot].op_n = (int64_t)n;
-    for (size_t i = 0; i < n; i++) {
-        avro_schema_t c = is_union ? avro_schema_union_branch(s, (int)i)
-                                   : avro_schema_record_field_get_by_index(s, (int)i);
-        int rc = jd_comp_emit(cp, first + (int64_t)i, c, dst, is_union);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
-static int jd_comp_record(jd_comp_t *cp, int64_t slot, avro_schema_t s)
-{
-    if (cp->cp_memo_n == JD_PROG_MEMO_MAX)
-        return 2; /* a writer schema with that many records: refused */
-    cp->cp_memo_s[cp->cp_memo_n] = s;
-    cp->cp_memo_op[cp->cp_memo_n++] = (uint32_t)slot;
-    return jd_comp_children(cp, slot, s, avro_schema_record_size(s), 0, -1);
-}
-
-static int jd_comp_link(jd_comp_t *cp, int64_t slot, avro_schema_t s)
-{
-    avro_schema_t t = avro_schema_link_target(s);
-    for (size_t i = 0; i < cp->cp_memo_n; i++) {
-        if (cp->cp_memo_s[i] == t) {
-            cp->cp_pg->pg_ops[slot].op_first = cp->cp_memo_op[i];
-            return 0;
-        }
-    }
-    int64_t first = jd_comp_reserve(cp, 1);
-    if (first < 0)
-        return JD_ERR_FATAL;
-    cp->cp_pg->pg_ops[slot].op_first = (uint32_t)first;
-    return jd_comp_emit(cp, first, t, -1, 0);
-}
-
-/* Compiles datum schema `s` into op `slot`, its value going to `dst` (-1:
- * skipped). One case per Avro type, hence the length. */
-static int jd_comp_emit(jd_comp_t *cp, int64_t slot, avro_schema_t s, int dst,
-                        int in_union)
-{
-    jd_op_t *op = &cp->cp_pg->pg_ops[slot];
-    int64_t item;
-
-    if (dst >= 0 && !jd_prog_dst_ok(s, dst, in_union))
-        return 1;
-    op->op_dst = (int8_t)dst;
-    switch (avro_typeof(s)) {
-    case AVRO_NULL: op->op_kind = JD_OP_NULL; return 0;
-    case AVRO_BOOLEAN: op->op_kind = JD_OP_BOOL; return 0;
-    case AVRO_INT32: op->op_kind = JD_OP_INT; return 0;
-    case AVRO_INT64: op->op_kind = JD_OP_LONG; return 0;
-    case AVRO_FLOAT: op->op_kind = JD_OP_FLOAT; return 0;
-    case AVRO_DOUBLE: op->op_kind = JD_OP_DOUBLE; return 0;
-    case AVRO_STRING:
-    case AVRO_BYTES: op->op_kind = JD_OP_STRING; return 0;
-    case AVRO_FIXED:
-        op->op_kind = JD_OP_FIXED;
-        op->op_n = avro_schema_fixed_size(s);
-        return 0;
-    case AVRO_ENUM:
-        op->op_kind = JD_OP_ENUM;
-        op->op_n = avro_schema_enum_number_of_symbols(s);
-        return 0;
-    case AVRO_UNION:
-        op->op_kind = JD_OP_UNION;
-        return jd_comp_children(cp, slot, s, avro_schema_union_size(s), 1, dst);
-    case AVRO_RECORD:
-        op->op_kind = JD_OP_RECORD;
-        return jd_comp_record(cp, slot, s);
-    case AVRO_MAP:
-    case AVRO_ARRAY:
-        op->op_kind = is_avro_map(s) ? JD_OP_MAP : JD_OP_ARRAY;
-        if ((item = jd_comp_reserve(cp, 1)) < 0)
-            return JD_ERR_FATAL;
-        cp->cp_pg->pg_ops[slot].op_first = (uint32_t)item;
-        return jd_comp_emit(cp, item, is_avro_map(s) ? avro_schema_map_values(s)
-                                                     : avro_schema_array_items(s),
-                            -1, 0);
-    case AVRO_LINK:
-        op->op_kind = JD_OP_LINK;
-        return jd_comp_link(cp, slot, s);
-    }
-    return 1;
-}
-
 /* The reader field named `name`, or -1. */
 static int jd_prog_field(const char *name)
 {
@@ -252,40 +119,142 @@ static int jd_prog_field(const char *name)
     return -1;
 }
 
-static int jd_prog_build(avro_schema_t writer, int dst, jd_prog_t **out, jd_err_t *err)
+/* The destination of field `name` of a record compiled with `dst`:
+ * product programs route the top-level fields (dst JD_PROG_TOP) to the
+ * reader fields of the same name; mapped programs follow the path trie. */
+static int jd_comp_field_dst(jd_comp_t *cp, int dst, const char *name)
 {
-    jd_comp_t cp;
-    int rc = 1;
+    if (cp->cp_map)
+        return jd__prog_map_field(cp, dst, name);
+    return dst == JD_PROG_TOP && cp->cp_dst ? jd_prog_field(name) : -1;
+}
+
+/* Fills n children at a fresh range; child i is a union branch (with the
+ * union's destination) or a record field. */
+static int jd_comp_children(jd_comp_t *cp, int64_t slot, avro_schema_t s, size_t n,
+                            int is_union, int dst)
+{
+    int64_t first = jd__prog_reserve(cp, n);
+    if (first < 0)
+        return JD_ERR_FATAL;
+    cp->cp_pg->pg_ops[slot].op_first = (uint32_t)first;
+    cp->cp_pg->pg_ops[slot].op_n = (int64_t)n;
+    for (size_t i = 0; i < n; i++) {
+        avro_schema_t c = is_union ? avro_schema_union_branch(s, (int)i)
+                                   : avro_schema_record_field_get_by_index(s, (int)i);
+        int cd = is_union ? dst
+                          : jd_comp_field_dst(cp, dst,
+                                              avro_schema_record_field_name(s, (int)i));
+        int rc = cd < -1 ? cd : jd__prog_emit(cp, first + (int64_t)i, c, cd, is_union);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* A record, memoised with its destination: a link to it from the same
+ * kind of position reuses its ops (that is what ends recursion). */
+static int jd_comp_record(jd_comp_t *cp, int64_t slot, avro_schema_t s, int dst)
+{
+    if (cp->cp_memo_n == JD_PROG_MEMO_MAX)
+        return 2; /* a writer schema with that many records: refused */
+    cp->cp_memo_s[cp->cp_memo_n] = s;
+    cp->cp_memo_dst[cp->cp_memo_n] = dst;
+    cp->cp_memo_op[cp->cp_memo_n++] = (uint32_t)slot;
+    return jd_comp_children(cp, slot, s, avro_schema_record_size(s), 0, dst);
+}
+
+static int jd_comp_link(jd_comp_t *cp, int64_t slot, avro_schema_t s, int dst)
+{
+    avro_schema_t t = avro_schema_link_target(s);
+    for (size_t i = 0; i < cp->cp_memo_n; i++) {
+        if (cp->cp_memo_s[i] == t && cp->cp_memo_dst[i] == dst) {
+            cp->cp_pg->pg_ops[slot].op_first = cp->cp_memo_op[i];
+            return 0;
+        }
+    }
+    int64_t first = jd__prog_reserve(cp, 1);
+    if (first < 0)
+        return JD_ERR_FATAL;
+    cp->cp_pg->pg_ops[slot].op_first = (uint32_t)first;
+    return jd__prog_emit(cp, first, t, dst, 0);
+}
+
+static int jd_comp_items(jd_comp_t *cp, int64_t slot, avro_schema_t s, int dst)
+{
+    avro_schema_t items = is_avro_map(s) ? avro_schema_map_values(s) : avro_schema_array_items(s);
+    int64_t item;
+
+    cp->cp_pg->pg_ops[slot].op_kind = is_avro_map(s) ? JD_OP_MAP : JD_OP_ARRAY;
+    if (cp->cp_map && dst >= 0 && is_avro_map(s))
+        return jd__prog_map_keys(cp, slot, items, dst);
+    if (cp->cp_map && !is_avro_map(s))
+        cp->cp_pg->pg_ops[slot].op_n = jd__prog_map_zero_size(items, 0);
+    if ((item = jd__prog_reserve(cp, 1)) < 0)
+        return JD_ERR_FATAL;
+    cp->cp_pg->pg_ops[slot].op_first = (uint32_t)item;
+    return jd__prog_emit(cp, item, items, -1, 0);
+}
+
+/* Compiles datum schema `s` into op `slot`, its value going to `dst` (-1:
+ * skipped). One case per Avro type, hence the length. */
+int jd__prog_emit(jd_comp_t *cp, int64_t slot, avro_schema_t s, int dst, int in_union)
+{
+    jd_op_t *op = &cp->cp_pg->pg_ops[slot];
+
+    if (dst >= 0 && !cp->cp_map && !jd_prog_dst_ok(s, dst, in_union))
+        return 1;
+    op->op_dst = (int16_t)dst;
+    switch (avro_typeof(s)) {
+    case AVRO_NULL: op->op_kind = JD_OP_NULL; return 0;
+    case AVRO_BOOLEAN: op->op_kind = JD_OP_BOOL; return 0;
+    case AVRO_INT32: op->op_kind = JD_OP_INT; return 0;
+    case AVRO_INT64: op->op_kind = JD_OP_LONG; return 0;
+    case AVRO_FLOAT: op->op_kind = JD_OP_FLOAT; return 0;
+    case AVRO_DOUBLE: op->op_kind = JD_OP_DOUBLE; return 0;
+    case AVRO_STRING: op->op_kind = JD_OP_STRING; return 0;
+    case AVRO_BYTES: op->op_kind = JD_OP_BYTES; return 0;
+    case AVRO_FIXED:
+        op->op_kind = JD_OP_FIXED;
+        op->op_n = avro_schema_fixed_size(s);
+        return 0;
+    case AVRO_ENUM:
+        op->op_kind = JD_OP_ENUM;
+        op->op_n = avro_schema_enum_number_of_symbols(s);
+        return cp->cp_map && dst >= 0 ? jd__prog_map_enum(cp, slot, s) : 0;
+    case AVRO_UNION:
+        op->op_kind = JD_OP_UNION;
+        return jd_comp_children(cp, slot, s, avro_schema_union_size(s), 1, dst);
+    case AVRO_RECORD:
+        op->op_kind = JD_OP_RECORD;
+        return jd_comp_record(cp, slot, s, dst);
+    case AVRO_MAP:
+    case AVRO_ARRAY:
+        return jd_comp_items(cp, slot, s, dst);
+    case AVRO_LINK:
+        op->op_kind = JD_OP_LINK;
+        return jd_comp_link(cp, slot, s, dst);
+    }
+    return 1;
+}
+
+/* Compiles `writer` (a record) with its root at `dst`: JD_PROG_TOP for a
+ * product program, -1 for a scan, the trie root for a mapped program. The
+ * caller has allocated cp->cp_pg; on failure it is freed. */
+int jd__prog_build(jd_comp_t *cp, avro_schema_t writer, int dst, jd_prog_t **out,
+                   jd_err_t *err)
+{
+    int64_t root = jd__prog_reserve(cp, 1);
+    int rc = JD_ERR_FATAL;
 
     *out = NULL;
-    memset(&cp, 0, sizeof cp);
-    cp.cp_dst = dst;
-    if (!(cp.cp_pg = calloc(1, sizeof *cp.cp_pg)))
-        return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "cannot allocate a decode program");
-    int64_t root = jd_comp_reserve(&cp, 1);
-    size_t n = avro_schema_record_size(writer);
-    int64_t first = root < 0 ? -1 : jd_comp_reserve(&cp, n);
-    if (first >= 0) {
-        jd_op_t *op = &cp.cp_pg->pg_ops[root];
-        op->op_kind = JD_OP_RECORD;
-        op->op_dst = -1;
-        op->op_first = (uint32_t)first;
-        op->op_n = (int64_t)n;
-        cp.cp_memo_s[0] = writer;
-        cp.cp_memo_op[0] = (uint32_t)root;
-        cp.cp_memo_n = 1;
-        rc = 0;
-        for (size_t i = 0; !rc && i < n; i++)
-            rc = jd_comp_emit(&cp, first + (int64_t)i,
-                              avro_schema_record_field_get_by_index(writer, (int)i),
-                              dst ? jd_prog_field(avro_schema_record_field_name(writer, (int)i))
-                                  : -1,
-                              0);
-    } else {
-        rc = JD_ERR_FATAL;
+    if (root >= 0) {
+        cp->cp_pg->pg_ops[root].op_kind = JD_OP_RECORD;
+        rc = jd_comp_record(cp, root, writer, dst);
+        cp->cp_pg->pg_ops[root].op_dst = (int16_t)(dst < 0 ? -1 : dst);
     }
     if (rc) {
-        jd_prog_destroy(cp.cp_pg);
+        jd_prog_destroy(cp->cp_pg);
         if (rc < 0)
             return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "cannot allocate a decode program");
         if (rc == 2)
@@ -293,8 +262,20 @@ static int jd_prog_build(avro_schema_t writer, int dst, jd_prog_t **out, jd_err_
                               "writer schema has more than %d records", JD_PROG_MEMO_MAX);
         return 1;
     }
-    *out = cp.cp_pg;
+    *out = cp->cp_pg;
     return 0;
+}
+
+static int jd_prog_build(avro_schema_t writer, int dst, jd_prog_t **out, jd_err_t *err)
+{
+    jd_comp_t cp;
+
+    *out = NULL;
+    memset(&cp, 0, sizeof cp);
+    cp.cp_dst = dst;
+    if (!(cp.cp_pg = calloc(1, sizeof *cp.cp_pg)))
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "cannot allocate a decode program");
+    return jd__prog_build(&cp, writer, dst ? JD_PROG_TOP : -1, out, err);
 }
 
 int jd_prog_compile(avro_schema_t writer, jd_prog_t **out, jd_err_t *err)
@@ -312,6 +293,10 @@ void jd_prog_destroy(jd_prog_t *pg)
 {
     if (pg) {
         free(pg->pg_ops);
+        free(pg->pg_nodes);
+        free(pg->pg_keys);
+        free(pg->pg_syms);
+        free(pg->pg_pool);
         free(pg);
     }
 }
@@ -319,8 +304,12 @@ void jd_prog_destroy(jd_prog_t *pg)
 int jd_prog_state_init(jd_prog_state_t *ps, const jd_limits_t *lim, jd_err_t *err)
 {
     ps->ps_kv_cap = lim->lim_max_attributes + 1;
-    if (!(ps->ps_kv = calloc(ps->ps_kv_cap, sizeof *ps->ps_kv)))
+    ps->ps_mkv_cap = 4 * ps->ps_kv_cap;
+    if (!(ps->ps_kv = calloc(ps->ps_kv_cap, sizeof *ps->ps_kv)) ||
+        !(ps->ps_mkv = calloc(ps->ps_mkv_cap, sizeof *ps->ps_mkv))) {
+        jd_prog_state_fini(ps);
         return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "cannot allocate decode scratch");
+    }
     return 0;
 }
 
@@ -328,8 +317,8 @@ void jd_prog_state_fini(jd_prog_state_t *ps)
 {
     if (ps) {
         free(ps->ps_kv);
-        ps->ps_kv = NULL;
-        ps->ps_kv_cap = 0;
+        free(ps->ps_mkv);
+        memset(ps, 0, sizeof *ps);
     }
 }
 
@@ -338,33 +327,14 @@ void jd_prog_state_fini(jd_prog_state_t *ps)
 #define JD_STR_FIELDS ((1u << JD_PF_EVENT_ID) | (1u << JD_PF_ACCOUNT_ID) | \
                        (1u << JD_PF_USER_ID) | (1u << JD_PF_TYPE) | (1u << JD_PF_FEATURE))
 
-typedef struct jd_run {
-    const unsigned char *r_p;
-    size_t               r_len;
-    size_t               r_pos;
-    uint64_t             r_work;
-    uint64_t             r_work_max;
-    const jd_op_t       *r_ops;
-    jd_err_t            *r_err;
-    unsigned             r_set; /* bit per jd_pf_t that received a value */
-    const unsigned char *r_str[JD_PF__COUNT];
-    size_t               r_strn[JD_PF__COUNT];
-    int64_t              r_ts;
-    double               r_val;
-    jd_prog_kv_t        *r_kv;
-    size_t               r_kv_n;
-    size_t               r_kv_cap;
-    size_t               r_kv_seen; /* entries read, repeated keys included */
-} jd_run_t;
-
-static int jd_run_fail(jd_run_t *r, const char *what, int64_t v)
+int jd__prog_fail(jd_run_t *r, const char *what, int64_t v)
 {
     return jd_err_set(r->r_err, JD_ERR_SKIP, JD_E_MALFORMED,
                       "Avro binary does not decode: %s (%" PRId64 ") at byte offset %zu of %zu",
                       what, v, r->r_pos, r->r_len);
 }
 
-static int jd_run_work(jd_run_t *r)
+int jd__prog_work(jd_run_t *r)
 {
     if (++r->r_work <= r->r_work_max)
         return 0;
@@ -372,60 +342,6 @@ static int jd_run_work(jd_run_t *r)
                       "Avro binary needs more than %" PRIu64 " decoding steps "
                       "(the work limit of a %zu-byte message) at byte offset %zu",
                       r->r_work_max, r->r_len, r->r_pos);
-}
-
-static inline size_t jd_run_left(const jd_run_t *r)
-{
-    return r->r_len - r->r_pos;
-}
-
-/* Zig-zag varint of at most 10 bytes (extra high bits dropped, as avro-c). */
-static inline int jd_run_long(jd_run_t *r, int64_t *out)
-{
-    uint64_t v = 0;
-    *out = 0;
-    for (int i = 0; i < 10; i++) {
-        if (r->r_pos >= r->r_len)
-            return jd_run_fail(r, "input ends inside a varint", i);
-        unsigned char b = r->r_p[r->r_pos++];
-        v |= (uint64_t)(b & 0x7f) << (7 * i);
-        if (!(b & 0x80)) {
-            *out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
-            return 0;
-        }
-    }
-    return jd_run_fail(r, "varint longer than 10 bytes", 10);
-}
-
-static inline int jd_run_index(jd_run_t *r, int64_t lo, int64_t hi, const char *what,
-                               int64_t *out)
-{
-    int rc = jd_run_long(r, out);
-    if (rc)
-        return rc;
-    if (*out < lo || *out >= hi)
-        return jd_run_fail(r, what, *out);
-    return 0;
-}
-
-static inline int jd_run_skip(jd_run_t *r, int64_t n, const char *what)
-{
-    if (n < 0 || (uint64_t)n > jd_run_left(r))
-        return jd_run_fail(r, what, n);
-    r->r_pos += (size_t)n;
-    return 0;
-}
-
-/* A string or bytes: a slice of the message. */
-static inline int jd_run_string(jd_run_t *r, const unsigned char **s, size_t *n)
-{
-    int64_t len;
-    int rc = jd_run_long(r, &len);
-    if (rc)
-        return rc;
-    *s = r->r_p + r->r_pos;
-    *n = (size_t)len;
-    return jd_run_skip(r, len, "string length is negative or exceeds input");
 }
 
 static inline uint64_t jd_run_le(const unsigned char *p, int n)
@@ -436,15 +352,26 @@ static inline uint64_t jd_run_le(const unsigned char *p, int n)
     return v;
 }
 
-/* Stores a numeric writer value into its reader field (with promotion). */
-static inline void jd_run_num(jd_run_t *r, int dst, int64_t l, double d, int is_int)
+/* Stores a scalar into its destination: a reader field of a product
+ * program (with promotion), or the slots of a mapped program's node. */
+static inline void jd_run_put(jd_run_t *r, int dst, int kind, int64_t l, double d,
+                              const unsigned char *s, size_t n)
 {
-    if (dst == JD_PF_OCCURRED_AT)
-        r->r_ts = l;
-    else if (dst == JD_PF_VALUE)
-        r->r_val = is_int ? (double)l : d;
-    else
+    if (r->r_pg) {
+        jd_map_val_t v = {kind, (const char *)s, n, l, d};
+        jd__prog_map_put(r, dst, &v);
         return;
+    }
+    if (kind == JD_MV_STRING) {
+        r->r_str[dst] = s;
+        r->r_strn[dst] = n;
+    } else if (dst == JD_PF_OCCURRED_AT) {
+        r->r_ts = l;
+    } else if (dst == JD_PF_VALUE) {
+        r->r_val = kind == JD_MV_INT || kind == JD_MV_LONG ? (double)l : d;
+    } else {
+        return;
+    }
     r->r_set |= 1u << dst;
 }
 
@@ -454,10 +381,7 @@ static inline void jd_run_num(jd_run_t *r, int dst, int64_t l, double d, int is_
 static void jd_run_kv(jd_run_t *r, const unsigned char *k, size_t kn,
                       const unsigned char *v, size_t vn)
 {
-    /* avro-c keeps map keys as C strings: a key ends at its first NUL. */
-    const unsigned char *nul = kn ? memchr(k, 0, kn) : NULL;
-    if (nul)
-        kn = (size_t)(nul - k);
+    kn = jd_run_keylen(k, kn);
     r->r_kv_seen++;
     for (size_t i = 0; i < r->r_kv_n; i++) {
         jd_prog_kv_t *kv = &r->r_kv[i];
@@ -471,55 +395,132 @@ static void jd_run_kv(jd_run_t *r, const unsigned char *k, size_t kn,
         r->r_kv[r->r_kv_n++] = (jd_prog_kv_t){k, v, kn, vn};
 }
 
-static int jd_run_op(jd_run_t *r, uint32_t i, int depth);
+/* One item of a map or array block. */
+static int jd_run_item(jd_run_t *r, const jd_op_t *op, int depth)
+{
+    const unsigned char *ks = NULL, *vs = NULL;
+    size_t kn = 0, vn = 0;
+    int rc;
+
+    if (op->op_kind == JD_OP_MAP &&
+        ((rc = jd__prog_work(r)) || (rc = jd_run_string(r, &ks, &kn))))
+        return rc;
+    if (op->op_dst < 0 || (r->r_pg && op->op_kind == JD_OP_ARRAY))
+        return jd__prog_op(r, op->op_first, depth);
+    if (r->r_pg)
+        return jd__prog_map_entry(r, op, ks, kn, depth);
+    /* the product event's attributes: a map of strings */
+    if ((rc = jd__prog_work(r)) || (rc = jd_run_string(r, &vs, &vn)))
+        return rc;
+    jd_run_kv(r, ks, kn, vs, vn);
+    return 0;
+}
 
 /* Map or array blocks: count, [byte size when count < 0], items, ..., 0. */
 static int jd_run_blocks(jd_run_t *r, const jd_op_t *op, int depth)
 {
-    int is_map = op->op_kind == JD_OP_MAP, attrs = op->op_dst == JD_PF_ATTRIBUTES;
     int64_t count, size;
     int rc;
 
-    if (attrs)
+    if (op->op_dst == JD_PF_ATTRIBUTES && !r->r_pg)
         r->r_set |= 1u << JD_PF_ATTRIBUTES;
     for (;;) {
-        if ((rc = jd_run_long(r, &count)) || (rc = jd_run_work(r)))
+        if ((rc = jd_run_long(r, &count)) || (rc = jd__prog_work(r)))
             return rc;
         if (count == 0)
             return 0;
+        if (r->r_pg && op->op_kind == JD_OP_ARRAY && op->op_n)
+            r->r_unreadable = 1;
         size = -1;
         if (count < 0) {
             if (count == INT64_MIN)
-                return jd_run_fail(r, "block count out of range", count);
+                return jd__prog_fail(r, "block count out of range", count);
             count = -count;
             if ((rc = jd_run_index(r, 0, (int64_t)jd_run_left(r) + 1,
                                    "block byte size exceeds input", &size)))
                 return rc;
         }
         if ((uint64_t)count > jd_run_left(r))
-            return jd_run_fail(r, "block count exceeds remaining input", count);
+            return jd__prog_fail(r, "block count exceeds remaining input", count);
         size_t start = r->r_pos;
         for (int64_t k = 0; k < count; k++) {
-            const unsigned char *ks = NULL, *vs = NULL;
-            size_t kn = 0, vn = 0;
-            if (is_map && ((rc = jd_run_work(r)) || (rc = jd_run_string(r, &ks, &kn))))
+            if ((rc = jd_run_item(r, op, depth)))
                 return rc;
-            if (!attrs) {
-                if ((rc = jd_run_op(r, op->op_first, depth)))
-                    return rc;
-                continue;
-            }
-            if ((rc = jd_run_work(r)) || (rc = jd_run_string(r, &vs, &vn)))
-                return rc;
-            jd_run_kv(r, ks, kn, vs, vn);
         }
         if (size >= 0 && (uint64_t)size != r->r_pos - start)
-            return jd_run_fail(r, "block byte size does not match its items", size);
+            return jd__prog_fail(r, "block byte size does not match its items", size);
     }
 }
 
+static int jd_run_real(jd_run_t *r, const jd_op_t *op)
+{
+    size_t n = op->op_kind == JD_OP_FLOAT ? 4 : 8;
+    const unsigned char *s = r->r_p + r->r_pos;
+    int rc;
+
+    if ((rc = jd_run_skip(r, (int64_t)n, n == 4 ? "input ends inside a float"
+                                                : "input ends inside a double")))
+        return rc;
+    if (op->op_dst < 0 || (!r->r_pg && op->op_dst != JD_PF_VALUE))
+        return 0;
+    uint64_t u = jd_run_le(s, (int)n);
+    double d;
+    if (n == 4) {
+        uint32_t u32 = (uint32_t)u;
+        float f;
+        memcpy(&f, &u32, sizeof f);
+        d = (double)f;
+    } else {
+        memcpy(&d, &u, sizeof d);
+    }
+    jd_run_put(r, op->op_dst, n == 4 ? JD_MV_FLOAT : JD_MV_DOUBLE, 0, d, NULL, 0);
+    return 0;
+}
+
+/* A compound value (or bytes, fixed) at a mapped node: not a scalar. */
+static inline void jd_run_other(jd_run_t *r, const jd_op_t *op)
+{
+    if (r->r_pg && op->op_dst >= 0)
+        jd__prog_map_other(r, op);
+}
+
+/* A scalar read as a number (int, long, enum index, boolean byte). */
+static int jd_run_number(jd_run_t *r, const jd_op_t *op)
+{
+    int64_t v;
+    int rc;
+
+    switch ((jd_op_kind_t)op->op_kind) {
+    case JD_OP_BOOL:
+        if ((rc = jd_run_skip(r, 1, "input ends inside a boolean")))
+            return rc;
+        if (r->r_pg && op->op_dst >= 0)
+            jd_run_put(r, op->op_dst, JD_MV_BOOL, r->r_p[r->r_pos - 1] != 0, 0, NULL, 0);
+        return 0;
+    case JD_OP_INT:
+        rc = jd_run_index(r, INT32_MIN, (int64_t)INT32_MAX + 1, "int out of range", &v);
+        break;
+    case JD_OP_ENUM:
+        if ((rc = jd_run_index(r, 0, op->op_n, "enum index out of range", &v)))
+            return rc;
+        if (r->r_pg && op->op_dst >= 0) {
+            const char *sym = r->r_pg->pg_pool + r->r_pg->pg_syms[op->op_first + (uint32_t)v];
+            jd_run_put(r, op->op_dst, JD_MV_ENUM, 0, 0, (const unsigned char *)sym,
+                       strlen(sym));
+        }
+        return 0;
+    default:
+        rc = jd_run_long(r, &v);
+        break;
+    }
+    if (!rc && op->op_dst >= 0)
+        jd_run_put(r, op->op_dst, op->op_kind == JD_OP_INT ? JD_MV_INT : JD_MV_LONG, v, 0,
+                   NULL, 0);
+    return rc;
+}
+
 /* One datum. One case per op kind, hence the length. */
-static int jd_run_op(jd_run_t *r, uint32_t i, int depth)
+int jd__prog_op(jd_run_t *r, uint32_t i, int depth)
 {
     const jd_op_t *op = &r->r_ops[i];
     const unsigned char *s;
@@ -527,76 +528,63 @@ static int jd_run_op(jd_run_t *r, uint32_t i, int depth)
     int64_t v;
     int rc;
 
-    if ((rc = jd_run_work(r)))
+    if ((rc = jd__prog_work(r)))
         return rc;
     if (depth > JD_PROG_DEPTH_MAX)
-        return jd_run_fail(r, "nesting too deep", depth);
+        return jd__prog_fail(r, "nesting too deep", depth);
     switch ((jd_op_kind_t)op->op_kind) {
     case JD_OP_NULL:
         return 0;
     case JD_OP_BOOL:
-        return jd_run_skip(r, 1, "input ends inside a boolean");
     case JD_OP_INT:
-        if ((rc = jd_run_index(r, INT32_MIN, (int64_t)INT32_MAX + 1, "int out of range", &v)))
-            return rc;
-        jd_run_num(r, op->op_dst, v, 0, 1);
-        return 0;
     case JD_OP_LONG:
-        if ((rc = jd_run_long(r, &v)))
-            return rc;
-        jd_run_num(r, op->op_dst, v, 0, 1);
-        return 0;
+    case JD_OP_ENUM:
+        return jd_run_number(r, op);
     case JD_OP_FLOAT:
     case JD_OP_DOUBLE:
-        n = op->op_kind == JD_OP_FLOAT ? 4 : 8;
-        s = r->r_p + r->r_pos;
-        if ((rc = jd_run_skip(r, (int64_t)n, n == 4 ? "input ends inside a float"
-                                                     : "input ends inside a double")))
-            return rc;
-        if (op->op_dst == JD_PF_VALUE) {
-            uint64_t u = jd_run_le(s, (int)n);
-            double d;
-            if (n == 4) {
-                uint32_t u32 = (uint32_t)u;
-                float f;
-                memcpy(&f, &u32, sizeof f);
-                d = (double)f;
-            } else {
-                memcpy(&d, &u, sizeof d);
-            }
-            jd_run_num(r, op->op_dst, 0, d, 0);
-        }
-        return 0;
+        return jd_run_real(r, op);
     case JD_OP_STRING:
+    case JD_OP_BYTES:
         if ((rc = jd_run_string(r, &s, &n)))
             return rc;
-        if (op->op_dst >= 0) {
-            r->r_str[op->op_dst] = s;
-            r->r_strn[op->op_dst] = n;
-            r->r_set |= 1u << op->op_dst;
-        }
+        if (op->op_dst >= 0 && op->op_kind == JD_OP_STRING)
+            jd_run_put(r, op->op_dst, JD_MV_STRING, 0, 0, s, n);
+        else
+            jd_run_other(r, op);
         return 0;
     case JD_OP_FIXED:
+        /* avro-c reads every value of a mapped record, and cannot read a
+         * fixed of size 0 (avro_malloc(0) is NULL) nor a non-empty array
+         * of records that take no memory (its array cannot grow):
+         * jd_prog_run_mapped fails such a message once the walk has
+         * accepted it, as the generic path does after its scan */
+        if (r->r_pg && op->op_n == 0)
+            r->r_unreadable = 1;
+        jd_run_other(r, op);
         return jd_run_skip(r, op->op_n, "input ends inside a fixed");
-    case JD_OP_ENUM:
-        return jd_run_index(r, 0, op->op_n, "enum index out of range", &v);
     case JD_OP_UNION:
         if ((rc = jd_run_index(r, 0, op->op_n, "union branch out of range", &v)))
             return rc;
-        return jd_run_op(r, op->op_first + (uint32_t)v, depth + 1);
+        if (r->r_pg && op->op_dst >= 0)
+            jd__prog_map_branch(r, op, v);
+        return jd__prog_op(r, op->op_first + (uint32_t)v, depth + 1);
     case JD_OP_RECORD:
+        jd_run_other(r, op);
+        if (r->r_pg && op->op_dst >= 0)
+            return jd__prog_map_record(r, op, depth + 1);
         for (int64_t k = 0; k < op->op_n; k++) {
-            if ((rc = jd_run_op(r, op->op_first + (uint32_t)k, depth + 1)))
+            if ((rc = jd__prog_op(r, op->op_first + (uint32_t)k, depth + 1)))
                 return rc;
         }
         return 0;
     case JD_OP_ARRAY:
     case JD_OP_MAP:
+        jd_run_other(r, op);
         return jd_run_blocks(r, op, depth + 1);
     case JD_OP_LINK:
-        return jd_run_op(r, op->op_first, depth + 1);
+        return jd__prog_op(r, op->op_first, depth + 1);
     }
-    return jd_run_fail(r, "unknown op", op->op_kind);
+    return jd__prog_fail(r, "unknown op", op->op_kind);
 }
 
 /* ---- field checks and copies --------------------------------------------- */
@@ -667,7 +655,7 @@ static int jd_run_check(const jd_run_t *r, const jd_limits_t *lim, jd_arena_t *a
     return jd_run_check_attrs(r, lim, ar, err);
 }
 
-static const char *jd_run_put(char **at, const unsigned char *s, size_t n)
+static const char *jd_run_copy(char **at, const unsigned char *s, size_t n)
 {
     char *d = *at;
     if (n)
@@ -699,14 +687,14 @@ static int jd_run_emit(const jd_run_t *r, jd_arena_t *ar, jd_event_t *ev, jd_err
     char *at = mem + r->r_kv_n * sizeof(jd_attr_t);
     for (int f = 0; f < JD_PF__COUNT; f++) {
         if ((JD_STR_FIELDS >> f & 1) && (r->r_set >> f & 1))
-            *dst[f] = jd_run_put(&at, r->r_str[f], r->r_strn[f]);
+            *dst[f] = jd_run_copy(&at, r->r_str[f], r->r_strn[f]);
     }
     if (r->r_kv_n) {
         ev->ev_attrs = (jd_attr_t *)(void *)mem;
         ev->ev_attr_cnt = r->r_kv_n;
         for (size_t i = 0; i < r->r_kv_n; i++) {
-            ev->ev_attrs[i].at_key = jd_run_put(&at, r->r_kv[i].kv_key, r->r_kv[i].kv_klen);
-            ev->ev_attrs[i].at_val = jd_run_put(&at, r->r_kv[i].kv_val, r->r_kv[i].kv_vlen);
+            ev->ev_attrs[i].at_key = jd_run_copy(&at, r->r_kv[i].kv_key, r->r_kv[i].kv_klen);
+            ev->ev_attrs[i].at_val = jd_run_copy(&at, r->r_kv[i].kv_val, r->r_kv[i].kv_vlen);
         }
     }
     ev->ev_occurred_at = r->r_ts;
@@ -720,7 +708,7 @@ static int jd_run_emit(const jd_run_t *r, jd_arena_t *ar, jd_event_t *ev, jd_err
 
 /* Walks the whole message (the structural rules), then checks that
  * nothing follows the record. */
-static int jd_run_walk(jd_run_t *r, const jd_prog_t *pg, jd_prog_state_t *ps,
+int jd__prog_walk(jd_run_t *r, const jd_prog_t *pg, jd_prog_state_t *ps,
                        const unsigned char *p, size_t len, jd_err_t *err)
 {
     r->r_p = p;
@@ -737,7 +725,18 @@ static int jd_run_walk(jd_run_t *r, const jd_prog_t *pg, jd_prog_state_t *ps,
     r->r_kv_n = 0;
     r->r_kv_cap = ps ? ps->ps_kv_cap : 0;
     r->r_kv_seen = 0;
-    int rc = jd_run_op(r, 0, 0);
+    r->r_pg = pg->pg_nodes ? pg : NULL;
+    if (r->r_pg) {
+        memset(r->r_slot, 0, pg->pg_nslots * sizeof r->r_slot[0]);
+        memset(r->r_umem, 0, pg->pg_ntrie * sizeof r->r_umem[0]);
+        r->r_mkv = ps ? ps->ps_mkv : NULL;
+        r->r_mkv_n = 0;
+        r->r_mkv_cap = ps ? ps->ps_mkv_cap : 0;
+        r->r_container = 0;
+        r->r_overflow = 0;
+        r->r_unreadable = 0;
+    }
+    int rc = jd__prog_op(r, 0, 0);
     if (rc)
         return rc;
     if (r->r_pos != len)
@@ -749,7 +748,7 @@ static int jd_run_walk(jd_run_t *r, const jd_prog_t *pg, jd_prog_state_t *ps,
 int jd_prog_scan(const jd_prog_t *pg, const void *buf, size_t len, jd_err_t *err)
 {
     jd_run_t r;
-    return jd_run_walk(&r, pg, NULL, buf, len, err);
+    return jd__prog_walk(&r, pg, NULL, buf, len, err);
 }
 
 int jd_prog_run(const jd_prog_t *pg, const jd_limits_t *lim, jd_prog_state_t *ps,
@@ -760,7 +759,7 @@ int jd_prog_run(const jd_prog_t *pg, const jd_limits_t *lim, jd_prog_state_t *ps
     int rc;
 
     memset(ev, 0, sizeof *ev);
-    if ((rc = jd_run_walk(&r, pg, ps, p, len, err)))
+    if ((rc = jd__prog_walk(&r, pg, ps, p, len, err)))
         return rc;
     if ((rc = jd_run_check(&r, lim, ar, err)) || (rc = jd_run_emit(&r, ar, ev, err))) {
         memset(ev, 0, sizeof *ev);

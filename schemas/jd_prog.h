@@ -31,6 +31,7 @@
 #include "jd_arena.h"
 #include "jd_err.h"
 #include "jd_event.h"
+#include "jd_mapping.h"
 
 typedef struct jd_prog jd_prog_t;
 
@@ -44,8 +45,10 @@ typedef struct jd_prog_kv {
 
 /* Per-decoder scratch. Zero-initialise, then jd_prog_state_init. */
 typedef struct jd_prog_state {
-    jd_prog_kv_t *ps_kv;     /* distinct attribute keys of one message */
-    size_t        ps_kv_cap; /* lim_max_attributes + 1 */
+    jd_prog_kv_t *ps_kv;      /* distinct attribute keys of one message */
+    size_t        ps_kv_cap;  /* lim_max_attributes + 1 */
+    jd_map_kv_t  *ps_mkv;     /* mapped programs: the container's entries */
+    size_t        ps_mkv_cap; /* 4 x ps_kv_cap */
 } jd_prog_state_t;
 
 /* Allocates the scratch for `lim`. JD_ERR_FATAL/JD_E_NOMEM. */
@@ -83,6 +86,25 @@ int jd_prog_scan(const jd_prog_t *pg, const void *buf, size_t len, jd_err_t *err
 int jd_prog_run(const jd_prog_t *pg, const jd_limits_t *lim,
                 jd_prog_state_t *ps, const unsigned char *p, size_t len,
                 jd_arena_t *ar, jd_event_t *ev, jd_err_t *err);
+
+/* Compiles the program that reads an upstream record written with
+ * `writer` and fills the slots of mapping `mp` (jd_mapping.h): the paths
+ * followed through the writer's own shape, every other value skipped.
+ * Returns 0 and *out; 1 when the fast path does not cover the pair (more
+ * than 64 slots or a schema too large for it: the caller keeps avro-c's
+ * generic reader); JD_ERR_FATAL/JD_E_NOMEM. The program keeps no reference
+ * to `mp` or `writer`. */
+int jd_prog_compile_mapped(avro_schema_t writer, const jd_mapping_t *mp, jd_prog_t **out,
+                           jd_err_t *err);
+
+/* Decodes an upstream record with a mapped program and fills `ev` through
+ * jd_mapping_fill: 0, JD_ERR_SKIP (the structural errors of jd_prog_run,
+ * then those of jd_mapping_extract), JD_ERR_FATAL/JD_E_NOMEM; or 1 when
+ * this message's attributes container holds more distinct keys than the
+ * scratch keeps (ps_mkv_cap): decode it with avro-c's generic reader. */
+int jd_prog_run_mapped(const jd_prog_t *pg, const jd_mapping_t *mp, const jd_limits_t *lim,
+                       jd_prog_state_t *ps, const unsigned char *p, size_t len,
+                       jd_arena_t *ar, jd_event_t *ev, jd_err_t *err);
 
 /* The per-message work limit (fast path and scan alike): datums visited
  * (every value, map key and block header counts one) may not exceed it. */

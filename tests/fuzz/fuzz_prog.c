@@ -6,8 +6,11 @@
  * schema itself, the v2 fixture, and evolved shapes: reordered fields,
  * ["string","null"] unions, int/long/float promotions, writer-only nested
  * records, arrays, maps, enums, fixed and a recursive record); the rest is
- * the Avro body, framed with that schema's id. Each input is decoded on
- * both paths; the target aborts when they disagree on accept/reject, on
+ * the Avro body, framed with that schema's id. Two more values of the byte
+ * pick an upstream record read through a field mapping (jd_prog_map.c):
+ * the shipped Segment example with its mapping, and a record whose
+ * attributes container is a map of unions holding maps (repeated keys,
+ * branch switches). Each input is decoded on both paths; the target aborts when they disagree on accept/reject, on
  * the error code, or on any field of the event. Run under ASan + UBSan by
  * tests/fuzz/run.sh.
  */
@@ -18,6 +21,7 @@
 
 #include "jd_codec.h"
 #include "jd_codec_int.h"
+#include "jd_mapping.h"
 
 #define PE "{\"type\":\"record\",\"name\":\"ProductEvent\",\"fields\":["
 #define REQ "{\"name\":\"event_id\",\"type\":\"string\"},{\"name\":\"account_id\",\"type\":\"string\"}," \
@@ -44,9 +48,55 @@ static const char *const jd_fuzz_schemas[] = {
        "{\"name\":\"nulls\",\"type\":{\"type\":\"array\",\"items\":\"null\"}}]}",
 };
 #define JD_FUZZ_NSCHEMAS (sizeof jd_fuzz_schemas / sizeof jd_fuzz_schemas[0] + 1)
+#define JD_FUZZ_NMAPPED 2
 
-static jd_decoder_t *jd_fuzz_dec;
+static const char jd_fuzz_rep[] =
+    "{\"type\":\"record\",\"name\":\"Rep\",\"fields\":["
+    "{\"name\":\"messageId\",\"type\":\"string\"},{\"name\":\"event\",\"type\":\"string\"},"
+    "{\"name\":\"timestamp\",\"type\":[\"long\",\"string\"]},"
+    "{\"name\":\"properties\",\"type\":{\"type\":\"map\",\"values\":"
+    "[\"null\",{\"type\":\"map\",\"values\":[\"string\",\"double\"]},\"string\",\"boolean\"]}}]}";
+
+/* mapping.KEY=VALUE lines of both mapped schemas (paths that miss are
+ * harmless: they have no value) */
+static const char *const jd_fuzz_mapping[][2] = {
+    {"fields.event_id", "messageId"}, {"fields.account_id", "context.groupId,properties.accountId"},
+    {"fields.user_id", "userId"}, {"fields.type", "event"}, {"fields.feature", "properties.feature"},
+    {"fields.occurred_at", "timestamp"}, {"fields.value", "properties.score"},
+    {"fields.attributes", "properties"}, {"attributes.library", "context.library.name"},
+    {"attributes.deep", "properties.p.u"}, {"events.Signed In.type", "login"}, {"default_account", "acme"},
+};
+
+static jd_decoder_t *jd_fuzz_dec, *jd_fuzz_mdec;
+static jd_mapping_t *jd_fuzz_mp;
 static jd_arena_t jd_fuzz_ar;
+
+/* The mapped decoder: ids 0 (segment_track.avsc) and 1 (jd_fuzz_rep). */
+static void jd_fuzz_init_mapped(const jd_limits_t *lim)
+{
+    jd_err_t err;
+    char path[1024];
+    if (!(jd_fuzz_mp = jd_mapping_new()))
+        abort();
+    for (size_t i = 0; i < sizeof jd_fuzz_mapping / sizeof jd_fuzz_mapping[0]; i++) {
+        if (jd_mapping_set(jd_fuzz_mp, jd_fuzz_mapping[i][0], jd_fuzz_mapping[i][1], &err))
+            abort();
+    }
+    if (!(jd_fuzz_mdec = jd_decoder_new(JD_WIRE_CONFLUENT, lim, &err)))
+        abort();
+    jd_decoder_set_mapping(jd_fuzz_mdec, jd_fuzz_mp);
+    snprintf(path, sizeof path, "%s/schemas/examples/segment_track.avsc", JD_SOURCE_DIR);
+    if (jd_decoder_add_schema_file(jd_fuzz_mdec, 0, path, &err) ||
+        !jd__decoder_fast(jd_fuzz_mdec, 0)) {
+        fprintf(stderr, "fuzz_prog: segment_track.avsc: %s\n", err.err_msg);
+        abort();
+    }
+    if (jd_decoder_add_schema(jd_fuzz_mdec, 1, jd_fuzz_rep, &err) ||
+        !jd__decoder_fast(jd_fuzz_mdec, 1)) {
+        fprintf(stderr, "fuzz_prog: Rep: %s\n", err.err_msg);
+        abort();
+    }
+}
 
 static void jd_fuzz_init(void)
 {
@@ -71,6 +121,7 @@ static void jd_fuzz_init(void)
     snprintf(path, sizeof path, "%s/tests/fixtures/codec/product_event_v2.avsc", JD_SOURCE_DIR);
     if (jd_decoder_add_schema_file(jd_fuzz_dec, (int32_t)(JD_FUZZ_NSCHEMAS - 1), path, &err))
         abort();
+    jd_fuzz_init_mapped(&lim);
     jd_arena_init(&jd_fuzz_ar, 64 * 1024);
 }
 
@@ -108,12 +159,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         jd_fuzz_init();
     if (size < 1 || size > sizeof msg - 4)
         return 0;
-    jd__codec_frame_put(msg, (int32_t)(data[0] % JD_FUZZ_NSCHEMAS));
+    int32_t id = (int32_t)(data[0] % (JD_FUZZ_NSCHEMAS + JD_FUZZ_NMAPPED));
+    jd_decoder_t *dec = jd_fuzz_dec;
+    if (id >= (int32_t)JD_FUZZ_NSCHEMAS) {
+        dec = jd_fuzz_mdec;
+        id -= (int32_t)JD_FUZZ_NSCHEMAS;
+    }
+    jd__codec_frame_put(msg, id);
     memcpy(msg + 5, data + 1, size - 1);
-    jd__decoder_set_generic(jd_fuzz_dec, 0);
-    int frc = jd_decoder_decode(jd_fuzz_dec, msg, size + 4, &jd_fuzz_ar, &fe, &ferr);
-    jd__decoder_set_generic(jd_fuzz_dec, 1);
-    int grc = jd_decoder_decode(jd_fuzz_dec, msg, size + 4, &jd_fuzz_ar, &ge, &gerr);
+    jd__decoder_set_generic(dec, 0);
+    int frc = jd_decoder_decode(dec, msg, size + 4, &jd_fuzz_ar, &fe, &ferr);
+    jd__decoder_set_generic(dec, 1);
+    int grc = jd_decoder_decode(dec, msg, size + 4, &jd_fuzz_ar, &ge, &gerr);
     if (frc != grc || (frc && ferr.err_code != gerr.err_code)) {
         fprintf(stderr, "fuzz_prog: fast %d '%s' vs generic %d '%s'\n", frc,
                 frc ? ferr.err_msg : "", grc, grc ? gerr.err_msg : "");
