@@ -159,7 +159,7 @@ static jd_decoder_t *jd_bench_mp_decoder(jd_mapping_t **mp)
     jd_decoder_set_mapping(dec, *mp);
     if (jd_decoder_add_schema_file(dec, JD_BENCH_MP_ID, jd_bench_mp_path(path, sizeof path),
                                    &err) == 0 &&
-        jd__decoder_fast(dec, JD_BENCH_MP_ID))
+        jd_decoder_fast(dec, JD_BENCH_MP_ID))
         return dec;
 fail:
     fprintf(stderr, "bench micro: mapped decoder: %s\n", err.err_msg);

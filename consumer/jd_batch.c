@@ -294,9 +294,9 @@ static int bt_forward(jd_batch_t *bt, const rd_kafka_message_t *m, const jd_even
     return jd_outbound_forward(bt->bt_c.bc_out, m, id, p);
 }
 
-static int bt_decode(jd_batch_t *bt, rd_kafka_message_t **msgs, size_t n)
+static int bt_decode_all(jd_batch_t *bt, rd_kafka_message_t **msgs, size_t n,
+                         jd_pipeline_stats_t *ps)
 {
-    jd_pipeline_stats_t *ps = bt->bt_c.bc_stats;
     jd_arena_reset(&bt->bt_arena);
     for (size_t i = 0; i < n; i++) {
         rd_kafka_message_t *m = msgs[i];
@@ -334,6 +334,31 @@ static int bt_decode(jd_batch_t *bt, rd_kafka_message_t **msgs, size_t n)
             ps->ps_unknown_types++;
     }
     return 0;
+}
+
+/* Messages of the batch that avro-c's generic reader decoded: counted,
+ * and said once per thread (a writer shape outside the fast path). */
+static void bt_generic(jd_batch_t *bt, uint64_t before)
+{
+    uint64_t n = jd_decoder_generic_count(bt->bt_c.bc_decoder) - before;
+    if (!n)
+        return;
+    jd_ops_decoded_generic(n);
+    if (!bt->bt_generic_said) {
+        bt->bt_generic_said = 1;
+        JD_INFO("decoder", "some input is decoded by avro-c's generic reader, not the fast "
+                           "path (a writer shape it leaves alone: slower, allocates per "
+                           "message); journeyd_decoded_generic_total counts them");
+    }
+}
+
+static int bt_decode(jd_batch_t *bt, rd_kafka_message_t **msgs, size_t n)
+{
+    jd_pipeline_stats_t *ps = bt->bt_c.bc_stats;
+    uint64_t generic = jd_decoder_generic_count(bt->bt_c.bc_decoder);
+    int rc = bt_decode_all(bt, msgs, n, ps);
+    bt_generic(bt, generic);
+    return rc;
 }
 
 /* ---- load ------------------------------------------------------------------------------ */

@@ -69,6 +69,7 @@ struct jd_batch {
     jd_cache_t         *bt_cache;
     jd_parts_t         *bt_parts;
     jd_arena_t          bt_arena;       /* decoded events of the batch */
+    int                 bt_generic_said; /* the generic-reader note was logged */
     size_t              bt_cap;         /* messages the arrays hold */
     jd_event_t         *bt_ev;
     unsigned char      *bt_has;         /* message i has a decoded event */

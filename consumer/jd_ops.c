@@ -50,6 +50,7 @@ struct jd_ops {
     const jd_config_t *op_cf;
     jd_metrics_t      *op_reg;
     jd_metric_t       *op_consumed, *op_decode_err, *op_dlq, *op_triggers, *op_stage;
+    jd_metric_t       *op_generic;
     jd_metric_t       *op_batches, *op_batch_size, *op_redis_lat, *op_lag;
     jd_metric_t       *op_watermark, *op_et_lag, *op_accounts, *op_redis_up;
     jd_metric_t       *op_kafka_up, *op_info, *op_stats_err;
@@ -97,6 +98,9 @@ static const jd_ops_family_t jd_ops_families[] = {
            "Messages consumed, per input topic and partition."),
     JD_FAM(op_decode_err, COUNTER, "journeyd_decode_errors_total", "reason",
            "Messages that did not decode, by reason."),
+    JD_FAM0(op_generic, COUNTER, "journeyd_decoded_generic_total",
+            "Messages decoded by avro-c's generic reader, not the decoder's fast path "
+            "(writer shapes it leaves alone; slower, allocates per message)."),
     JD_FAM(op_dlq, COUNTER, "journeyd_dead_letters_total", "reason",
            "Dead-letter records acknowledged by Kafka, by reason."),
     JD_FAM(op_triggers, COUNTER, "journeyd_triggers_total", "kind,rule",
@@ -487,6 +491,13 @@ void jd_ops_event_time(int64_t occurred_at_ms)
     if (occurred_at_ms > o->op_watermark_ms)
         o->op_watermark_ms = occurred_at_ms;
     pthread_mutex_unlock(&o->op_lock);
+}
+
+void jd_ops_decoded_generic(uint64_t n)
+{
+    jd_ops_t *o = jd_ops_current;
+    if (o && n)
+        jd_metric_add(o->op_generic, NULL, (double)n);
 }
 
 void jd_ops_accounts(int64_t n)

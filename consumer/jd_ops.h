@@ -79,5 +79,6 @@ void jd_ops_batch(size_t messages);
 void jd_ops_redis(const char *op, double seconds, int ok);
 void jd_ops_event_time(int64_t occurred_at_ms);
 void jd_ops_accounts(int64_t n);
+void jd_ops_decoded_generic(uint64_t n);            /* on avro-c's generic reader */
 
 #endif

@@ -106,6 +106,17 @@ void jd_decoder_set_cache_max(jd_decoder_t *dec, size_t n);
  * decoder. An inactive mapping (no key set) changes nothing. */
 void jd_decoder_set_mapping(jd_decoder_t *dec, const jd_mapping_t *mp);
 
+/* 1 when messages of schema id `id` (-1: plain) take the fast path (a
+ * compiled decode program, jd_prog.h); 0 when avro-c's generic reader
+ * decodes them (a writer shape the compiler leaves alone) or the id is
+ * not known. */
+int jd_decoder_fast(const jd_decoder_t *dec, int32_t id);
+
+/* Messages decoded so far by avro-c's generic reader (schemas without a
+ * fast path, and mapped messages the fast path handed back); for the
+ * journeyd_decoded_generic_total metric. */
+uint64_t jd_decoder_generic_count(const jd_decoder_t *dec);
+
 /* Decodes one message into `ev`; strings are copied into `ar`. Returns 0,
  * or JD_ERR_SKIP with err naming the reason (the message is bad: dead-
  * letter it), or JD_ERR_RETRY when the fetch source could not be reached

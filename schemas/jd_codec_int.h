@@ -155,9 +155,6 @@ int jd__codec_check_str(const jd_limits_t *lim, const char *s, size_t n,
  * fast path. */
 void jd__decoder_set_generic(jd_decoder_t *dec, int on);
 
-/* 1 when messages of schema id `id` (-1: plain) take the fast path. */
-int jd__decoder_fast(const jd_decoder_t *dec, int32_t id);
-
 /* Makes room for `need` bytes in `b` (keeps content). JD_E_NOMEM. */
 int jd__codec_buf_reserve(jd_buf_t *b, size_t need, jd_err_t *err);
 

@@ -48,9 +48,10 @@
  * reads), and the allocation guard (jd_codec.c) backs it up.
  *
  * Fast path. Everything above is the generic path. For the writer shapes
- * it covers (all the plain ones: strings, ["null", X] unions in either
- * order, int/long/float/double promotions, any writer-only fields) each
- * jd_wschema_t also holds a compiled decode program (jd_prog.h), and
+ * it covers (strings, int/long/float/double promotions, any writer-only
+ * fields, writer unions around any reader field - a branch avro-c cannot
+ * resolve for the field fails the message that takes it, as avro-c does)
+ * each jd_wschema_t also holds a compiled decode program (jd_prog.h), and
  * messages of that schema are decoded by it alone: one pass over the
  * bytes, no avro-c call, no malloc, the same accept/reject and the same
  * fields (tests/unit/test_prog.c compares the two). The generic values are
@@ -62,7 +63,7 @@
  * writer's own shape, jd_mapping_fill shared with the generic path;
  * tests/unit/test_prog_mapped.c compares them); a message whose attributes
  * container has more distinct keys than the scratch keeps is handed to the
- * generic path (counted in dc_mapped_generic).
+ * generic path (counted in dc_generic_count with the rest).
  *
  * Thread: one decoder per thread (avro-c values are not shareable).
  */
@@ -607,9 +608,9 @@ int jd_decoder_decode(jd_decoder_t *dec, const void *buf, size_t len,
                 jd_err_prefix(err, "schema id %" PRId32, ws->ws_id);
         }
         if (rc != 1)
-            return rc;
-        dec->dc_mapped_generic++; /* a container too large for the scratch */
+            return rc; /* 1: a container too large for the scratch */
     }
+    dec->dc_generic_count++;
     if (ws->ws_resolver && ws->ws_fed > JD_RESOLVED_BUDGET &&
         (rc = jd_wschema_renew(ws, err)))
         return rc;
@@ -636,7 +637,12 @@ void jd__decoder_set_generic(jd_decoder_t *dec, int on)
     dec->dc_generic = on;
 }
 
-int jd__decoder_fast(const jd_decoder_t *dec, int32_t id)
+uint64_t jd_decoder_generic_count(const jd_decoder_t *dec)
+{
+    return dec->dc_generic_count;
+}
+
+int jd_decoder_fast(const jd_decoder_t *dec, int32_t id)
 {
     const jd_wschema_t *ws = id < 0 ? &dec->dc_plain : jd_decoder_find(dec, id);
     return ws && !ws->ws_refused && ws->ws_prog != NULL;

@@ -46,7 +46,7 @@ struct jd_decoder {
     void          *dc_fetch_opaque;
     jd_prog_state_t dc_ps;     /* scratch of the fast path */
     int            dc_generic; /* tests: always avro-c's generic reader */
-    uint64_t       dc_mapped_generic; /* mapped messages the fast path handed back */
+    uint64_t       dc_generic_count; /* messages read by avro-c's generic reader */
 };
 
 /* The generic path's field extraction from ws->ws_value, checked against

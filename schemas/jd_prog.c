@@ -84,29 +84,45 @@ int64_t jd__prog_reserve(jd_comp_t *cp, size_t n)
 }
 
 /* True when writer schema `s` may feed reader field `dst` on the fast
- * path: the plain shapes avro-c resolves for our fields. */
+ * path: the plain shapes avro-c resolves for our fields. A writer union
+ * is judged branch by branch (jd_comp_branch_dst): a branch avro-c cannot
+ * resolve for the field is dead, and a message that takes it fails as it
+ * fails in avro-c's resolver. JD_PROG_ATTR_VAL is a value of the
+ * attributes map. */
 static int jd_prog_dst_ok(avro_schema_t s, int dst, int in_union)
 {
     avro_type_t t = avro_typeof(s);
-    switch ((jd_pf_t)dst) {
+    if (t == AVRO_UNION)
+        return !in_union;
+    switch (dst) {
     case JD_PF_EVENT_ID:
     case JD_PF_ACCOUNT_ID:
     case JD_PF_TYPE:
+    case JD_PROG_ATTR_VAL:
         return t == AVRO_STRING;
     case JD_PF_USER_ID:
     case JD_PF_FEATURE:
-        return t == AVRO_STRING || t == AVRO_NULL || (!in_union && t == AVRO_UNION);
+        return t == AVRO_STRING || t == AVRO_NULL;
     case JD_PF_OCCURRED_AT:
         return t == AVRO_INT32 || t == AVRO_INT64;
     case JD_PF_VALUE:
         return t == AVRO_NULL || t == AVRO_INT32 || t == AVRO_INT64 || t == AVRO_FLOAT ||
-               t == AVRO_DOUBLE || (!in_union && t == AVRO_UNION);
+               t == AVRO_DOUBLE;
     case JD_PF_ATTRIBUTES:
-        return t == AVRO_MAP && avro_typeof(avro_schema_map_values(s)) == AVRO_STRING;
-    case JD_PF__COUNT:
-        break;
+        if (t != AVRO_MAP)
+            return 0;
+        t = avro_typeof(avro_schema_map_values(s));
+        return t == AVRO_STRING || t == AVRO_UNION;
     }
     return 0;
+}
+
+/* The destination of union branch `s` of a value going to `dst`. */
+static int jd_comp_branch_dst(const jd_comp_t *cp, avro_schema_t s, int dst)
+{
+    if (cp->cp_map || dst < 0)
+        return dst;
+    return jd_prog_dst_ok(s, dst, 1) ? dst : JD_PROG_DEAD;
 }
 
 /* The reader field named `name`, or -1. */
@@ -142,10 +158,12 @@ static int jd_comp_children(jd_comp_t *cp, int64_t slot, avro_schema_t s, size_t
     for (size_t i = 0; i < n; i++) {
         avro_schema_t c = is_union ? avro_schema_union_branch(s, (int)i)
                                    : avro_schema_record_field_get_by_index(s, (int)i);
-        int cd = is_union ? dst
+        int cd = is_union ? jd_comp_branch_dst(cp, c, dst)
                           : jd_comp_field_dst(cp, dst,
                                               avro_schema_record_field_name(s, (int)i));
-        int rc = cd < -1 ? cd : jd__prog_emit(cp, first + (int64_t)i, c, cd, is_union);
+        if (!is_union && cd < -1)
+            return cd; /* no memory */
+        int rc = jd__prog_emit(cp, first + (int64_t)i, c, cd, is_union);
         if (rc)
             return rc;
     }
@@ -193,7 +211,10 @@ static int jd_comp_items(jd_comp_t *cp, int64_t slot, avro_schema_t s, int dst)
     if ((item = jd__prog_reserve(cp, 1)) < 0)
         return JD_ERR_FATAL;
     cp->cp_pg->pg_ops[slot].op_first = (uint32_t)item;
-    return jd__prog_emit(cp, item, items, -1, 0);
+    /* union values of the attributes map are judged branch by branch */
+    int idst = dst == JD_PF_ATTRIBUTES && !cp->cp_map && is_avro_union(items) ? JD_PROG_ATTR_VAL
+                                                                              : -1;
+    return jd__prog_emit(cp, item, items, idst, 0);
 }
 
 /* Compiles datum schema `s` into op `slot`, its value going to `dst` (-1:
@@ -409,7 +430,15 @@ static int jd_run_item(jd_run_t *r, const jd_op_t *op, int depth)
         return jd__prog_op(r, op->op_first, depth);
     if (r->r_pg)
         return jd__prog_map_entry(r, op, ks, kn, depth);
-    /* the product event's attributes: a map of strings */
+    /* the product event's attributes: a map of strings, or of unions */
+    if (r->r_ops[op->op_first].op_kind != JD_OP_STRING) {
+        r->r_str[JD_PROG_ATTR_VAL] = NULL;
+        if ((rc = jd__prog_op(r, op->op_first, depth)))
+            return rc;
+        if ((vs = r->r_str[JD_PROG_ATTR_VAL]))
+            jd_run_kv(r, ks, kn, vs, r->r_strn[JD_PROG_ATTR_VAL]);
+        return 0;
+    }
     if ((rc = jd__prog_work(r)) || (rc = jd_run_string(r, &vs, &vn)))
         return rc;
     jd_run_kv(r, ks, kn, vs, vn);
@@ -567,6 +596,8 @@ int jd__prog_op(jd_run_t *r, uint32_t i, int depth)
             return rc;
         if (r->r_pg && op->op_dst >= 0)
             jd__prog_map_branch(r, op, v);
+        if (r->r_ops[op->op_first + (uint32_t)v].op_dst == JD_PROG_DEAD)
+            r->r_unreadable = 1; /* avro-c's resolver fails on that branch */
         return jd__prog_op(r, op->op_first + (uint32_t)v, depth + 1);
     case JD_OP_RECORD:
         jd_run_other(r, op);
@@ -725,6 +756,7 @@ int jd__prog_walk(jd_run_t *r, const jd_prog_t *pg, jd_prog_state_t *ps,
     r->r_kv_n = 0;
     r->r_kv_cap = ps ? ps->ps_kv_cap : 0;
     r->r_kv_seen = 0;
+    r->r_unreadable = 0;
     r->r_pg = pg->pg_nodes ? pg : NULL;
     if (r->r_pg) {
         memset(r->r_slot, 0, pg->pg_nslots * sizeof r->r_slot[0]);
@@ -734,7 +766,6 @@ int jd__prog_walk(jd_run_t *r, const jd_prog_t *pg, jd_prog_state_t *ps,
         r->r_mkv_cap = ps ? ps->ps_mkv_cap : 0;
         r->r_container = 0;
         r->r_overflow = 0;
-        r->r_unreadable = 0;
     }
     int rc = jd__prog_op(r, 0, 0);
     if (rc)
@@ -761,6 +792,10 @@ int jd_prog_run(const jd_prog_t *pg, const jd_limits_t *lim, jd_prog_state_t *ps
     memset(ev, 0, sizeof *ev);
     if ((rc = jd__prog_walk(&r, pg, ps, p, len, err)))
         return rc;
+    if (r.r_unreadable)
+        return jd_err_set(err, JD_ERR_SKIP, JD_E_MALFORMED,
+                          "Avro binary does not decode: a writer union branch that does not "
+                          "resolve to the reader field's type");
     if ((rc = jd_run_check(&r, lim, ar, err)) || (rc = jd_run_emit(&r, ar, ev, err))) {
         memset(ev, 0, sizeof *ev);
         return rc;

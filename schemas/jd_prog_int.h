@@ -86,7 +86,9 @@ struct jd_prog {
 
 #define JD_PROG_MEMO_MAX 1024
 #define JD_PROG_TRIE_MAX (JD_MAP_SLOTS_MAX * JD_MAP_MAX_STEPS + 1)
-#define JD_PROG_TOP (-2) /* compiling the product record's own fields */
+#define JD_PROG_TOP (-2)  /* compiling the product record's own fields */
+#define JD_PROG_DEAD (-4) /* a union branch avro-c cannot resolve: fails */
+#define JD_PROG_ATTR_VAL JD_PF__COUNT /* a union value of the attributes map */
 
 struct jd_mcomp;
 
@@ -134,8 +136,8 @@ typedef struct jd_run {
     const jd_op_t       *r_ops;
     jd_err_t            *r_err;
     unsigned             r_set; /* bit per jd_pf_t that received a value */
-    const unsigned char *r_str[JD_PF__COUNT];
-    size_t               r_strn[JD_PF__COUNT];
+    const unsigned char *r_str[JD_PF__COUNT + 1]; /* + JD_PROG_ATTR_VAL */
+    size_t               r_strn[JD_PF__COUNT + 1];
     int64_t              r_ts;
     double               r_val;
     jd_prog_kv_t        *r_kv;

@@ -5,7 +5,8 @@
  * The first input byte picks one of the writer schemas below (the reader
  * schema itself, the v2 fixture, and evolved shapes: reordered fields,
  * ["string","null"] unions, int/long/float promotions, writer-only nested
- * records, arrays, maps, enums, fixed and a recursive record); the rest is
+ * records, arrays, maps, enums, fixed, a recursive record, writer unions
+ * with branches the reader cannot take); the rest is
  * the Avro body, framed with that schema's id. Two more values of the byte
  * pick an upstream record read through a field mapping (jd_prog_map.c):
  * the shipped Segment example with its mapping, and a record whose
@@ -46,6 +47,13 @@ static const char *const jd_fuzz_schemas[] = {
        REQ ",{\"name\":\"occurred_at\",\"type\":\"long\"},"
        "{\"name\":\"value\",\"type\":[\"null\",\"int\"]},"
        "{\"name\":\"nulls\",\"type\":{\"type\":\"array\",\"items\":\"null\"}}]}",
+    /* writer unions with branches the reader field cannot take */
+    PE "{\"name\":\"event_id\",\"type\":[\"null\",\"string\"]},"
+       "{\"name\":\"account_id\",\"type\":\"string\"},{\"name\":\"type\",\"type\":\"string\"},"
+       "{\"name\":\"occurred_at\",\"type\":[\"long\",\"null\"]},"
+       "{\"name\":\"user_id\",\"type\":[\"null\",\"string\",\"long\"]},"
+       "{\"name\":\"value\",\"type\":[\"null\",\"string\",\"float\"]},"
+       "{\"name\":\"attributes\",\"type\":[\"null\",{\"type\":\"map\",\"values\":[\"null\",\"string\"]}]}]}",
 };
 #define JD_FUZZ_NSCHEMAS (sizeof jd_fuzz_schemas / sizeof jd_fuzz_schemas[0] + 1)
 #define JD_FUZZ_NMAPPED 2
@@ -87,12 +95,12 @@ static void jd_fuzz_init_mapped(const jd_limits_t *lim)
     jd_decoder_set_mapping(jd_fuzz_mdec, jd_fuzz_mp);
     snprintf(path, sizeof path, "%s/schemas/examples/segment_track.avsc", JD_SOURCE_DIR);
     if (jd_decoder_add_schema_file(jd_fuzz_mdec, 0, path, &err) ||
-        !jd__decoder_fast(jd_fuzz_mdec, 0)) {
+        !jd_decoder_fast(jd_fuzz_mdec, 0)) {
         fprintf(stderr, "fuzz_prog: segment_track.avsc: %s\n", err.err_msg);
         abort();
     }
     if (jd_decoder_add_schema(jd_fuzz_mdec, 1, jd_fuzz_rep, &err) ||
-        !jd__decoder_fast(jd_fuzz_mdec, 1)) {
+        !jd_decoder_fast(jd_fuzz_mdec, 1)) {
         fprintf(stderr, "fuzz_prog: Rep: %s\n", err.err_msg);
         abort();
     }
@@ -113,7 +121,7 @@ static void jd_fuzz_init(void)
     for (size_t i = 0; i < JD_FUZZ_NSCHEMAS - 1; i++) {
         const char *json = jd_fuzz_schemas[i] ? jd_fuzz_schemas[i] : jd_codec_product_schema_json();
         if (jd_decoder_add_schema(jd_fuzz_dec, (int32_t)i, json, &err) ||
-            !jd__decoder_fast(jd_fuzz_dec, (int32_t)i)) {
+            !jd_decoder_fast(jd_fuzz_dec, (int32_t)i)) {
             fprintf(stderr, "fuzz_prog: schema %zu: %s\n", i, err.err_msg);
             abort();
         }

@@ -90,6 +90,9 @@ nonzero 'journeyd_event_time_watermark_seconds'
 nonzero 'journeyd_event_time_lag_seconds'
 nonzero 'journeyd_kafka_up'
 [ "$(metric 'journeyd_dead_letters_total{')" = 5 ] || fail "expected 5 dead letters"
+# product events (and the hostile ones) all take the decoder's fast path
+[ "$(metric 'journeyd_decoded_generic_total')" = 0 ] ||
+  fail "journeyd_decoded_generic_total is '$(metric 'journeyd_decoded_generic_total')', expected 0"
 # Lag series appear once librdkafka knows the committed offsets.
 for _ in $(seq 1 100); do
   curl -sf "$URL/metrics" >"$JD_TMP/metrics"

@@ -253,7 +253,7 @@ static int mfx_open(mfx_t *f, const char *json, const kvs_t *m, int must_be_fast
         return 0;
     }
     if (must_be_fast)
-        cr_assert(jd__decoder_fast(f->d.df_dec, 7), "no fast path for %s", json);
+        cr_assert(jd_decoder_fast(f->d.df_dec, 7), "no fast path for %s", json);
     return 1;
 }
 
@@ -426,5 +426,17 @@ Test(prog_mapped, many_container_keys_fall_back)
     msg[n++] = 0;
     diff_one(&f.d, msg, n, "40 null entries");
     cr_assert_eq(f.d.df_ok, 1, "accepted by both (no scalar attributes)");
+    /* the fast path handed it to the generic reader: counted */
+    jd_event_t ev;
+    jd_err_t err;
+    jd__decoder_set_generic(f.d.df_dec, 0);
+    uint64_t before = jd_decoder_generic_count(f.d.df_dec);
+    cr_assert_eq(jd_decoder_decode(f.d.df_dec, msg, n, &f.d.df_ar, &ev, &err), 0, "%s",
+                 err.err_msg);
+    cr_assert_eq(jd_decoder_generic_count(f.d.df_dec), before + 1);
+    msg[5 + sizeof head] = 0; /* an empty map: the fast path keeps it */
+    cr_assert_eq(jd_decoder_decode(f.d.df_dec, msg, 5 + sizeof head + 1, &f.d.df_ar, &ev, &err), 0,
+                 "%s", err.err_msg);
+    cr_assert_eq(jd_decoder_generic_count(f.d.df_dec), before + 1);
     mfx_close(&f);
 }
