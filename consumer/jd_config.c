@@ -23,6 +23,7 @@
 #include "jd_config.h"
 #include "jd_cloudevent.h"
 #include "jd_config_int.h"
+#include "jd_registry.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -146,6 +147,8 @@ static const jd_config_list_t jd_config_lists[] = {
     {JD_OFF(cf_value_features), JD_OFF(cf_value_feature_v), JD_OFF(cf_value_feature_n)},
     {JD_OFF(cf_usage_events), JD_OFF(cf_usage_event_v), JD_OFF(cf_usage_event_n)},
     {JD_OFF(cf_core_features), JD_OFF(cf_core_feature_v), JD_OFF(cf_core_feature_n)},
+    {JD_OFF(cf_registry_input_subjects), JD_OFF(cf_registry_input_subject_v),
+     JD_OFF(cf_registry_input_subject_n)},
 };
 #define JD_CONFIG_NLISTS (sizeof jd_config_lists / sizeof jd_config_lists[0])
 
@@ -295,6 +298,31 @@ static int jd_config_check_repartition(const jd_config_t *cf, jd_err_t *err)
     return 0;
 }
 
+/* schemas.registry.input_subjects and plain_subject: SUBJECT[@VERSION]
+ * entries, looked up in the registry at start-up. */
+static int jd_config_check_subjects(const jd_config_t *cf, jd_err_t *err)
+{
+    char subject[512], version[16];
+    const char *key = "schemas.registry.input_subjects";
+    for (size_t i = 0; i <= cf->cf_registry_input_subject_n; i++) {
+        const char *e = i < cf->cf_registry_input_subject_n ? cf->cf_registry_input_subject_v[i]
+                                                             : cf->cf_registry_plain_subject;
+        if (i == cf->cf_registry_input_subject_n)
+            key = "schemas.registry.plain_subject";
+        if (!e[0])
+            continue;
+        if (!cf->cf_registry_url[0])
+            return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
+                              "%s: needs schemas.registry.url (the subjects are looked up "
+                              "there)", key);
+        if (jd_registry_subject_ref(e, subject, sizeof subject, version, sizeof version))
+            return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
+                              "%s: '%s' is not SUBJECT or SUBJECT@VERSION (a version number "
+                              "or latest)", key, e);
+    }
+    return 0;
+}
+
 /* state.lateness_days: ids are kept for a part of the retention horizon. */
 static int jd_config_check_lateness(const jd_config_t *cf, jd_err_t *err)
 {
@@ -340,7 +368,8 @@ int jd_config_validate(const jd_config_t *cf, jd_err_t *err)
     char why[160];
     if (jd_cloudevent_source_check(cf->cf_ce_source, why, sizeof why))
         return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG, "cloudevents.source %s", why);
-    if (jd_config_check_repartition(cf, err) || jd_config_check_lateness(cf, err))
+    if (jd_config_check_repartition(cf, err) || jd_config_check_lateness(cf, err) ||
+        jd_config_check_subjects(cf, err))
         return JD_ERR_FATAL;
     if (cf->cf_core_feature_n > 1000)
         return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,

@@ -89,6 +89,10 @@ typedef struct jd_config {
     int   cf_registry_cache_max;
     int   cf_registry_auto_register;
     char *cf_registry_subject_strategy; /* topic | record | topic_record */
+    char *cf_registry_input_subjects;   /* comma-separated SUBJECT[@VERSION] */
+    char **cf_registry_input_subject_v; /* the same, split (kept in sync) */
+    size_t cf_registry_input_subject_n;
+    char *cf_registry_plain_subject;    /* SUBJECT[@VERSION] or "" */
     /* limits.* */
     int   cf_max_message_bytes;
     int   cf_max_string_bytes;

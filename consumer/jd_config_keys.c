@@ -122,6 +122,13 @@ const jd_config_key_t jd__config_keys[] = {
      "them: topic `<topic>-value` (TopicNameStrategy), record the record's full name "
      "`journeyd.TriggerEvent` (RecordNameStrategy), topic_record "
      "`<topic>-journeyd.TriggerEvent` (TopicRecordNameStrategy)."},
+    {"schemas.registry.input_subjects", JD_CFG_LIST, "", JD_OFF(cf_registry_input_subjects), 0,
+     0, NULL, "Input subjects (list of SUBJECT or SUBJECT@VERSION, default latest) whose "
+     "writer schemas are looked up by subject and version at start-up and known before the "
+     "first message (no fetch by id for them); e.g. product-events-value."},
+    {"schemas.registry.plain_subject", JD_CFG_STR, "", JD_OFF(cf_registry_plain_subject), 0, 0,
+     NULL, "SUBJECT or SUBJECT@VERSION whose writer schema reads plain (unframed) Avro "
+     "messages, looked up at start-up; empty: plain messages are product_event.avsc."},
     {"limits.max_message_bytes", JD_CFG_INT, "1048576", JD_OFF(cf_max_message_bytes), 64, 64 << 20, NULL,
      "Largest inbound message accepted; larger ones are dead-lettered."},
     {"limits.max_string_bytes", JD_CFG_INT, "1024", JD_OFF(cf_max_string_bytes), 16, 1 << 20, NULL,

@@ -23,4 +23,16 @@
  * its key, schemas.ids.<id>). Any thread; cf is only read. */
 jd_decoder_t *jd_decoder_from_config(const jd_config_t *cf, jd_err_t *err);
 
+struct jd_registry;
+
+/* Looks up schemas.registry.input_subjects and plain_subject in `reg` by
+ * subject and version and adds each writer schema to `dec` under its id
+ * (so no message of it waits for a fetch); plain (unframed) messages are
+ * then read with plain_subject's. 0; JD_ERR_RETRY while the registry is
+ * unreachable (the caller backs off and calls again); JD_ERR_FATAL naming
+ * the key and subject (not in the registry, a schema that is refused).
+ * The caller's thread. */
+int jd_decoder_input_subjects(jd_decoder_t *dec, struct jd_registry *reg, const jd_config_t *cf,
+                              jd_err_t *err);
+
 #endif

@@ -88,6 +88,13 @@ static int en_codecs(jd_engine_t *en, jd_err_t *err)
         if (!(en->en_registry = jd_registry_new(en->en_cf, err)))
             return -1;
         jd_decoder_set_fetch(en->en_decoder, jd_registry_fetch_cb, en->en_registry);
+        while ((rc = jd_decoder_input_subjects(en->en_decoder, en->en_registry, en->en_cf,
+                                               err)) == JD_ERR_RETRY &&
+               !jd_wait_give_up(&en->en_wait))
+            jd_wait_backoff(&en->en_wait, "looking up the input subjects", err);
+        jd_wait_ok(&en->en_wait);
+        if (rc)
+            return -1;
     }
     while ((rc = jd_registry_outbound_ids(en->en_registry, en->en_cf, &en->en_ids, err)) ==
                JD_ERR_RETRY && !jd_wait_give_up(&en->en_wait))

@@ -434,3 +434,58 @@ out:
     free(body.bd_data);
     return rc;
 }
+
+/* ---- look up by subject and version ------------------------------------------ */
+
+int jd_registry_subject_ref(const char *entry, char *subject, size_t cap, char *version,
+                            size_t vcap)
+{
+    const char *at = strrchr(entry, '@');
+    size_t n = at ? (size_t)(at - entry) : strlen(entry);
+    const char *v = at ? at + 1 : "latest";
+    size_t vn = strlen(v);
+    int digits = vn > 0 && vn <= 10 && strspn(v, "0123456789") == vn && v[0] != '0';
+
+    if (!n || n >= cap || (!digits && strcmp(v, "latest")) ||
+        (digits && strtoll(v, NULL, 10) > INT32_MAX) || vn >= vcap)
+        return -1;
+    memcpy(subject, entry, n);
+    subject[n] = '\0';
+    memcpy(version, v, vn + 1);
+    return 0;
+}
+
+int jd_registry_parse_version(const char *body, size_t len, const char *what, int32_t *id,
+                              char **json, jd_err_t *err)
+{
+    int rc = jd_registry_parse_id(body, len, what, id, err);
+    if (rc == 0 && (rc = jd_registry_parse_schema(body, len, what, json, err)) == JD_ERR_SKIP)
+        rc = jd_err_set(err, JD_ERR_RETRY, JD_E_IO,
+                        "schema registry: %s: no \"schema\" string in the answer", what);
+    return rc;
+}
+
+int jd_registry_lookup(jd_registry_t *r, const char *subject, const char *version, int32_t *id,
+                       char **json, jd_err_t *err)
+{
+    char path[600], what[640];
+    char *esc = curl_easy_escape(r->rg_curl, subject, 0);
+    jd_reg_body_t body = {0};
+    int rc;
+
+    *json = NULL;
+    if (!esc)
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "out of memory");
+    snprintf(path, sizeof path, "/subjects/%s/versions/%s", esc, version);
+    snprintf(what, sizeof what, "GET %s", path);
+    rc = jd_registry_request(r, path, NULL, &body, err);
+    if (rc >= 300)
+        rc = jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
+                        "schema registry has no version %s of subject %s (%s: HTTP %d: %.200s)",
+                        version, subject, what, rc, body.bd_data ? body.bd_data : "");
+    else if (rc > 0)
+        rc = jd_registry_parse_version(body.bd_data, body.bd_len, what, id, json, err);
+    curl_free(esc);
+    free(body.bd_data);
+    return rc;
+}

@@ -1,9 +1,11 @@
 /*
  * jd_registry: a Confluent Schema Registry client (libcurl, jansson).
  *
- * Two calls of the registry's REST API are used:
+ * Three calls of the registry's REST API are used:
  *   GET  /schemas/ids/{id}              -> {"schema": "<writer schema JSON>"}
  *   POST /subjects/{subject}/versions   {"schema": "..."} -> {"id": N}
+ *   GET  /subjects/{subject}/versions/{version|latest}
+ *                                       -> {"id": N, "schema": "...", ...}
  * Writer schemas fetched by id are cached (a schema id is immutable in the
  * registry; the decoder keeps its own compiled copy), so once a schema is
  * known a registry outage does not affect decoding. The cache holds at
@@ -95,6 +97,26 @@ size_t jd_registry_subject(const char *strategy, const char *topic, const char *
 
 int jd_registry_outbound_ids(jd_registry_t *r, const jd_config_t *cf,
                              jd_registry_ids_t *ids, jd_err_t *err);
+
+/* Splits an input subject entry "SUBJECT" or "SUBJECT@VERSION" (VERSION a
+ * positive number or "latest", the default) into subject and version.
+ * 0, or -1 when the entry is not of that form or does not fit. Pure. */
+int jd_registry_subject_ref(const char *entry, char *subject, size_t cap, char *version,
+                            size_t vcap);
+
+/* Parses a registry answer to GET /subjects/{subject}/versions/{version}:
+ * its "id" into *id and its "schema" text into *json (malloc'd, the
+ * caller frees it). JD_ERR_RETRY/JD_E_IO naming `what` when either is
+ * missing (as for jd_registry_parse_id). Pure. */
+int jd_registry_parse_version(const char *body, size_t len, const char *what, int32_t *id,
+                              char **json, jd_err_t *err);
+
+/* The writer schema registered as `version` ("latest" or a number) of
+ * `subject`: its id in *id, its text in *json (malloc'd, the caller frees
+ * it). An answer >= 300 (no such subject or version, not allowed) is
+ * JD_ERR_FATAL/JD_E_CONFIG naming both; an outage JD_ERR_RETRY. */
+int jd_registry_lookup(jd_registry_t *r, const char *subject, const char *version, int32_t *id,
+                       char **json, jd_err_t *err);
 
 /* Adapter for jd_decoder_set_fetch(): opaque is a jd_registry_t. */
 int jd_registry_fetch_cb(void *opaque, int32_t id, const char **json, jd_err_t *err);

@@ -155,6 +155,9 @@ static int jd_src_run_decoder(jd_replay_src_t *src, const jd_config_t *cf, jd_de
         if (!(src->rs_registry = jd_registry_new(cf, err)))
             return JD_ERR_FATAL;
         jd_decoder_set_fetch(*dec, jd_registry_fetch_cb, src->rs_registry);
+        /* a replay runs against a reachable registry: an outage is an error */
+        if (jd_decoder_input_subjects(*dec, src->rs_registry, cf, err))
+            return JD_ERR_FATAL;
     }
     return 0;
 }

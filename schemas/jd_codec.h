@@ -106,6 +106,11 @@ void jd_decoder_set_cache_max(jd_decoder_t *dec, size_t n);
  * decoder. An inactive mapping (no key set) changes nothing. */
 void jd_decoder_set_mapping(jd_decoder_t *dec, const jd_mapping_t *mp);
 
+/* Plain (unframed) messages are read with the writer schema of `id`, a
+ * schema added before (jd_decoder_add_schema), instead of the reader
+ * schema itself. JD_ERR_FATAL/JD_E_SCHEMA when `id` is not registered. */
+int jd_decoder_set_plain(jd_decoder_t *dec, int32_t id, jd_err_t *err);
+
 /* 1 when messages of schema id `id` (-1: plain) take the fast path (a
  * compiled decode program, jd_prog.h); 0 when avro-c's generic reader
  * decodes them (a writer shape the compiler leaves alone) or the id is

@@ -247,6 +247,7 @@ jd_decoder_t *jd_decoder_new(jd_wire_t wire, const jd_limits_t *lim,
         return NULL;
     }
     dec->dc_wire = wire;
+    dec->dc_plain_id = -1;
     if (lim)
         dec->dc_lim = *lim;
     else
@@ -548,7 +549,9 @@ static int jd_decoder_frame(jd_decoder_t *dec, const unsigned char *p,
                  (dec->dc_wire == JD_WIRE_AUTO && p[0] == 0x00);
 
     if (!framed) {
-        *ws = (jd_wschema_t *)&dec->dc_plain;
+        *ws = dec->dc_plain_id >= 0 ? jd_decoder_find(dec, dec->dc_plain_id) : NULL;
+        if (!*ws)
+            *ws = (jd_wschema_t *)&dec->dc_plain;
         *off = 0;
         return 0;
     }
@@ -635,6 +638,17 @@ int jd_decoder_decode(jd_decoder_t *dec, const void *buf, size_t len,
 void jd__decoder_set_generic(jd_decoder_t *dec, int on)
 {
     dec->dc_generic = on;
+}
+
+int jd_decoder_set_plain(jd_decoder_t *dec, int32_t id, jd_err_t *err)
+{
+    const jd_wschema_t *ws = jd_decoder_find(dec, id);
+    if (!ws || ws->ws_refused)
+        return jd_err_set(err, JD_ERR_FATAL, JD_E_SCHEMA,
+                          "schema id %" PRId32 " is not registered: it cannot read plain "
+                          "messages", id);
+    dec->dc_plain_id = id;
+    return 0;
 }
 
 uint64_t jd_decoder_generic_count(const jd_decoder_t *dec)

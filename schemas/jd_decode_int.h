@@ -34,6 +34,7 @@ struct jd_decoder {
     avro_schema_t  dc_reader;  /* product_event.avsc */
     avro_reader_t  dc_in;      /* memory reader, re-pointed per message */
     jd_wschema_t   dc_plain;   /* plain Avro = the reader schema itself */
+    int32_t        dc_plain_id; /* or, >= 0: plain Avro is this id's writer */
     jd_wschema_t **dc_ws;      /* registered Confluent ids */
     size_t         dc_ws_cnt;
     size_t         dc_ws_cap;

@@ -1,20 +1,23 @@
 /*
  * fuzz_registry: libFuzzer target for what the schema registry sends us.
  *
- * The first input byte, modulo 3, picks the form of the rest:
+ * The first input byte, modulo 4, picks the form of the rest:
  *   0  an answer to GET /schemas/ids/{id} (jd_registry_parse_schema,
  *      jansson);
  *   1  a writer schema's JSON text as that answer carries it;
  *   2  an answer to POST /subjects/{subject}/versions, {"id": N}
  *      (jd_registry_parse_id): an id in [0, INT32_MAX], or a retriable
- *      error with a message and the id left as it was.
- * The schema text of the first two goes where a fetched schema goes -
+ *      error with a message and the id left as it was;
+ *   3  an answer to GET /subjects/{subject}/versions/{version}
+ *      (jd_registry_parse_version): an id and a schema, or a retriable
+ *      error with neither.
+ * The schema text of forms 0, 1 and 3 goes where a fetched schema goes -
  * jd_decoder_add_schema (avro-c's parser, the resolution against
  * product_event.avsc, the decode program compiler) - on a decoder with a
  * mapping, and a fixed product event is decoded with it when it was
  * accepted. Errors must be skip or fatal with a message, never a crash, a
  * leak or undefined behaviour. Seeds: corpus/registry/answer_* (form 0),
- * schema_* (1), id_* (2).
+ * schema_* (1), id_* (2), version_* (3).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -61,12 +64,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         jd_fuzz_init();
     if (size < 1)
         return 0;
-    if (data[0] % 3 == 2) {
+    if (data[0] % 4 == 3) {
+        int32_t id = -1;
+        int rc = jd_registry_parse_version((const char *)data + 1, size - 1, "fuzz", &id, &json,
+                                           &err);
+        if (rc ? rc != JD_ERR_RETRY || !err.err_msg[0] || json : id < 0 || !json)
+            abort();
+    } else if (data[0] % 4 == 2) {
         int32_t id = -1;
         int rc = jd_registry_parse_id((const char *)data + 1, size - 1, "fuzz", &id, &err);
         if (rc ? rc != JD_ERR_RETRY || !err.err_msg[0] || id != -1 : id < 0)
             abort();
-    } else if (data[0] % 3 == 0) {
+    } else if (data[0] % 4 == 0) {
         int rc = jd_registry_parse_schema((const char *)data + 1, size - 1, "fuzz", &json, &err);
         if (rc && (rc != JD_ERR_SKIP || !err.err_msg[0]))
             abort();

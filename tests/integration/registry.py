@@ -5,7 +5,7 @@ REST paths journeyd uses:
   GET  /schemas/ids/{id}             -> {"schema": "..."}   (404 code 40403)
   POST /subjects/{subject}/versions  {"schema": "..."} -> {"id": N}
   GET  /subjects                     -> ["subject", ...]
-  GET  /subjects/{subject}/versions/latest -> {"subject", "version", "id", "schema"}
+  GET  /subjects/{subject}/versions/{N|latest} -> {"subject", "version", "id", "schema"}
 
 Identical schema text gets the same global id, as in the real registry.
 With --user U:P every request needs HTTP basic auth, with --bearer TOKEN
@@ -110,12 +110,15 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, {"schema": s})
         if parts == ["subjects"]:
             return self.reply(200, sorted(SUBJECTS))
-        if len(parts) == 4 and parts[0] == "subjects" and parts[2:] == ["versions", "latest"]:
+        if len(parts) == 4 and parts[0] == "subjects" and parts[2] == "versions":
             ids = SUBJECTS.get(parts[1])
             if not ids:
                 return self.reply(404, {"error_code": 40401, "message": "Subject not found"})
-            return self.reply(200, {"subject": parts[1], "version": len(ids), "id": ids[-1],
-                                    "schema": SCHEMAS[ids[-1]]})
+            v = len(ids) if parts[3] == "latest" else int(parts[3]) if parts[3].isdigit() else 0
+            if not 1 <= v <= len(ids):
+                return self.reply(404, {"error_code": 40402, "message": "Version not found"})
+            return self.reply(200, {"subject": parts[1], "version": v, "id": ids[v - 1],
+                                    "schema": SCHEMAS[ids[v - 1]]})
         self.reply(404, {"error_code": 404, "message": "Not found"})
 
     def do_POST(self):

@@ -46,6 +46,10 @@ expect missing_schema   "schemas.ids.7: cannot read" \
 expect missing_config   "nonexistent.yaml" --config /nonexistent.yaml
 expect bad_ce_source    "cloudevents.source has a space, control or non-ASCII byte at offset 4" \
   --set "cloudevents.source=urn: spaced"
+expect subject_no_registry "schemas.registry.input_subjects: needs schemas.registry.url" \
+  --set schemas.registry.input_subjects=product-events-value
+expect bad_subject_version "schemas.registry.plain_subject: 'up-value@v2' is not SUBJECT or SUBJECT@VERSION" \
+  --set schemas.registry.url=http://127.0.0.1:9 --set schemas.registry.plain_subject=up-value@v2
 
 expect bad_flag_key     "unknown key 'nope.key'" --set nope.key=1
 expect bad_kafka_prop   "kafka.bogus.property" --set kafka.bogus.property=1

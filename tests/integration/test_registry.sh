@@ -23,6 +23,10 @@
 #    (a timeout: paused, then every valid message decoded); wrong credentials are refused at start-up;
 #    credentials in schemas.registry.url are masked in logs and never reach
 #    dead-letter headers;
+#  - input subjects: plain (unframed) messages read with the writer schema
+#    of schemas.registry.plain_subject (a subject@version), framed ones of
+#    schemas.registry.input_subjects known at start-up without a fetch by
+#    id; a subject the registry does not have is refused at start-up;
 #  - replay --topic decodes those events the way run does (schemas fetched);
 #  - TLS: against the registry over HTTPS with a self-signed certificate,
 #    journeyd refuses to start without schemas.registry.ca_location and
@@ -186,6 +190,44 @@ if timeout 60 "$JD_BIN" run "${BRUN[@]}" --set "schemas.registry.bearer_token_fi
 fi
 grep -q "schemas.registry.bearer_token_file" "$JD_TMP/b-mode.log" || fail "the mode refusal does not name the key"
 echo "ok   bearer auth: token from a 0600 file, wrong token refused (401), 0644 file refused"
+
+# ---- input subjects: writer schemas looked up by subject and version at start-up -----------
+# Plain (unframed) v2 messages read with plain_subject's schema (version 2
+# of product-events-value), and a framed v4 message whose id journeyd
+# knows from input_subjects (latest = v4) without a fetch by id.
+$PY - "$JD_TMP" <<'PYEOF'
+import json, sys
+out = sys.argv[1]
+evs = [{"event_id": "p-%d" % i, "account_id": "reg-p", "user_id": "u%d" % i, "type": "login",
+        "feature": None, "occurred_at": 1790000000000 + i, "value": None, "attributes": {},
+        "source": "web", "tags": []} for i in range(1, 4)]
+open(out + "/p-v2.jsonl", "w").write("\n".join(json.dumps(e) for e in evs) + "\n")
+open(out + "/p-v4.jsonl", "w").write(json.dumps(dict(evs[0], event_id="p-9", extra="y")) + "\n")
+PYEOF
+$PY "$AVRO" encode "$JD_TMP/v2.avsc" "$JD_TMP/p-v2" --id -1 <"$JD_TMP/p-v2.jsonl" >/dev/null
+$PY "$AVRO" encode "$JD_TMP/v4.avsc" "$JD_TMP/p-v4" --id "${ID[v4]}" <"$JD_TMP/p-v4.jsonl" >/dev/null
+kcat -P -b "$JD_BROKERS" -t plain-events -k reg-p "$JD_TMP"/p-v2/*.bin "$JD_TMP"/p-v4/*.bin
+ids_asked() { grep -c "\"GET /schemas/ids/$1 " "$JD_TMP/registry.log" || true; }
+V4_BEFORE=$(ids_asked "${ID[v4]}")
+SUBJ=(--set topics.input=plain-events --set "redis.prefix=${PREFIX}p" --set "kafka.group.id=reg$$-p"
+      --set schemas.registry.input_subjects=product-events-value
+      --set schemas.registry.plain_subject=product-events-value@2 --exit-idle 1)
+JOURNEYD_SCHEMAS_REGISTRY_PASSWORD=s3cret timeout 60 "$JD_BIN" run "${BASE[@]}" "${SUBJ[@]}" \
+  >"$JD_TMP/p.out" 2>"$JD_TMP/p.log" || { tail "$JD_TMP/p.log"; fail "run with input subjects"; }
+grep -q "plain_subject: subject product-events-value version 2 is schema id ${ID[v2]} (fast path)" \
+  "$JD_TMP/p.log" || { grep registry "$JD_TMP/p.log"; fail "plain_subject not looked up"; }
+grep -q "input_subjects: subject product-events-value version latest is schema id ${ID[v4]}" \
+  "$JD_TMP/p.log" || { grep registry "$JD_TMP/p.log"; fail "input_subjects not looked up"; }
+grep -q "^decoded              4 " "$JD_TMP/p.out" || { cat "$JD_TMP/p.out"; fail "not every message decoded"; }
+grep -q "0 dead letters" "$JD_TMP/p.log" || { tail -3 "$JD_TMP/p.log"; fail "the subject run dead-lettered"; }
+[ "$(ids_asked "${ID[v4]}")" = "$V4_BEFORE" ] || fail "id ${ID[v4]} fetched by id though input_subjects named it"
+if JOURNEYD_SCHEMAS_REGISTRY_PASSWORD=s3cret timeout 60 "$JD_BIN" run "${BASE[@]}" "${SUBJ[@]}" \
+     --set schemas.registry.plain_subject=no-such-value@3 >"$JD_TMP/p-bad.out" 2>"$JD_TMP/p-bad.log"; then
+  fail "journeyd started with a plain_subject the registry does not have"
+fi
+grep -q "schemas.registry.plain_subject: subject no-such-value: .*HTTP 404" "$JD_TMP/p-bad.log" \
+  || { cat "$JD_TMP/p-bad.log"; fail "the unknown subject is not named"; }
+echo "ok   input subjects: plain messages read with version 2, v4 known by subject (no fetch by id), unknown subject refused"
 
 # ---- replay --topic decodes as run does: writer schemas fetched from the registry ----------
 JOURNEYD_SCHEMAS_REGISTRY_PASSWORD=s3cret timeout 120 "$JD_BIN" replay --topic product-events \

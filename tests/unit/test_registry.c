@@ -15,7 +15,9 @@
  *     schemas.registry.timeout_ms, is asked again after retry_ms and is
  *     used once it answers.
  * The server knows ids 1..99 (their schema text is "\"string\"" tagged
- * with the id) and answers 404 to every other id.
+ * with the id) and answers 404 to every other id; and subject "up value",
+ * versions 1 and 2 (ids 41, 42; latest is 2), for lookups by subject
+ * (jd_registry_lookup, jd_registry_subject_ref, jd_registry_parse_version).
  */
 #include <criterion/criterion.h>
 
@@ -105,6 +107,43 @@ Test(registry, parse_schema_good_and_bad)
     }
 }
 
+/* SUBJECT[@VERSION] entries of schemas.registry.input_subjects. */
+Test(registry, subject_refs)
+{
+    char subj[32], ver[16];
+    cr_assert_eq(jd_registry_subject_ref("a-value", subj, sizeof subj, ver, sizeof ver), 0);
+    cr_assert(!strcmp(subj, "a-value") && !strcmp(ver, "latest"), "%s %s", subj, ver);
+    cr_assert_eq(jd_registry_subject_ref("a@3", subj, sizeof subj, ver, sizeof ver), 0);
+    cr_assert(!strcmp(subj, "a") && !strcmp(ver, "3"), "%s %s", subj, ver);
+    cr_assert_eq(jd_registry_subject_ref("a@b@latest", subj, sizeof subj, ver, sizeof ver), 0);
+    cr_assert(!strcmp(subj, "a@b") && !strcmp(ver, "latest"), "%s %s", subj, ver);
+    static const char *const bad[] = {"", "@3", "a@", "a@0", "a@x", "a@-1", "a@99999999999",
+                                      "a@2147483648", "a-subject-name-longer-than-32-bytes"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_eq(jd_registry_subject_ref(bad[i], subj, sizeof subj, ver, sizeof ver), -1,
+                     "'%s' accepted", bad[i]);
+}
+
+Test(registry, parse_version_good_and_bad)
+{
+    jd_err_t err;
+    int32_t id = -1;
+    char *json = NULL;
+    const char *good = "{\"subject\":\"s\",\"version\":3,\"id\":12,\"schema\":\"\\\"long\\\"\"}";
+    cr_assert_eq(jd_registry_parse_version(good, strlen(good), "GET x", &id, &json, &err), 0,
+                 "%s", err.err_msg);
+    cr_assert_eq(id, 12);
+    cr_assert_str_eq(json, "\"long\"");
+    free(json);
+    static const char *const bad[] = {"{\"id\":12}", "{\"schema\":\"x\"}", "[]", "nope"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json = NULL;
+        cr_assert_eq(jd_registry_parse_version(bad[i], strlen(bad[i]), "GET x", &id, &json, &err),
+                     JD_ERR_RETRY, "%s", bad[i]);
+        cr_assert_null(json);
+    }
+}
+
 /* ---- a tiny registry ---------------------------------------------------- */
 
 #define SRV_IDS 200
@@ -130,7 +169,18 @@ static void srv_answer(int fd, const char *req)
         atomic_fetch_add(&g_srv.sv_asked[id], 1);
     if (atomic_load(&g_srv.sv_hang))
         return;
-    if (id >= 1 && id < 100) {
+    /* subject "up value" (escaped), versions 1..2 and latest (= 2): id 40 + version */
+    int version = 0;
+    if (strstr(req, "GET /subjects/up%20value/versions/latest ") == req)
+        version = 2;
+    else if (sscanf(req, "GET /subjects/up%%20value/versions/%d ", &version) != 1)
+        version = 0;
+    if (version == 1 || version == 2) {
+        code = 200;
+        snprintf(body, sizeof body,
+                 "{\"subject\":\"up value\",\"version\":%d,\"id\":%d,"
+                 "\"schema\":\"\\\"string\\\"\"}", version, 40 + version);
+    } else if (id >= 1 && id < 100) {
         code = 200;
         snprintf(body, sizeof body, "{\"schema\":\"{\\\"type\\\":\\\"string\\\",\\\"id\\\":%d}\"}",
                  id);
@@ -391,4 +441,34 @@ Test(registry_http, registration_that_gets_no_answer_is_retriable)
     cr_assert_lt(now_ms() - t0, 3000);
     cr_assert_eq(err.err_code, JD_E_IO);
     cr_assert_eq(id, -7);
+}
+
+/* Lookups by subject and version: the subject escaped in the path, latest
+ * and a number; an unknown version or subject is a configuration error
+ * naming both; no answer is an outage. */
+Test(registry_http, subjects_are_looked_up_by_version)
+{
+    static const char *const kv[] = {"timeout_ms=300"};
+    jd_err_t err;
+    int32_t id = -1;
+    char *json = NULL;
+    client(kv, 1);
+    cr_assert_eq(jd_registry_lookup(g_reg, "up value", "latest", &id, &json, &err), 0, "%s",
+                 err.err_msg);
+    cr_assert_eq(id, 42);
+    cr_assert_str_eq(json, "\"string\"");
+    free(json);
+    cr_assert_eq(jd_registry_lookup(g_reg, "up value", "1", &id, &json, &err), 0, "%s",
+                 err.err_msg);
+    cr_assert_eq(id, 41);
+    free(json);
+    cr_assert_eq(jd_registry_lookup(g_reg, "up value", "3", &id, &json, &err), JD_ERR_FATAL);
+    cr_assert_eq(err.err_code, JD_E_CONFIG);
+    cr_assert(strstr(err.err_msg, "version 3 of subject up value") &&
+              strstr(err.err_msg, "HTTP 404"), "%s", err.err_msg);
+    cr_assert_null(json);
+    atomic_store(&g_srv.sv_hang, 1);
+    cr_assert_eq(jd_registry_lookup(g_reg, "up value", "latest", &id, &json, &err), JD_ERR_RETRY,
+                 "%s", err.err_msg);
+    cr_assert_null(json);
 }
