@@ -44,10 +44,9 @@
  * Values meant for the event are kept as slices or numbers; attribute
  * keys are de-duplicated as avro-c's map does (the first position, the
  * last value; a key ends at its first NUL byte, as avro-c's C-string keys
- * do). Only then are the field checks applied, in reader field
- * order, exactly as jd_decode.c applies them to avro-c's values, and the
- * strings copied into the arena with one allocation. Pure; one thread per
- * jd_prog_state_t.
+ * do). Only then are the field checks applied and the strings copied
+ * (jd_prog_event.c for product events, jd_mapping_fill for mapped
+ * records). Pure; one thread per jd_prog_state_t.
  */
 #include "jd_prog.h"
 
@@ -345,9 +344,6 @@ void jd_prog_state_fini(jd_prog_state_t *ps)
 
 /* ---- running ------------------------------------------------------------- */
 
-#define JD_STR_FIELDS ((1u << JD_PF_EVENT_ID) | (1u << JD_PF_ACCOUNT_ID) | \
-                       (1u << JD_PF_USER_ID) | (1u << JD_PF_TYPE) | (1u << JD_PF_FEATURE))
-
 int jd__prog_fail(jd_run_t *r, const char *what, int64_t v)
 {
     return jd_err_set(r->r_err, JD_ERR_SKIP, JD_E_MALFORMED,
@@ -618,125 +614,6 @@ int jd__prog_op(jd_run_t *r, uint32_t i, int depth)
     return jd__prog_fail(r, "unknown op", op->op_kind);
 }
 
-/* ---- field checks and copies --------------------------------------------- */
-
-static int jd_run_check_str(const jd_run_t *r, const jd_limits_t *lim, jd_pf_t f,
-                            jd_err_t *err)
-{
-    const char *name = jd__codec_pf_spec[f].fs_name;
-    int set = (r->r_set >> f) & 1, rc;
-
-    if (!set) {
-        if (!jd__codec_pf_spec[f].fs_required)
-            return 0;
-        return jd_err_set(err, JD_ERR_SKIP, JD_E_MISSING_FIELD, "field '%s' is absent", name);
-    }
-    if ((rc = jd__codec_check_str(lim, (const char *)r->r_str[f], r->r_strn[f], name, NULL,
-                                  err)))
-        return rc;
-    if (jd__codec_pf_spec[f].fs_required && r->r_strn[f] == 0)
-        return jd_err_set(err, JD_ERR_SKIP, JD_E_MISSING_FIELD, "field '%s' is empty", name);
-    return 0;
-}
-
-static int jd_run_check_attrs(const jd_run_t *r, const jd_limits_t *lim, jd_arena_t *ar,
-                              jd_err_t *err)
-{
-    int rc;
-    if (r->r_kv_n > lim->lim_max_attributes)
-        return jd_err_set(err, JD_ERR_SKIP, JD_E_TOO_MANY_ATTRS,
-                          "attributes has %zu entries, limit %zu",
-                          r->r_kv_n < r->r_kv_cap ? r->r_kv_n : r->r_kv_seen,
-                          lim->lim_max_attributes);
-    for (size_t i = 0; i < r->r_kv_n; i++) {
-        const jd_prog_kv_t *kv = &r->r_kv[i];
-        if ((rc = jd__codec_check_str(lim, (const char *)kv->kv_key, kv->kv_klen,
-                                      "attributes key", NULL, err)))
-            return rc;
-        if (jd__codec_check_str(lim, (const char *)kv->kv_val, kv->kv_vlen, "attributes",
-                                "", NULL) == 0)
-            continue;
-        /* The error path only: name the entry by its (checked) key. */
-        const char *key = jd_arena_strndup(ar, (const char *)kv->kv_key, kv->kv_klen);
-        return jd__codec_check_str(lim, (const char *)kv->kv_val, kv->kv_vlen, "attributes",
-                                   key ? key : "?", err);
-    }
-    return 0;
-}
-
-/* The checks of jd_decode.c's jd_decode_fields, in the same order. */
-static int jd_run_check(const jd_run_t *r, const jd_limits_t *lim, jd_arena_t *ar,
-                        jd_err_t *err)
-{
-    static const jd_pf_t order[] = {JD_PF_EVENT_ID, JD_PF_ACCOUNT_ID, JD_PF_USER_ID,
-                                    JD_PF_TYPE, JD_PF_FEATURE};
-    int rc;
-
-    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
-        if ((rc = jd_run_check_str(r, lim, order[i], err)))
-            return rc;
-    }
-    if (!((r->r_set >> JD_PF_OCCURRED_AT) & 1))
-        return jd_err_set(err, JD_ERR_SKIP, JD_E_MISSING_FIELD,
-                          "field 'occurred_at' is absent");
-    if (r->r_ts < lim->lim_min_occurred_at || r->r_ts >= lim->lim_max_occurred_at)
-        return jd_err_set(err, JD_ERR_SKIP, JD_E_BAD_TIMESTAMP,
-                          "occurred_at %" PRId64 " is outside [%" PRId64 ", %" PRId64 ") ms",
-                          r->r_ts, lim->lim_min_occurred_at, lim->lim_max_occurred_at);
-    return jd_run_check_attrs(r, lim, ar, err);
-}
-
-static const char *jd_run_copy(char **at, const unsigned char *s, size_t n)
-{
-    char *d = *at;
-    if (n)
-        memcpy(d, s, n);
-    d[n] = '\0';
-    *at = d + n + 1;
-    return d;
-}
-
-/* Copies the checked values into the arena (one allocation) and fills ev. */
-static int jd_run_emit(const jd_run_t *r, jd_arena_t *ar, jd_event_t *ev, jd_err_t *err)
-{
-    const char **dst[JD_PF__COUNT] = {
-        [JD_PF_EVENT_ID] = &ev->ev_id, [JD_PF_ACCOUNT_ID] = &ev->ev_account,
-        [JD_PF_USER_ID] = &ev->ev_user, [JD_PF_TYPE] = &ev->ev_type_name,
-        [JD_PF_FEATURE] = &ev->ev_feature};
-    size_t total = r->r_kv_n * sizeof(jd_attr_t);
-
-    for (int f = 0; f < JD_PF__COUNT; f++) {
-        if ((JD_STR_FIELDS >> f & 1) && (r->r_set >> f & 1))
-            total += r->r_strn[f] + 1;
-    }
-    for (size_t i = 0; i < r->r_kv_n; i++)
-        total += r->r_kv[i].kv_klen + r->r_kv[i].kv_vlen + 2;
-    char *mem = jd_arena_alloc(ar, total ? total : 1);
-    if (!mem)
-        return jd_err_set(err, JD_ERR_FATAL, JD_E_NOMEM, "arena: cannot allocate %zu bytes",
-                          total);
-    char *at = mem + r->r_kv_n * sizeof(jd_attr_t);
-    for (int f = 0; f < JD_PF__COUNT; f++) {
-        if ((JD_STR_FIELDS >> f & 1) && (r->r_set >> f & 1))
-            *dst[f] = jd_run_copy(&at, r->r_str[f], r->r_strn[f]);
-    }
-    if (r->r_kv_n) {
-        ev->ev_attrs = (jd_attr_t *)(void *)mem;
-        ev->ev_attr_cnt = r->r_kv_n;
-        for (size_t i = 0; i < r->r_kv_n; i++) {
-            ev->ev_attrs[i].at_key = jd_run_copy(&at, r->r_kv[i].kv_key, r->r_kv[i].kv_klen);
-            ev->ev_attrs[i].at_val = jd_run_copy(&at, r->r_kv[i].kv_val, r->r_kv[i].kv_vlen);
-        }
-    }
-    ev->ev_occurred_at = r->r_ts;
-    if (r->r_set >> JD_PF_VALUE & 1) {
-        ev->ev_value = r->r_val;
-        ev->ev_has_value = 1;
-    }
-    ev->ev_type = jd_event_type_parse(ev->ev_type_name);
-    return 0;
-}
-
 /* Walks the whole message (the structural rules), then checks that
  * nothing follows the record. */
 int jd__prog_walk(jd_run_t *r, const jd_prog_t *pg, jd_prog_state_t *ps,
@@ -773,6 +650,11 @@ int jd__prog_walk(jd_run_t *r, const jd_prog_t *pg, jd_prog_state_t *ps,
     if (r->r_pos != len)
         return jd_err_set(err, JD_ERR_SKIP, JD_E_TRAILING_BYTES,
                           "%zu bytes follow the %zu-byte record", len - r->r_pos, r->r_pos);
+    if (r->r_unreadable) /* well-formed, but avro-c's reader fails on it */
+        return jd_err_set(err, JD_ERR_SKIP, JD_E_MALFORMED,
+                          "Avro binary does not decode: it holds a value avro-c cannot read (a "
+                          "writer union branch that does not resolve to the reader field, a "
+                          "fixed of size 0, an array of empty records)");
     return 0;
 }
 
@@ -780,25 +662,4 @@ int jd_prog_scan(const jd_prog_t *pg, const void *buf, size_t len, jd_err_t *err
 {
     jd_run_t r;
     return jd__prog_walk(&r, pg, NULL, buf, len, err);
-}
-
-int jd_prog_run(const jd_prog_t *pg, const jd_limits_t *lim, jd_prog_state_t *ps,
-                const unsigned char *p, size_t len, jd_arena_t *ar, jd_event_t *ev,
-                jd_err_t *err)
-{
-    jd_run_t r;
-    int rc;
-
-    memset(ev, 0, sizeof *ev);
-    if ((rc = jd__prog_walk(&r, pg, ps, p, len, err)))
-        return rc;
-    if (r.r_unreadable)
-        return jd_err_set(err, JD_ERR_SKIP, JD_E_MALFORMED,
-                          "Avro binary does not decode: a writer union branch that does not "
-                          "resolve to the reader field's type");
-    if ((rc = jd_run_check(&r, lim, ar, err)) || (rc = jd_run_emit(&r, ar, ev, err))) {
-        memset(ev, 0, sizeof *ev);
-        return rc;
-    }
-    return 0;
 }

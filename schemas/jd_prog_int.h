@@ -159,7 +159,9 @@ typedef struct jd_run {
 } jd_run_t;
 
 /* Walks the whole message with `pg` (scratch from `ps`, NULL for a scan),
- * then checks that nothing follows the record. */
+ * then checks that nothing follows the record and that it holds no value
+ * avro-c's reader would fail on (r_unreadable: after the structural
+ * checks, as the generic path reads only what its scan accepted). */
 int jd__prog_walk(jd_run_t *r, const jd_prog_t *pg, jd_prog_state_t *ps,
                   const unsigned char *p, size_t len, jd_err_t *err);
 int jd__prog_fail(jd_run_t *r, const char *what, int64_t v);

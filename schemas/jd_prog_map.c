@@ -411,10 +411,6 @@ int jd_prog_run_mapped(const jd_prog_t *pg, const jd_mapping_t *mp, const jd_lim
     memset(ev, 0, sizeof *ev);
     if ((rc = jd__prog_walk(&r, pg, ps, p, len, err)))
         return rc;
-    if (r.r_unreadable)
-        return jd_err_set(err, JD_ERR_SKIP, JD_E_MALFORMED,
-                          "Avro binary does not decode: avro-c cannot read a fixed of size 0 "
-                          "or an array of empty records");
     if (r.r_overflow)
         return 1;
     jd_map_src_t src = {r.r_slot, r.r_container ? r.r_mkv_n : 0, jd_run_mentry, &r};
