@@ -550,6 +550,8 @@ static void dec_day(rec_r_t *r, jd_day_t *dy, const jd_day_t *prev)
         r_fail(r, "days not strictly sorted");
     if (!r->r_bad && gap > (uint64_t)(REC_DAY_MAX - (prev ? prev->dy_day : 0)))
         r_fail(r, "day out of range");
+    if (r->r_bad)
+        return; /* the gap may be anything: not added */
     dy->dy_day = (prev ? prev->dy_day : 0) + (int64_t)gap;
     uint64_t usage = r_u(r);
     if (!r->r_bad && usage > UINT32_MAX)
