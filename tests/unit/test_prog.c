@@ -174,6 +174,12 @@ static const char *const known_schemas[] = {
     "{\"name\":\"type\",\"type\":\"string\"},{\"name\":\"occurred_at\",\"type\":\"long\"},"
     "{\"name\":\"value\",\"type\":[\"null\",\"string\",\"float\"]},"
     "{\"name\":\"attributes\",\"type\":[\"null\",{\"type\":\"map\",\"values\":\"string\"}]}]}",
+    /* a writer-only field that nests the record itself: its values must
+     * not land in the top-level fields */
+    "{\"type\":\"record\",\"name\":\"ProductEvent\",\"fields\":["
+    "{\"name\":\"event_id\",\"type\":\"string\"},{\"name\":\"account_id\",\"type\":\"string\"},"
+    "{\"name\":\"type\",\"type\":\"string\"},{\"name\":\"occurred_at\",\"type\":\"long\"},"
+    "{\"name\":\"parent\",\"type\":[\"null\",\"ProductEvent\"]}]}",
     /* test_codec_hostile: array_of_nulls_with_huge_count */
     "{\"type\":\"record\",\"name\":\"ProductEvent\",\"fields\":["
     "{\"name\":\"event_id\",\"type\":\"string\"},{\"name\":\"account_id\",\"type\":\"string\"},"
