@@ -23,7 +23,6 @@
 #include "jd_config.h"
 #include "jd_cloudevent.h"
 #include "jd_config_int.h"
-#include "jd_registry.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -298,6 +297,24 @@ static int jd_config_check_repartition(const jd_config_t *cf, jd_err_t *err)
     return 0;
 }
 
+int jd_config_subject_ref(const char *entry, char *subject, size_t cap, char *version,
+                          size_t vcap)
+{
+    const char *at = strrchr(entry, '@');
+    size_t n = at ? (size_t)(at - entry) : strlen(entry);
+    const char *v = at ? at + 1 : "latest";
+    size_t vn = strlen(v);
+    int digits = vn > 0 && vn <= 10 && strspn(v, "0123456789") == vn && v[0] != '0';
+
+    if (!n || n >= cap || (!digits && strcmp(v, "latest")) ||
+        (digits && strtoll(v, NULL, 10) > INT32_MAX) || vn >= vcap)
+        return -1;
+    memcpy(subject, entry, n);
+    subject[n] = '\0';
+    memcpy(version, v, vn + 1);
+    return 0;
+}
+
 /* schemas.registry.input_subjects and plain_subject: SUBJECT[@VERSION]
  * entries, looked up in the registry at start-up. */
 static int jd_config_check_subjects(const jd_config_t *cf, jd_err_t *err)
@@ -315,7 +332,7 @@ static int jd_config_check_subjects(const jd_config_t *cf, jd_err_t *err)
             return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
                               "%s: needs schemas.registry.url (the subjects are looked up "
                               "there)", key);
-        if (jd_registry_subject_ref(e, subject, sizeof subject, version, sizeof version))
+        if (jd_config_subject_ref(e, subject, sizeof subject, version, sizeof version))
             return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG,
                               "%s: '%s' is not SUBJECT or SUBJECT@VERSION (a version number "
                               "or latest)", key, e);

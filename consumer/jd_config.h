@@ -169,6 +169,13 @@ int jd_config_load_env(jd_config_t *cf, jd_err_t *err);
 int jd_config_set(jd_config_t *cf, const char *key, const char *val,
                   const char *origin, jd_err_t *err);
 
+/* Splits an entry of schemas.registry.input_subjects or plain_subject,
+ * "SUBJECT" or "SUBJECT@VERSION" (VERSION a positive number or "latest",
+ * the default), into subject and version. 0, or -1 when the entry is not
+ * of that form or does not fit. Pure. */
+int jd_config_subject_ref(const char *entry, char *subject, size_t cap, char *version,
+                          size_t vcap);
+
 /* Cross-key checks after everything is loaded (rules file readable, ...). */
 int jd_config_validate(const jd_config_t *cf, jd_err_t *err);
 

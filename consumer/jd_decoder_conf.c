@@ -67,7 +67,7 @@ static int jd_decoder_subject(jd_decoder_t *dec, jd_registry_t *reg, const char 
     char subject[512], version[16], *json = NULL;
     int rc;
 
-    if (jd_registry_subject_ref(entry, subject, sizeof subject, version, sizeof version))
+    if (jd_config_subject_ref(entry, subject, sizeof subject, version, sizeof version))
         return jd_err_set(err, JD_ERR_FATAL, JD_E_CONFIG, "%s: '%s' is not SUBJECT[@VERSION]",
                           key, entry);
     if ((rc = jd_registry_lookup(reg, subject, version, id, &json, err)) == 0 &&

@@ -437,24 +437,6 @@ out:
 
 /* ---- look up by subject and version ------------------------------------------ */
 
-int jd_registry_subject_ref(const char *entry, char *subject, size_t cap, char *version,
-                            size_t vcap)
-{
-    const char *at = strrchr(entry, '@');
-    size_t n = at ? (size_t)(at - entry) : strlen(entry);
-    const char *v = at ? at + 1 : "latest";
-    size_t vn = strlen(v);
-    int digits = vn > 0 && vn <= 10 && strspn(v, "0123456789") == vn && v[0] != '0';
-
-    if (!n || n >= cap || (!digits && strcmp(v, "latest")) ||
-        (digits && strtoll(v, NULL, 10) > INT32_MAX) || vn >= vcap)
-        return -1;
-    memcpy(subject, entry, n);
-    subject[n] = '\0';
-    memcpy(version, v, vn + 1);
-    return 0;
-}
-
 int jd_registry_parse_version(const char *body, size_t len, const char *what, int32_t *id,
                               char **json, jd_err_t *err)
 {

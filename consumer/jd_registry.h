@@ -98,12 +98,6 @@ size_t jd_registry_subject(const char *strategy, const char *topic, const char *
 int jd_registry_outbound_ids(jd_registry_t *r, const jd_config_t *cf,
                              jd_registry_ids_t *ids, jd_err_t *err);
 
-/* Splits an input subject entry "SUBJECT" or "SUBJECT@VERSION" (VERSION a
- * positive number or "latest", the default) into subject and version.
- * 0, or -1 when the entry is not of that form or does not fit. Pure. */
-int jd_registry_subject_ref(const char *entry, char *subject, size_t cap, char *version,
-                            size_t vcap);
-
 /* Parses a registry answer to GET /subjects/{subject}/versions/{version}:
  * its "id" into *id and its "schema" text into *json (malloc'd, the
  * caller frees it). JD_ERR_RETRY/JD_E_IO naming `what` when either is

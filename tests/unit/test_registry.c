@@ -17,7 +17,7 @@
  * The server knows ids 1..99 (their schema text is "\"string\"" tagged
  * with the id) and answers 404 to every other id; and subject "up value",
  * versions 1 and 2 (ids 41, 42; latest is 2), for lookups by subject
- * (jd_registry_lookup, jd_registry_subject_ref, jd_registry_parse_version).
+ * (jd_registry_lookup, jd_config_subject_ref, jd_registry_parse_version).
  */
 #include <criterion/criterion.h>
 
@@ -111,16 +111,16 @@ Test(registry, parse_schema_good_and_bad)
 Test(registry, subject_refs)
 {
     char subj[32], ver[16];
-    cr_assert_eq(jd_registry_subject_ref("a-value", subj, sizeof subj, ver, sizeof ver), 0);
+    cr_assert_eq(jd_config_subject_ref("a-value", subj, sizeof subj, ver, sizeof ver), 0);
     cr_assert(!strcmp(subj, "a-value") && !strcmp(ver, "latest"), "%s %s", subj, ver);
-    cr_assert_eq(jd_registry_subject_ref("a@3", subj, sizeof subj, ver, sizeof ver), 0);
+    cr_assert_eq(jd_config_subject_ref("a@3", subj, sizeof subj, ver, sizeof ver), 0);
     cr_assert(!strcmp(subj, "a") && !strcmp(ver, "3"), "%s %s", subj, ver);
-    cr_assert_eq(jd_registry_subject_ref("a@b@latest", subj, sizeof subj, ver, sizeof ver), 0);
+    cr_assert_eq(jd_config_subject_ref("a@b@latest", subj, sizeof subj, ver, sizeof ver), 0);
     cr_assert(!strcmp(subj, "a@b") && !strcmp(ver, "latest"), "%s %s", subj, ver);
     static const char *const bad[] = {"", "@3", "a@", "a@0", "a@x", "a@-1", "a@99999999999",
                                       "a@2147483648", "a-subject-name-longer-than-32-bytes"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        cr_assert_eq(jd_registry_subject_ref(bad[i], subj, sizeof subj, ver, sizeof ver), -1,
+        cr_assert_eq(jd_config_subject_ref(bad[i], subj, sizeof subj, ver, sizeof ver), -1,
                      "'%s' accepted", bad[i]);
 }
 
