@@ -18,10 +18,12 @@
  * shape (which avro-c may still resolve) makes the compiler answer 1 and
  * the decoder keeps avro-c's generic reader for that schema.
  *
- * Mapped upstream records use the same compiler with the path trie of
- * jd_prog_map.c as their destinations (cp_map): field destinations come
- * from the trie instead of reader field names, records are memoised with
- * their destination (a link from another trie position compiles afresh).
+ * Mapped upstream records use the same compiler and walk with the path
+ * trie of jd_prog_map.c as their destinations: field destinations, map
+ * keys and what a value at a node means come through its hooks
+ * (jd_prog_hooks_t, cp_hooks and pg_hooks), so this file knows nothing of
+ * mappings; records are memoised with their destination (a link from
+ * another position compiles afresh).
  *
  * Running. One walk serves both paths: the fast path runs the program
  * with destinations; the generic path (avro-c's reader, kept for shapes the
@@ -140,7 +142,7 @@ static int jd_prog_field(const char *name)
 static int jd_comp_field_dst(jd_comp_t *cp, int dst, const char *name)
 {
     if (cp->cp_map)
-        return jd__prog_map_field(cp, dst, name);
+        return cp->cp_hooks->ph_field(cp, dst, name);
     return dst == JD_PROG_TOP && cp->cp_dst ? jd_prog_field(name) : -1;
 }
 
@@ -197,6 +199,22 @@ static int jd_comp_link(jd_comp_t *cp, int64_t slot, avro_schema_t s, int dst)
     return jd__prog_emit(cp, first, t, dst, 0);
 }
 
+/* 1 when avro-c's generic value of `s` has no size (the empty record, a
+ * record of such records): avro-c cannot grow an array of them, so a
+ * mapped record (read whole by avro-c) fails on a non-empty one. */
+static int jd_comp_zero_size(avro_schema_t s, int depth)
+{
+    if (is_avro_link(s))
+        s = avro_schema_link_target(s);
+    if (!is_avro_record(s) || depth > JD_PROG_DEPTH_MAX)
+        return 0;
+    for (size_t i = 0; i < avro_schema_record_size(s); i++) {
+        if (!jd_comp_zero_size(avro_schema_record_field_get_by_index(s, (int)i), depth + 1))
+            return 0;
+    }
+    return 1;
+}
+
 static int jd_comp_items(jd_comp_t *cp, int64_t slot, avro_schema_t s, int dst)
 {
     avro_schema_t items = is_avro_map(s) ? avro_schema_map_values(s) : avro_schema_array_items(s);
@@ -204,9 +222,9 @@ static int jd_comp_items(jd_comp_t *cp, int64_t slot, avro_schema_t s, int dst)
 
     cp->cp_pg->pg_ops[slot].op_kind = is_avro_map(s) ? JD_OP_MAP : JD_OP_ARRAY;
     if (cp->cp_map && dst >= 0 && is_avro_map(s))
-        return jd__prog_map_keys(cp, slot, items, dst);
+        return cp->cp_hooks->ph_keys(cp, slot, items, dst);
     if (cp->cp_map && !is_avro_map(s))
-        cp->cp_pg->pg_ops[slot].op_n = jd__prog_map_zero_size(items, 0);
+        cp->cp_pg->pg_ops[slot].op_n = jd_comp_zero_size(items, 0);
     if ((item = jd__prog_reserve(cp, 1)) < 0)
         return JD_ERR_FATAL;
     cp->cp_pg->pg_ops[slot].op_first = (uint32_t)item;
@@ -241,7 +259,7 @@ int jd__prog_emit(jd_comp_t *cp, int64_t slot, avro_schema_t s, int dst, int in_
     case AVRO_ENUM:
         op->op_kind = JD_OP_ENUM;
         op->op_n = avro_schema_enum_number_of_symbols(s);
-        return cp->cp_map && dst >= 0 ? jd__prog_map_enum(cp, slot, s) : 0;
+        return cp->cp_map && dst >= 0 ? cp->cp_hooks->ph_enum(cp, slot, s) : 0;
     case AVRO_UNION:
         op->op_kind = JD_OP_UNION;
         return jd_comp_children(cp, slot, s, avro_schema_union_size(s), 1, dst);
@@ -376,7 +394,7 @@ static inline void jd_run_put(jd_run_t *r, int dst, int kind, int64_t l, double 
 {
     if (r->r_pg) {
         jd_map_val_t v = {kind, (const char *)s, n, l, d};
-        jd__prog_map_put(r, dst, &v);
+        r->r_pg->pg_hooks->ph_put(r, dst, &v);
         return;
     }
     if (kind == JD_MV_STRING) {
@@ -425,7 +443,7 @@ static int jd_run_item(jd_run_t *r, const jd_op_t *op, int depth)
     if (op->op_dst < 0 || (r->r_pg && op->op_kind == JD_OP_ARRAY))
         return jd__prog_op(r, op->op_first, depth);
     if (r->r_pg)
-        return jd__prog_map_entry(r, op, ks, kn, depth);
+        return r->r_pg->pg_hooks->ph_entry(r, op, ks, kn, depth);
     /* the product event's attributes: a map of strings, or of unions */
     if (r->r_ops[op->op_first].op_kind != JD_OP_STRING) {
         r->r_str[JD_PROG_ATTR_VAL] = NULL;
@@ -506,7 +524,7 @@ static int jd_run_real(jd_run_t *r, const jd_op_t *op)
 static inline void jd_run_other(jd_run_t *r, const jd_op_t *op)
 {
     if (r->r_pg && op->op_dst >= 0)
-        jd__prog_map_other(r, op);
+        r->r_pg->pg_hooks->ph_other(r, op);
 }
 
 /* A scalar read as a number (int, long, enum index, boolean byte). */
@@ -591,14 +609,14 @@ int jd__prog_op(jd_run_t *r, uint32_t i, int depth)
         if ((rc = jd_run_index(r, 0, op->op_n, "union branch out of range", &v)))
             return rc;
         if (r->r_pg && op->op_dst >= 0)
-            jd__prog_map_branch(r, op, v);
+            r->r_pg->pg_hooks->ph_branch(r, op, v);
         if (r->r_ops[op->op_first + (uint32_t)v].op_dst == JD_PROG_DEAD)
             r->r_unreadable = 1; /* avro-c's resolver fails on that branch */
         return jd__prog_op(r, op->op_first + (uint32_t)v, depth + 1);
     case JD_OP_RECORD:
         jd_run_other(r, op);
         if (r->r_pg && op->op_dst >= 0)
-            return jd__prog_map_record(r, op, depth + 1);
+            return r->r_pg->pg_hooks->ph_record(r, op, depth + 1);
         for (int64_t k = 0; k < op->op_n; k++) {
             if ((rc = jd__prog_op(r, op->op_first + (uint32_t)k, depth + 1)))
                 return rc;

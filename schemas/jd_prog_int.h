@@ -80,6 +80,7 @@ struct jd_prog {
     size_t      pg_pool_n;
     size_t      pg_ntrie;  /* trie nodes: union memory entries */
     size_t      pg_nslots;
+    const struct jd_prog_hooks *pg_hooks; /* jd_prog_map.c's walk */
 };
 
 /* ---- compilation --------------------------------------------------------- */
@@ -100,6 +101,7 @@ typedef struct jd_comp {
     size_t           cp_memo_n;
     int              cp_dst; /* 0: a scan program, every value skipped */
     struct jd_mcomp *cp_map; /* a mapped program's trie, or NULL */
+    const struct jd_prog_hooks *cp_hooks; /* with cp_map: its compiler */
 } jd_comp_t;
 
 /* Reserves n consecutive ops; the first index, or -1 (no memory). */
@@ -114,16 +116,6 @@ int jd__prog_emit(jd_comp_t *cp, int64_t slot, avro_schema_t s, int dst, int in_
  * avro-c), JD_ERR_FATAL with err. */
 int jd__prog_build(jd_comp_t *cp, avro_schema_t writer, int dst, jd_prog_t **out,
                    jd_err_t *err);
-
-/* Mapped compilation hooks (jd_prog_map.c): the node of record field
- * `name` under node `dst`, or -1; and the key table of a map at `slot`
- * whose item schema is `items`. */
-int jd__prog_map_field(jd_comp_t *cp, int dst, const char *name);
-int jd__prog_map_keys(jd_comp_t *cp, int64_t slot, avro_schema_t items, int dst);
-int jd__prog_map_enum(jd_comp_t *cp, int64_t slot, avro_schema_t s);
-/* 1 when avro-c's generic value of `s` has no size (a record of such
- * records, the empty record): an array of them cannot be read. */
-int jd__prog_map_zero_size(avro_schema_t s, int depth);
 
 /* ---- running ------------------------------------------------------------- */
 
@@ -228,13 +220,28 @@ static inline size_t jd_run_keylen(const unsigned char *k, size_t kn)
     const unsigned char *nul = kn ? memchr(k, 0, kn) : NULL;
     return nul ? (size_t)(nul - k) : kn;
 }
-
-/* Mapped run hooks (jd_prog_map.c). */
-void jd__prog_map_put(jd_run_t *r, int nd, const jd_map_val_t *v);
-void jd__prog_map_other(jd_run_t *r, const jd_op_t *op);
-void jd__prog_map_branch(jd_run_t *r, const jd_op_t *op, int64_t branch);
-int jd__prog_map_record(jd_run_t *r, const jd_op_t *op, int depth);
-int jd__prog_map_entry(jd_run_t *r, const jd_op_t *op, const unsigned char *key, size_t klen,
-                       int depth);
+ 
+/* What mapped programs add to the compiler and to the walk. jd_prog_map.c
+ * provides it (cp_hooks, pg_hooks) and jd_prog.c calls through it, so the
+ * core compiler and walk know nothing of mappings:
+ *   ph_field   the node of record field `name` under node `dst`, or -1;
+ *   ph_keys    the item ops and key table of a map at `slot`;
+ *   ph_enum    the symbols of an enum at `slot`, into the program;
+ *   ph_put     a scalar read at node `nd`;
+ *   ph_other   a value at a node that is not a scalar (record, map, ...);
+ *   ph_branch  the branch a union at a node takes;
+ *   ph_record  a record at a node (the container's fields as entries);
+ *   ph_entry   one entry of a map at a node, its key read. */
+typedef struct jd_prog_hooks {
+    int  (*ph_field)(jd_comp_t *cp, int dst, const char *name);
+    int  (*ph_keys)(jd_comp_t *cp, int64_t slot, avro_schema_t items, int dst);
+    int  (*ph_enum)(jd_comp_t *cp, int64_t slot, avro_schema_t s);
+    void (*ph_put)(jd_run_t *r, int nd, const jd_map_val_t *v);
+    void (*ph_other)(jd_run_t *r, const jd_op_t *op);
+    void (*ph_branch)(jd_run_t *r, const jd_op_t *op, int64_t branch);
+    int  (*ph_record)(jd_run_t *r, const jd_op_t *op, int depth);
+    int  (*ph_entry)(jd_run_t *r, const jd_op_t *op, const unsigned char *key, size_t klen,
+                     int depth);
+} jd_prog_hooks_t;
 
 #endif

@@ -4,7 +4,8 @@
  *
  * Compilation. The mapping's paths (its slots, jd_mapping.h) are merged
  * into a trie of steps; the writer schema is compiled by jd_prog.c's
- * compiler with, as each op's destination, a node: the trie position the
+ * compiler, which asks this file (jd_pm_hooks) for each op's destination,
+ * a node: the trie position the
  * op's value sits at, seen from that op (a record field takes the child
  * named like the field; a union's branches share the union's node; a
  * map's items get one item op per child key of the trie plus one for any
@@ -165,7 +166,7 @@ static int jd_mnode_get(jd_comp_t *cp, int t, int entry, const char *key)
     return (int)pg->pg_nnodes++;
 }
 
-int jd__prog_map_field(jd_comp_t *cp, int dst, const char *name)
+static int jd_pm_field(jd_comp_t *cp, int dst, const char *name)
 {
     if (dst < 0)
         return -1;
@@ -188,7 +189,7 @@ static int64_t jd_mkeys_item(jd_comp_t *cp, avro_schema_t items, int t, int entr
     return item;
 }
 
-int jd__prog_map_keys(jd_comp_t *cp, int64_t slot, avro_schema_t items, int dst)
+static int jd_pm_keys(jd_comp_t *cp, int64_t slot, avro_schema_t items, int dst)
 {
     jd_prog_t *pg = cp->cp_pg;
     jd_mcomp_t *mc = cp->cp_map;
@@ -223,7 +224,7 @@ int jd__prog_map_keys(jd_comp_t *cp, int64_t slot, avro_schema_t items, int dst)
     return 0;
 }
 
-int jd__prog_map_enum(jd_comp_t *cp, int64_t slot, avro_schema_t s)
+static int jd_pm_enum(jd_comp_t *cp, int64_t slot, avro_schema_t s)
 {
     jd_prog_t *pg = cp->cp_pg;
     size_t n = (size_t)avro_schema_enum_number_of_symbols(s);
@@ -242,19 +243,7 @@ int jd__prog_map_enum(jd_comp_t *cp, int64_t slot, avro_schema_t s)
     return 0;
 }
 
-int jd__prog_map_zero_size(avro_schema_t s, int depth)
-{
-    if (is_avro_link(s))
-        s = avro_schema_link_target(s);
-    if (!is_avro_record(s) || depth > JD_PROG_DEPTH_MAX)
-        return 0;
-    for (size_t i = 0; i < avro_schema_record_size(s); i++) {
-        if (!jd__prog_map_zero_size(avro_schema_record_field_get_by_index(s, (int)i),
-                                    depth + 1))
-            return 0;
-    }
-    return 1;
-}
+static const jd_prog_hooks_t jd_pm_hooks;
 
 int jd_prog_compile_mapped(avro_schema_t writer, const jd_mapping_t *mp, jd_prog_t **out,
                            jd_err_t *err)
@@ -280,6 +269,8 @@ int jd_prog_compile_mapped(avro_schema_t writer, const jd_mapping_t *mp, jd_prog
     jd_mtrie_sums(mc);
     cp.cp_dst = 1;
     cp.cp_map = mc;
+    cp.cp_hooks = &jd_pm_hooks;
+    cp.cp_pg->pg_hooks = &jd_pm_hooks;
     cp.cp_pg->pg_ntrie = mc->mc_n;
     cp.cp_pg->pg_nslots = nslots;
     int root = jd_mnode_get(&cp, 0, 0, NULL);
@@ -300,7 +291,7 @@ int jd_prog_compile_mapped(avro_schema_t writer, const jd_mapping_t *mp, jd_prog
 
 /* ---- running ------------------------------------------------------------- */
 
-void jd__prog_map_put(jd_run_t *r, int nd, const jd_map_val_t *v)
+static void jd_pm_put(jd_run_t *r, int nd, const jd_map_val_t *v)
 {
     const jd_mnode_t *n = &r->r_pg->pg_nodes[nd];
     for (uint64_t m = n->mn_term; m; m &= m - 1)
@@ -309,16 +300,16 @@ void jd__prog_map_put(jd_run_t *r, int nd, const jd_map_val_t *v)
         r->r_entry = *v;
 }
 
-void jd__prog_map_other(jd_run_t *r, const jd_op_t *op)
+static void jd_pm_other(jd_run_t *r, const jd_op_t *op)
 {
     static const jd_map_val_t other = {JD_MV_OTHER, NULL, 0, 0, 0};
-    jd__prog_map_put(r, op->op_dst, &other);
+    jd_pm_put(r, op->op_dst, &other);
     if (r->r_pg->pg_nodes[op->op_dst].mn_attrs &&
         (op->op_kind == JD_OP_MAP || op->op_kind == JD_OP_RECORD))
         r->r_container = 1;
 }
 
-void jd__prog_map_branch(jd_run_t *r, const jd_op_t *op, int64_t branch)
+static void jd_pm_branch(jd_run_t *r, const jd_op_t *op, int64_t branch)
 {
     const jd_mnode_t *n = &r->r_pg->pg_nodes[op->op_dst];
     if (n->mn_trie < 0 || !(n->mn_sub || n->mn_asub))
@@ -353,7 +344,7 @@ static void jd_run_mkv(jd_run_t *r, const char *k, size_t kn)
         r->r_overflow = 1;
 }
 
-int jd__prog_map_record(jd_run_t *r, const jd_op_t *op, int depth)
+static int jd_pm_record(jd_run_t *r, const jd_op_t *op, int depth)
 {
     int attrs = r->r_pg->pg_nodes[op->op_dst].mn_attrs, rc;
     for (int64_t k = 0; k < op->op_n; k++) {
@@ -369,7 +360,7 @@ int jd__prog_map_record(jd_run_t *r, const jd_op_t *op, int depth)
     return 0;
 }
 
-int jd__prog_map_entry(jd_run_t *r, const jd_op_t *op, const unsigned char *key, size_t klen,
+static int jd_pm_entry(jd_run_t *r, const jd_op_t *op, const unsigned char *key, size_t klen,
                        int depth)
 {
     const jd_prog_t *pg = r->r_pg;
@@ -416,3 +407,8 @@ int jd_prog_run_mapped(const jd_prog_t *pg, const jd_mapping_t *mp, const jd_lim
     jd_map_src_t src = {r.r_slot, r.r_container ? r.r_mkv_n : 0, jd_run_mentry, &r};
     return jd_mapping_fill(mp, &src, lim, ar, ev, err);
 }
+
+static const jd_prog_hooks_t jd_pm_hooks = {
+    jd_pm_field, jd_pm_keys, jd_pm_enum, jd_pm_put,
+    jd_pm_other, jd_pm_branch, jd_pm_record, jd_pm_entry,
+};
