@@ -5,11 +5,11 @@
  * Compilation. The mapping's paths (its slots, jd_mapping.h) are merged
  * into a trie of steps; the writer schema is compiled by jd_prog.c's
  * compiler, which asks this file (jd_pm_hooks) for each op's destination,
- * a node: the trie position the
- * op's value sits at, seen from that op (a record field takes the child
- * named like the field; a union's branches share the union's node; a
- * map's items get one item op per child key of the trie plus one for any
- * other key, chosen at run time by the key; array items and everything
+ * a node: the trie position the op's value sits at, seen from that op
+ * (a record field takes the child named like the field; a union's
+ * branches share the union's node; a map's items get one item op per
+ * child key of the trie plus one for any other key, chosen at run time by
+ * the key; array items and everything
  * off the paths get no node and are only skipped). The node of the
  * attributes container marks its entries: the fields of a record or the
  * values of a map, each an attribute candidate. Nodes, key tables and the
