@@ -9,10 +9,10 @@
  * (a record field takes the child named like the field; a union's
  * branches share the union's node; a map's items get one item op per
  * child key of the trie plus one for any other key, chosen at run time by
- * the key; array items and everything
- * off the paths get no node and are only skipped). The node of the
- * attributes container marks its entries: the fields of a record or the
- * values of a map, each an attribute candidate. Nodes, key tables and the
+ * the key; array items and everything off the paths get no node and are
+ * only skipped). The node of the attributes container marks its entries:
+ * the fields of a record or the values of a map, each an attribute
+ * candidate. Nodes, key tables and the
  * enum symbols live in the program; it keeps no pointer into the mapping
  * or the schema.
  *
