@@ -12,9 +12,8 @@
  * the key; array items and everything off the paths get no node and are
  * only skipped). The node of the attributes container marks its entries:
  * the fields of a record or the values of a map, each an attribute
- * candidate. Nodes, key tables and the
- * enum symbols live in the program; it keeps no pointer into the mapping
- * or the schema.
+ * candidate. Nodes, key tables and the enum symbols live in the program;
+ * it keeps no pointer into the mapping or the schema.
  *
  * Running. A value at a node is stored into the slots whose path ends
  * there, as a jd_map_val_t (strings as slices of the message), and the
