@@ -5,8 +5,8 @@
  * The corpus is jd_sim's events rewritten as Segment-style track calls
  * (schemas/examples/segment_track.avsc, written by avro-c: event name,
  * ISO-8601 timestamp, properties map, context record) and read with the
- * mapping of schemas/examples/segment_mapping.yaml, as a data platform
- * would run it. Both decode paths run over the same corpus, alternately:
+ * mapping of schemas/examples/segment_mapping.yaml, loaded from the file,
+ * as a data platform would run it. Both decode paths run over the same corpus, alternately:
  * the compiled program (jd_prog_map.c) and avro-c's generic reader with
  * jd_mapping_extract; each reports ns/event (median of the runs) and heap
  * allocations per event. Main thread only.
@@ -18,7 +18,7 @@
 
 #include "jd_bench.h"
 #include "jd_codec_int.h"
-#include "jd_mapping.h"
+#include "jd_config.h"
 #include "jd_window.h"
 
 #ifdef JD_BENCH_COUNT_MALLOC
@@ -30,17 +30,11 @@ extern uint64_t jd_bench_malloc_count;
 
 #define JD_BENCH_MP_ID 77
 
-static const char *const jd_bench_mp_keys[][2] = {
-    {"fields.event_id", "messageId"}, {"fields.account_id", "context.groupId,properties.accountId"},
-    {"fields.user_id", "userId"}, {"fields.type", "event"}, {"fields.feature", "properties.feature"},
-    {"fields.occurred_at", "timestamp"}, {"fields.value", "properties.score"},
-    {"fields.attributes", "properties"}, {"attributes.library", "context.library.name"},
-};
-
-static const char *jd_bench_mp_path(char *buf, size_t cap)
+/* A file of schemas/examples/, under JD_SOURCE_DIR. */
+static const char *jd_bench_mp_path(char *buf, size_t cap, const char *name)
 {
     const char *root = getenv("JD_SOURCE_DIR");
-    snprintf(buf, cap, "%s/schemas/examples/segment_track.avsc", root ? root : JD_SOURCE_DIR);
+    snprintf(buf, cap, "%s/schemas/examples/%s", root ? root : JD_SOURCE_DIR, name);
     return buf;
 }
 
@@ -48,7 +42,7 @@ static int jd_bench_mp_schema(avro_schema_t *s)
 {
     static char text[1 << 16];
     char path[1024];
-    FILE *fp = fopen(jd_bench_mp_path(path, sizeof path), "rb");
+    FILE *fp = fopen(jd_bench_mp_path(path, sizeof path, "segment_track.avsc"), "rb");
     size_t n = fp ? fread(text, 1, sizeof text - 1, fp) : 0;
     if (fp)
         fclose(fp);
@@ -142,22 +136,23 @@ static int jd_bench_mp_corpus(avro_schema_t s, size_t n, unsigned char **data, s
     return i == n ? 0 : -1;
 }
 
-static jd_decoder_t *jd_bench_mp_decoder(jd_mapping_t **mp)
+/* The decoder `journeyd run --config schemas/examples/segment_mapping.yaml`
+ * builds for id 77: the example's own mapping section, loaded from the
+ * file (cf owns it). */
+static jd_decoder_t *jd_bench_mp_decoder(jd_config_t **cf)
 {
     char path[1024];
     jd_err_t err = {0};
     jd_decoder_t *dec = NULL;
 
-    if (!(*mp = jd_mapping_new()))
-        return NULL;
-    for (size_t i = 0; i < sizeof jd_bench_mp_keys / sizeof jd_bench_mp_keys[0]; i++) {
-        if (jd_mapping_set(*mp, jd_bench_mp_keys[i][0], jd_bench_mp_keys[i][1], &err))
-            goto fail;
-    }
-    if (!(dec = jd_decoder_new(JD_WIRE_CONFLUENT, NULL, &err)))
+    if (!(*cf = jd_config_new()) ||
+        jd_config_load_file(*cf, jd_bench_mp_path(path, sizeof path, "segment_mapping.yaml"),
+                            &err) ||
+        !(dec = jd_decoder_new(JD_WIRE_CONFLUENT, NULL, &err)))
         goto fail;
-    jd_decoder_set_mapping(dec, *mp);
-    if (jd_decoder_add_schema_file(dec, JD_BENCH_MP_ID, jd_bench_mp_path(path, sizeof path),
+    jd_decoder_set_mapping(dec, (*cf)->cf_mapping);
+    if (jd_decoder_add_schema_file(dec, JD_BENCH_MP_ID,
+                                   jd_bench_mp_path(path, sizeof path, "segment_track.avsc"),
                                    &err) == 0 &&
         jd_decoder_fast(dec, JD_BENCH_MP_ID))
         return dec;
@@ -192,8 +187,8 @@ static void jd_bench_mp_pass(jd_decoder_t *dec, const unsigned char *data, const
 
 int jd_bench_micro_mapped(size_t n, int reps)
 {
-    jd_mapping_t *mp = NULL;
-    jd_decoder_t *dec = jd_bench_mp_decoder(&mp);
+    jd_config_t *cf = NULL;
+    jd_decoder_t *dec = jd_bench_mp_decoder(&cf);
     jd_bench_mp_run_t fast = {0}, gen = {0};
     unsigned char *data = NULL;
     size_t *off = calloc(n + 1, sizeof *off);
@@ -237,6 +232,6 @@ out:
     free(data);
     free(off);
     jd_decoder_destroy(dec);
-    jd_mapping_destroy(mp);
+    jd_config_destroy(cf);
     return rc;
 }

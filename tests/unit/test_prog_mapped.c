@@ -3,8 +3,8 @@
  * through the field mapping (schemas/jd_prog_map.c) against avro-c's
  * generic reader with jd_mapping_extract, message by message: the same
  * accept/reject, the same error code, the same event.
- *   (a) the shipped example (segment_track.avsc with segment_mapping.yaml's
- *       mapping) and the schema of test_mapping.c;
+ *   (a) the shipped example: segment_track.avsc read through the mapping
+ *       section of segment_mapping.yaml, loaded from the file;
  *   (b) upstream schemas generated at random (the mapped fields as scalars
  *       of any type, unions, records and maps around them, extra fields of
  *       every type) with random mappings over them: paths through records,
@@ -25,6 +25,7 @@
 
 #include "jd_codec.h"
 #include "jd_codec_int.h"
+#include "jd_config.h"
 #include "jd_mapping.h"
 
 #include "prog_diff.h"
@@ -228,21 +229,34 @@ static char refused_why[sizeof ((jd_err_t *)0)->err_msg];
 
 typedef struct mfx {
     jd_mapping_t *mp;
+    jd_config_t  *cf; /* when the mapping comes from a file: owns mp */
     diff_t        d;
     jd_limits_t   lim;
 } mfx_t;
 
-/* A decoder reading `json` as id 7 through mapping `m`; 0 when the
- * mapping or the registration refuses it (the reason in refused_why). */
-static int mfx_open(mfx_t *f, const char *json, const kvs_t *m, int must_be_fast)
+/* A decoder reading `json` as id 7 through mapping `m`, or through the
+ * mapping section of the configuration file `yaml` (under
+ * JD_SOURCE_DIR) when m is NULL; 0 when the mapping or the registration
+ * refuses it (the reason in refused_why). */
+static int mfx_open(mfx_t *f, const char *json, const kvs_t *m, const char *yaml,
+                    int must_be_fast)
 {
     jd_err_t err;
+    char path[1024];
     memset(f, 0, sizeof *f);
     jd_limits_default(&f->lim);
     f->lim.lim_max_string_bytes = 32;
     f->lim.lim_max_attributes = 3;
-    cr_assert_not_null(f->mp = jd_mapping_new());
-    for (size_t i = 0; i < m->n; i++)
+    if (!m) {
+        const char *root = getenv("JD_SOURCE_DIR");
+        snprintf(path, sizeof path, "%s/%s", root ? root : JD_SOURCE_DIR, yaml);
+        cr_assert_not_null(f->cf = jd_config_new());
+        cr_assert_eq(jd_config_load_file(f->cf, path, &err), 0, "%s", err.err_msg);
+        f->mp = f->cf->cf_mapping;
+    } else {
+        cr_assert_not_null(f->mp = jd_mapping_new());
+    }
+    for (size_t i = 0; m && i < m->n; i++)
         cr_assert_eq(jd_mapping_set(f->mp, m->k[i], m->v[i], &err), 0, "%s=%s: %s", m->k[i],
                      m->v[i], err.err_msg);
     cr_assert_not_null(f->d.df_dec = jd_decoder_new(JD_WIRE_CONFLUENT, &f->lim, &err));
@@ -263,15 +277,19 @@ static void mfx_close(mfx_t *f)
     tot_bad += f->d.df_bad;
     jd_arena_destroy(&f->d.df_ar);
     jd_decoder_destroy(f->d.df_dec);
-    jd_mapping_destroy(f->mp);
+    if (f->cf)
+        jd_config_destroy(f->cf);
+    else
+        jd_mapping_destroy(f->mp);
 }
 
-/* Compares `msgs` random messages of `json` read through `m`. */
-static int diff_mapped(const char *json, const kvs_t *m, int msgs)
+/* Compares `msgs` random messages of `json` read through `m` (or the
+ * mapping of `yaml`, as mfx_open). */
+static int diff_mapped(const char *json, const kvs_t *m, const char *yaml, int msgs)
 {
     mfx_t f;
 
-    if (!mfx_open(&f, json, m, 1)) {
+    if (!mfx_open(&f, json, m, yaml, 1)) {
         mfx_close(&f);
         return 0;
     }
@@ -283,21 +301,9 @@ static int diff_mapped(const char *json, const kvs_t *m, int msgs)
 
 /* ---- (a) the shipped example ---------------------------------------------- */
 
+/* The example's own configuration file: what test_mapping.sh runs. */
 Test(prog_mapped, segment_example_agrees)
 {
-    kvs_t m = {.n = 0};
-    kv_add(&m, "fields.event_id", "messageId");
-    kv_add(&m, "fields.account_id", "context.groupId,properties.accountId");
-    kv_add(&m, "fields.user_id", "userId");
-    kv_add(&m, "fields.type", "event");
-    kv_add(&m, "fields.feature", "properties.feature");
-    kv_add(&m, "fields.occurred_at", "timestamp");
-    kv_add(&m, "fields.value", "properties.score");
-    kv_add(&m, "fields.attributes", "properties");
-    kv_add(&m, "events.Signed In.type", "login");
-    kv_add(&m, "events.Report Exported.type", "feature_used");
-    kv_add(&m, "events.Report Exported.feature", "reports.export");
-    kv_add(&m, "attributes.library", "context.library.name");
     static const char *const seg_keys[] = {"feature", "score", "accountId", "plan"};
     static const char *const seg_words[] = {"2026-10-03T12:30:00.250Z", "2026-10-01T09:00:00Z",
                                             "Signed In", "Report Exported", "globex", "8"};
@@ -307,8 +313,9 @@ Test(prog_mapped, segment_example_agrees)
     gen_keys = seg_keys;
     gen_nkeys = 4;
     rnd_state = 42;
-    cr_assert(diff_mapped(read_text("schemas/examples/segment_track.avsc"), &m, 3000), "%s",
-              refused_why);
+    cr_assert(diff_mapped(read_text("schemas/examples/segment_track.avsc"), NULL,
+                          "schemas/examples/segment_mapping.yaml", 3000),
+              "%s", refused_why);
     fprintf(stderr, "segment example: %zu accepted, %zu rejected alike\n", tot_ok, tot_bad);
     cr_assert_gt(tot_ok, 200, "enough messages decode for the comparison to mean something");
 }
@@ -334,7 +341,7 @@ Test(prog_mapped, random_schemas_and_mappings_agree, .timeout = 120)
                      avro_strerror());
         gen_mapping(s, &m);
         avro_schema_decref(s);
-        diff_mapped(b.s, &m, 40);
+        diff_mapped(b.s, &m, NULL, 40);
     }
     fprintf(stderr, "random mapped: %zu of 600 registered, %zu accepted, %zu rejected alike\n",
             tot_schemas, tot_ok, tot_bad);
@@ -363,7 +370,7 @@ static void rep_case(const unsigned char *entries, size_t n, const char *what)
     kv_add(&m, "fields.user_id", "m.p.u");
     kv_add(&m, "fields.attributes", "m.p");
     kv_add(&m, "default_account", "acme");
-    cr_assert(mfx_open(&f, rep_schema, &m, 1), "%s", refused_why);
+    cr_assert(mfx_open(&f, rep_schema, &m, NULL, 1), "%s", refused_why);
     static const unsigned char head[] = {2, 'e', 0x80, 0xc0, 0xa8, 0xa9, 0xd6, 0x66};
     jd__codec_frame_put(msg, 7);
     memcpy(msg + 5, head, sizeof head);
@@ -410,7 +417,7 @@ Test(prog_mapped, many_container_keys_fall_back)
     kv_add(&m, "fields.occurred_at", "ts");
     kv_add(&m, "fields.attributes", "m");
     kv_add(&m, "default_account", "acme");
-    cr_assert(mfx_open(&f, rep_schema, &m, 1), "%s", refused_why);
+    cr_assert(mfx_open(&f, rep_schema, &m, NULL, 1), "%s", refused_why);
     jd__codec_frame_put(msg, 7);
     n = 5;
     static const unsigned char head[] = {2, 'e', 0x80, 0xc0, 0xa8, 0xa9, 0xd6, 0x66};
